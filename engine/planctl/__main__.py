@@ -1,0 +1,3 @@
+from planctl.cli.main import main
+
+raise SystemExit(main())

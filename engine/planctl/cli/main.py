@@ -1,0 +1,105 @@
+"""The ``planctl`` command: a click group whose subcommands are loaded lazily (one module each), and
+the single top-level handler that maps errors to exit codes (DESIGN.md "Interfaces")."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import traceback
+from datetime import datetime, timezone
+
+import click
+
+from planctl import __version__
+from planctl.errors import PlanctlError
+
+# name -> "module:attribute"; modules are imported only when their command runs, so `validate`
+# never pays for `apply`'s imports.
+COMMANDS = {
+    "validate": "planctl.cli.validate:command",
+    "check": "planctl.cli.check:command",
+    "rule": "planctl.cli.rule:command",
+    "schema": "planctl.cli.schema:command",
+    "init": "planctl.cli.init:command",
+    "plan": "planctl.cli.plan:command",
+    "apply": "planctl.cli.apply:command",
+    "rollback": "planctl.cli.rollback:command",
+    "cache": "planctl.cli.cache:command",
+}
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(n for n, ref in COMMANDS.items() if _module_exists(ref))
+
+    def get_command(self, ctx, name):
+        ref = COMMANDS.get(name)
+        if ref is None or not _module_exists(ref):
+            return None
+        module, attr = ref.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _module_exists(ref: str) -> bool:
+    return importlib.util.find_spec(ref.split(":")[0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="planctl")
+@click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: raw tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Declarative optimization plans for ML inference."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def print_error(err: PlanctlError) -> None:
+    """``path:line:col: error[PLNxxx] message``, the source line with a caret, then ``help:``."""
+    from planctl.documents.diagnostics import render_error
+
+    click.echo(render_error(err), err=True)
+
+
+def _write_crash_log(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix="planctl-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        log.write(f"planctl {__version__}\npython {sys.version}\nplatform {platform.platform()}\n")
+        log.write(f"time {datetime.now(timezone.utc).isoformat()}\nargv {sys.argv!r}\n\n")
+        log.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises)."""
+    try:
+        cli.main(args=argv, prog_name="planctl", standalone_mode=False)
+        return EXIT_OK
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as usage:
+        usage.show()
+        return EXIT_USAGE
+    except click.Abort:
+        return EXIT_INTERRUPTED
+    except PlanctlError as err:
+        print_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 3
+        if os.environ.get("PLANCTL_TRACEBACK") or "-vv" in (argv or sys.argv):
+            traceback.print_exc()
+        path = _write_crash_log(exc)
+        click.echo(f"planctl: internal error: {type(exc).__name__}: {exc}\n"
+                   f"  a log with versions and the traceback is at {path}\n"
+                   "  please attach it to a bug report", err=True)
+        return EXIT_INTERNAL

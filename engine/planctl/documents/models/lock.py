@@ -1,0 +1,32 @@
+"""The saved plan (``planctl plan -o FILE``): digests ``apply`` checks before it runs."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from planctl.documents.models.common import Frozen, Metadata, RepoPath, Sha256, api_version_field
+
+
+class LockDigests(Frozen):
+    plan: Sha256
+    model: Sha256
+    target: Sha256
+    schema_: Sha256 = Field(alias="schema")
+    records: Sha256 | None = None
+
+
+class LockSpec(Frozen):
+    plan: RepoPath
+    target: str
+    digests: LockDigests
+    tvm_version: str
+    created: dt.datetime
+
+
+class Lock(Frozen):
+    apiVersion: str = api_version_field()
+    kind: Literal["Lock"]
+    metadata: Metadata
+    spec: LockSpec

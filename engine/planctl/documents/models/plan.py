@@ -1,0 +1,317 @@
+"""The ``OptimizationPlan`` document (``plans/*.yaml``).
+
+One plan = one workload, the measured bottleneck it targets, the layer that owns it, the techniques
+applied in order, the correctness envelope, the fallback switch and the targets. Field names follow
+the checklist in shared/seed (bottleneck, envelope, parity, p50/p99, TTFT/TPOT).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, StringConstraints
+
+from planctl.documents.models.common import (ENV_VAR_PATTERN, Frozen, Metadata, Name, RepoPath,
+                                             Sha256, api_version_field)
+from planctl.documents.models.target import DType
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$", max_length=256)]
+DimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+
+# ---------------------------------------------------------------- workload
+class ModelRef(Frozen):
+    """The model file (repository-relative) and its sha256; optionally a ``module:function`` that
+    returns a ``torch.export.ExportedProgram`` (named, never evaluated by validate or check)."""
+
+    onnx: RepoPath
+    sha256: Sha256
+    torch_export: Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+
+
+class IntegerRange(Frozen):
+    """Integers in ``[min, max]`` inclusive (token ids: ``[0, vocab_size - 1]``)."""
+
+    kind: Literal["integer-range"]
+    min: int
+    max: int
+
+
+class FloatRange(Frozen):
+    """Floats in ``[min, max]``; NaN, ±Inf and subnormals are excluded unless allowed."""
+
+    kind: Literal["float-range"]
+    min: float
+    max: float
+    allow_nan: bool = False
+    allow_infinity: bool = False
+    allow_subnormal: bool = False
+
+
+class Enumerated(Frozen):
+    """A fixed set of values."""
+
+    kind: Literal["enum"]
+    values: list[float | int] = Field(min_length=1)
+
+
+class AttentionMask(Frozen):
+    """An attention mask: ones for the first ``length`` positions of each row, zeros after
+    (right padding), with ``length`` at least ``min_length``."""
+
+    kind: Literal["attention-mask"]
+    min_length: PositiveInt = 1
+
+
+Domain = Annotated[Union[IntegerRange, FloatRange, Enumerated, AttentionMask], Field(discriminator="kind")]
+
+
+class InputSpec(Frozen):
+    """One model input: ``shape`` mixes integers and named symbolic dims (``[batch, 128]``)."""
+
+    name: Identifier
+    dtype: DType
+    shape: list[Union[PositiveInt, DimName]] = Field(min_length=0, max_length=16)
+    domain: Domain
+
+
+class DimRange(Frozen):
+    """Production range of one symbolic dim: ``min <= opt <= max``; ``values`` are the
+    representative values seen in production (each inside the range)."""
+
+    min: PositiveInt
+    opt: PositiveInt
+    max: PositiveInt
+    values: list[PositiveInt] = Field(default_factory=list)
+
+
+class Telemetry(Frozen):
+    """The production measurement that motivated the plan."""
+
+    date: dt.date
+    source: str = Field(min_length=1, description="dashboard, trace or benchmark the figures come from")
+    p50_ms: PositiveFloat | None = None
+    p99_ms: PositiveFloat | None = None
+    throughput_per_s: PositiveFloat | None = None
+    peak_memory_mb: PositiveFloat | None = None
+    notes: str | None = None
+
+
+class Workload(Frozen):
+    model: ModelRef
+    inputs: list[InputSpec] = Field(min_length=1)
+    outputs: list[Identifier] = Field(default_factory=list)
+    production_shapes: dict[DimName, DimRange] = Field(default_factory=dict)
+    baseline_telemetry: Telemetry | None = None
+
+
+# ---------------------------------------------------------------- bottleneck
+BottleneckKind = Literal["compute", "memory-bandwidth", "launch-overhead", "allocation", "peak-memory",
+                         "host-overhead", "queueing", "serving-utilization", "repeated-prefill",
+                         "decode-steps", "locality"]
+Layer = Literal["graph", "kernel", "runtime", "serving"]
+
+
+class Bottleneck(Frozen):
+    kind: BottleneckKind
+    evidence: str = Field(min_length=1, description="what was measured, where, and what it showed")
+    layer: Layer
+
+
+# ---------------------------------------------------------------- optimizations
+class Precision(Frozen):
+    """Precision named separately for weights, activations and KV cache (``none`` when the model
+    has no KV cache)."""
+
+    weights: DType
+    activations: DType
+    kv_cache: DType | Literal["none"]
+
+
+class Calibration(Frozen):
+    dataset: RepoPath
+    samples: PositiveInt
+    method: Literal["minmax", "percentile", "entropy", "mse"] = "minmax"
+
+
+class TechniqueBase(Frozen):
+    enabled: bool = Field(True, description="Switch to disable this technique alone.")
+
+
+class ConstantFolding(TechniqueBase):
+    technique: Literal["constant-folding"]
+
+
+class DeadCodeElimination(TechniqueBase):
+    technique: Literal["dead-code-elimination"]
+
+
+class CommonSubexpressionElimination(TechniqueBase):
+    technique: Literal["common-subexpression-elimination"]
+
+
+class OperatorFusion(TechniqueBase):
+    technique: Literal["operator-fusion"]
+
+
+class TuningBudget(Frozen):
+    """Autotuning budget: both a trial count and a wall-clock limit (seconds)."""
+
+    trials: PositiveInt
+    wall_clock_s: PositiveFloat
+    trials_per_task: PositiveInt | None = None
+
+
+class Autotuning(TechniqueBase):
+    """MetaSchedule search within ``budget``; ``records`` names reviewed tuning records committed
+    beside the plan that are loaded into the cache first."""
+
+    technique: Literal["autotuning"]
+    budget: TuningBudget
+    records: RepoPath | None = None
+    seed: int = 0
+
+
+class StaticMemoryPlanning(TechniqueBase):
+    technique: Literal["static-memory-planning"]
+
+
+class MixedPrecision(TechniqueBase):
+    technique: Literal["mixed-precision"]
+    precision: Precision
+    accumulate: DType = "float32"
+    keep_fp32_ops: list[str] = Field(default_factory=lambda: ["softmax", "layer_norm", "sum", "mean"])
+
+
+class Quantization(TechniqueBase):
+    technique: Literal["quantization"]
+    precision: Precision
+    scheme: Literal["symmetric", "asymmetric"] = "symmetric"
+    granularity: Literal["per-tensor", "per-channel", "per-group"] = "per-channel"
+    group_size: PositiveInt | None = None
+    calibration: Calibration | None = None
+
+
+class Pruning(TechniqueBase):
+    technique: Literal["pruning"]
+    sparsity: float = Field(gt=0, lt=1)
+    pattern: Literal["unstructured", "2:4", "block"] = "2:4"
+
+
+class Codebook(TechniqueBase):
+    technique: Literal["codebook"]
+    bits: PositiveInt = Field(le=8)
+
+
+class CudaGraphs(TechniqueBase):
+    technique: Literal["cuda-graphs"]
+
+
+class ServingSlo(Frozen):
+    ttft_p95_ms: PositiveFloat | None = None
+    ttft_p99_ms: PositiveFloat | None = None
+    tpot_p95_ms: PositiveFloat | None = None
+    tpot_p99_ms: PositiveFloat | None = None
+
+
+class ContinuousBatching(TechniqueBase):
+    technique: Literal["continuous-batching"]
+    max_batch: PositiveInt
+    slo: ServingSlo | None = None
+
+
+class PrefixCaching(TechniqueBase):
+    technique: Literal["prefix-caching"]
+    tenant_scope: Literal["per-tenant", "per-user", "global"] | None = None
+    retention: str | None = Field(None, description="e.g. '15m', or a policy name")
+
+
+class SpeculativeDecoding(TechniqueBase):
+    technique: Literal["speculative-decoding"]
+    draft_model: str
+    acceptance_rate: float | None = Field(None, ge=0, le=1, description="measured on production traffic")
+    concurrency_ceiling: PositiveInt | None = None
+
+
+Technique = Annotated[Union[
+    ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, Autotuning,
+    StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs,
+    ContinuousBatching, PrefixCaching, SpeculativeDecoding,
+], Field(discriminator="technique")]
+
+
+# ---------------------------------------------------------------- envelope
+class Tolerance(Frozen):
+    """``|candidate - reference| <= atol + rtol * |reference|`` elementwise (numpy.allclose)."""
+
+    rtol: NonNegativeFloat
+    atol: NonNegativeFloat
+
+
+class Parity(Frozen):
+    examples: PositiveInt = Field(description="hypothesis examples per production shape")
+    default: Tolerance
+    outputs: dict[Identifier, Tolerance] = Field(default_factory=dict)
+    reference: Literal["onnxruntime"] = "onnxruntime"
+
+
+class QualityGoal(Frozen):
+    """``threshold``: metric >= value; ``max-degradation``: baseline - metric <= value;
+    ``percent-max-degradation``: (baseline - metric) / baseline * 100 <= value."""
+
+    type: Literal["threshold", "max-degradation", "percent-max-degradation"]
+    value: float
+
+
+class Quality(Frozen):
+    metric: Literal["cosine-similarity", "top1-agreement", "accuracy"]
+    dataset: RepoPath
+    goal: QualityGoal
+
+
+class PerformanceGate(Frozen):
+    statistic: Literal["p50", "p90", "p95", "p99", "mean"] = "p50"
+    min_speedup: PositiveFloat = Field(description="baseline_statistic / candidate_statistic must reach this")
+
+
+class MemoryCeiling(Frozen):
+    peak_rss_mb: PositiveFloat | None = None
+    planned_bytes: PositiveInt | None = None
+
+
+class Envelope(Frozen):
+    parity: Parity
+    quality: Quality | None = None
+    performance: PerformanceGate
+    memory: MemoryCeiling | None = None
+
+
+# ---------------------------------------------------------------- fallback, review
+class Fallback(Frozen):
+    switch: Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN, max_length=128)] = Field(
+        description="environment variable that, when set to 1, makes the runtime use the baseline")
+    on_violation: Literal["rollback", "fail"] = "rollback"
+
+
+class Review(Frozen):
+    approver: str = Field(min_length=1)
+    ticket: str = Field(min_length=1)
+    date: dt.date | None = None
+
+
+class PlanSpec(Frozen):
+    workload: Workload
+    bottleneck: Bottleneck
+    optimizations: list[Technique] = Field(min_length=1)
+    envelope: Envelope
+    fallback: Fallback
+    review: Review | None = None
+    targets: list[Name] = Field(min_length=1)
+
+
+class OptimizationPlan(Frozen):
+    apiVersion: str = api_version_field()
+    kind: Literal["OptimizationPlan"]
+    metadata: Metadata
+    spec: PlanSpec

@@ -1,0 +1,71 @@
+"""The ``Target`` document (``targets/*.yaml``).
+
+``spec.tvm`` is a TVM 0.27 target dict passed to ``tvm.target.Target`` unchanged (string targets
+with options are gone in 0.27, see shared/notes/tvm-0.27.md §3). Beside it, the capabilities the
+legality rules reason about and the roofline peaks the report uses.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from planctl.documents.models.common import Frozen, Metadata, api_version_field
+
+DType = Literal["float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2",
+                "int64", "int32", "int16", "int8", "uint8", "int4", "uint4", "bool"]
+
+
+class Capabilities(Frozen):
+    """What the hardware can do, for the legality rules (no TVM import needed).
+
+    ``dtypes``: dtypes with native compute; ``features``: ISA or device features such as ``avx2``,
+    ``fma``, ``avx512f``, ``vnni`` (int8 dot products), ``tensor-cores``, ``cuda-graphs``.
+    """
+
+    device: Literal["cpu", "cuda", "rocm", "metal", "vulkan"]
+    dtypes: list[DType] = Field(min_length=1)
+    features: list[str] = Field(default_factory=list)
+    tensor_cores: bool = False
+    vector_width_bits: PositiveInt | None = None
+
+
+class Roofline(Frozen):
+    """Peak throughput for the roofline plot: FLOP/s per dtype and memory bandwidth in bytes/s.
+    ``source`` says whether the figures are datasheet values or measured (and how)."""
+
+    peak_flops: dict[DType, PositiveFloat] = Field(min_length=1)
+    memory_bandwidth: PositiveFloat = Field(description="bytes per second")
+    source: str = "datasheet"
+
+
+class LocalMeasurement(Frozen):
+    kind: Literal["local"] = "local"
+
+
+class RpcMeasurement(Frozen):
+    """Measure on a device farm through TVM's RPC tracker."""
+
+    kind: Literal["rpc"]
+    tracker: str = Field(pattern=r"^[A-Za-z0-9.\-]+:[0-9]{1,5}$", description="host:port")
+    device_key: str = Field(min_length=1)
+    session_timeout_s: PositiveInt = 60
+
+
+Measurement = Annotated[Union[LocalMeasurement, RpcMeasurement], Field(discriminator="kind")]
+
+
+class TargetSpec(Frozen):
+    tvm: dict[str, Any] = Field(description="A TVM 0.27 target dict, passed to tvm.target.Target unchanged.")
+    capabilities: Capabilities
+    roofline: Roofline | None = None
+    measurement: Measurement = Field(default_factory=LocalMeasurement)
+    compatible_with: list[str] = Field(default_factory=list,
+                                       description="Targets whose tuning records may be reused here.")
+
+
+class Target(Frozen):
+    apiVersion: str = api_version_field()
+    kind: Literal["Target"]
+    metadata: Metadata
+    spec: TargetSpec

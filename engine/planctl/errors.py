@@ -1,0 +1,81 @@
+"""planctl's exceptions: one base class, mapped to exit codes once, in ``planctl.cli.main``.
+
+Exit codes (DESIGN.md "Interfaces"): 0 clean; 1 findings at or above ``--fail-level`` or a plan that
+was rolled back; 2 usage, configuration or unparsable input; 3 internal error; 130 interrupted.
+"""
+from __future__ import annotations
+
+
+class PlanctlError(Exception):
+    """Base class of every error planctl reports to a user.
+
+    ``file``/``line``/``col`` locate the cause when it is in a document; ``hint`` is the ``help:`` line.
+    """
+
+    exit_code = 2
+    code = "PLN000"
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 col: int | None = None, hint: str | None = None, pointer: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.hint = hint
+        self.pointer = pointer
+
+    def location(self) -> str:
+        if self.file is None:
+            return ""
+        parts = [self.file] + [str(p) for p in (self.line, self.col) if p is not None]
+        return ":".join(parts)
+
+
+class DocumentError(PlanctlError):
+    """A plan, target or lock could not be read or is not valid (bad YAML, schema, semantics)."""
+
+    code = "PLN100"
+
+
+class MissingReferenceError(PlanctlError):
+    """A document names something that does not exist or does not match (model file, digest, target)."""
+
+    code = "PLN300"
+
+
+class LoweringError(PlanctlError):
+    """The model could not be imported into Relax or built with TVM (unsupported operator, opset, shape)."""
+
+    code = "PLN500"
+
+
+class TuningError(PlanctlError):
+    """Tuning could not run or its records are unusable (budget, replay miss, corrupt database)."""
+
+    code = "PLN600"
+
+
+class VerificationError(PlanctlError):
+    """Parity or quality could not be evaluated (reference runtime failed, dataset missing)."""
+
+    code = "PLN700"
+
+
+class StaleLockError(PlanctlError):
+    """A saved plan's digests no longer match the plan, model, target or records on disk."""
+
+    code = "PLN800"
+
+
+class MissingExtraError(PlanctlError):
+    """An optional dependency (``planctl[tvm]``) is not installed."""
+
+    code = "PLN900"
+
+
+class RolledBack(PlanctlError):
+    """``apply`` finished and rolled back because the envelope or the performance gate was not met."""
+
+    exit_code = 1
+    code = "PLN010"

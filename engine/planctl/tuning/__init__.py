@@ -1,0 +1,1 @@
+"""planctl.tuning"""

