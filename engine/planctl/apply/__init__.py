@@ -1,1 +1,1 @@
-"""planctl.apply"""
+"""apply: orchestration of the stages, the promotion decision, atomic emit and rollback."""

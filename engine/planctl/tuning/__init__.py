@@ -1,1 +1,1 @@
-"""planctl.tuning"""
+"""tuning: the governed MetaSchedule cache (store, keys, committed records) and the search itself."""

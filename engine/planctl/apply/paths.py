@@ -1,0 +1,53 @@
+"""Paths named in plans stay inside the repository root; digests are checked before any work."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from planctl.errors import MissingReferenceError
+
+
+def inside_root(root: Path, relative: str, *, what: str, plan_file: str, pointer: str) -> Path:
+    """Resolve ``relative`` against ``root``; raise MissingReferenceError when it escapes ``root``."""
+    candidate = Path(relative)
+    resolved = (root / candidate).resolve()
+    if candidate.is_absolute() or not resolved.is_relative_to(root.resolve()):
+        raise MissingReferenceError(f"{what} path '{relative}' is outside the repository root {root}",
+                                    file=plan_file, pointer=pointer,
+                                    hint="name files relative to the repository root, without '..'")
+    return resolved
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checked_model(root: Path, plan_loaded) -> Path:
+    """The plan's ONNX file, present and with the declared sha256, else MissingReferenceError."""
+    spec = plan_loaded.model.spec.workload.model
+    where = dict(file=str(plan_loaded.path))
+    path = inside_root(root, spec.onnx, what="model", plan_file=str(plan_loaded.path),
+                       pointer="/spec/workload/model/onnx")
+    if not path.is_file():
+        raise MissingReferenceError(f"model file {spec.onnx} does not exist", **where,
+                                    **_pos(plan_loaded, "/spec/workload/model/onnx"),
+                                    hint="export it first (see the plan's comment or README)")
+    actual = sha256_file(path)
+    if actual != spec.sha256:
+        raise MissingReferenceError(
+            f"model file {spec.onnx} has sha256 {actual}, the plan declares {spec.sha256}", **where,
+            **_pos(plan_loaded, "/spec/workload/model/sha256"),
+            hint="re-export with the pinned exporter, or update the digest after review")
+    return path
+
+
+def _pos(loaded, pointer: str) -> dict:
+    try:
+        line, col, *_ = loaded.index.locate(pointer)
+        return {"line": line, "col": col, "pointer": pointer}
+    except Exception:  # noqa: BLE001 - a position is a nicety; the error must still be raised
+        return {"pointer": pointer}

@@ -1,0 +1,272 @@
+"""``planctl apply``: documents → import → baseline → passes → tuning → build → verify → measure
+→ decide → emit. Each stage is a plain function of the previous ones' outputs and writes its
+evidence into one run record (see planctl.apply.record)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planctl.apply import paths
+from planctl.apply.record import environment, new_record, stage
+from planctl.errors import DocumentError, LoweringError, MissingReferenceError, TuningError
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """Inputs of one apply. ``root`` is the repository root every plan path is resolved against."""
+
+    plan: Path
+    target: str
+    root: Path = Path(".")
+    out_root: Path = Path("out")
+    cache_dir: Path | None = None
+    replay: bool = False
+    measure_repeats: int = 50
+    baseline_max_seconds: float = 30.0
+
+
+@dataclass
+class ApplyResult:
+    out_dir: Path
+    record: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return self.record.get("decision", {}).get("verdict", "rollback")
+
+
+@dataclass
+class Context:
+    options: ApplyOptions
+    plan: object
+    target_doc: object
+    model_path: Path
+    record: dict
+    progress: object = None
+    workloads: dict = field(default_factory=dict)  # shape tag -> workload hashes of its tasks
+
+
+def load_inputs(options: ApplyOptions, record: dict) -> Context:
+    """Load the plan and its target and check the model file; nothing heavy is imported yet."""
+    from planctl.documents.load import find_target, load_plan, load_target
+
+    plan = load_plan(options.plan)
+    if options.target not in plan.model.spec.targets:
+        raise DocumentError(f"target '{options.target}' is not one of the plan's targets "
+                            f"{plan.model.spec.targets}", file=str(options.plan),
+                            hint=f"use --target {plan.model.spec.targets[0]} or add it to spec.targets")
+    target = load_target(find_target(options.target, options.root))
+    model_path = paths.checked_model(options.root, plan)
+    record["plan"] = {"name": plan.model.metadata.name, "path": str(options.plan), "sha256": plan.sha256}
+    record["target"] = {"name": options.target, "tvm": target.model.spec.tvm, "sha256": target.sha256}
+    record["model"] = {"path": plan.model.spec.workload.model.onnx, "sha256": plan.model.spec.workload.model.sha256}
+    return Context(options, plan, target, model_path, record)
+
+
+def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
+    """Run every stage; return where the output went and the record.
+
+    Raises a PlanctlError subclass for bad input (nothing is written then); a plan that fails its
+    envelope is not an error: the result's verdict says ``rollback``.
+    """
+    from planctl.apply.emit import publish, staging
+
+    record = new_record()
+    with stage(record, "documents", progress):
+        ctx = load_inputs(options, record)
+    ctx.progress = progress
+    plan = ctx.plan.model
+    destination = options.out_root / plan.metadata.name / options.target
+    with staging(destination) as folder:
+        _lower_verify_measure(ctx, folder)
+        _emit(ctx, folder)
+        publish(folder, destination)
+    return ApplyResult(out_dir=destination, record=record)
+
+
+def _lower_verify_measure(ctx: Context, folder: Path) -> None:
+    from planctl.lowering.tvm_env import import_tvm, versions
+
+    cores = ctx.target_doc.model.spec.tvm.get("num-cores") or os.cpu_count()
+    import_tvm(num_threads=cores)
+    from planctl.lowering import techniques as tech
+    from planctl.lowering.build import make_target
+    from planctl.verify.strategies import production_shape_envs
+
+    record, plan = ctx.record, ctx.plan.model
+    record["environment"] = environment(versions())
+    chosen = tech.enabled_techniques(plan.spec)
+    record["techniques"] = [t.technique for t in chosen]
+    target = make_target(ctx.target_doc.model.spec.tvm)
+    record["builds"] = []
+    for shape_env in production_shape_envs(plan.spec):
+        record["builds"].append(_build_one(ctx, target, chosen, shape_env, folder))
+    _measure(ctx, folder, cores)
+
+
+def shape_tag(shape_env: dict[str, int]) -> str:
+    return "-".join(f"{k}{v}" for k, v in sorted(shape_env.items())) or "static"
+
+
+def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> dict:
+    from planctl.lowering import build
+    from planctl.lowering.importer import import_onnx
+
+    record, plan, tag, progress = ctx.record, ctx.plan.model, shape_tag(shape_env), ctx.progress
+    with stage(record, f"import[{tag}]", progress):
+        imported = import_onnx(ctx.model_path, plan.spec.workload.inputs, shape_env)
+    with stage(record, f"baseline-build[{tag}]", progress):
+        baseline = build.build_baseline(imported.mod, target)
+    with stage(record, f"passes[{tag}]", progress):
+        lowered = build.lower_candidate(imported.mod, target, chosen)
+    record["passes"] = [p.to_dict() for p in lowered.passes]
+    scheduled_mod, tuning = _tune(ctx, target, chosen, lowered.mod, tag)
+    with stage(record, f"candidate-build[{tag}]", progress):
+        candidate = build.build_candidate(scheduled_mod, target, chosen)
+        libs = {"baseline": folder / f"baseline-{tag}.so", "candidate": folder / f"candidate-{tag}.so"}
+        baseline.export_library(str(libs["baseline"]))
+        candidate.export_library(str(libs["candidate"]))
+    parity = _verify(ctx, candidate, imported, shape_env, folder)
+    return {"shape_env": shape_env, "tag": tag, "input_names": imported.input_names,
+            "output_names": imported.output_names, "tuning": tuning,
+            "libraries": {k: v.name for k, v in libs.items()}, "parity": parity}
+
+
+def _tune(ctx: Context, target, chosen, mod, tag: str):
+    """Load committed records, search what the cache lacks, apply the database."""
+    from planctl.lowering.build import apply_database
+    from planctl.lowering.techniques import has
+    from planctl.lowering.tvm_env import versions
+    from planctl.tuning import records, search
+    from planctl.tuning.store import Store, cache_key, resolve_cache_dir
+
+    if not has(chosen, "autotuning"):
+        return mod, None
+    spec = next(t for t in chosen if t.technique == "autotuning")
+    store = Store.open(resolve_cache_dir(ctx.options.cache_dir),
+                       cache_key(ctx.target_doc.model.spec.tvm, versions()))
+    with stage(ctx.record, f"tuning[{tag}]", ctx.progress):
+        imported = 0
+        if spec.records:
+            source = paths.inside_root(ctx.options.root, spec.records, what="tuning records",
+                                       plan_file=str(ctx.options.plan), pointer="/spec/optimizations")
+            imported = records.import_records(store, source)
+        if ctx.options.replay:
+            report = _replay_report(mod, target, store, spec)
+        else:
+            report = search.tune(mod, ctx.target_doc.model.spec.tvm, target, store, spec.budget, spec.seed,
+                                 log_dir=store.path / "logs")
+        report.imported_records = imported
+        scheduled, report.scheduled_funcs, report.total_funcs = apply_database(mod, target, store.database())
+    ctx.record.setdefault("tuning_stores", {})[tag] = str(store.path)
+    ctx.workloads[tag] = [t.workload_hash for t in report.tasks]
+    return scheduled, report.to_dict()
+
+
+def _replay_report(mod, target, store, spec):
+    from planctl.tuning import search
+
+    todo, tasks = search.plan_tasks(mod, target, store, spec.budget, spec.seed)
+    if todo:
+        raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): "
+                          f"{', '.join(t.task_name for t in todo[:6])}",
+                          hint="run apply without --replay to search them, or import the team's records")
+    return search.TuningReport(cache_dir=str(store.path), tasks=tasks)
+
+
+def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -> dict:
+    import tvm
+    from tvm import relax
+
+    from planctl.verify.parity import check_parity
+    from planctl.verify.reference import OnnxRuntimeReference
+
+    with stage(ctx.record, f"verify[{shape_tag(shape_env)}]", ctx.progress):
+        vm = relax.VirtualMachine(executable, tvm.cpu())
+        reference = OnnxRuntimeReference(ctx.model_path)
+
+        def candidate(inputs):
+            out = vm["main"](*[tvm.runtime.tensor(inputs[n]) for n in imported.input_names])
+            return [out.numpy()] if hasattr(out, "numpy") else [item.numpy() for item in out]
+
+        result = check_parity(candidate, reference, ctx.plan.model.spec, shape_env, folder, seed=0)
+    ctx.record["parity"].append(result.to_dict())
+    return result.to_dict()
+
+
+def _measure(ctx: Context, folder: Path, cores: int) -> None:
+    import numpy as np
+
+    from planctl.apply.benchmark import measure_in_subprocesses
+    from planctl.measure.compare import bootstrap_ratio_ci
+    from planctl.verify.strategies import inputs_strategy
+
+    build = ctx.record["builds"][0]  # measured at the first production shape
+    repeats = ctx.options.measure_repeats
+    with stage(ctx.record, "measure", ctx.progress):
+        example = inputs_strategy(ctx.plan.model.spec, build["shape_env"]).example()
+        np.savez(folder / "measure-inputs.npz", **example)
+        common = {"inputs": str(folder / "measure-inputs.npz"), "input_names": build["input_names"],
+                  "threads": cores}
+        libs = build["libraries"]
+        contenders = {
+            "baseline": {**common, "kind": "tvm", "path": str(folder / libs["baseline"]), "warmup": 1,
+                         "repeats": 4, "max_seconds": ctx.options.baseline_max_seconds / 3},
+            "candidate": {**common, "kind": "tvm", "path": str(folder / libs["candidate"]), "warmup": 5,
+                          "repeats": max(repeats // 3, 3)},
+            "onnxruntime": {**common, "kind": "onnxruntime", "path": str(ctx.model_path), "warmup": 5,
+                            "repeats": max(repeats // 3, 3)},
+        }
+        result = measure_in_subprocesses(contenders, rounds=3)
+    latency = result["latency"]
+    ctx.record["latency"] = latency
+    ctx.record["measurement"] = {"method": result["method"], "rounds": result["rounds"],
+                                 "inputs": "one hypothesis example inside the input domains"}
+    ctx.record["memory"] = {"peak_rss_mb": result["peak_rss_mb"]}
+    gate = ctx.plan.model.spec.envelope.performance
+    base, cand = latency["baseline"]["samples_ms"], latency["candidate"]["samples_ms"]
+    low, high = bootstrap_ratio_ci(base, cand, gate.statistic)
+    stat = gate.statistic
+    ctx.record["speedup"] = {"statistic": stat, "gate": gate.min_speedup,
+                             "value": latency["baseline"][stat] / latency["candidate"][stat],
+                             "ci_low": low, "ci_high": high,
+                             "vs_onnxruntime": latency["onnxruntime"][stat] / latency["candidate"][stat]}
+
+
+def _emit(ctx: Context, folder: Path) -> None:
+    import json
+
+    from planctl.apply.decide import decide
+    from planctl.report.write import write_reports
+
+    record, plan = ctx.record, ctx.plan.model
+    record["decision"] = decide(record["parity"], record.get("speedup"), plan.spec.envelope)
+    verdict = record["decision"]["verdict"]
+    build = record["builds"][0]
+    deployed = build["libraries"]["candidate" if verdict == "promote" else "baseline"]
+    _export_records(ctx, folder)
+    manifest = {"plan": plan.metadata.name, "target": ctx.options.target, "verdict": verdict,
+                "artifact": deployed, "baseline": build["libraries"]["baseline"],
+                "fallback_switch": plan.spec.fallback.switch, "input_names": build["input_names"],
+                "output_names": build["output_names"], "shape_env": build["shape_env"],
+                "device": ctx.target_doc.model.spec.capabilities.device}
+    if verdict != "promote":
+        (folder / build["libraries"]["candidate"]).unlink(missing_ok=True)
+        if plan.spec.fallback.on_violation == "fail":
+            (folder / build["libraries"]["baseline"]).unlink(missing_ok=True)
+            manifest["artifact"] = None
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    (folder / "measure-inputs.npz").unlink(missing_ok=True)
+    record["artifacts"] = {"library": manifest["artifact"], "records": "records",
+                           "report_json": "report.json", "report_md": "report.md", "report_html": "report.html"}
+    write_reports(record, folder)
+
+
+def _export_records(ctx: Context, folder: Path) -> None:
+    """Copy the tuning records this build used (best per workload) into ``folder/records/<shape>``."""
+    from planctl.tuning.records import export_best
+    from planctl.tuning.store import Store
+
+    for tag, store_path in ctx.record.get("tuning_stores", {}).items():
+        export_best(Store(Path(store_path)).database(), ctx.workloads[tag], folder / "records" / tag)

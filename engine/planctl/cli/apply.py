@@ -1,0 +1,72 @@
+"""``planctl apply PLAN --target T``: lower, tune, verify, measure, then promote or roll back."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from planctl.errors import RolledBack
+
+
+def _progress():
+    """A stderr progress line per stage on a terminal (rich), nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return lambda name: console.print(f"[dim]planctl apply:[/dim] {name}")
+
+
+@click.command("apply")
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", "target", required=True, help="Target name (targets/<name>.yaml).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="Output root; results go to OUT/<plan>/<target>/.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Tuning cache directory [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="Repository root that plan paths are relative to.")
+@click.option("--replay", is_flag=True, help="No search: a task without a cached record is an error.")
+@click.option("--repeats", default=50, show_default=True, help="Timed runs of the candidate and onnxruntime.")
+def command(plan: Path, target: str, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
+            repeats: int) -> None:
+    """Apply PLAN for one target and write the artifact and the evidence report.
+
+    Exit 0 when the candidate is promoted, 1 when the plan was rolled back (the report says why),
+    2 for bad input, 3 for an internal error.
+    """
+    from planctl.apply.pipeline import ApplyOptions, run_apply
+
+    options = ApplyOptions(plan=plan, target=target, root=root, out_root=out_root, cache_dir=cache_dir,
+                           replay=replay, measure_repeats=repeats)
+    result = run_apply(options, progress=_progress())
+    click.echo(summary(result.record, result.out_dir))
+    if result.verdict != "promote":
+        raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
+
+
+def summary(record: dict, out_dir: Path) -> str:
+    """A few lines: verdict, latencies, speedups, parity, tuning, where things are."""
+    decision = record.get("decision", {})
+    lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
+    latency = record.get("latency", {})
+    for name in ("baseline", "candidate", "onnxruntime"):
+        if name in latency:
+            s = latency[name]
+            lines.append(f"  {name:<12} p50 {s['p50']:9.2f} ms   p99 {s['p99']:9.2f} ms   (n={s['n']})")
+    sp = record.get("speedup")
+    if sp:
+        ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
+        lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
+    for build in record.get("builds", []):
+        parity = build.get("parity", {})
+        tuning = build.get("tuning") or {}
+        lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
+                     f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
+                     f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+    for reason in decision.get("reasons", []):
+        lines.append(f"  - {reason}")
+    lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""Baseline and candidate builds.
+
+- baseline: the imported module through ``tvm.compile`` (TVM's default pipeline, no plan technique).
+- candidate: the plan's graph passes in order, then legalization (and fusion when the plan asks),
+  then the tuned schedules from the database, then TVM's own dataflow-lowering and finalize passes
+  (the same lists ``tvm.compile`` uses, from ``relax.pipeline``), built with ``relax.build``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planctl.lowering import techniques as tech
+from planctl.lowering.instrument import PassRecord, make_recorder
+
+
+@dataclass
+class LoweredCandidate:
+    """The candidate module ready for tuning: ``mod`` is legalized (and fused), ``passes`` the evidence."""
+
+    mod: object
+    passes: list[PassRecord] = field(default_factory=list)
+
+
+def make_target(tvm_dict: dict):
+    import tvm
+
+    host = tvm_dict.get("host")
+    spec = {k: v for k, v in tvm_dict.items() if k != "host"}
+    return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+
+
+def backend_pipeline(target):
+    """TVM's per-backend pass lists (``tvm.relax.backend.<name>.pipeline``).
+
+    Imported from the submodule because 0.27's ``relax.pipeline.dataflow_lower_passes`` reaches
+    ``backend.cpu_generic.dataflow_lower_passes``, which that package's ``__init__`` does not export.
+    """
+    import importlib
+
+    name = {"llvm": "cpu_generic", "cuda": "cuda", "rocm": "rocm"}.get(target.kind.name, "gpu_generic")
+    return importlib.import_module(f"tvm.relax.backend.{name}.pipeline")
+
+
+def is_gpu(target) -> bool:
+    return "gpu" in [str(k) for k in target.keys]
+
+
+def build_baseline(mod, target):
+    """TVM's default build of the imported module (``tvm.compile``); returns a VMExecutable."""
+    import tvm
+
+    return tvm.compile(mod, target)
+
+
+def lower_candidate(mod, target, techniques) -> LoweredCandidate:
+    """Run the plan's passes in order under a PassContext with the per-pass recorder."""
+    import tvm
+    from tvm import relax
+
+    records: list[PassRecord] = []
+    graph = tech.passes_for(techniques, "graph", target)
+    legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
+                relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
+    fuse = tech.passes_for(techniques, "lowering", target)
+    with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records)]):
+        for p in [*graph, *legalize, *fuse]:
+            mod = p(mod)
+    return LoweredCandidate(mod=mod, passes=records)
+
+
+def apply_database(mod, target, database):
+    """Swap in the database's best schedule for each PrimFunc; returns (mod, scheduled, total)."""
+    import tvm
+    from tvm import relax, tirx
+
+    with target, database, tvm.transform.PassContext(opt_level=3):
+        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+    funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]
+    scheduled = sum(1 for f in funcs if f.attrs is not None and "tirx.is_scheduled" in f.attrs)
+    return mod, scheduled, len(funcs)
+
+
+def build_candidate(mod, target, techniques):
+    """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets)."""
+    import tvm
+    from tvm import relax
+
+    backend = backend_pipeline(target)
+    finish = [*backend.dataflow_lower_passes(target), *backend.finalize_passes(target)]
+    if is_gpu(target):
+        from tvm.s_tir import dlight as dl
+
+        finish = [dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                          dl.gpu.GeneralReduction(), dl.gpu.Fallback()), *finish]
+        if tech.has(techniques, "cuda-graphs"):
+            finish.insert(-1, relax.transform.RewriteCUDAGraph())
+    pipeline = tvm.transform.Sequential(finish)
+    with target, tvm.transform.PassContext(opt_level=3):
+        return relax.build(mod, target=target, relax_pipeline=pipeline)

@@ -1,0 +1,113 @@
+"""The technique registry: plan technique name → the TVM passes that implement it.
+
+Explicit registry (decorator → dict), so ``planctl plan`` can list what ``apply`` would run and the
+rules can see which techniques apply knows how to lower. A technique's ``stage`` orders it:
+``graph`` passes run in plan order on the imported Relax module, ``lowering`` ones shape the
+legalize/fuse step, ``tuning`` the schedule search, ``build`` the final lowering; ``serving``
+techniques are configuration that apply records, not passes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from planctl.errors import LoweringError
+
+
+@dataclass(frozen=True)
+class TechniqueImpl:
+    name: str
+    stage: str  # graph | lowering | tuning | build | serving
+    passes: Callable  # (technique_model, target) -> list[tvm.transform.Pass]
+    doc: str
+
+
+REGISTRY: dict[str, TechniqueImpl] = {}
+
+
+def technique(name: str, stage: str):
+    def register(fn):
+        REGISTRY[name] = TechniqueImpl(name, stage, fn, (fn.__doc__ or "").strip())
+        return fn
+    return register
+
+
+@technique("constant-folding", "graph")
+def _constant_folding(_t, _target):
+    """relax.transform.FoldConstant: evaluates subgraphs whose inputs are all constants."""
+    from tvm import relax
+    return [relax.transform.FoldConstant()]
+
+
+@technique("dead-code-elimination", "graph")
+def _dce(_t, _target):
+    """relax.transform.DeadCodeElimination: removes bindings and functions nothing uses."""
+    from tvm import relax
+    return [relax.transform.DeadCodeElimination()]
+
+
+@technique("common-subexpression-elimination", "graph")
+def _cse(_t, _target):
+    """relax.transform.EliminateCommonSubexpr: binds repeated pure expressions once."""
+    from tvm import relax
+    return [relax.transform.EliminateCommonSubexpr()]
+
+
+@technique("mixed-precision", "graph")
+def _mixed_precision(t, _target):
+    """relax.transform.ToMixedPrecision: activations in fp16/bf16 with fp32 accumulation."""
+    from tvm import relax
+    return [relax.transform.ToMixedPrecision(out_dtype=t.accumulate)]
+
+
+@technique("operator-fusion", "lowering")
+def _fusion(_t, _target):
+    """FuseOps + FuseTIR after legalization: producer-consumer regions become one kernel."""
+    from tvm import relax
+    return [relax.transform.FuseOps(), relax.transform.FuseTIR()]
+
+
+@technique("autotuning", "tuning")
+def _autotuning(_t, _target):
+    """MetaSchedule search of each fused kernel within the budget; MetaScheduleApplyDatabase."""
+    return []
+
+
+@technique("static-memory-planning", "build")
+def _static_memory(_t, _target):
+    """relax.transform.StaticPlanBlockMemory (part of every build's finalize passes)."""
+    return []
+
+
+@technique("cuda-graphs", "build")
+def _cuda_graphs(_t, _target):
+    """relax.transform.RewriteCUDAGraph: capture static launch sequences (CUDA targets)."""
+    return []
+
+
+for _serving in ("continuous-batching", "prefix-caching", "speculative-decoding"):
+    REGISTRY[_serving] = TechniqueImpl(_serving, "serving", lambda _t, _g: [],
+                                       "serving-layer configuration, emitted, not lowered")
+
+
+def enabled_techniques(plan_spec) -> list:
+    """The plan's techniques whose ``enabled`` switch is on, in plan order.
+
+    Raises LoweringError for a technique planctl apply cannot lower yet (named, with a hint).
+    """
+    chosen = [t for t in plan_spec.optimizations if t.enabled]
+    for t in chosen:
+        if t.technique not in REGISTRY:
+            raise LoweringError(
+                f"technique '{t.technique}' is not lowered by planctl apply yet",
+                hint=f"disable it for this apply (enabled: false); lowered techniques: {', '.join(sorted(REGISTRY))}")
+    return chosen
+
+
+def passes_for(techniques, stage: str, target) -> list:
+    return [p for t in techniques if REGISTRY[t.technique].stage == stage
+            for p in REGISTRY[t.technique].passes(t, target)]
+
+
+def has(techniques, name: str) -> bool:
+    return any(t.technique == name for t in techniques)

@@ -1,0 +1,205 @@
+"""The evidence report's content, independent of its format: the run record (``record.py``) turned
+into titled sections of paragraphs, bullet lists and tables of plain strings. ``markdown.py`` and
+``html.py`` only lay these out. Any section whose data is absent from the record is left out, so a
+failed or rolled-back run still renders.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+CONTENDERS = ("baseline", "candidate", "onnxruntime")
+DASH = "—"
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def title(record: dict) -> str:
+    plan = record.get("plan", {}).get("name", "unnamed plan")
+    target = record.get("target", {}).get("name")
+    return f"planctl apply: {plan}" + (f" on {target}" if target else "")
+
+
+def ms(x: Any) -> str:
+    """Milliseconds: two decimals from 1 ms up, three significant digits below."""
+    if not _num(x):
+        return DASH
+    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
+
+
+def num(x: Any, fmt: str = ".3g") -> str:
+    """A finite number in ``fmt`` (``g`` when ``fmt`` does not fit its type), else a dash."""
+    if not _num(x):
+        return DASH
+    try:
+        return format(x, fmt)
+    except ValueError:   # e.g. "d" given a float
+        return format(x, "g")
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def sections(record: dict) -> list[Section]:
+    """Every section present in ``record``, verdict first."""
+    builders = (verdict, latency, parity, passes, tuning, memory, notes, stages, environment, digests)
+    return [s for s in (b(record) for b in builders) if s is not None]
+
+
+def verdict(record: dict) -> Section:
+    decision = record.get("decision") or {}
+    word = str(decision.get("verdict", "unknown")).upper()
+    return Section("Verdict", paragraphs=[word], bullets=[str(r) for r in decision.get("reasons", [])])
+
+
+def latency(record: dict) -> Section | None:
+    lat = {k: v for k, v in (record.get("latency") or {}).items() if v}
+    if not lat:
+        return None
+    cand = lat.get("candidate", {})
+    header = ["contender", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms",
+              "p50 / candidate", "p95 / candidate", "p99 / candidate"]
+    rows = [[name, num(s.get("n"), "d"), *(ms(s.get(k)) for k in ("p50", "p95", "p99", "mean")),
+             *(_ratio(s.get(k), cand.get(k)) for k in ("p50", "p95", "p99"))]
+            for name, s in _ordered(lat)]
+    return Section("Latency", paragraphs=_speedup_line(record.get("speedup")), tables=[Table(header, rows)])
+
+
+def _ordered(lat: dict) -> Iterable[tuple[str, dict]]:
+    known = [(k, lat[k]) for k in CONTENDERS if k in lat]
+    return known + [(k, v) for k, v in lat.items() if k not in CONTENDERS]
+
+
+def _ratio(a: Any, b: Any) -> str:
+    return f"{a / b:.2f}×" if _num(a) and _num(b) and b > 0 else DASH
+
+
+def _speedup_line(sp: dict | None) -> list[str]:
+    if not sp or not _num(sp.get("value")):
+        return []
+    line = f"Speedup ({sp.get('statistic', '?')}, baseline / candidate): {sp['value']:.2f}×"
+    if _num(sp.get("ci_low")) and _num(sp.get("ci_high")):
+        line += f" ({sp.get('confidence', 0.95):.0%} bootstrap CI {sp['ci_low']:.2f}–{sp['ci_high']:.2f})"
+    if _num(sp.get("gate")):
+        line += f"; gate ≥ {sp['gate']:g}×: {'met' if sp['value'] >= sp['gate'] else 'not met'}"
+    lines = [line]
+    if _num(sp.get("vs_onnxruntime")):
+        lines.append(f"Candidate against onnxruntime ({sp.get('statistic', '?')}, onnxruntime / candidate): "
+                     f"{sp['vs_onnxruntime']:.2f}×")
+    return lines
+
+
+def parity(record: dict) -> Section | None:
+    results = record.get("parity") or []
+    if not results:
+        return None
+    header = ["shape", "output", "examples", "max abs", "max rel", "rtol", "atol", "result"]
+    rows, bullets = [], []
+    for res in results:
+        shape = ", ".join(f"{k}={v}" for k, v in (res.get("shape_env") or {}).items()) or "static"
+        for name, o in (res.get("outputs") or {}).items():
+            rows.append([shape, name, num(res.get("examples"), "d"), num(o.get("max_abs"), ".2e"),
+                         num(o.get("max_rel"), ".2e"), num(o.get("rtol"), "g"), num(o.get("atol"), "g"),
+                         "pass" if o.get("passed") else "FAIL"])
+        if not res.get("passed"):
+            bullets.append(f"{shape}: {res.get('reason') or 'failed'}")
+            bullets += [f"counterexample: {res['counterexample']}"] if res.get("counterexample") else []
+            bullets += [f"replay: `{res['replay']}`"] if res.get("replay") else []
+    return Section("Parity", tables=[Table(header, rows)], bullets=bullets)
+
+
+def passes(record: dict) -> Section | None:
+    items = record.get("passes") or []
+    if not items:
+        return None
+    header = ["pass", "seconds", "bindings", "nodes removed", "kernels", "kernels fused"]
+    rows = [[str(p.get("name", "?")), num(p.get("seconds"), ".3f"),
+             _arrow(p.get("bindings_before"), p.get("bindings_after")),
+             _delta(p.get("bindings_before"), p.get("bindings_after")),
+             _arrow(p.get("prim_funcs_before"), p.get("prim_funcs_after")),
+             _delta(p.get("prim_funcs_before"), p.get("prim_funcs_after"))] for p in items]
+    return Section("Passes", tables=[Table(header, rows)])
+
+
+def _arrow(before: Any, after: Any) -> str:
+    return f"{num(before, 'd')} → {num(after, 'd')}"
+
+
+def _delta(before: Any, after: Any) -> str:
+    return str(before - after) if _num(before) and _num(after) else DASH
+
+
+def tuning(record: dict) -> Section | None:
+    t = record.get("tuning")
+    if not t:
+        return None
+    bullets = [f"{label}: {value}" for label, value in (
+        ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
+        ("records used", t.get("records_used")), ("seconds", num(t.get("seconds"), ".1f")),
+        ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
+    tasks = t.get("tasks") or []
+    tables = [Table(["task", "trials", "best ms", "scheduled"],
+                    [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
+                      "yes" if k.get("scheduled") else "no"] for k in tasks])] if tasks else []
+    return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def memory(record: dict) -> Section | None:
+    m = record.get("memory")
+    if not m:
+        return None
+    bullets = [f"peak RSS: {num(m.get('peak_rss_mb'), ',.1f')} MiB"] if "peak_rss_mb" in m else []
+    if _num(m.get("planned_bytes")):
+        bullets.append(f"planned activation memory: {m['planned_bytes'] / 2**20:,.2f} MiB "
+                       f"({m['planned_bytes']:,} bytes)")
+    return Section("Memory", bullets=bullets)
+
+
+def stages(record: dict) -> Section | None:
+    items = record.get("stages") or []
+    if not items:
+        return None
+    rows = [[str(s.get("name", "?")), num(s.get("seconds"), ".2f")] for s in items]
+    return Section("Stages", tables=[Table(["stage", "seconds"], rows)])
+
+
+def environment(record: dict) -> Section | None:
+    env = record.get("environment")
+    if not env:
+        return None
+    # Nested dicts (``env``, or ``packages`` when versions are grouped) become one row per entry.
+    rows = [[k, _text(v)] for k, v in env.items() if not isinstance(v, dict)]
+    rows += [[k, _text(v)] for group in env.values() if isinstance(group, dict) for k, v in group.items()]
+    return Section("Environment", tables=[Table(["key", "value"], rows)])
+
+
+def _text(v: Any) -> str:
+    return "unset" if v is None else str(v)
+
+
+def notes(record: dict) -> Section | None:
+    items = record.get("notes") or []
+    return Section("Notes", bullets=[str(n) for n in items]) if items else None
+
+
+def digests(record: dict) -> Section | None:
+    rows = [[what, str(ref.get("path") or ref.get("name") or DASH), str(ref.get("sha256") or DASH)]
+            for what in ("plan", "target", "model") if (ref := record.get(what))]
+    rows += [[f"artifact {k}", str(v), DASH] for k, v in (record.get("artifacts") or {}).items() if v]
+    if not rows:
+        return None
+    return Section("Digests and artifacts", tables=[Table(["what", "path", "sha256"], rows)])

@@ -1,0 +1,60 @@
+"""Load what ``planctl apply`` emitted and run it.
+
+``load(out_dir)`` reads ``manifest.json`` and returns an :class:`Artifact` that runs the promoted
+candidate, or the baseline when the plan's fallback switch (an environment variable) is set to a
+true value, and says which one it runs (``Artifact.which``, and a log line), so a fast path that
+falls back is never hidden.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from planctl.errors import PlanctlError
+
+log = logging.getLogger("planctl.runtime")
+TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Artifact:
+    """A callable: ``artifact(**inputs)`` → list of numpy arrays (outputs in manifest order)."""
+
+    which: str  # "candidate" or "baseline"
+    library: Path
+    manifest: dict
+    _vm: object
+
+    def __call__(self, **inputs):
+        import tvm
+
+        args = [tvm.runtime.tensor(inputs[name]) for name in self.manifest["input_names"]]
+        out = self._vm["main"](*args)
+        return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+
+
+def load(out_dir: str | os.PathLike) -> Artifact:
+    """Load the artifact in ``out_dir``. Raises PlanctlError when there is nothing to run."""
+    out = Path(out_dir)
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PlanctlError(f"{out}: no readable manifest.json ({exc})",
+                           hint="point at OUT/<plan>/<target>/ written by planctl apply") from exc
+    switch = manifest.get("fallback_switch")
+    fallback = bool(switch) and os.environ.get(switch, "").strip().lower() in TRUE
+    library = manifest["baseline"] if fallback else manifest.get("artifact")
+    if not library:
+        raise PlanctlError(f"{out}: the plan failed its envelope and emitted no artifact")
+    which = "baseline" if library == manifest["baseline"] else "candidate"
+    reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
+    log.warning("planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
+    import tvm
+    from tvm import relax
+
+    device = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()
+    vm = relax.VirtualMachine(tvm.runtime.load_module(str(out / library)), device)
+    return Artifact(which=which, library=out / library, manifest=manifest, _vm=vm)

@@ -1,0 +1,66 @@
+"""Parity counterexample files: the shrunk failing example of one production shape, as ``.npz``.
+
+Layout: arrays ``input_<i>``, ``reference_<i>``, ``candidate_<i>`` by position, and ``meta``, a JSON
+string (input and output names, shape env, per-output ``[rtol, atol]``, reason, seed, number of
+candidate outputs), so names with any characters survive and no pickle is needed to read it back.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from planctl.errors import VerificationError
+
+
+def shape_tag(shape_env: Mapping[str, int]) -> str:
+    """File-name tag of a shape env: ``{"batch": 2, "seq": 128}`` -> ``batch-2_seq-128``;
+    ``{}`` -> ``static``."""
+    return "_".join(f"{k}-{v}" for k, v in shape_env.items()) or "static"
+
+
+def replay_command(npz_path: Path | str) -> str:
+    return f"planctl verify replay {npz_path}"
+
+
+def save_counterexample(path: Path, failure: Mapping[str, Any], shape_env: Mapping[str, int],
+                        tolerances: Mapping[str, tuple[float, float]], seed: int) -> Path:
+    """Write ``failure`` (``inputs`` dict, ``reference`` and ``candidate`` output lists, output
+    ``names``, ``reason``) to ``path`` in the layout above; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    inputs = list(failure["inputs"].items())
+    arrays = {f"input_{i}": a for i, (_, a) in enumerate(inputs)}
+    arrays |= {f"reference_{i}": a for i, a in enumerate(failure["reference"])}
+    arrays |= {f"candidate_{i}": a for i, a in enumerate(failure["candidate"])}
+    meta = {"inputs": [k for k, _ in inputs], "outputs": list(failure["names"]), "shape_env": dict(shape_env),
+            "tolerances": {k: list(v) for k, v in tolerances.items()}, "reason": failure["reason"],
+            "seed": seed, "candidate_outputs": len(failure["candidate"])}
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A saved failing example: inputs by name, reference and candidate outputs in order (the candidate
+    list is shorter, or empty, when the candidate raised), and the metadata written beside them."""
+
+    inputs: dict[str, np.ndarray]
+    reference: list[np.ndarray]
+    candidate: list[np.ndarray]
+    meta: dict[str, Any]
+
+
+def load_counterexample(npz_path: Path | str) -> Counterexample:
+    """Load a counterexample ``.npz``; ``VerificationError`` when it is missing or not one."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            inputs = {name: data[f"input_{i}"] for i, name in enumerate(meta["inputs"])}
+            reference = [data[f"reference_{i}"] for i in range(len(meta["outputs"]))]
+            candidate = [data[f"candidate_{i}"] for i in range(meta["candidate_outputs"])]
+    except (OSError, KeyError, ValueError) as exc:
+        raise VerificationError(f"{npz_path}: not a readable parity counterexample ({exc})") from exc
+    return Counterexample(inputs, reference, candidate, meta)

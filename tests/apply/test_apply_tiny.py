@@ -1,0 +1,103 @@
+"""validate → apply on a tiny ONNX model with a tiny tuning budget, and apply's bad-input errors."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from planctl.cli.main import main
+
+pytestmark = pytest.mark.tvm
+pytest.importorskip("tvm")
+
+
+def apply(repo: Path, *extra: str) -> int:
+    return main(["apply", str(repo / "plans" / "tiny.yaml"), "--target", "x86-64-avx2",
+                 "--root", str(repo), "--out", str(repo / "out"), "--cache", str(repo / "cache"),
+                 "--repeats", "10", *extra])
+
+
+def test_validate_then_apply_promotes_and_reuses_records(tiny_repo: Path, capsys):
+    assert main(["validate", str(tiny_repo / "plans" / "tiny.yaml")]) == 0
+    assert apply(tiny_repo) == 0
+    out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    record = json.loads((out_dir / "report.json").read_text())
+    assert record["decision"]["verdict"] == "promote"
+    assert record["parity"][0]["passed"]
+    assert (out_dir / "report.md").is_file()
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert (out_dir / manifest["artifact"]).is_file()
+    first = record["builds"][0]["tuning"]
+    assert first["trials_spent"] > 0
+    assert list((out_dir / "records" / "batch2").glob("database_*.json"))
+    assert not list((tiny_repo / "out" / "tiny-mlp").glob(".*staging*"))
+
+    assert apply(tiny_repo) == 0  # same plan, same target: the cache serves every task
+    second = json.loads((out_dir / "report.json").read_text())["builds"][0]["tuning"]
+    assert second["trials_spent"] == 0 and second["reused"]
+    assert (tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2.previous").is_dir()
+
+
+def test_runtime_honours_fallback_switch(tiny_repo: Path, monkeypatch):
+    import numpy as np
+
+    from planctl.runtime import load
+
+    assert apply(tiny_repo) == 0
+    out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    x = np.ones((2, 16), dtype="float32")
+    fast = load(out_dir)
+    assert fast.which == "candidate"
+    monkeypatch.setenv("PLANCTL_DISABLE_TINY_MLP", "1")
+    slow = load(out_dir)
+    assert slow.which == "baseline"
+    np.testing.assert_allclose(fast(x=x)[0], slow(x=x)[0], rtol=1e-4, atol=1e-5)
+
+
+def _no_output(repo: Path) -> bool:
+    return not (repo / "out").exists() or not any((repo / "out").rglob("*.so"))
+
+
+def test_missing_model_file(tiny_repo: Path, capsys):
+    (tiny_repo / "models" / "tiny.onnx").unlink()
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "tiny.yaml" in err and "does not exist" in err and _no_output(tiny_repo)
+
+
+def test_wrong_sha256(tiny_repo: Path, capsys):
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    text = plan.read_text()
+    sha = text.split("sha256: ")[1].split()[0]
+    plan.write_text(text.replace(sha, "0" * 64))
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err and "tiny.yaml:" in err and _no_output(tiny_repo)
+
+
+def test_unknown_target(tiny_repo: Path, capsys):
+    code = main(["apply", str(tiny_repo / "plans" / "tiny.yaml"), "--target", "riscv-v",
+                 "--root", str(tiny_repo), "--out", str(tiny_repo / "out")])
+    assert code == 2
+    assert "riscv-v" in capsys.readouterr().err and _no_output(tiny_repo)
+
+
+def test_malformed_yaml(tiny_repo: Path, capsys):
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    plan.write_text(plan.read_text().replace("kind: compute", "kind: [compute"))
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "tiny.yaml:" in err and "Traceback" not in err and _no_output(tiny_repo)
+
+
+def test_operator_tvm_cannot_import(tiny_repo: Path, capsys, make_tiny_model):
+    sha = make_tiny_model(tiny_repo / "models" / "tiny.onnx", op="MyCustomOp", domain="com.example")
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    text = plan.read_text()
+    plan.write_text(text.replace(text.split("sha256: ")[1].split()[0], sha))
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "MyCustomOp" in err and "'act'" in err and "opset" in err
+    assert "Traceback" not in err and _no_output(tiny_repo)

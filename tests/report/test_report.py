@@ -1,0 +1,74 @@
+"""planctl.report: Markdown and HTML rendering from the run record alone, and writing the files."""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+
+import numpy as np
+
+from planctl.report import collect_environment, render_html, render_markdown, write_reports
+
+
+def test_markdown_puts_the_verdict_first_then_the_evidence(full_record):
+    md = render_markdown(full_record)
+    assert md.startswith("# planctl apply: minilm-embed on x86-64-avx2")
+    order = [md.index(h) for h in ("## Verdict", "## Latency", "## Parity", "## Passes", "## Tuning",
+                                   "## Memory", "## Environment", "## Digests")]
+    assert order == sorted(order)
+    assert "**PROMOTE**" in md and "- p50 speedup 27.1× ≥ 1.5×" in md
+    assert "gate ≥ 1.5×: met" in md and "27.10×" in md
+
+
+def test_markdown_tables_carry_ratios_deltas_and_escape_pipes(full_record):
+    md = render_markdown(full_record)
+    candidate_row = next(line for line in md.splitlines() if line.startswith("| candidate |"))
+    assert candidate_row.count("1.00×") == 3
+    assert "| FuseTIR | 0.400 | 350 → 120 | 230 | 180 → 60 | 120 |" in md
+    assert "Test CPU \\| with pipe" in md and "| GLIBC_TUNABLES | unset |" in md
+    assert "a" * 64 in md and "| fused_matmul_add | 96 | 0.8 | yes |" in md
+
+
+def test_markdown_of_a_rolled_back_run(rolled_back_record):
+    md = render_markdown(rolled_back_record)
+    assert "**ROLLBACK**" in md and "FAIL" in md and "## Latency" not in md
+    assert "`planctl verify replay out/counterexample-batch-2.npz`" in md
+    assert "| batch=2 | sentence_embedding | 3 | 5.00e-01 | — |" in md
+
+
+def test_markdown_of_an_empty_record_does_not_raise():
+    assert "UNKNOWN" in render_markdown({})
+
+
+def test_html_is_self_contained_with_an_embedded_plot(full_record):
+    page = render_html(full_record)
+    assert page.startswith("<!DOCTYPE html>") and 'class="verdict promote"' in page
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:|/)', page)
+    png = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert png and base64.b64decode(png.group(1)).startswith(b"\x89PNG")
+    assert "Test CPU | with pipe" in page
+
+
+def test_html_without_samples_has_no_plot(rolled_back_record):
+    page = render_html(rolled_back_record)
+    assert "data:image/png" not in page and "ROLLBACK" in page
+
+
+def test_write_reports_writes_three_files_with_sorted_json(full_record, tmp_path):
+    full_record["memory"]["nan_example"] = math.nan
+    full_record["latency"]["candidate"]["p50"] = np.float64(full_record["latency"]["candidate"]["p50"])
+    paths = write_reports(full_record, tmp_path / "out")
+    assert {p.name for p in paths.values()} == {"report.json", "report.md", "report.html"}
+    text = paths["json"].read_text()
+    data = json.loads(text)
+    assert list(data) == sorted(data) and text.startswith('{\n  "artifacts"')
+    assert data["memory"]["nan_example"] is None and data["report_version"] == 1
+    assert "PROMOTE" in paths["md"].read_text() and not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_collect_environment_reports_versions_and_env_vars(monkeypatch):
+    monkeypatch.setenv("TVM_NUM_THREADS", "2")
+    env = collect_environment()
+    assert env["numpy"] == np.__version__ and env["cores"] >= 1 and env["env"]["TVM_NUM_THREADS"] == "2"
+    assert set(env) >= {"python", "tvm", "tvm_ffi", "onnxruntime", "numpy", "cpu", "cores", "env"}

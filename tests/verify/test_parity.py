@@ -1,0 +1,120 @@
+"""planctl.verify.parity: hypothesis parity, tolerances, shrunk counterexamples, replay."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from planctl.errors import VerificationError
+from planctl.verify import check_parity, load_counterexample, replay_counterexample
+from planctl.verify.reference import OnnxRuntimeReference
+
+
+def test_identical_candidate_passes_every_example(spec, tmp_path, numpy_embed):
+    result = check_parity(numpy_embed, numpy_embed, spec, {"batch": 2}, tmp_path)
+    assert result.passed and result.examples == 6 and result.counterexample is None and result.reason is None
+    assert result.outputs["embedding"].max_abs == 0.0 and result.outputs["embedding"].passed
+    assert not list(tmp_path.iterdir())
+
+
+def test_numpy_candidate_against_onnxruntime_reference(tiny_onnx, tmp_path, make_spec, numpy_embed):
+    spec = make_spec(outputs=[])   # names then come from the reference
+    result = check_parity(numpy_embed, OnnxRuntimeReference(tiny_onnx, intra_op_threads=1), spec,
+                          {"batch": 1}, tmp_path)
+    assert result.passed and set(result.outputs) == {"embedding"}
+    assert result.outputs["embedding"].max_abs <= 1e-5
+
+
+@pytest.fixture
+def offset(numpy_embed):
+    """``offset(delta, when)``: the numpy model plus ``delta`` on every output element when ``when(inputs)``."""
+    def make(delta, when=lambda inputs: True):
+        def candidate(inputs):
+            out = numpy_embed(inputs)[0]
+            return [out + np.float32(delta if when(inputs) else 0.0)]
+        return candidate
+    return make
+
+
+def test_offset_beyond_tolerance_fails_with_a_counterexample(spec, tmp_path, numpy_embed, offset):
+    result = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path)
+    assert not result.passed and result.examples == 1
+    assert result.counterexample == str(tmp_path / "counterexample-batch-2.npz")
+    assert result.replay == f"planctl verify replay {result.counterexample}"
+    assert "embedding" in result.reason and not result.outputs["embedding"].passed
+    assert result.outputs["embedding"].max_abs == pytest.approx(1e-3, rel=1e-2)
+    cx = load_counterexample(result.counterexample)
+    # every input fails, so shrinking reaches the simplest one: all ids 0, shortest masks
+    assert (cx.inputs["input_ids"] == 0).all() and (cx.inputs["attention_mask"].sum(axis=1) == 1).all()
+    np.testing.assert_allclose(cx.candidate[0] - cx.reference[0], 1e-3, rtol=1e-2)
+    assert cx.meta["tolerances"]["embedding"] == [1e-4, 1e-4]
+
+
+def test_counterexample_is_shrunk_to_the_offending_token(spec, tmp_path, numpy_embed, offset):
+    candidate = offset(1.0, when=lambda inputs: bool((inputs["input_ids"] >= 7).any()))
+    result = check_parity(candidate, numpy_embed, spec, {"batch": 2}, tmp_path, examples=30)
+    assert not result.passed and result.shrink_calls > 0
+    ids = load_counterexample(result.counterexample).inputs["input_ids"]
+    assert sorted(ids.ravel().tolist()) == [0] * (ids.size - 1) + [7]
+
+
+def test_per_output_tolerance_overrides_the_default(tmp_path, make_spec, numpy_embed, offset):
+    spec = make_spec(outputs_tol={"embedding": {"rtol": 0.0, "atol": 1e-2}})
+    result = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 1}, tmp_path)
+    assert result.passed and result.outputs["embedding"].atol == 1e-2
+
+
+def test_nan_in_candidate_fails_whatever_the_tolerance(tmp_path, make_spec, numpy_embed, offset):
+    spec = make_spec(default={"rtol": 1e9, "atol": 1e9})
+    result = check_parity(offset(np.nan), numpy_embed, spec, {"batch": 1}, tmp_path)
+    assert not result.passed and result.outputs["embedding"].nonfinite > 0 and "non-finite" in result.reason
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_shape_mismatch_and_crashing_candidate_are_violations(spec, tmp_path, numpy_embed):
+    sliced = lambda inputs: [numpy_embed(inputs)[0][:, :1]]   # noqa: E731
+    wrong = check_parity(sliced, numpy_embed, spec, {"batch": 1}, tmp_path)
+    assert not wrong.passed and "shape" in wrong.reason
+
+    def boom(inputs):
+        raise RuntimeError("kernel crashed")
+    crashed = check_parity(boom, numpy_embed, spec, {"batch": 1}, tmp_path / "crash")
+    assert not crashed.passed and "kernel crashed" in crashed.reason
+    assert load_counterexample(crashed.counterexample).candidate == []
+
+
+def test_failing_reference_is_a_verification_error(spec, tmp_path, numpy_embed):
+    def broken(inputs):
+        raise ValueError("no such input")
+    with pytest.raises(VerificationError, match="reference failed"):
+        check_parity(numpy_embed, broken, spec, {"batch": 1}, tmp_path)
+
+
+def test_same_seed_same_result(spec, tmp_path, numpy_embed, offset):
+    a = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path / "a", seed=3)
+    b = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path / "b", seed=3)
+    paths = {"counterexample": None, "replay": None}   # the out_dir differs, nothing else may
+    assert a.to_dict() | paths == b.to_dict() | paths
+
+
+def test_replay_reproduces_and_clears_after_a_fix(spec, tmp_path, numpy_embed, offset):
+    failed = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path)
+    again = replay_counterexample(failed.counterexample, offset(1e-3))   # recorded reference outputs
+    assert not again.passed and again.examples == 1 and again.shape_env == {"batch": 2}
+    fixed = replay_counterexample(failed.counterexample, numpy_embed, numpy_embed)
+    assert fixed.passed and fixed.reason is None
+
+
+def test_to_dict_is_json_safe(spec, tmp_path, numpy_embed, offset):
+    result = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path)
+    d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert set(d) >= {"passed", "shape_env", "examples", "outputs", "counterexample", "replay", "reason"}
+    assert set(d["outputs"]["embedding"]) >= {"max_abs", "max_rel", "rtol", "atol", "passed"}
+
+
+def test_unreadable_counterexample_is_a_verification_error(tmp_path):
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(VerificationError):
+        load_counterexample(bad)
