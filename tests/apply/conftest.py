@@ -22,11 +22,11 @@ spec:
     inputs:
       - name: x
         dtype: float32
-        shape: [batch, 16]
+        shape: [batch, 128]
         domain: {{kind: float-range, min: -1.0, max: 1.0}}
     outputs: [y]
     production_shapes:
-      batch: {{min: 2, opt: 2, max: 2, values: [2]}}
+      batch: {{min: 32, opt: 32, max: 32, values: [32]}}
     baseline_telemetry:
       date: 2026-11-20
       source: unit test
@@ -54,19 +54,22 @@ spec:
 
 
 def tiny_model(path: Path, op: str = "Relu", domain: str = "") -> str:
-    """Write y = op(x @ W + b), x float32 [2, 16], W [16, 8]; return the file's sha256."""
+    """Write y = op(x @ W + b), x float32 [32, 128], W [128, 128]; return the file's sha256.
+
+    Large enough that TVM's untuned build (serial loops) is clearly slower than a tuned one, small
+    enough that a 2-trial search takes seconds."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((16, 8)).astype("float32"), "W")
-    b = numpy_helper.from_array(rng.standard_normal((8,)).astype("float32"), "b")
+    w = numpy_helper.from_array(rng.standard_normal((128, 128)).astype("float32"), "W")
+    b = numpy_helper.from_array(rng.standard_normal((128,)).astype("float32"), "b")
     nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="matmul"),
              helper.make_node("Add", ["h", "b"], ["z"], name="bias"),
              helper.make_node(op, ["z"], ["y"], name="act", domain=domain)]
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])], [w, b])
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [32, 128])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [32, 128])], [w, b])
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from planctl.apply import paths
 from planctl.apply.record import environment, new_record, stage
-from planctl.errors import DocumentError, LoweringError, MissingReferenceError, TuningError
+from planctl.errors import DocumentError, TuningError
+from planctl.verify.counterexample import shape_tag
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,6 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     _measure(ctx, folder, cores)
 
 
-def shape_tag(shape_env: dict[str, int]) -> str:
-    return "-".join(f"{k}{v}" for k, v in sorted(shape_env.items())) or "static"
-
-
 def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> dict:
     from planctl.lowering import build
     from planctl.lowering.importer import import_onnx
@@ -179,9 +176,14 @@ def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -
     import tvm
     from tvm import relax
 
+    from planctl.tuning.store import resolve_cache_dir
     from planctl.verify.parity import check_parity
     from planctl.verify.reference import OnnxRuntimeReference
 
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    # hypothesis keeps a .hypothesis/ folder in the cwd: keep it in the cache, not the user's repo
+    set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     with stage(ctx.record, f"verify[{shape_tag(shape_env)}]", ctx.progress):
         vm = relax.VirtualMachine(executable, tvm.cpu())
         reference = OnnxRuntimeReference(ctx.model_path)
@@ -200,12 +202,12 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
 
     from planctl.apply.benchmark import measure_in_subprocesses
     from planctl.measure.compare import bootstrap_ratio_ci
-    from planctl.verify.strategies import inputs_strategy
+    from planctl.verify.strategies import example_inputs
 
     build = ctx.record["builds"][0]  # measured at the first production shape
     repeats = ctx.options.measure_repeats
     with stage(ctx.record, "measure", ctx.progress):
-        example = inputs_strategy(ctx.plan.model.spec, build["shape_env"]).example()
+        example = example_inputs(ctx.plan.model.spec, build["shape_env"], seed=0)
         np.savez(folder / "measure-inputs.npz", **example)
         common = {"inputs": str(folder / "measure-inputs.npz"), "input_names": build["input_names"],
                   "threads": cores}

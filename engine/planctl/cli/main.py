@@ -78,8 +78,8 @@ def _write_crash_log(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises)."""
     try:
-        cli.main(args=argv, prog_name="planctl", standalone_mode=False)
-        return EXIT_OK
+        code = cli.main(args=argv, prog_name="planctl", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as usage:

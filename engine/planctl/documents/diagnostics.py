@@ -24,22 +24,43 @@ def source_line(path: str | None, line: int | None) -> str | None:
 
 
 def render(location: str, severity: str, code: str, message: str, *, file: str | None = None,
-           line: int | None = None, col: int | None = None, hint: str | None = None) -> str:
+           line: int | None = None, col: int | None = None, hint: str | None = None,
+           end_line: int | None = None, end_col: int | None = None) -> str:
+    """``location: severity[code] message``, the source line with a caret (underlining up to
+    ``end_col`` when the span ends on the same line), then ``  help: hint``."""
     head = f"{location}: " if location else ""
     out = [f"{head}{severity}[{code}] {message}"]
     text = source_line(file, line)
-    if text is not None and len(text) <= 400:
+    if _printable(text):
         gutter = f"{line} | "
+        start = max((col or 1) - 1, 0)
+        width = 1
+        if end_line == line and end_col and end_col - 1 > start:
+            width = min(end_col - 1, len(text)) - start
         out.append(f"{gutter}{text.expandtabs(1)}")
-        out.append(" " * (len(gutter) + max((col or 1) - 1, 0)) + "^")
+        out.append(" " * (len(gutter) + start) + "^" * max(width, 1))
     if hint:
         out.append(f"  help: {hint}")
     return "\n".join(out)
 
 
+def _printable(text: str | None) -> bool:
+    """Short text without control characters (tabs allowed): binary files show no source line."""
+    return text is not None and len(text) <= 400 and text.replace("\t", " ").isprintable()
+
+
 def render_error(err: PlanctlError) -> str:
     return render(err.location(), "error", err.code, err.message, file=err.file, line=err.line,
                   col=err.col, hint=err.hint)
+
+
+def render_finding(finding) -> str:
+    """A :class:`planctl.findings.Finding` in the same shape as :func:`render_error`."""
+    location = f"{finding.file}:{finding.line}:{finding.col}"
+    severity = getattr(finding.severity, "value", finding.severity)
+    return render(location, severity, finding.rule, finding.message, file=finding.file,
+                  line=finding.line, col=finding.col, hint=finding.help, end_line=finding.end_line,
+                  end_col=finding.end_col)
 
 
 def display_path(path: str | Path) -> str:

@@ -61,11 +61,26 @@ def lower_candidate(mod, target, techniques) -> LoweredCandidate:
     graph = tech.passes_for(techniques, "graph", target)
     legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
                 relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
-    fuse = tech.passes_for(techniques, "lowering", target)
+    fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:1]
     with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records)]):
         for p in [*graph, *legalize, *fuse]:
             mod = p(mod)
     return LoweredCandidate(mod=mod, passes=records)
+
+
+def prepack_passes(techniques) -> list:
+    """[before tuning, after tuning...] passes of weight prepacking, or [] when the plan has none.
+
+    Weights are Relax constants here, so the layout transforms that SplitLayoutRewritePreproc
+    splits out are folded into new constants by FoldConstant (no ``main_transform_params``).
+    """
+    from tvm import relax
+
+    tuning = next((t for t in techniques if t.technique == "autotuning"), None)
+    if tuning is None or not tuning.prepack_weights:
+        return []
+    return [relax.transform.AttachAttrLayoutFreeBuffers(), relax.transform.SplitLayoutRewritePreproc(),
+            relax.transform.FoldConstant()]
 
 
 def apply_database(mod, target, database):
@@ -85,6 +100,9 @@ def build_candidate(mod, target, techniques):
     import tvm
     from tvm import relax
 
+    with target, tvm.transform.PassContext(opt_level=3):
+        for p in prepack_passes(techniques)[1:]:
+            mod = p(mod)
     backend = backend_pipeline(target)
     finish = [*backend.dataflow_lower_passes(target), *backend.finalize_passes(target)]
     if is_gpu(target):

@@ -126,7 +126,8 @@ class Precision(Frozen):
 
     weights: DType
     activations: DType
-    kv_cache: DType | Literal["none"]
+    # one Literal (not DType | Literal["none"]) so a bad value gets one error listing every choice
+    kv_cache: Literal[DType, "none"]
 
 
 class Calibration(Frozen):
@@ -171,6 +172,9 @@ class Autotuning(TechniqueBase):
     budget: TuningBudget
     records: RepoPath | None = None
     seed: int = 0
+    prepack_weights: bool = Field(False, description=(
+        "Let MetaSchedule choose the layout of constant weights (AttachAttrLayoutFreeBuffers); the "
+        "layout transforms are folded into the constants at build time, so the interface is unchanged."))
 
 
 class StaticMemoryPlanning(TechniqueBase):

@@ -1,0 +1,401 @@
+"""Read one YAML file into plain (JSON-like) data plus a :class:`SourceIndex`, with limits.
+
+This walks ruamel.yaml's event stream (the parser the round-trip loader uses) instead of building
+ruamel's node or round-trip objects: one pass gives start *and* end marks for every node, keeps the
+walk iterative (no recursion, so deep nesting cannot blow the stack), sees duplicate keys with their
+positions, and lets aliases be counted as they expand (billion laughs is rejected after
+:data:`MAX_NODES` nodes, not after filling memory). Timestamps stay strings: the data is JSON-like
+and pydantic parses dates itself.
+
+Fatal problems (file unreadable, not YAML, over a limit) raise :class:`Unparsable`; problems that
+leave a usable document (duplicate keys, a second document) come back as ``issues``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planctl.documents.positions import SourceIndex, Span, join
+
+MAX_BYTES = 1 << 20     # 1 MiB: real plans are a few KiB; bigger is a mistake or an attack
+MAX_DEPTH = 64          # nesting levels of mappings and sequences
+MAX_NODES = 100_000     # nodes after alias expansion (a plan has a few hundred)
+
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOOL, _NULL, _TIME = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MERGE = type("MergeKey", (), {"__repr__": lambda self: "<<"})()   # the `<<` key marker
+
+
+@dataclass
+class Issue:
+    """A problem found while reading: rule id, JSON pointer, message, help, 1-based position."""
+
+    rule: str
+    message: str
+    line: int = 1
+    col: int = 1
+    pointer: str = ""
+    help: str | None = None
+    end_line: int | None = None
+    end_col: int | None = None
+
+
+class Unparsable(Exception):
+    """The file cannot be read as one YAML mapping (exit 2); ``issue`` says where and why."""
+
+    def __init__(self, issue: Issue):
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+@dataclass
+class Source:
+    """What :func:`read_source` returns: the data, its index, the sha256 of the bytes, and the
+    non-fatal issues (duplicate keys, extra documents) in file order."""
+
+    data: Any
+    index: SourceIndex
+    sha256: str
+    issues: list[Issue] = field(default_factory=list)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; over :data:`MAX_BYTES` or unreadable raises :class:`Unparsable` (the size
+    is checked before reading, so a 10 MB file costs nothing)."""
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_BYTES:
+            raise Unparsable(Issue("PLN108", f"file is {size} bytes, more than the {MAX_BYTES} allowed",
+                                   help="plans and targets are small; is this the right file?"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise Unparsable(Issue("PLN107", f"cannot read file: {exc.strerror or exc}")) from None
+    if len(raw) > MAX_BYTES:
+        raise Unparsable(Issue("PLN108", f"file is more than the {MAX_BYTES} bytes allowed"))
+    return raw
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 text (a BOM is dropped); binary or other encodings raise :class:`Unparsable`."""
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise Unparsable(Issue("PLN100", "file is binary (it contains NUL bytes)", line=line,
+                               help="plans and targets are UTF-8 YAML text"))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise Unparsable(Issue("PLN100", f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                               line=line, help="save the file as UTF-8")) from None
+
+
+def read_source(path: Path) -> Source:
+    """Read, decode and parse ``path``; raises :class:`Unparsable` for exit-2 problems."""
+    import hashlib
+
+    raw = read_bytes(path)
+    text = decode(raw)
+    _check_flow_depth(text)
+    builder = _Builder()
+    builder.run(text)
+    if builder.documents == 0 or builder.root is _NOTHING:
+        raise Unparsable(Issue("PLN107", "file holds no YAML document",
+                               help="start from `planctl init`"))
+    if not isinstance(builder.root, dict):
+        raise Unparsable(Issue("PLN107", f"top level is {describe(builder.root)}, not a mapping",
+                               line=builder.root_line, help="a document is a mapping with apiVersion, "
+                               "kind, metadata and spec"))
+    return Source(builder.root, builder.index, hashlib.sha256(raw).hexdigest(), builder.issues)
+
+
+_DEEP_FLOW = re.compile(r"[\[{](?:\s*[\[{]){%d}" % MAX_DEPTH)
+
+
+def _check_flow_depth(text: str) -> None:
+    """Reject a run of more than :data:`MAX_DEPTH` flow openers (``[[[[...``) before parsing: the
+    YAML scanner keeps every ``[`` as a possible key and its look-ahead is quadratic in them."""
+    match = _DEEP_FLOW.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        raise Unparsable(Issue("PLN108", f"nesting is deeper than {MAX_DEPTH} levels", line=line,
+                               col=col, help="plans are a few levels deep"))
+
+
+def describe(value: Any) -> str:
+    """``a string``, ``an integer``... for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+_NOTHING = object()
+
+
+@dataclass
+class _Frame:
+    """A mapping or sequence being built: its pointer, container, pending key, node count."""
+
+    container: Any
+    pointer: str
+    start: Any               # ruamel Mark of the collection start
+    anchor: str | None
+    key_span: tuple[int, int] | None      # where this collection's own key is (mapping member)
+    key: Any = _NOTHING                   # pending key of a mapping (before its value arrives)
+    key_mark: Any = None
+    nodes: int = 1
+    merged: set = field(default_factory=set)   # keys that came from `<<: *anchor`
+
+
+class _Builder:
+    """Consumes ruamel events; builds ``root`` (plain data), ``index`` and ``issues``."""
+
+    def __init__(self):
+        self.root: Any = _NOTHING
+        self.root_line = 1
+        self.index = SourceIndex()
+        self.issues: list[Issue] = []
+        self.documents = 0
+        self.nodes = 0
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.stack: list[_Frame] = []
+
+    def run(self, text: str) -> None:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+        yaml = YAML(typ="safe", pure=True)
+        self.resolver = yaml.resolver
+        try:
+            for event in yaml.parse(text):
+                if self._event(event):
+                    break
+        except MarkedYAMLError as exc:
+            raise Unparsable(_syntax_issue(exc)) from None
+        except YAMLError as exc:  # reader errors (control characters) carry no mark
+            raise Unparsable(Issue("PLN100", f"not valid YAML: {exc}")) from None
+
+    # -- events ---------------------------------------------------------------------------------
+    def _event(self, event) -> bool:
+        """Handle one event; True stops the walk (a second document was seen)."""
+        name = type(event).__name__
+        if name == "DocumentStartEvent":
+            self.documents += 1
+            if self.documents > 1:
+                mark = event.start_mark
+                self.issues.append(Issue("PLN106", "file holds more than one YAML document; only "
+                                         "the first is validated", line=mark.line + 1, col=mark.column + 1,
+                                         help="put each document in its own file"))
+                return True
+        elif name == "ScalarEvent":
+            self._scalar(event)
+        elif name in ("MappingStartEvent", "SequenceStartEvent"):
+            self._open(event, {} if name == "MappingStartEvent" else [])
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            self._close(event)
+        elif name == "AliasEvent":
+            self._alias(event)
+        return False
+
+    def _scalar(self, event) -> None:
+        value = self._convert(event)
+        frame = self.stack[-1] if self.stack else None
+        if event.anchor:
+            self.anchors[event.anchor] = (value, 1)
+        if frame is not None and isinstance(frame.container, dict) and frame.key is _NOTHING:
+            self._set_key(frame, value, event.start_mark)
+            return
+        self._count(1, event.start_mark)
+        pointer, key_span = self._slot()
+        self.index.add(pointer, _span(event.start_mark, event.end_mark, key_span, False))
+        self._place(value, event.start_mark)
+
+    def _open(self, event, container) -> None:
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and isinstance(frame.container, dict) and frame.key is _NOTHING:
+            raise Unparsable(_issue("PLN100", "mapping keys must be plain scalars, not collections",
+                                    event.start_mark))
+        if len(self.stack) >= MAX_DEPTH:
+            raise Unparsable(_issue("PLN108", f"nesting is deeper than {MAX_DEPTH} levels",
+                                    event.start_mark, help="plans are a few levels deep"))
+        _check_tag(event, _MAP if isinstance(container, dict) else _SEQ)
+        self._count(1, event.start_mark)
+        pointer, key_span = self._slot()
+        self.stack.append(_Frame(container, pointer, event.start_mark, event.anchor, key_span))
+
+    def _close(self, event) -> None:
+        frame = self.stack.pop()
+        self.index.add(frame.pointer, _span(frame.start, event.end_mark, frame.key_span, True))
+        if frame.anchor:
+            self.anchors[frame.anchor] = (frame.container, frame.nodes)
+        if self.stack:
+            self.stack[-1].nodes += frame.nodes
+        self._place(frame.container, frame.start)
+
+    def _alias(self, event) -> None:
+        if event.anchor not in self.anchors:
+            raise Unparsable(_issue("PLN100", f"alias *{event.anchor} refers to no anchor (or to one "
+                                    "still being defined)", event.start_mark))
+        value, size = self.anchors[event.anchor]
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and isinstance(frame.container, dict) and frame.key is _NOTHING:
+            self._set_key(frame, value, event.start_mark)
+            return
+        self._count(size, event.start_mark)
+        pointer, key_span = self._slot()
+        self.index.add(pointer, _span(event.start_mark, event.end_mark, key_span, False))
+        self._place(value, event.start_mark)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _count(self, n: int, mark) -> None:
+        """Charge ``n`` nodes (an alias charges its whole expanded size) against :data:`MAX_NODES`."""
+        self.nodes += n
+        if self.stack:
+            self.stack[-1].nodes += n
+        if self.nodes > MAX_NODES:
+            raise Unparsable(_issue("PLN108", f"document expands to more than {MAX_NODES} nodes "
+                                    "(aliases that multiply, e.g. a billion-laughs file)", mark,
+                                    help="avoid nested anchors/aliases"))
+
+    def _set_key(self, frame: _Frame, key, mark) -> None:
+        if isinstance(key, (dict, list)):
+            raise Unparsable(_issue("PLN100", "mapping keys must be plain scalars", mark))
+        frame.key = key
+        frame.key_mark = mark
+
+    def _slot(self) -> tuple[str, tuple[int, int] | None]:
+        """Pointer of the node about to be placed, and its key position when it is a member."""
+        if not self.stack:
+            return "", None
+        frame = self.stack[-1]
+        if isinstance(frame.container, dict):
+            return join(frame.pointer, _key_text(frame.key)), (frame.key_mark.line + 1,
+                                                                 frame.key_mark.column + 1)
+        return join(frame.pointer, len(frame.container)), None
+
+    def _place(self, value, mark) -> None:
+        if not self.stack:
+            self.root, self.root_line = value, mark.line + 1
+            return
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            frame.container.append(value)
+            return
+        key, key_mark = frame.key, frame.key_mark
+        frame.key, frame.key_mark = _NOTHING, None
+        if key is _MERGE:
+            self._merge(frame, value, key_mark)
+            return
+        if key in frame.merged:
+            frame.merged.discard(key)      # an explicit key overrides a merged one (YAML merge)
+        elif key in frame.container:
+            self.issues.append(Issue("PLN105", f"duplicate key `{key}`", line=key_mark.line + 1,
+                                     col=key_mark.column + 1, pointer=join(frame.pointer, _key_text(key)),
+                                     help=f"`{key}` is defined more than once in this mapping and "
+                                     "only the last one would count; keep one"))
+        frame.container[key] = value
+
+    def _merge(self, frame: _Frame, value, mark) -> None:
+        """``<<: *base`` or ``<<: [*a, *b]``: copy keys the mapping does not set itself."""
+        sources = value if isinstance(value, list) else [value]
+        if not all(isinstance(src, dict) for src in sources):
+            raise Unparsable(_issue("PLN100", "`<<` merges mappings only", mark))
+        for src in sources:
+            for key, item in src.items():
+                if key not in frame.container:
+                    frame.container[key] = item
+                    frame.merged.add(key)
+
+    def _convert(self, event):
+        from ruamel.yaml.nodes import ScalarNode
+
+        tag = event.tag or str(self.resolver.resolve(ScalarNode, event.value, event.implicit))
+        tag = str(tag)
+        if event.tag in ("!",):
+            tag = _STR
+        try:
+            return _SCALARS[tag](event.value)
+        except KeyError:
+            raise Unparsable(_issue("PLN100", f"unsupported YAML tag {tag}", event.start_mark,
+                                    help="plans use plain YAML: strings, numbers, booleans, "
+                                    "null, lists and mappings")) from None
+        except ValueError:
+            raise Unparsable(_issue("PLN100", f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}",
+                                    event.start_mark)) from None
+
+
+def _key_text(key) -> str:
+    """Pointer token of a key: YAML ``true``/``1``/``null`` keys as JSON would spell them."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _to_int(text: str) -> int:
+    text = text.replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-").lower()
+    for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+        if body.startswith(prefix):
+            return sign * int(body[2:], base)
+    return sign * int(body)
+
+
+def _to_float(text: str) -> float:
+    body = text.replace("_", "").lower()
+    if body.lstrip("+-") in (".inf", ".nan"):
+        return float(body.replace(".", ""))
+    return float(body)
+
+
+_SCALARS = {
+    _STR: str, _TIME: str, _MERGE_TAG: lambda text: _MERGE,
+    _INT: _to_int, _FLOAT: _to_float,
+    _BOOL: lambda text: text.lower() == "true",
+    _NULL: lambda text: None,
+}
+
+
+def _check_tag(event, expected: str) -> None:
+    tag = event.tag
+    if tag is not None and str(tag) not in (expected, "!"):
+        raise Unparsable(_issue("PLN100", f"unsupported YAML tag {tag}", event.start_mark,
+                                help="plans use plain YAML: no language-specific tags"))
+
+
+def _span(start, end, key_span, collection: bool) -> Span:
+    key_line, key_col = key_span if key_span else (None, None)
+    return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1, key_line, key_col,
+                collection)
+
+
+def _issue(rule: str, message: str, mark, help: str | None = None) -> Issue:
+    return Issue(rule, message, line=mark.line + 1, col=mark.column + 1, help=help)
+
+
+def _syntax_issue(exc) -> Issue:
+    """A ruamel Scanner/Parser error as a PLN100 issue at its problem mark."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = (exc.problem or "syntax error").strip()
+    message = f"invalid YAML: {problem}"
+    if exc.context:
+        message += f" ({exc.context.strip()})"
+    hint = None
+    if "\t" in problem or "'\\t'" in problem:
+        hint = "YAML forbids tabs for indentation; indent with spaces"
+    elif "mapping values are not allowed" in problem:
+        hint = "a `:` inside a plain value needs quotes, or the line is mis-indented"
+    line = mark.line + 1 if mark else 1
+    col = mark.column + 1 if mark else 1
+    return Issue("PLN100", message, line=line, col=col, help=hint)

@@ -1,0 +1,49 @@
+"""PLN205 fallback-switch."""
+from __future__ import annotations
+
+import re
+
+from planctl.documents.diagnostics import display_path
+from planctl.rules.context import Violation
+from planctl.rules.registry import rule
+
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def by_switch(plans) -> dict[str, list]:
+    index: dict[str, list] = {}
+    for loaded in plans:
+        index.setdefault(loaded.model.spec.fallback.switch, []).append(loaded)
+    return index
+
+
+@rule("PLN205", "fallback-switch", "error")
+def check(ctx):
+    """The fallback switch is a valid environment variable name, unique across all plans.
+
+    What it checks
+        ``spec.fallback.switch`` matches ``[A-Za-z_][A-Za-z0-9_]*`` and no other plan of the
+        repository (``plans/*.yaml`` under the root) declares the same switch.
+
+    Why
+        The switch is how an operator turns one fast path off in production without a deploy. A
+        switch shared by two plans disables both; a name the shell cannot export disables none.
+
+    Example
+        Two plans with ``fallback: {switch: PLANCTL_DISABLE_EMBED}``.
+
+    Fix
+        Name the switch after the plan: ``PLANCTL_DISABLE_<PLAN_NAME>``.
+    """
+    switch = ctx.spec.fallback.switch
+    if not ENV_VAR.match(switch):
+        yield Violation("/spec/fallback/switch", f"fallback switch {switch!r} is not a valid "
+                        "environment variable name", help="use letters, digits and underscores")
+        return
+    sharing = ctx.repo.index("switches", by_switch).get(switch, [])
+    others = [p for p in sharing if p is not ctx.loaded]
+    if others:
+        names = ", ".join(display_path(p.path) for p in others)
+        yield Violation("/spec/fallback/switch", f"fallback switch {switch} is also declared by "
+                        f"{names}", help=f"name it after this plan, e.g. "
+                        f"PLANCTL_DISABLE_{ctx.plan.metadata.name.upper().replace('-', '_')}")

@@ -1,0 +1,49 @@
+"""PLN208 parity-coverage."""
+from __future__ import annotations
+
+from planctl.rules.context import Violation
+from planctl.rules.registry import rule
+
+
+def points(rng) -> set[int]:
+    """The production points of one dim: its min, opt and max, and its representative values."""
+    return {rng.min, rng.opt, rng.max} | set(rng.values)
+
+
+def required_examples(production_shapes) -> tuple[int, str | None]:
+    """``(examples needed, the dim that needs them)``: one example fixes a value for every dim at
+    once, so the dim with the most production points sets the minimum."""
+    best, dim = 1, None
+    for name, rng in production_shapes.items():
+        if len(points(rng)) > best:
+            best, dim = len(points(rng)), name
+    return best, dim
+
+
+@rule("PLN208", "parity-coverage", "error")
+def check(ctx):
+    """The parity envelope draws enough examples to touch every production point.
+
+    What it checks
+        ``envelope.parity.examples`` is at least the number of production points of the dim that
+        has the most, where the points of a dim are the distinct values among its ``min``,
+        ``opt``, ``max`` and ``values``. One example fixes a value of every dim at once, so
+        ``max`` over dims (not the sum) is the least number that can touch each point.
+
+    Why
+        Parity that never ran at the largest production shape says nothing about it; shape bugs
+        (padding, tiling tails, masks) live at the edges of the range.
+
+    Example
+        ``batch: {min: 1, opt: 8, max: 32, values: [1, 4, 8, 16, 32]}`` (points 1, 4, 8, 16, 32)
+        with ``parity: {examples: 3}``.
+
+    Fix
+        Raise ``envelope.parity.examples`` to the number the message gives, or more.
+    """
+    needed, dim = required_examples(ctx.spec.workload.production_shapes)
+    examples = ctx.spec.envelope.parity.examples
+    if examples < needed:
+        yield Violation("/spec/envelope/parity/examples", f"{examples} parity examples cannot "
+                        f"touch the {needed} production points of {dim}",
+                        help=f"set envelope.parity.examples to at least {needed}")

@@ -1,0 +1,51 @@
+"""The result of one ``check`` run, whatever the output format: findings (waived ones included)
+and what was checked. The exit code is computed here once, so every reporter agrees."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planctl.findings import Finding, Severity
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNPARSABLE = 0, 1, 2
+
+
+@dataclass
+class Report:
+    root: Path
+    findings: list[Finding] = field(default_factory=list)
+    plans: int = 0
+    targets: int = 0
+    unparsable: bool = False
+    fail_level: str = "error"
+
+    @property
+    def active(self) -> list[Finding]:
+        return [f for f in self.findings if not f.waived]
+
+    @property
+    def waived(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived]
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.NOTE)}
+        for finding in self.active:
+            counts[Severity(finding.severity).value] += 1
+        counts["waived"] = len(self.waived)
+        return counts
+
+    def exit_code(self) -> int:
+        """2 when a document was unparsable, 1 when an unwaived finding is at or above
+        ``fail_level``, else 0."""
+        if self.unparsable:
+            return EXIT_UNPARSABLE
+        floor = Severity(self.fail_level).rank
+        failing = any(Severity(f.severity).rank >= floor for f in self.active)
+        return EXIT_FINDINGS if failing else EXIT_OK
+
+    def summary(self) -> str:
+        c = self.counts()
+        checked = f"checked {self.plans} plan{'s' * (self.plans != 1)}, " \
+                  f"{self.targets} target{'s' * (self.targets != 1)}"
+        parts = [f"{c[k]} {k}{'s' * (c[k] != 1)}" for k in ("error", "warning", "note")]
+        return f"{checked}: {', '.join(parts)} ({c['waived']} waived)"

@@ -1,0 +1,57 @@
+"""SARIF 2.1.0 (validated in tests against the OASIS schema): the rules come from the registry,
+results carry ``partialFingerprints`` and waivers become in-source ``suppressions``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from planctl import __version__
+from planctl.rules import catalog
+from planctl.rules.reporters.common import fingerprint, relpath, severity
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+
+
+def rule_dict(entry) -> dict:
+    return {"id": entry.id, "name": entry.name,
+            "shortDescription": {"text": entry.summary or entry.name},
+            "fullDescription": {"text": entry.doc or entry.summary or entry.name},
+            "help": {"text": f"planctl rule {entry.id}", "markdown": entry.doc or entry.name},
+            "defaultConfiguration": {"level": LEVELS[entry.severity]}}
+
+
+def region(f) -> dict:
+    out = {"startLine": max(f.line, 1), "startColumn": max(f.col, 1)}
+    if f.end_line and f.end_line >= out["startLine"]:
+        out["endLine"] = f.end_line
+        if f.end_col and (f.end_line > f.line or f.end_col > out["startColumn"]):
+            out["endColumn"] = f.end_col
+    return out
+
+
+def result(f, root: Path, index: dict[str, int]) -> dict:
+    location = {"physicalLocation": {
+        "artifactLocation": {"uri": relpath(f.file, root), "uriBaseId": "%SRCROOT%"},
+        "region": region(f)}}
+    if f.pointer:
+        location["logicalLocations"] = [{"fullyQualifiedName": f.pointer, "kind": "element"}]
+    text = f.message + (f"\nhelp: {f.help}" if f.help else "")
+    out = {"ruleId": f.rule, "level": LEVELS[severity(f)], "message": {"text": text},
+           "locations": [location], "partialFingerprints": {"planctl/v1": fingerprint(f, root)}}
+    if f.rule in index:
+        out["ruleIndex"] = index[f.rule]
+    if f.waived:
+        out["suppressions"] = [{"kind": "inSource", "justification": f.waiver_reason or ""}]
+    return out
+
+
+def render(report) -> str:
+    entries = catalog.entries()
+    index = {e.id: i for i, e in enumerate(entries)}
+    run = {"tool": {"driver": {"name": "planctl", "version": __version__,
+                               "rules": [rule_dict(e) for e in entries]}},
+           "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(report.root).resolve().as_uri() + "/"}},
+           "columnKind": "unicodeCodePoints",
+           "results": [result(f, report.root, index) for f in report.findings]}
+    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"

@@ -1,0 +1,70 @@
+"""Every file under invalid/ produces its expected finding, line and exit code (expected.yaml);
+every file under valid/ is clean."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from planctl.cli.main import main
+from planctl.documents.codes import exit_code_for
+from planctl.documents.load import validate_file
+from planctl.documents.source import MAX_BYTES
+
+HERE = Path(__file__).parent
+INVALID, VALID = HERE / "invalid", HERE / "valid"
+EXPECTED = YAML(typ="safe").load(INVALID / "expected.yaml")
+
+
+def test_corpus_is_complete():
+    files = {p.name for p in INVALID.iterdir() if p.name != "expected.yaml"}
+    assert files == set(EXPECTED)
+    assert len(files) + 1 >= 40  # + huge.yaml, generated below
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_invalid_file(name, capsys):
+    want = EXPECTED[name]
+    findings = validate_file(INVALID / name)
+    got = [(f.rule, f.line) for f in findings]
+    assert any(rule == want["rule"] and want["line"] in (None, line) for rule, line in got), got
+    assert exit_code_for({f.rule for f in findings}) == want["exit"]
+    assert main(["validate", str(INVALID / name)]) == want["exit"]
+    out = capsys.readouterr().out
+    assert f"error[{want['rule']}]" in out
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in VALID.iterdir()))
+def test_valid_file(name):
+    assert validate_file(VALID / name) == []
+
+
+def test_ten_megabyte_file_is_rejected_unread(tmp_path):
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as fh:
+        fh.write(b"apiVersion: planctl.dev/v1alpha1\n")
+        fh.truncate(10 * 1024 * 1024)
+    [finding] = validate_file(huge)
+    assert (finding.rule, finding.line) == ("PLN108", 1)
+    assert str(MAX_BYTES) in finding.message
+    assert main(["validate", str(huge)]) == 2
+
+
+def test_billion_laughs_stays_in_bounded_memory():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        [finding] = validate_file(INVALID / "billion-laughs.yaml")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert finding.rule == "PLN108"
+    assert peak < 64 * 1024 * 1024
+
+
+def test_missing_file_is_unparsable(tmp_path):
+    [finding] = validate_file(tmp_path / "nope.yaml")
+    assert finding.rule == "PLN107"
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2

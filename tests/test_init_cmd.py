@@ -1,0 +1,39 @@
+"""`planctl init` writes a plan that validates and carries the schema modeline."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from planctl.cli.main import main
+from planctl.documents.load import validate_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_init_writes_a_valid_plan_with_relative_modeline(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet.onnx").write_bytes(b"onnx")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "resnet"]) == 0
+    text = (tmp_path / "plans" / "resnet.yaml").read_text()
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=../schemas/plan.schema.json"
+    assert hashlib.sha256(b"onnx").hexdigest() in text
+    assert validate_file(tmp_path / "plans" / "resnet.yaml") == []
+
+
+def test_init_outside_a_repo_uses_the_schema_url(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "x", "-o", "p.yaml"]) == 0
+    first = (tmp_path / "p.yaml").read_text().splitlines()[0]
+    assert first.endswith("=https://planctl.dev/schemas/v1alpha1/plan.schema.json")
+    assert validate_file(tmp_path / "p.yaml") == []
+
+
+def test_init_refuses_to_overwrite_and_bad_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "x", "-o", "p.yaml"]) == 0
+    assert main(["init", "x", "-o", "p.yaml"]) == 2
+    assert main(["init", "x", "-o", "p.yaml", "--force"]) == 0
+    assert main(["init", "Bad_Name"]) == 2

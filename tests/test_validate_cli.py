@@ -1,0 +1,73 @@
+"""`planctl validate`: exit codes, text and JSON output, and what it must not import."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planctl.cli.main import main
+
+REPO = Path(__file__).resolve().parents[1]
+VALID = REPO / "tests" / "documents" / "valid"
+INVALID = REPO / "tests" / "documents" / "invalid"
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("files, code", [
+    ([VALID / "minilm-embed.yaml", VALID / "x86-64-avx2.yaml"], 0),
+    ([VALID / "minilm-embed.yaml", INVALID / "negative-rtol.yaml"], 1),
+    ([INVALID / "negative-rtol.yaml", INVALID / "empty.yaml"], 2),
+])
+def test_exit_code_does_not_depend_on_output(files, code, output, capsys):
+    assert main(["validate", "--output", output, *map(str, files)]) == code
+    out = capsys.readouterr().out
+    if output == "json":
+        assert json.loads(out)["summary"]["exit_code"] == code
+
+
+def test_text_output_has_location_source_caret_and_help(capsys):
+    path = INVALID / "unknown-key-nested.yaml"
+    assert main(["validate", str(path)]) == 1
+    first = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    assert first[0].startswith(f"{path}:") and "error[PLN101]" in first[0]
+    assert first[1].endswith("min_speedpu: 1.5")
+    assert first[2].strip().startswith("^")
+    assert first[3] == "  help: did you mean `min_speedup`? (valid keys here: statistic, min_speedup)"
+
+
+def test_json_output_shape(capsys):
+    path = INVALID / "bad-technique.yaml"
+    assert main(["validate", "-o", "json", str(path)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["version"] == 1
+    [finding] = doc["findings"]
+    assert set(finding) == {"rule", "severity", "message", "file", "pointer", "start", "end", "help"}
+    assert finding["rule"] == "PLN104" and finding["pointer"] == "/spec/optimizations/0/technique"
+    assert finding["start"]["line"] == finding["end"]["line"]
+    assert doc["summary"] == {"files": 1, "findings": 1, "errors": 1, "warnings": 0, "notes": 0,
+                              "exit_code": 1}
+
+
+def test_defaults_to_plans_and_targets_of_cwd(tmp_path, monkeypatch, capsys):
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "a.yaml").write_text((INVALID / "negative-rtol.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    (tmp_path / "plans" / "a.yaml").unlink()
+    assert main(["validate"]) == 2  # nothing to validate is a usage error
+
+
+def test_validate_imports_no_tvm_numpy_or_hypothesis():
+    code = ("import sys; from planctl.cli.main import main\n"
+            f"rc = main(['validate', {str(INVALID / 'negative-rtol.yaml')!r}, "
+            f"{str(VALID / 'plan-full.yaml')!r}, {str(INVALID / 'unknown-key-top.yaml')!r}])\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tvm', 'numpy', 'hypothesis'))\n"
+            "print(rc, heavy)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            cwd=REPO, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "1 []"

@@ -1,0 +1,64 @@
+"""Waivers: parsing, counting apart, expiry, unused waivers and the --no-waivers audit."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "rules"))
+from check_harness import make_repo, run_check  # noqa: E402
+
+from planctl.cli.main import main  # noqa: E402
+from planctl.rules.waivers import parse  # noqa: E402
+
+KEY = "planctl.dev/waive.PLN209"
+OVER_BUDGET = [{"technique": "autotuning", "budget": {"trials": 10**6, "wall_clock_s": 60}}]
+
+
+@pytest.mark.parametrize(("value", "reason", "expires", "problem"), [
+    ("big sweep, ML-1", "big sweep, ML-1", None, None),
+    ("big sweep; expires=2027-01-31", "big sweep", dt.date(2027, 1, 31), None),
+    ("  ; expires=2027-01-31", "", dt.date(2027, 1, 31), "a waiver needs a reason"),
+    ("why; expires=soon", "why", None, "expires='soon' is not a YYYY-MM-DD date"),
+    ("why; owner=me", "why", None, "unknown waiver option 'owner=me' (only expires=YYYY-MM-DD)"),
+])
+def test_parse(value, reason, expires, problem):
+    waiver = parse(KEY, value)
+    assert (waiver.rule, waiver.reason, waiver.expires, waiver.problem) == \
+        ("PLN209", reason, expires, problem)
+    assert waiver.pointer == "/metadata/annotations/planctl.dev~1waive.PLN209"
+
+
+def test_waived_findings_are_counted_apart_and_do_not_fail(tmp_path):
+    make_repo(tmp_path, {"metadata": {"annotations": {KEY: "one-off sweep, ML-77"}},
+                         "spec": {"optimizations": OVER_BUDGET}})
+    report = run_check(tmp_path)
+    assert report.counts() == {"error": 0, "warning": 0, "note": 0, "waived": 1}
+    assert report.waived[0].waiver_reason == "one-off sweep, ML-77"
+    assert report.exit_code() == 0
+
+
+def test_no_waivers_audits(tmp_path, capsys):
+    make_repo(tmp_path, {"metadata": {"annotations": {KEY: "one-off sweep, ML-77",
+                                                      "planctl.dev/waive.PLN201": ""}},
+                         "spec": {"optimizations": OVER_BUDGET}})
+    code = main(["check", "--root", str(tmp_path), "--today", "2026-12-01", "--no-waivers",
+                 "-o", "json"])
+    rules = [f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert code == 1 and rules == ["PLN209"]  # no waiver applied, no waiver findings
+
+
+def test_expired_waiver_reports_the_finding_again(tmp_path):
+    make_repo(tmp_path, {"metadata": {"annotations": {KEY: "sweep; expires=2026-11-30"}},
+                         "spec": {"optimizations": OVER_BUDGET}})
+    assert sorted(f.rule for f in run_check(tmp_path).active) == ["PLN209", "PLN217"]
+    assert run_check(tmp_path, today=dt.date(2026, 11, 30)).active == []
+
+
+def test_unused_waiver_is_reported(tmp_path):
+    make_repo(tmp_path, {"metadata": {"annotations": {KEY: "sweep"}}})
+    [finding] = run_check(tmp_path).active
+    assert (finding.rule, finding.severity.value) == ("PLN218", "warning")
