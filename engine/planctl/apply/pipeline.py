@@ -225,7 +225,8 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
     ctx.record["latency"] = latency
     ctx.record["measurement"] = {"method": result["method"], "rounds": result["rounds"],
                                  "inputs": "one hypothesis example inside the input domains"}
-    ctx.record["memory"] = {"peak_rss_mb": result["peak_rss_mb"]}
+    ctx.record["memory"] = {"peak_rss_mb": result["peak_rss_mb"].get("candidate"),
+                            "peak_rss_mb_by_contender": result["peak_rss_mb"]}
     gate = ctx.plan.model.spec.envelope.performance
     base, cand = latency["baseline"]["samples_ms"], latency["candidate"]["samples_ms"]
     low, high = bootstrap_ratio_ci(base, cand, gate.statistic)

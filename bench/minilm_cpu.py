@@ -1,0 +1,122 @@
+"""MiniLM on the CPU: planctl's promoted artifact against onnxruntime and torch eager.
+
+One command runs every contender side by side on the same inputs (batch 2 x seq 128, real token
+ids and a padded mask): each contender runs in a fresh process per round and the order rotates
+each round (A B C, B C A, C A B), for the reasons in planctl.apply.benchmark (fresh-process
+latency moves with heap state; two runtimes' spinning thread pools steal a 2-core machine from
+each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch uses the same
+thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
+(``ratio_vs_onnxruntime`` = planctl p50 / onnxruntime p50; goal <= 1.5 on 2 cores).
+
+Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2] [--rounds 3] [--repeats 30]
+Needs a finished `planctl apply plans/minilm-embed.yaml --target x86-64-avx2` (scripts/demo.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child(spec: dict) -> dict:
+    """Time one contender in this (fresh) process."""
+    import numpy as np
+
+    from planctl.apply.benchmark import run_one
+    from planctl.measure.latency import measure_latency
+
+    if spec["kind"] != "torch":
+        return run_one(spec)
+    import torch
+
+    sys.path.insert(0, str(REPO / "examples" / "minilm"))
+    from export import build_module
+
+    torch.set_num_threads(spec["threads"])
+    module = build_module()
+    inputs = {k: torch.from_numpy(v) for k, v in np.load(spec["inputs"]).items()}
+
+    def run():
+        with torch.inference_mode():
+            module(inputs["input_ids"], inputs["attention_mask"])
+
+    stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
+    return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+
+
+def run_child(spec: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_file.write_text(json.dumps(spec))
+        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True)
+        return json.loads(out_file.read_text())
+
+
+def inputs_file(tmp: Path) -> Path:
+    """Real sentences' shape: random in-vocabulary ids, second row padded after 80 tokens."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, 30522, size=(2, 128), dtype=np.int64)
+    mask = np.ones((2, 128), dtype=np.int64)
+    mask[1, 80:] = 0
+    path = tmp / "inputs.npz"
+    np.savez(path, input_ids=ids, attention_mask=mask)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "minilm-embed" / "x86-64-avx2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
+        return
+    import numpy as np
+
+    from planctl.measure.stats import LatencyStats
+
+    manifest = json.loads((args.out / "manifest.json").read_text())
+    threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
+    with tempfile.TemporaryDirectory() as tmp:
+        common = {"inputs": str(inputs_file(Path(tmp))), "input_names": manifest["input_names"],
+                  "threads": threads, "warmup": 5, "repeats": args.repeats}
+        contenders = {
+            "planctl": {**common, "kind": "tvm", "path": str(args.out / manifest["artifact"])},
+            "onnxruntime": {**common, "kind": "onnxruntime",
+                            "path": str(REPO / "examples" / "minilm" / "minilm-b2-s128.onnx")},
+            "torch_eager": {**common, "kind": "torch", "path": "torch"},
+        }
+        names, samples = list(contenders), {n: [] for n in contenders}
+        for r in range(args.rounds):
+            for name in names[r % 3:] + names[:r % 3]:
+                samples[name].extend(run_child(contenders[name])["samples_ms"])
+    stats = {n: LatencyStats.from_samples(s, interleaved=True) for n, s in samples.items()}
+    summary = {n: {"p50_ms": s.p50, "p90_ms": s.p90, "p99_ms": s.p99, "mean_ms": s.mean, "stdev_ms": s.stdev,
+                   "min_ms": s.min, "n": s.n,
+                   "iqr_ms": float(np.subtract(*np.percentile(s.samples_ms, [75, 25])))}
+               for n, s in stats.items()}
+    print(json.dumps({
+        "benchmark": "minilm_cpu", "artifact": manifest["artifact"], "verdict": manifest["verdict"],
+        "contenders": summary,
+        "ratio_vs_onnxruntime": stats["planctl"].p50 / stats["onnxruntime"].p50,
+        "ratio_vs_torch_eager": stats["planctl"].p50 / stats["torch_eager"].p50,
+        "ratio_p99_vs_onnxruntime": stats["planctl"].p99 / stats["onnxruntime"].p99,
+        "method": f"{args.rounds} rounds x {args.repeats} runs, fresh process per contender per round, rotated order",
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "TVM_NUM_THREADS": threads, "python": platform.python_version()},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
