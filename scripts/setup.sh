@@ -18,3 +18,5 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 .venv/bin/python examples/minilm/export.py
+# the GPU plan (plans/minilm-embed-h200.yaml) runs batch 32; `planctl check` verifies its digest too
+.venv/bin/python examples/minilm/export.py --batch 32 --out examples/minilm/minilm-b32-s128.onnx

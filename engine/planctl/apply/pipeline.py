@@ -9,7 +9,7 @@ from pathlib import Path
 
 from planctl.apply import paths
 from planctl.apply.record import environment, new_record, stage
-from planctl.errors import DocumentError, TuningError
+from planctl.errors import DocumentError, PlanctlError, TuningError
 from planctl.verify.counterexample import shape_tag
 
 
@@ -23,6 +23,7 @@ class ApplyOptions:
     out_root: Path = Path("out")
     cache_dir: Path | None = None
     replay: bool = False
+    allow_version_drift: bool = False  # apply records of another TVM version after re-measuring
     measure_repeats: int = 50
     baseline_max_seconds: float = 30.0
 
@@ -100,6 +101,7 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     chosen = tech.enabled_techniques(plan.spec)
     record["techniques"] = [t.technique for t in chosen]
     target = make_target(ctx.target_doc.model.spec.tvm)
+    _require_device(ctx)
     record["builds"] = []
     for shape_env in production_shape_envs(plan.spec):
         record["builds"].append(_build_one(ctx, target, chosen, shape_env, folder))
@@ -125,51 +127,82 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
         baseline.export_library(str(libs["baseline"]))
         candidate.export_library(str(libs["candidate"]))
     parity = _verify(ctx, candidate, imported, shape_env, folder)
+    quality = _quality(ctx, candidate, baseline, imported, shape_env)
+    if "bisect" not in record and (not parity["passed"] or (quality is not None and not quality.passed)):
+        record["bisect"] = _bisect(ctx, target, chosen, imported, shape_env, parity, quality,
+                                   (lowered.mod, scheduled_mod))
     return {"shape_env": shape_env, "tag": tag, "input_names": imported.input_names,
             "output_names": imported.output_names, "tuning": tuning,
-            "libraries": {k: v.name for k, v in libs.items()}, "parity": parity}
+            "libraries": {k: v.name for k, v in libs.items()}, "parity": parity,
+            "quality": quality.to_dict() if quality is not None else None,
+            **_workload_evidence(lowered.mod, scheduled_mod, target)}
 
 
 def _tune(ctx: Context, target, chosen, mod, tag: str):
-    """Load committed records, search what the cache lacks, apply the database."""
+    """Import committed records, search what the governed cache cannot serve within the budget
+    (plan's, capped by the repository ceiling), apply the database. Returns (module, report dict)."""
     from planctl.lowering.build import apply_database
     from planctl.lowering.techniques import has
-    from planctl.lowering.tvm_env import versions
-    from planctl.tuning import records, search
-    from planctl.tuning.store import Store, cache_key, resolve_cache_dir
+    from planctl.tuning.budget import effective_budget
+    from planctl.tuning.governed import open_cache
 
     if not has(chosen, "autotuning"):
         return mod, None
     spec = next(t for t in chosen if t.technique == "autotuning")
-    store = Store.open(resolve_cache_dir(ctx.options.cache_dir),
-                       cache_key(ctx.target_doc.model.spec.tvm, versions()))
+    plan = ctx.plan.model.metadata.name, ctx.plan.sha256
     with stage(ctx.record, f"tuning[{tag}]", ctx.progress):
+        cache = open_cache(ctx.options.cache_dir, ctx.target_doc.model, ctx.options.target, ctx.options.root)
         imported = 0
         if spec.records:
             source = paths.inside_root(ctx.options.root, spec.records, what="tuning records",
                                        plan_file=str(ctx.options.plan), pointer="/spec/optimizations")
-            imported = records.import_records(store, source)
+            imported = cache.import_records(source, {"plan": plan[0], "seed": spec.seed, "path": spec.records})
+        budget = effective_budget(spec.budget, ctx.options.root)
         if ctx.options.replay:
-            report = _replay_report(mod, target, store, spec)
+            report = _replay_report(mod, target, cache, spec, budget, plan, ctx.options.allow_version_drift)
         else:
-            report = search.tune(mod, ctx.target_doc.model.spec.tvm, target, store, spec.budget, spec.seed,
-                                 log_dir=store.path / "logs")
+            report = cache.tune(mod, target, budget, spec.seed, plan, ctx.options.allow_version_drift,
+                                progress=ctx.progress is not None)
         report.imported_records = imported
-        scheduled, report.scheduled_funcs, report.total_funcs = apply_database(mod, target, store.database())
-    ctx.record.setdefault("tuning_stores", {})[tag] = str(store.path)
+        scheduled, report.scheduled_funcs, report.total_funcs = apply_database(mod, target, cache.database())
+        report.integrity = list(cache.store.problems)
+    ctx.record.setdefault("tuning_stores", {})[tag] = str(cache.bind())
     ctx.workloads[tag] = [t.workload_hash for t in report.tasks]
     return scheduled, report.to_dict()
 
 
-def _replay_report(mod, target, store, spec):
+def _replay_report(mod, target, cache, spec, budget, plan, allow_drift: bool):
+    """No search: every task must be served by the cache (records of another TVM version are
+    re-measured first when drift is allowed). Raises TuningError naming the tasks it cannot serve."""
     from planctl.tuning import search
 
-    todo, tasks = search.plan_tasks(mod, target, store, spec.budget, spec.seed)
+    todo, drift, tasks = search.plan_tasks(mod, target, cache.store, cache.scope)
+    report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
+                                 key=cache.key.to_dict())
+    if drift and allow_drift:
+        report = cache.tune(mod, target, budget, spec.seed, plan, allow_drift=True, allow_search=False)
+        todo = [t for t in todo if not next(r for r in report.tasks if r.name == t.task_name).served_by]
     if todo:
-        raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): "
-                          f"{', '.join(t.task_name for t in todo[:6])}",
+        names = ", ".join(t.task_name for t in todo[:6])
+        also = (f" ({len(drift)} only have records of another TVM version: pass --allow-version-drift)"
+                if drift and not allow_drift else "")
+        raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): {names}{also}",
                           hint="run apply without --replay to search them, or import the team's records")
-    return search.TuningReport(cache_dir=str(store.path), tasks=tasks)
+    return report
+
+
+def _require_device(ctx: Context) -> None:
+    """Fail before any build when the target's device is not present on this machine."""
+    import tvm
+
+    if _device(ctx) == "cuda" and not tvm.cuda(0).exist:
+        raise PlanctlError(f"target {ctx.options.target} needs a CUDA GPU and none is visible here",
+                           file=str(ctx.options.plan),
+                           hint="run apply on a machine with the GPU (CUDA code generation alone works anywhere)")
+
+
+def _device(ctx: Context) -> str:
+    return "cuda" if ctx.target_doc.model.spec.capabilities.device == "cuda" else "cpu"
 
 
 def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -> dict:
@@ -185,16 +218,103 @@ def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -
     # hypothesis keeps a .hypothesis/ folder in the cwd: keep it in the cache, not the user's repo
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     with stage(ctx.record, f"verify[{shape_tag(shape_env)}]", ctx.progress):
-        vm = relax.VirtualMachine(executable, tvm.cpu())
+        dev = tvm.cuda() if _device(ctx) == "cuda" else tvm.cpu()
+        vm = relax.VirtualMachine(executable, dev)
         reference = OnnxRuntimeReference(ctx.model_path)
 
         def candidate(inputs):
-            out = vm["main"](*[tvm.runtime.tensor(inputs[n]) for n in imported.input_names])
+            out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in imported.input_names])
             return [out.numpy()] if hasattr(out, "numpy") else [item.numpy() for item in out]
 
         result = check_parity(candidate, reference, ctx.plan.model.spec, shape_env, folder, seed=0)
     ctx.record["parity"].append(result.to_dict())
     return result.to_dict()
+
+
+def _vm_callable(ctx: Context, executable, input_names: list[str]):
+    """``{name: array} -> [array]`` running ``executable`` on the target's device."""
+    import tvm
+    from tvm import relax
+
+    dev = tvm.cuda() if ctx.target_doc.model.spec.capabilities.device == "cuda" else tvm.cpu()
+    vm = relax.VirtualMachine(executable, dev)
+
+    def run(inputs):
+        out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in input_names])
+        return [out.numpy()] if hasattr(out, "numpy") else [item.numpy() for item in out]
+    return run
+
+
+def _quality(ctx: Context, candidate, baseline, imported, shape_env: dict):
+    """Task quality of the candidate on the plan's dataset (None when the plan has no quality
+    envelope); its dict goes to ``record["quality"]``. The baseline build runs one batch only
+    (see planctl.verify.quality: the onnxruntime fp32 reference stands in for it)."""
+    from planctl.verify.quality import evaluate_quality
+    from planctl.verify.reference import OnnxRuntimeReference
+
+    quality = ctx.plan.model.spec.envelope.quality
+    if quality is None:
+        return None
+    with stage(ctx.record, f"quality[{shape_tag(shape_env)}]", ctx.progress):
+        result = evaluate_quality(_vm_callable(ctx, candidate, imported.input_names),
+                                  OnnxRuntimeReference(ctx.model_path), quality, ctx.plan.model.spec,
+                                  shape_env, ctx.options.root,
+                                  baseline=_vm_callable(ctx, baseline, imported.input_names),
+                                  baseline_batches=1, plan_file=str(ctx.options.plan))
+    ctx.record.setdefault("quality", []).append(result.to_dict())
+    return result
+
+
+def _bisect(ctx: Context, target, chosen, imported, shape_env: dict, parity: dict, quality, mods) -> dict:
+    """Rebuild with subsets of the enabled techniques to name the ones that break the envelope;
+    ``mods``: (lowered, scheduled) candidate modules, whose tuned kernels the probes reuse."""
+    from planctl.apply.bisect import bisect_techniques, envelope_probe, schedule_table
+    from planctl.verify.reference import OnnxRuntimeReference
+
+    tag = shape_tag(shape_env)
+    violated = (["parity"] if not parity["passed"] else []) + \
+        (["quality"] if quality is not None and not quality.passed else [])
+    with stage(ctx.record, f"bisect[{tag}]", ctx.progress):
+        probe = envelope_probe(plan_spec=ctx.plan.model.spec, target=target, imported=imported,
+                               shape_env=shape_env, reference=OnnxRuntimeReference(ctx.model_path),
+                               parity=None if parity["passed"] else parity,
+                               quality_result=quality if "quality" in violated else None,
+                               quality_spec=ctx.plan.model.spec.envelope.quality, root=ctx.options.root,
+                               plan_file=str(ctx.options.plan),
+                               schedules=schedule_table(*mods),
+                               device=ctx.target_doc.model.spec.capabilities.device)
+        result = bisect_techniques(chosen, probe)
+    return {**result.to_dict(), "violated": violated, "shape_env": shape_env}
+
+
+def _workload_evidence(lowered_mod, scheduled_mod, target) -> dict:
+    """FLOPs/bytes of the lowered workload and the static memory plan of the scheduled one."""
+    from planctl.lowering.flops import workload_flops
+    from planctl.lowering.memory import planned_memory
+
+    return {"flops": workload_flops(lowered_mod), "planned_memory": planned_memory(scheduled_mod, target)}
+
+
+def _merge_evidence(ctx: Context, folder: Path) -> None:
+    """Planned bytes into ``record["memory"]``, the roofline placement (first production shape, the
+    one measured) into ``record["roofline"]``, and counterexample paths from the staging folder to
+    where publish moves them."""
+    from planctl.report.roofline import placement
+
+    record = ctx.record
+    published = str(ctx.options.out_root / ctx.plan.model.metadata.name / ctx.options.target)
+    for result in record.get("parity", []) + [b.get("parity") or {} for b in record.get("builds", [])]:
+        for key in ("counterexample", "replay"):
+            if result.get(key):
+                result[key] = result[key].replace(str(folder), published)
+    build = record["builds"][0]
+    planned = (build.get("planned_memory") or {}).get("planned_bytes")
+    if planned is not None:
+        record.setdefault("memory", {})["planned_bytes"] = planned
+    roofline = ctx.target_doc.model.spec.roofline
+    record["roofline"] = placement(build.get("flops"), record.get("latency", {}).get("candidate"),
+                                   roofline.model_dump() if roofline is not None else None,
+                                   latency_baseline=record.get("latency", {}).get("baseline"))
 
 
 def _measure(ctx: Context, folder: Path, cores: int) -> None:
@@ -210,7 +330,7 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
         example = example_inputs(ctx.plan.model.spec, build["shape_env"], seed=0)
         np.savez(folder / "measure-inputs.npz", **example)
         common = {"inputs": str(folder / "measure-inputs.npz"), "input_names": build["input_names"],
-                  "threads": cores}
+                  "threads": cores, "device": _device(ctx)}
         libs = build["libraries"]
         contenders = {
             "baseline": {**common, "kind": "tvm", "path": str(folder / libs["baseline"]), "warmup": 1,
@@ -244,7 +364,9 @@ def _emit(ctx: Context, folder: Path) -> None:
     from planctl.report.write import write_reports
 
     record, plan = ctx.record, ctx.plan.model
-    record["decision"] = decide(record["parity"], record.get("speedup"), plan.spec.envelope)
+    _merge_evidence(ctx, folder)
+    record["decision"] = decide(record["parity"], record.get("speedup"), plan.spec.envelope,
+                                record.get("quality"), record.get("memory"))
     verdict = record["decision"]["verdict"]
     build = record["builds"][0]
     deployed = build["libraries"]["candidate" if verdict == "promote" else "baseline"]
@@ -267,9 +389,9 @@ def _emit(ctx: Context, folder: Path) -> None:
 
 
 def _export_records(ctx: Context, folder: Path) -> None:
-    """Copy the tuning records this build used (best per workload) into ``folder/records/<shape>``."""
-    from planctl.tuning.records import export_best
-    from planctl.tuning.store import Store
+    """The records this build used (best per workload) into ``folder/records/<shape>/``: reviewable
+    ``records.jsonl`` (what ``records:`` in a plan names) plus TVM's JSONDatabase pair."""
+    from planctl.tuning.governed import load_binding
 
-    for tag, store_path in ctx.record.get("tuning_stores", {}).items():
-        export_best(Store(Path(store_path)).database(), ctx.workloads[tag], folder / "records" / tag)
+    for tag, binding in ctx.record.get("tuning_stores", {}).items():
+        load_binding(Path(binding)).export(ctx.workloads[tag], folder / "records" / tag)

@@ -21,7 +21,8 @@ def _progress():
 
 @click.command("apply")
 @click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--target", "target", required=True, help="Target name (targets/<name>.yaml).")
+@click.option("--target", "target", default=None,
+              help="Target name (targets/<name>.yaml); a saved plan (planctl plan -o) brings its own.")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output root; results go to OUT/<plan>/<target>/.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -29,18 +30,24 @@ def _progress():
 @click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Repository root that plan paths are relative to.")
 @click.option("--replay", is_flag=True, help="No search: a task without a cached record is an error.")
+@click.option("--allow-version-drift", is_flag=True,
+              help="Use tuning records of another TVM version after re-measuring them (else ignored).")
 @click.option("--repeats", default=50, show_default=True, help="Timed runs of the candidate and onnxruntime.")
-def command(plan: Path, target: str, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
-            repeats: int) -> None:
-    """Apply PLAN for one target and write the artifact and the evidence report.
+def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
+            allow_version_drift: bool, repeats: int) -> None:
+    """Apply PLAN (a plan file, or a saved plan from `planctl plan -o`) for one target and write the
+    artifact and the evidence report. A stale saved plan is refused (exit 2).
 
     Exit 0 when the candidate is promoted, 1 when the plan was rolled back (the report says why),
     2 for bad input, 3 for an internal error.
     """
+    from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
 
+    plan, target = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan=plan, target=target, root=root, out_root=out_root, cache_dir=cache_dir,
-                           replay=replay, measure_repeats=repeats)
+                           replay=replay, allow_version_drift=allow_version_drift,
+                           measure_repeats=repeats)
     result = run_apply(options, progress=_progress())
     click.echo(summary(result.record, result.out_dir))
     if result.verdict != "promote":

@@ -110,8 +110,8 @@ def build_candidate(mod, target, techniques):
 
         finish = [dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
                                           dl.gpu.GeneralReduction(), dl.gpu.Fallback()), *finish]
-        if tech.has(techniques, "cuda-graphs"):
-            finish.insert(-1, relax.transform.RewriteCUDAGraph())
+    # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
+    config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
     pipeline = tvm.transform.Sequential(finish)
-    with target, tvm.transform.PassContext(opt_level=3):
+    with target, tvm.transform.PassContext(opt_level=3, config=config):
         return relax.build(mod, target=target, relax_pipeline=pipeline)

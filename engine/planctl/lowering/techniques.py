@@ -53,10 +53,22 @@ def _cse(_t, _target):
     return [relax.transform.EliminateCommonSubexpr()]
 
 
+@technique("fast-math", "graph")
+def _fast_math(_t, _target):
+    """FastMathTransform extended to GELU (planctl.lowering.fast_math): vectorizable exp/erf/tanh."""
+    from planctl.lowering.fast_math import fast_math_pass
+    return [fast_math_pass()]
+
+
 @technique("mixed-precision", "graph")
 def _mixed_precision(t, _target):
-    """relax.transform.ToMixedPrecision: activations in fp16/bf16 with fp32 accumulation."""
+    """relax.transform.ToMixedPrecision: weights and activations in float16, accumulation in
+    ``accumulate`` (float32), softmax/layer norm/reductions left in float32 by TVM's op policy."""
     from tvm import relax
+    if t.precision.activations != "float16" or t.precision.weights != "float16":
+        raise LoweringError(
+            f"mixed-precision to {t.precision.weights}/{t.precision.activations}: TVM 0.27's "
+            "ToMixedPrecision only produces float16", hint="use weights: float16, activations: float16")
     return [relax.transform.ToMixedPrecision(out_dtype=t.accumulate)]
 
 

@@ -1,8 +1,9 @@
 """The evidence report as one self-contained HTML page: the same sections as the Markdown report and
-a latency distribution plot (empirical CDF of every contender's samples, log-scaled milliseconds so a
-seconds-long baseline and a milliseconds-long candidate share one axis), embedded as a base64 PNG.
-matplotlib is imported lazily through its object API with the Agg canvas (no pyplot, no global backend
-switch), so rendering works headless and leaves the caller's matplotlib state alone.
+two plots embedded as base64 PNGs: the roofline (``roofline.py``) and the latency distribution
+(empirical CDF of every contender's samples, log-scaled milliseconds so a seconds-long baseline and a
+milliseconds-long candidate share one axis). matplotlib is imported lazily through its object API
+with the Agg canvas (no pyplot, no global backend switch), so rendering works headless and leaves
+the caller's matplotlib state alone.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import io
 
 import numpy as np
 
+from planctl.report.roofline import roofline_plot_png
 from planctl.report.sections import CONTENDERS, Section, Table, sections, title
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -53,7 +55,7 @@ def _table(t: Table) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _section(s: Section, plot: bytes | None) -> str:
+def _section(s: Section, plots: dict[str, bytes | None]) -> str:
     parts = [f"<h2>{html.escape(s.title)}</h2>"]
     if s.title == "Verdict":
         parts += [f'<p class="verdict {html.escape(p.lower())}">{html.escape(p)}</p>' for p in s.paragraphs]
@@ -62,16 +64,17 @@ def _section(s: Section, plot: bytes | None) -> str:
     if s.bullets:
         parts.append("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in s.bullets) + "</ul>")
     parts += [_table(t) for t in s.tables]
-    if s.title == "Latency" and plot:
+    plot = plots.get(s.title)
+    if plot:
         data = base64.b64encode(plot).decode("ascii")
-        parts.append(f'<img alt="latency distribution" src="data:image/png;base64,{data}">')
+        parts.append(f'<img alt="{html.escape(s.title.lower())} plot" src="data:image/png;base64,{data}">')
     return "\n".join(parts)
 
 
 def render_html(record: dict) -> str:
     """A self-contained HTML page (inline CSS, plot as a data URI) of the sections of ``record``."""
-    plot = latency_plot_png(record)
+    plots = {"Latency": latency_plot_png(record), "Roofline": roofline_plot_png(record.get("roofline"))}
     head = html.escape(title(record))
-    body = "\n".join(_section(s, plot) for s in sections(record))
+    body = "\n".join(_section(s, plots) for s in sections(record))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{head}</title>'
             f"<style>{_STYLE}</style></head>\n<body><h1>{head}</h1>\n{body}\n</body></html>\n")

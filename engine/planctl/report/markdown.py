@@ -29,8 +29,9 @@ def section_md(section: Section) -> list[str]:
 
 
 def render_markdown(record: dict) -> str:
-    """Markdown report: title, verdict with reasons, latency, parity, passes, tuning, memory, stages,
-    environment, digests (sections absent from ``record`` are omitted). Never raises on missing keys."""
+    """Markdown report: title, verdict with reasons, latency, roofline, parity, quality, bisection,
+    passes, tuning, memory, notes, stages, environment, digests (sections absent from ``record`` are
+    omitted). Never raises on missing keys."""
     lines = [f"# {title(record)}", "", f"report version {record.get('report_version', '?')}", ""]
     for section in sections(record):
         lines += section_md(section)

@@ -89,7 +89,50 @@ class Speedup(TypedDict, total=False):
 
 class Memory(TypedDict, total=False):
     peak_rss_mb: float
-    planned_bytes: int   # StaticPlanBlockMemory storage total
+    planned_bytes: int   # StaticPlanBlockMemory storage total (planctl.lowering.memory), first shape
+
+
+class Quality(TypedDict, total=False):
+    """planctl.verify.quality.QualityResult.to_dict(), one per production shape."""
+    metric: Literal["cosine-similarity", "top1-agreement", "accuracy"]
+    dataset: str         # repository-relative JSONL
+    dataset_sha256: str
+    examples: int
+    value: float         # the candidate's metric (mean over examples)
+    worst: float         # lowest per-example score
+    baseline: dict       # {value, source, examples, baseline_build: {examples, batches, value}}
+    goal: dict           # {type: threshold|max-degradation|percent-max-degradation, value}
+    passed: bool
+    reason: str
+    shape_env: dict
+
+
+class Bisect(TypedDict, total=False):
+    """planctl.apply.bisect.Bisection.to_dict() plus what was violated, at the first failing shape."""
+    culprits: list[str]      # techniques whose removal makes the envelope hold
+    passing_plan: list[str]  # the enabled techniques without the culprits (built and checked)
+    probes: list[dict]       # {techniques: [...], violates: bool}, in the order they were built
+    note: str | None
+    violated: list[str]      # parity, quality
+    shape_env: dict
+
+
+class Roofline(TypedDict, total=False):
+    """planctl.report.roofline.placement(): the measured workload against the target's peaks."""
+    flops: float             # per call, sum over kernel launches (estimate_tir_flops)
+    bytes: float             # compulsory kernel traffic per call
+    intensity: float         # FLOP / byte
+    statistic: str           # latency statistic the rate is computed from (p50)
+    achieved_gflops: float
+    baseline_achieved_gflops: float
+    peak_gflops: float
+    percent_of_peak: float
+    attainable_gflops: float  # min(peak, intensity * bandwidth)
+    percent_of_attainable: float
+    ridge_intensity: float
+    bound: Literal["compute", "memory"]
+    dtype: str
+    source: str
 
 
 class Decision(TypedDict):
@@ -117,5 +160,9 @@ class RunRecord(TypedDict, total=False):
     latency: Latency
     speedup: Speedup
     memory: Memory
+    quality: list[Quality]
+    bisect: Bisect
+    roofline: Roofline
+    builds: list[dict]   # per production shape: tuning, parity, quality, flops, planned_memory, libraries
     decision: Decision
     artifacts: Artifacts

@@ -56,7 +56,8 @@ def _num(x: Any) -> bool:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, parity, passes, tuning, memory, notes, stages, environment, digests)
+    builders = (verdict, latency, roofline, parity, quality, bisect, passes, tuning, memory, notes, stages,
+                environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -144,17 +145,20 @@ def _delta(before: Any, after: Any) -> str:
 
 
 def tuning(record: dict) -> Section | None:
-    t = record.get("tuning")
+    t = record.get("tuning") or next((b["tuning"] for b in record.get("builds") or [] if b.get("tuning")), None)
     if not t:
         return None
     bullets = [f"{label}: {value}" for label, value in (
         ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
-        ("records used", t.get("records_used")), ("seconds", num(t.get("seconds"), ".1f")),
+        ("records used", t.get("records_used")), ("records imported", t.get("imported_records")),
+        ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
+        ("seconds", num(t.get("seconds"), ".1f")),
         ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
     tasks = t.get("tasks") or []
-    tables = [Table(["task", "trials", "best ms", "scheduled"],
+    flag, label = ("cached", "from cache") if any("cached" in k for k in tasks) else ("scheduled", "scheduled")
+    tables = [Table(["task", "trials", "best ms", label],
                     [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
-                      "yes" if k.get("scheduled") else "no"] for k in tasks])] if tasks else []
+                      "yes" if k.get(flag) else "no"] for k in tasks])] if tasks else []
     return Section("Tuning", bullets=bullets, tables=tables)
 
 
@@ -164,9 +168,87 @@ def memory(record: dict) -> Section | None:
         return None
     bullets = [f"peak RSS: {num(m.get('peak_rss_mb'), ',.1f')} MiB"] if "peak_rss_mb" in m else []
     if _num(m.get("planned_bytes")):
-        bullets.append(f"planned activation memory: {m['planned_bytes'] / 2**20:,.2f} MiB "
-                       f"({m['planned_bytes']:,} bytes)")
+        plan = next((b.get("planned_memory") for b in record.get("builds") or [] if b.get("planned_memory")), {})
+        storages = f" in {plan['storages']} storage blocks" if _num(plan.get("storages")) else ""
+        bullets.append(f"planned activation memory (StaticPlanBlockMemory): {m['planned_bytes'] / 2**20:,.2f} MiB "
+                       f"({m['planned_bytes']:,} bytes{storages}; weights and the result not included)")
+    by = m.get("peak_rss_mb_by_contender") or {}
+    bullets += [f"peak RSS of the {k} process: {num(v, ',.1f')} MiB" for k, v in by.items() if k != "candidate"]
     return Section("Memory", bullets=bullets)
+
+
+def roofline(record: dict) -> Section | None:
+    r = record.get("roofline")
+    if not r or not _num(r.get("achieved_gflops")):
+        return None
+    lines = [f"Workload: {r['flops'] / 1e9:,.3g} GFLOP per call"
+             + (f", {r['bytes'] / 2**20:,.1f} MiB of compulsory kernel traffic "
+                f"(arithmetic intensity {r['intensity']:.3g} FLOP/byte)" if _num(r.get("bytes")) and _num(r.get("intensity")) else "")
+             + ".",
+             f"Candidate at {r.get('statistic', 'p50')} latency: {r['achieved_gflops']:,.2f} GFLOP/s = "
+             f"{r['percent_of_peak']:.1f}% of the {r.get('dtype')} peak ({r['peak_gflops']:,.1f} GFLOP/s)"
+             + (f", {r['percent_of_attainable']:.1f}% of the {r['attainable_gflops']:,.1f} GFLOP/s attainable "
+                f"at this intensity ({r['bound']}-bound; ridge at {r['ridge_intensity']:.3g} FLOP/byte)"
+                if _num(r.get("percent_of_attainable")) and r.get("bound") else "") + "."]
+    if _num(r.get("baseline_achieved_gflops")):
+        lines.append(f"Baseline: {r['baseline_achieved_gflops']:,.2f} GFLOP/s "
+                     f"({r['baseline_achieved_gflops'] / r['peak_gflops']:.1%} of peak).")
+    rows = [[k, v] for k, v in (("GFLOP per call", num(r["flops"] / 1e9, ".4g")),
+                                ("achieved GFLOP/s", num(r["achieved_gflops"], ",.2f")),
+                                ("% of peak", num(r.get("percent_of_peak"), ".2f")),
+                                ("peak GFLOP/s", num(r.get("peak_gflops"), ",.1f")),
+                                ("memory bandwidth GB/s", num(r.get("memory_bandwidth_gbs"), ",.1f")),
+                                ("peaks source", str(r.get("source") or DASH)))]
+    tables = [Table(["quantity", "value"], rows)]
+    flops = next((b.get("flops") for b in record.get("builds") or [] if b.get("flops")), None) or {}
+    kernels = [k for k in flops.get("kernels") or [] if _num(k.get("flops")) and k["flops"] > 0][:5]
+    if kernels and _num(flops.get("flops")):
+        tables.append(Table(["kernel (most FLOPs)", "launches", "GFLOP per call", "share of FLOPs"],
+                            [[str(k.get("name")), num(k.get("calls"), "d"), num(k["flops"] / 1e9, ".3g"),
+                              f"{k['flops'] / flops['flops']:.1%}"] for k in kernels]))
+    return Section("Roofline", paragraphs=lines, tables=tables)
+
+
+def quality(record: dict) -> Section | None:
+    results = record.get("quality") or []
+    if not results:
+        return None
+    header = ["shape", "metric", "dataset", "examples", "candidate", "worst example", "baseline", "goal", "result"]
+    rows, bullets = [], []
+    for q in results:
+        shape = ", ".join(f"{k}={v}" for k, v in (q.get("shape_env") or {}).items()) or "static"
+        base = q.get("baseline") or {}
+        goal = q.get("goal") or {}
+        rows.append([shape, str(q.get("metric")), str(q.get("dataset")), num(q.get("examples"), "d"),
+                     num(q.get("value"), ".8g"), num(q.get("worst"), ".8g"), num(base.get("value"), ".8g"),
+                     f"{goal.get('type')} {num(goal.get('value'), '.10g')}", "pass" if q.get("passed") else "FAIL"])
+        bullets.append(f"{shape}: {q.get('reason')}")
+        if base.get("source"):
+            bullets.append(f"baseline: {base['source']}")
+        check = base.get("baseline_build")
+        if check:
+            bullets.append(f"baseline build on its first {check.get('examples')} example(s): "
+                           f"{q.get('metric')} {num(check.get('value'), '.8g')}")
+    return Section("Quality", tables=[Table(header, rows)], bullets=bullets)
+
+
+def bisect(record: dict) -> Section | None:
+    b = record.get("bisect")
+    if not b:
+        return None
+    what = b.get("violated") or []
+    violated = f"{' and '.join(what)} {'were' if len(what) > 1 else 'was'}" if what else "the envelope was"
+    culprits = b.get("culprits") or []
+    paragraphs = [f"{violated.capitalize()} violated; rebuilding with subsets of the enabled techniques "
+                  + (f"names {', '.join(culprits)} as the smallest set that breaks it." if culprits
+                     else "named no culprit.")]
+    if b.get("note"):
+        paragraphs.append(str(b["note"]))
+    paragraphs.append("Techniques that pass: " + (", ".join(b.get("passing_plan") or []) or "none") + ".")
+    rows = [[", ".join(p.get("techniques") or []) or "(none)", "violates" if p.get("violates") else "passes"]
+            for p in b.get("probes") or []]
+    tables = [Table(["techniques built", "envelope"], rows)] if rows else []
+    return Section("Bisection", paragraphs=paragraphs, tables=tables)
 
 
 def stages(record: dict) -> Section | None:

@@ -1,26 +1,32 @@
-"""Governed search: tune only the tasks the cache cannot serve, within the plan's budget.
+"""Governed search: tune only the tasks the cache cannot serve, within the budget.
 
-A task is served when the store holds any record for its workload: MetaSchedule commits a record
-for every measured candidate, failed ones with a run time of 1e10 s, so a task whose every
-candidate failed is not searched again; a second apply of the same plan and target therefore spends
-no trials. The budget's trials go to MetaSchedule
-(``max_trials_global``/``max_trials_per_task``); its wall-clock seconds are enforced by running the
-search in a child process and stopping it at the deadline.
+A task is served when the scope's keys (planctl.tuning.scope) hold any record for its workload:
+MetaSchedule commits a record for every measured candidate, failed ones with 1e10 s, so a task
+whose every candidate failed is not searched again and a second apply of the same plan and target
+spends no trials. Records from another TVM version are re-measured first when the apply allows
+version drift, else ignored (the report says which). The search runs in a child process
+(worker.py) that writes the same SQLite store; the parent stops it at the wall-clock deadline and
+shows a progress bar of committed trials on a terminal.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from planctl.errors import TuningError
+from planctl.tuning.budget import Budget
+from planctl.tuning.scope import Scope
 from planctl.tuning.store import Store
+
+REMEASURE_TOP = 3  # drifted traces re-measured per task: the best few, not the whole history
 
 
 @dataclass
@@ -30,11 +36,14 @@ class TaskReport:
     cached: bool
     trials: int = 0
     best_ms: float | None = None
+    served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
+    budget_share: float | None = None  # this task's share of the trials spent in this apply
+    drift_records: int = 0             # records of another TVM version for this workload
 
 
 @dataclass
 class TuningReport:
-    """What the search spent and found. ``trials_spent`` counts records the search added."""
+    """What the search spent and found. ``trials_spent`` counts records this apply added."""
 
     cache_dir: str
     tasks: list[TaskReport] = field(default_factory=list)
@@ -44,6 +53,11 @@ class TuningReport:
     imported_records: int = 0
     scheduled_funcs: int = 0
     total_funcs: int = 0
+    budget: dict = field(default_factory=dict)
+    key: dict = field(default_factory=dict)
+    session: str | None = None
+    notes: list[str] = field(default_factory=list)
+    integrity: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -58,111 +72,135 @@ def extract(mod, target):
 
 
 def workload_hash(task) -> str:
-    import tvm_ffi
+    from planctl.tuning.database import structural_hash
 
-    return str(tvm_ffi.structural_hash(task.dispatched[0]))
-
-
-def mean_seconds(record) -> float:
-    """Mean measured run time of a record; MetaSchedule marks failed candidates with 1e10 s."""
-    secs = [float(s) for s in record.run_secs] if record.run_secs else []
-    return sum(secs) / len(secs) if secs else math.inf
+    return structural_hash(task.dispatched[0])
 
 
-def records_by_workload(database) -> dict[str, list]:
-    """All records (failed ones too) grouped by workload structural hash (decimal string)."""
-    import tvm_ffi
-
-    groups: dict[str, list] = {}
-    seen: list[tuple[object, str]] = []
-    for rec in database.get_all_tuning_records():
-        key = next((k for w, k in seen if rec.workload.same_as(w)), None)
-        if key is None:
-            key = str(tvm_ffi.structural_hash(rec.workload.mod))
-            seen.append((rec.workload, key))
-        groups.setdefault(key, []).append(rec)
-    return groups
-
-
-def best_ms(records: list) -> float | None:
-    """Best valid run time in ms among ``records``, None when every candidate failed."""
-    valid = [t for t in map(mean_seconds, records) if t < 1e9]
-    return min(valid) * 1e3 if valid else None
-
-
-def plan_tasks(mod, target, store: Store, budget, seed: int) -> tuple[list, list[TaskReport]]:
-    """Split the extracted tasks into those to search and reports for all of them."""
-    groups = records_by_workload(store.database())
-    todo, reports = [], []
+def plan_tasks(mod, target, store: Store, scope: Scope) -> tuple[list, dict, list[TaskReport]]:
+    """(tasks to search, {task name: drifted record ids}, reports for every task)."""
+    served = store.summary(scope.serving_ids)
+    drifted = store.summary(list(scope.drift)) if scope.drift else {}
+    todo, drift, reports = [], {}, []
     for task in extract(mod, target):
-        found = groups.get(workload_hash(task), [])
-        reports.append(TaskReport(task.task_name, workload_hash(task), cached=bool(found), best_ms=best_ms(found)))
-        if not found:
+        key = workload_hash(task)
+        info = served.get(key)
+        report = TaskReport(task.task_name, key, cached=info is not None,
+                            drift_records=drifted.get(key, {}).get("records", 0))
+        if info:
+            report.best_ms = info["best_s"] * 1e3 if info["best_s"] is not None else None
+            report.served_by = scope.label(info["key_id"])
+        elif report.drift_records:
+            drift[task.task_name] = _best_ids(store, key, list(scope.drift))
             todo.append(task)
-    return todo, reports
+        else:
+            todo.append(task)
+        reports.append(report)
+    return todo, drift, reports
 
 
-def tune(mod, target_dict: dict, target, store: Store, budget, seed: int,
-         log_dir: Path, progress=None) -> TuningReport:
-    """Search the uncached tasks of ``mod`` (legalized and fused) into ``store``.
+def _best_ids(store: Store, key: str, key_ids: list[str]) -> list[int]:
+    return [rec.id for rec in store.top_k(key, key_ids, REMEASURE_TOP)]
+
+
+def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dict:
+    return {"plan": plan_name, "plan_sha256": plan_digest, "host": socket.gethostname(), "seed": seed,
+            "session": session}
+
+
+def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Budget, seed: int,
+         log_dir: Path, plan: tuple[str, str] = ("", ""), compatible: dict | None = None,
+         allow_drift: bool = False, allow_search: bool = True, progress: bool = False) -> TuningReport:
+    """Search (and re-measure) the tasks of ``mod`` (legalized and fused) the scope cannot serve.
 
     Raises TuningError when the child process fails for a reason other than the deadline.
     """
-    report = TuningReport(cache_dir=str(store.path))
-    todo, report.tasks = plan_tasks(mod, target, store, budget, seed)
-    if not todo:
+    report = TuningReport(cache_dir=str(store.path), budget=budget.to_dict(), key=scope.key.to_dict())
+    todo, drift, report.tasks = plan_tasks(mod, target, store, scope)
+    _drift_notes(report, scope, drift, allow_drift)
+    if not allow_drift:
+        drift = {}
+    search = [t.task_name for t in todo if t.task_name not in drift] if allow_search else []
+    if not search and not drift:
         return report
-    before = {key: len(recs) for key, recs in records_by_workload(store.database()).items()}
+    session = uuid.uuid4().hex[:16]
+    report.session = session
+    spec = {"cache_dir": str(store.cache_dir), "key": scope.key.to_dict(), "compatible": compatible or {},
+            "provenance": provenance(*plan, seed, session), "session": session, "target": target_dict,
+            "search": search, "remeasure": drift, "allow_search": allow_search, "trials": budget.trials,
+            "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir)}
+    store.start_session(session, scope.key_id, {"budget": budget.to_dict(), **spec["provenance"]})
     started = time.monotonic()
-    with store.lock():
-        report.timed_out = _run_worker(mod, target_dict, store, budget, seed, [t.task_name for t in todo], log_dir)
-        store.path.joinpath("database_tuning_record.json").touch()
-        _finish(report, store, before)
+    report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
     report.seconds = time.monotonic() - started
+    _finish(report, store, scope, session)
     return report
 
 
-def _finish(report, store, before) -> None:
-    from planctl.tuning.store import repair_jsonl
+def _drift_notes(report: TuningReport, scope: Scope, drift: dict, allowed: bool) -> None:
+    for key_id, other in scope.drift.items():
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(other.versions.items()))
+        action = ("re-measured before use" if allowed
+                  else "ignored (pass --allow-version-drift to re-measure them)")
+        report.notes.append(f"records of key {key_id} were tuned with {versions}: {action}")
+    for key_id, why in scope.ignored.items():
+        report.notes.append(f"records of key {key_id} not used: {why}")
+    for name in drift:
+        report.notes.append(f"task {name}: served only by another TVM version's records")
 
-    repair_jsonl(store.workload_file)
-    repair_jsonl(store.record_file)
-    groups = records_by_workload(store.database())
-    for rep in report.tasks:
-        found = groups.get(rep.workload_hash, [])
-        rep.best_ms = best_ms(found)
-        rep.trials = max(len(found) - before.get(rep.workload_hash, 0), 0)
-        report.trials_spent += rep.trials
+
+def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> None:
+    """Per task: trials this session committed, best time now, who serves it, share of the budget."""
+    rows = store.query("SELECT workload_hash, COUNT(*), MAX(provenance LIKE '%\"remeasured\"%') "
+                       "FROM records WHERE session=? GROUP BY workload_hash", (session,))
+    spent = {r[0]: (r[1], bool(r[2])) for r in rows}
+    served = store.summary(scope.serving_ids)
+    report.trials_spent = sum(n for n, _ in spent.values())
+    for task in report.tasks:
+        trials, remeasured = spent.get(task.workload_hash, (0, False))
+        info = served.get(task.workload_hash)
+        task.trials = trials
+        task.budget_share = round(trials / report.trials_spent, 4) if report.trials_spent else 0.0
+        if info:
+            task.best_ms = info["best_s"] * 1e3 if info["best_s"] is not None else None
+            if trials:
+                task.served_by = "remeasured" if remeasured else "searched"
+    store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
+                                  for t in report.tasks if t.trials})
+    store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
+                                   "seconds": round(report.seconds, 3), "timed_out": report.timed_out,
+                                   "tasks": {t.name: t.trials for t in report.tasks}})
 
 
-def _run_worker(mod, target_dict, store, budget, seed, names, log_dir: Path) -> bool:
+def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool) -> bool:
+    """Run worker.py; return True when it was stopped at the wall-clock deadline."""
     import tvm
+
+    from planctl.tuning.progress import TrialProgress
 
     log_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="planctl-tune-") as tmp:
-        module_json = Path(tmp) / "module.json"
-        module_json.write_text(tvm.ir.save_json(mod))
-        per_task = budget.trials_per_task or budget.trials
-        spec = {"target": target_dict, "module_json": str(module_json), "tasks": names,
-                "trials": budget.trials, "trials_per_task": per_task, "seed": seed,
-                "work_dir": str(log_dir), "workload_file": str(store.workload_file),
-                "record_file": str(store.record_file)}
+        spec["module_json"] = str(Path(tmp) / "module.json")
+        Path(spec["module_json"]).write_text(tvm.ir.save_json(mod))
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
-        with open(log_dir / "search.log", "ab") as log:
+        deadline = time.monotonic() + budget.wall_clock_s
+        with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress) as bar:
             proc = subprocess.Popen([sys.executable, "-m", "planctl.tuning.worker", str(spec_file)],
                                     stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
                                     start_new_session=True)
             try:
-                code = proc.wait(timeout=budget.wall_clock_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                return True
+                while proc.poll() is None:
+                    if time.monotonic() > deadline:
+                        _kill_group(proc)
+                        return True
+                    bar.update(store.count("session=?", (spec["session"],)))
+                    time.sleep(0.5)
             except BaseException:
                 _kill_group(proc)
                 raise
-    if code != 0:
-        raise TuningError(f"the MetaSchedule search exited with status {code}",
+    if proc.returncode != 0:
+        raise TuningError(f"the MetaSchedule search exited with status {proc.returncode}",
                           hint=f"see {log_dir / 'search.log'}")
     return False
 

@@ -177,6 +177,13 @@ class Autotuning(TechniqueBase):
         "layout transforms are folded into the constants at build time, so the interface is unchanged."))
 
 
+class FastMath(TechniqueBase):
+    """Fast approximations of exp, erf, tanh, softmax and GELU (``topi.fast_*``); the output must
+    stay inside the parity envelope, so no quality review is needed."""
+
+    technique: Literal["fast-math"]
+
+
 class StaticMemoryPlanning(TechniqueBase):
     technique: Literal["static-memory-planning"]
 
@@ -239,7 +246,7 @@ class SpeculativeDecoding(TechniqueBase):
 
 
 Technique = Annotated[Union[
-    ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, Autotuning,
+    ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, FastMath, Autotuning,
     StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs,
     ContinuousBatching, PrefixCaching, SpeculativeDecoding,
 ], Field(discriminator="technique")]

@@ -1,0 +1,211 @@
+"""``planctl cache ls|show|verify|prune|export|import``: inspect and govern the tuning cache.
+
+Data goes to stdout (``--output json`` for machines), problems to stderr. ``verify`` exits 1 when
+it quarantined anything. Only ``import`` of the legacy directory format and ``verify --deep`` import TVM.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from planctl.errors import TuningError
+
+
+class CacheDamaged(TuningError):
+    """``cache verify`` found damaged rows or a damaged file (they were quarantined)."""
+
+    exit_code = 1
+
+
+def _store(ctx: click.Context):
+    from planctl.tuning.store import Store, resolve_cache_dir
+
+    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]))
+    for problem in store.problems:
+        click.echo(f"planctl cache: {problem}", err=True)
+    return store
+
+
+def _emit(data, output: str, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if output == "json" else text)
+
+
+OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+@click.group("cache")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Tuning cache directory [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.pass_context
+def command(ctx: click.Context, cache_dir: Path | None) -> None:
+    """Inspect, verify, prune, export and import the tuning cache."""
+    ctx.ensure_object(dict)
+    ctx.obj["cache_dir"] = cache_dir
+
+
+@command.command("ls")
+@OUTPUT
+@click.pass_context
+def ls(ctx: click.Context, output: str) -> None:
+    """One line per key: target, device, TVM version, workloads, records (valid), size."""
+    from planctl.tuning.eviction import database_bytes
+
+    store = _store(ctx)
+    rows = []
+    for key_id, key in sorted(store.keys().items()):
+        n, valid, workloads = store.query(
+            "SELECT COUNT(*), SUM(mean_s < 1e9), COUNT(DISTINCT workload_hash) FROM records WHERE key_id=?",
+            (key_id,))[0]
+        rows.append({"key_id": key_id, "target_name": key.target_name, "target": key.target,
+                     "device": key.device.get("model"), "tvm": key.versions.get("apache-tvm"),
+                     "workloads": workloads, "records": n, "valid": valid or 0})
+    text = "\n".join([f"cache {store.path} ({database_bytes(store):,} bytes)"] + [
+        f"  {r['key_id']}  {r['target_name'] or '-':<16} {json.dumps(r['target'], sort_keys=True)}  "
+        f"device={r['device']}  tvm={r['tvm']}  workloads={r['workloads']} records={r['records']} "
+        f"(valid {r['valid']})" for r in rows])
+    _emit({"cache": str(store.path), "keys": rows}, output, text)
+
+
+@command.command("show")
+@click.argument("ident")
+@OUTPUT
+@click.pass_context
+def show(ctx: click.Context, ident: str, output: str) -> None:
+    """Records of a workload hash or a key id (a unique prefix is enough), best first."""
+    store = _store(ctx)
+    records = store.records("workload_hash LIKE ? OR key_id LIKE ?", (ident + "%", ident + "%"))
+    if not records:
+        raise TuningError(f"no record matches '{ident}'", hint="planctl cache ls lists the keys")
+    keys = store.keys()
+    data = [{"id": r.id, "key_id": r.key_id, "target_name": keys[r.key_id].target_name,
+             "workload_hash": r.workload_hash, "mean_ms": r.mean_s * 1e3 if r.valid else None,
+             "run_secs": r.json("run_secs"), "created": r.created, "provenance": r.json("provenance"),
+             "checksum": r.checksum} for r in records]
+    text = "\n".join(f"{d['workload_hash']}  key {d['key_id']} ({d['target_name']})  {_ms(d['mean_ms'])}  "
+                     f"{json.dumps(d['provenance'], sort_keys=True)}" for d in data)
+    _emit(data, output, text)
+
+
+def _ms(value: float | None) -> str:
+    return "failed" if value is None else f"{value:.4f} ms"
+
+
+@command.command("verify")
+@click.option("--deep", is_flag=True, help="Also recompute each workload's TVM structural hash (imports TVM).")
+@OUTPUT
+@click.pass_context
+def verify(ctx: click.Context, deep: bool, output: str) -> None:
+    """Check the file and every checksum; damaged rows are quarantined. Exit 1 when any was found."""
+    store = _store(ctx)
+    records = store.records()
+    hashes = sorted(store.workload_hashes())
+    bad_hashes = [h for h in hashes if store.workload(h) is None]
+    if deep:
+        from planctl.tuning.governed import _verify_workload
+
+        bad_hashes += [h for h in hashes if h not in bad_hashes and not _verify_workload(h, store.workload(h))]
+        for h in bad_hashes:
+            store.problems.append(f"workload {h}: does not hash to its key")
+    data = {"cache": str(store.path), "records_ok": len(records), "workloads": len(hashes),
+            "problems": store.problems}
+    _emit(data, output, f"{len(records)} records and {len(hashes)} workloads checked; "
+                        f"{len(store.problems)} problem(s)" + "".join(f"\n  {p}" for p in store.problems))
+    if store.problems:
+        raise CacheDamaged(f"{len(store.problems)} problem(s) found and quarantined in {store.path}",
+                           hint="the quarantine table keeps the damaged rows; the next apply re-tunes those tasks")
+
+
+@command.command("prune")
+@click.option("--keep", default=None, type=click.IntRange(min=1), help="Best records kept per workload and key.")
+@click.option("--max-age-days", default=None, type=float, help="Drop records stored longer ago than this.")
+@click.option("--max-bytes", default=None, type=int, help="Size cap of the records' payload.")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@OUTPUT
+@click.pass_context
+def prune(ctx: click.Context, keep, max_age_days, max_bytes, dry_run: bool, output: str) -> None:
+    """Evict: beyond the best K per workload and key, older than the age limit, over the size cap."""
+    from planctl.tuning import eviction
+
+    store = _store(ctx)
+    result = eviction.prune(store, keep=keep or eviction.DEFAULT_KEEP,
+                            max_age_days=max_age_days or eviction.DEFAULT_MAX_AGE_DAYS,
+                            max_bytes=max_bytes or eviction.DEFAULT_MAX_BYTES, dry_run=dry_run)
+    data = result.to_dict()
+    verb = "would remove" if dry_run else "removed"
+    _emit(data, output, f"{verb} {result.beyond_top_k} beyond the best, {result.too_old} too old, "
+                        f"{result.over_size} over the size cap; {result.bytes_before:,} -> "
+                        f"{result.bytes_after:,} bytes")
+
+
+@command.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", "key_ids", multiple=True, help="Only these key ids (prefixes allowed).")
+@click.option("--target-name", default=None, help="Only keys of this target document name.")
+@click.option("--workload", "workloads", multiple=True, help="Only these workload hashes.")
+@click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Best records per workload and key; 0 exports every record.")
+@click.pass_context
+def export(ctx: click.Context, file: Path, key_ids, target_name, workloads, top_k: int) -> None:
+    """Write records as sorted, checksummed JSON lines for review and commit beside a plan."""
+    from planctl.tuning import records as record_files
+
+    store = _store(ctx)
+    chosen = [k for k, key in store.keys().items()
+              if (not key_ids or any(k.startswith(p) for p in key_ids))
+              and (target_name is None or key.target_name == target_name)]
+    recs = record_files.select(store, chosen, list(workloads) or None, top_k=top_k or None)
+    count = record_files.export_jsonl(store, file, recs)
+    click.echo(f"wrote {count} record(s) of {len(chosen)} key(s) to {file}", err=True)
+
+
+@command.command("import")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--target", "target_name", default=None,
+              help="Target document the records were tuned for (needed for TVM's JSONDatabase directory format).")
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="Repository root holding targets/.")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Plan the records were tuned for: its name, digest and seed go into the provenance "
+                   "of records from the directory format.")
+@click.pass_context
+def import_(ctx: click.Context, source: Path, target_name: str | None, root: Path, plan_file: Path | None) -> None:
+    """Verify and load a JSONL record file (or a TVM JSONDatabase directory with --target)."""
+    from planctl.tuning import records as record_files
+
+    store = _store(ctx)
+    if source.is_dir() and not (source / record_files.JSONL_NAME).is_file():
+        if target_name is None:
+            raise TuningError(f"{source} is a TVM JSONDatabase directory: name the target it was tuned for",
+                              hint="add --target NAME")
+        result = record_files.import_legacy(store, source, _key(target_name, root),
+                                            {"imported": time.strftime("%Y-%m-%d"), "path": str(source),
+                                             **_plan_provenance(plan_file)})
+    else:
+        result = record_files.import_any(store, source, None, {})
+    for problem in result.problems:
+        click.echo(f"planctl cache: {problem}", err=True)
+    click.echo(f"{result.added} new record(s) of {result.lines} line(s) from {source}", err=True)
+    if result.problems:
+        raise CacheDamaged(f"{len(result.problems)} record(s) of {source} were not loaded")
+
+
+def _key(target_name: str, root: Path):
+    from planctl.documents.load import find_target, load_target
+    from planctl.tuning.keys import make_key
+
+    spec = load_target(find_target(target_name, root)).model.spec
+    return make_key(spec.tvm, target_name, spec.measurement.model_dump())
+
+
+def _plan_provenance(plan_file: Path | None) -> dict:
+    if plan_file is None:
+        return {}
+    from planctl.documents.load import load_plan
+
+    plan = load_plan(plan_file)
+    tuning = next((t for t in plan.model.spec.optimizations if t.technique == "autotuning"), None)
+    return {"plan": plan.model.metadata.name, "plan_sha256": plan.sha256,
+            "seed": tuning.seed if tuning is not None else None}

@@ -1,0 +1,33 @@
+"""The tuning budget an apply may spend: the plan's, capped by the repository-wide ceiling
+(``max_trials`` / ``max_wall_clock_s`` of planctl.toml or ``[tool.planctl]``, the same limits rule
+PLN209 checks). Trials are MetaSchedule measurements; seconds are wall clock of the search process."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Budget:
+    trials: int
+    wall_clock_s: float
+    trials_per_task: int
+    capped_by: tuple[str, ...] = ()   # which limits the ceiling lowered
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["capped_by"] = list(self.capped_by)
+        return data
+
+
+def effective_budget(plan_budget, root: Path | None = None) -> Budget:
+    """``plan_budget`` is the plan's TuningBudget; raises ConfigError for a bad configuration file."""
+    from planctl.rules.config import load_config
+
+    ceiling = load_config(Path(root or "."))
+    trials = min(plan_budget.trials, ceiling.max_trials)
+    seconds = min(float(plan_budget.wall_clock_s), float(ceiling.max_wall_clock_s))
+    capped = tuple(name for name, lowered in (("max_trials", trials < plan_budget.trials),
+                                              ("max_wall_clock_s", seconds < plan_budget.wall_clock_s)) if lowered)
+    per_task = min(plan_budget.trials_per_task or trials, trials)
+    return Budget(trials=trials, wall_clock_s=seconds, trials_per_task=per_task, capped_by=capped)

