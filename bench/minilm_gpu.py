@@ -68,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "out" / "minilm-embed-h200" / "nvidia-h200")
     parser.add_argument("--config", type=Path, required=True, help="the model's config.json")
+    parser.add_argument("--fp32-out", type=Path, default=None,
+                        help="output of plans/minilm-embed-h200-fp32.yaml, measured as planctl_fp32")
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
     import numpy as np
@@ -82,6 +84,10 @@ def main() -> None:
     mask[1::2, 80:] = 0
     inputs = {"input_ids": ids, "attention_mask": mask}
     contenders = {"planctl": _tvm_runner(str(args.out / manifest["artifact"]), manifest["input_names"], inputs, "cuda")}
+    if args.fp32_out:
+        fp32 = json.loads((args.fp32_out / "manifest.json").read_text())
+        contenders["planctl_fp32"] = _tvm_runner(str(args.fp32_out / fp32["artifact"]), fp32["input_names"],
+                                                 inputs, "cuda")
     extra = torch_contenders(args.config, ids, mask)
     error = extra.pop("_compile_error", None)
     contenders.update(extra)
@@ -95,6 +101,7 @@ def main() -> None:
                            "stdev_ms": s.stdev, "n": s.n} for n, s in stats.items()},
         "ratio_vs_torch_fp16": p50["planctl"] / p50["torch_fp16"],
         "ratio_vs_torch_fp32": p50["planctl"] / p50["torch_fp32"],
+        "ratio_fp32_plan_vs_torch_fp32": p50["planctl_fp32"] / p50["torch_fp32"] if "planctl_fp32" in p50 else None,
         "ratio_vs_torch_compile_fp16": p50["planctl"] / p50["torch_compile_fp16"] if "torch_compile_fp16" in p50 else None,
         "torch_compile_error": error,
         "device": torch.cuda.get_device_name(0), "torch": torch.__version__,
