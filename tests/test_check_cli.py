@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "rules"))
-from check_harness import make_repo  # noqa: E402
+from check_harness import add_files, make_repo  # noqa: E402
 
 from planctl.cli.main import main  # noqa: E402
 
@@ -33,12 +33,14 @@ def over_budget(tmp_path):
 
 
 def test_example_plan_checks_clean_with_a_small_model(tmp_path, capsys):
-    """plans/minilm-embed.yaml as committed, with a tiny stand-in for its (git-ignored) model."""
-    for rel in ("plans/minilm-embed.yaml", "targets/x86-64-avx2.yaml"):
+    """plans/minilm-embed.yaml as committed, with a tiny stand-in for its (git-ignored) model
+    and the committed records and dataset it names (PLN215 checks every referenced file)."""
+    for rel in ("plans/minilm-embed.yaml", "targets/x86-64-avx2.yaml",
+                "examples/minilm/records/x86-64-avx2.jsonl", "examples/minilm/sentences.jsonl"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / rel, tmp_path / rel)
     model = tmp_path / "examples/minilm/minilm-b2-s128.onnx"
-    model.parent.mkdir(parents=True)
+    model.parent.mkdir(parents=True, exist_ok=True)
     model.write_bytes(b"tiny")
     plan = tmp_path / "plans/minilm-embed.yaml"
     text = re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {hashlib.sha256(b'tiny').hexdigest()}",
@@ -122,3 +124,27 @@ def test_pyproject_tool_planctl_config(tmp_path, capsys):
     (tmp_path / "pyproject.toml").write_text("[tool.planctl]\nmax_trials = 10\n")
     code, out, _ = run(capsys, "--root", str(tmp_path), *TODAY)
     assert code == 1 and "limit of 10" in out
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_symlinks_out_of_the_repo_are_findings_and_never_printed(tmp_path, capsys, output):
+    """A model, records or target document linked from outside the root is PLN220 on the plan;
+    its content is never read, so no format shows it as a source line."""
+    root = tmp_path / "repo"
+    make_repo(root, {"spec": {"targets": ["x86-64-avx2", "evil"], "optimizations": [
+        {"technique": "autotuning", "budget": {"trials": 100, "wall_clock_s": 60},
+         "records": "records/x86.jsonl"}]}})
+    add_files(root, links={"records/x86.jsonl": "{outside}/secret.jsonl",
+                           "targets/evil.yaml": "{outside}/targets/evil.yaml"})
+    code, out, _ = run(capsys, "--root", str(root), "-o", output, *TODAY)
+    assert code == 1
+    assert "top secret" not in out and "PLN220" in out
+
+
+def test_check_reports_a_bad_target_document(tmp_path, capsys):
+    """PLN118-PLN120 are document findings of the target: check shows them like validate."""
+    make_repo(tmp_path, targets={"x86-64-avx2": {"spec": {"tvm": {"kind": "llvmm"}}}})
+    code, out, _ = run(capsys, "--root", str(tmp_path), "-o", "json", *TODAY)
+    findings = json.loads(out)["findings"]
+    assert code == 1 and [f["rule"] for f in findings] == ["PLN118"]
+    assert findings[0]["pointer"] == "/spec/tvm/kind"

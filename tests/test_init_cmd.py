@@ -37,3 +37,23 @@ def test_init_refuses_to_overwrite_and_bad_names(tmp_path, monkeypatch):
     assert main(["init", "x", "-o", "p.yaml"]) == 2
     assert main(["init", "x", "-o", "p.yaml", "--force"]) == 0
     assert main(["init", "Bad_Name"]) == 2
+
+
+def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, capsys):
+    """The skeleton is a legal plan: check reports only the TODOs a person must fill in (no
+    PLN201: operator-fusion comes with the autotuning it enables for a compute bottleneck)."""
+    import json
+
+    for folder in ("schemas", "targets"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet.onnx").write_bytes(b"onnx")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "resnet"]) == 0
+    first = (tmp_path / "plans" / "resnet.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/plan.schema.json"
+    capsys.readouterr()
+    assert main(["check", "-o", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["rule"] for f in findings} == {"PLN221"}
+    assert all("TODO" in f["message"] for f in findings)

@@ -19,8 +19,9 @@ SARIF_SCHEMA = Path(__file__).parent / "rules" / "sarif" / "sarif-2.1.0-rtm.5.js
 
 
 @pytest.fixture
-def report(tmp_path):
-    """Findings of all three severities, and one waived."""
+def report(tmp_path, monkeypatch):
+    """Findings of all three severities, and one waived (checked from the repository root)."""
+    monkeypatch.chdir(tmp_path)
     make_repo(tmp_path, {
         "metadata": {"annotations": {"planctl.dev/waive.PLN210": "refresh booked, ML-9"}},
         "spec": {"workload": {"production_shapes": {
@@ -50,6 +51,28 @@ def test_sarif_validates_against_the_schema(report):
     waived = [r for r in run["results"] if "suppressions" in r]
     assert [r["ruleId"] for r in waived] == ["PLN210"]
     assert waived[0]["suppressions"][0]["justification"] == "refresh booked, ML-9"
+
+
+@pytest.mark.parametrize("where", ["root", "above", "below"])
+def test_every_format_shows_the_same_path(tmp_path, monkeypatch, where):
+    """json, github, sarif and text all show the file relative to the working directory."""
+    root = tmp_path / "repo"
+    make_repo(root, {"spec": {"optimizations": [{"technique": "operator-fusion"}]}})
+    cwd = {"root": root, "above": tmp_path, "below": root / "plans"}[where]
+    monkeypatch.chdir(cwd)
+    report = run_check(root.relative_to(tmp_path) if where == "above" else root, select=["PLN201"])
+    want = {"root": "plans/base.yaml", "above": "repo/plans/base.yaml",
+            "below": "base.yaml"}[where]
+    [finding] = json.loads(REPORTERS["json"](report))["findings"]
+    assert finding["file"] == want
+    assert REPORTERS["github"](report).startswith(f"::error file={want},line=")
+    assert as_text.render(report, colour=False).startswith(f"{want}:")
+    doc = json.loads(REPORTERS["sarif"](report))
+    jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(doc)
+    run = doc["runs"][0]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": want, "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == cwd.resolve().as_uri() + "/"
 
 
 def test_fingerprints_survive_moved_lines(tmp_path):

@@ -89,3 +89,29 @@ def test_docs_rules_md_is_generated_from_the_registry():
     path = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
     assert path.read_text() == markdown(), \
         "docs/rules.md is stale: planctl rule --all --output markdown > docs/rules.md"
+
+
+ERROR_CODES = ["PLN000", "PLN010", "PLN100", "PLN300", "PLN500", "PLN600", "PLN700", "PLN800",
+               "PLN900"]
+
+
+@pytest.mark.parametrize("code", ERROR_CODES)
+def test_every_error_code_is_explained(capsys, code):
+    """The codes of planctl.errors (what apply and the other commands stop with) have a page."""
+    from planctl import errors
+
+    assert code in {c.code for c in vars(errors).values()
+                    if isinstance(c, type) and issubclass(c, errors.PlanctlError)}
+    assert main(["rule", code]) == 0
+    assert capsys.readouterr().out.startswith(f"{code} ")
+    assert main(["rule", "--all"]) == 0
+    assert f"\n{code}  " in "\n" + capsys.readouterr().out
+
+
+def test_rule_pln300_shows_the_class_docstring(capsys):
+    from planctl.errors import MissingReferenceError
+
+    assert main(["rule", "PLN300"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PLN300 missing-reference-error [error]")
+    assert MissingReferenceError.__doc__.strip() in out and "exit code 2" in out

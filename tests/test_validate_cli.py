@@ -71,3 +71,16 @@ def test_validate_imports_no_tvm_numpy_or_hypothesis():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                             cwd=REPO, check=True)
     assert result.stdout.strip().splitlines()[-1] == "1 []"
+
+
+def test_a_found_symlink_out_of_the_repo_is_not_read(tmp_path, monkeypatch, capsys):
+    secret = tmp_path / "outside" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:top secret\n")
+    repo = tmp_path / "repo"
+    (repo / "targets").mkdir(parents=True)
+    (repo / "targets" / "evil.yaml").symlink_to(secret)
+    monkeypatch.chdir(repo)
+    assert main(["validate"]) == 1
+    out, err = capsys.readouterr()
+    assert "top secret" not in out + err and "symlink out of the repository" in err

@@ -9,8 +9,9 @@ The model is the real sentence-transformers/all-MiniLM-L6-v2 shipped inside the 
 and returns ``sentence_embedding``: float32 [batch, 384], mean-pooled over the unmasked tokens and
 L2-normalised, exactly as sentence-transformers' ``Pooling`` + ``Normalize`` modules compute it.
 
-The dynamo exporter bakes the batch size into Reshape constants (see shared/notes/tvm-0.27.md §4),
-so the model is exported once per production shape: ``--batch`` and ``--seq`` must match the plan.
+The dynamo exporter bakes the batch size into Reshape constants ,
+so the model is exported once per production shape: ``--batch`` and ``--seq`` must match the plan
+(apply checks the graph's static dims against the plan and refuses a mismatch).
 
 Usage: ``python examples/minilm/export.py --out examples/minilm/minilm-b2-s128.onnx --batch 2 --seq 128``
 """
@@ -59,6 +60,22 @@ def build_module():
     return SentenceEmbedding(encoder).eval()
 
 
+def strip_provenance(path: Path) -> None:
+    """Drop the exporter's per-node provenance (Python stack traces with absolute file paths and
+    line numbers, FX node text), so the file's bytes, and the sha256 a plan pins, do not depend
+    on where the virtual environment or this script lives."""
+    import onnx
+
+    model = onnx.load(str(path))
+    nodes = list(model.graph.node) + [n for f in model.functions for n in f.node]
+    for node in nodes:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    del model.metadata_props[:]
+    model.doc_string = model.graph.doc_string = ""
+    onnx.save(model, str(path))
+
+
 def export(out: Path, batch: int, seq: int) -> str:
     """Export to ``out`` and return the file's sha256 (hex)."""
     import torch
@@ -81,6 +98,7 @@ def export(out: Path, batch: int, seq: int) -> str:
             verbose=False,
         )
         program.save(str(tmp))
+    strip_provenance(tmp)
     tmp.replace(out)
     return hashlib.sha256(out.read_bytes()).hexdigest()
 

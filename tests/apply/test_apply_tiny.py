@@ -56,8 +56,36 @@ def test_runtime_honours_fallback_switch(tiny_repo: Path, monkeypatch):
     np.testing.assert_allclose(fast(x=x)[0], slow(x=x)[0], rtol=1e-4, atol=1e-5)
 
 
+def test_runtime_refuses_inputs_outside_the_contract(tiny_repo: Path):
+    import numpy as np
+
+    from planctl.runtime import load
+
+    assert apply(tiny_repo) == 0
+    run = load(tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2")
+    with pytest.raises(ValueError, match="outside the plan's domain"):
+        run(x=np.full((32, 128), 5.0, dtype="float32"))
+    with pytest.raises(ValueError, match="built for float32"):
+        run(x=np.zeros((4, 128), dtype="float32"))
+    with pytest.raises(ValueError, match="missing input"):
+        run()
+
+
+def test_rollback_keeps_the_promoted_output_live(tiny_repo: Path):
+    assert apply(tiny_repo) == 0
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    plan.write_text(plan.read_text().replace("min_speedup: 0.01", "min_speedup: 100000"))
+    assert apply(tiny_repo) == 1
+    live = json.loads((tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2" / "manifest.json").read_text())
+    assert live["verdict"] == "promote"
+    rejected = json.loads((tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2.rejected" / "manifest.json").read_text())
+    assert rejected["verdict"] == "rollback"
+
+
 def _no_output(repo: Path) -> bool:
-    return not (repo / "out").exists() or not any((repo / "out").rglob("*.so"))
+    """Nothing under out/ but apply's lock files: no library, no empty out/<plan>/ folder."""
+    out = repo / "out"
+    return not out.exists() or all(p.name.endswith(".lock") for p in out.iterdir())
 
 
 def test_missing_model_file(tiny_repo: Path, capsys):

@@ -68,3 +68,19 @@ def test_missing_file_is_unparsable(tmp_path):
     [finding] = validate_file(tmp_path / "nope.yaml")
     assert finding.rule == "PLN107"
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+
+
+def test_target_name_must_match_its_file_in_targets(tmp_path):
+    """PLN120: plans and apply find a target as targets/<name>.yaml."""
+    (tmp_path / "targets").mkdir()
+    text = (VALID / "x86-64-avx2.yaml").read_text()
+    (tmp_path / "targets" / "x86-64-avx2.yaml").write_text(text)
+    assert validate_file(tmp_path / "targets" / "x86-64-avx2.yaml") == []
+    (tmp_path / "targets" / "avx2.yaml").write_text(text)
+    [finding] = validate_file(tmp_path / "targets" / "avx2.yaml")
+    assert (finding.rule, finding.pointer, finding.line) == ("PLN120", "/metadata/name", 5)
+
+
+@pytest.mark.parametrize("name", ["nvidia-h200.yaml", "x86-64-avx2.yaml"])
+def test_repository_targets_are_clean(name):
+    assert validate_file(HERE.parents[1] / "targets" / name) == []

@@ -57,6 +57,7 @@ def make_repo(root: Path, patch: dict | None = None, *, plans: dict | None = Non
     for name, target_patch in (targets or {}).items():
         base = BASE / "targets" / f"{name}.yaml"
         data = load_yaml(base if base.exists() else BASE / "targets" / "x86-64-avx2.yaml")
+        data["metadata"]["name"] = name  # a target's name is its file's stem (PLN120)
         dump_yaml(merge(data, target_patch), root / "targets" / f"{name}.yaml")
     for name, other in (plans or {}).items():
         dump_yaml(base_plan(other), root / "plans" / f"{name}.yaml")
@@ -66,6 +67,28 @@ def make_repo(root: Path, patch: dict | None = None, *, plans: dict | None = Non
     if config is not None:
         (root / "planctl.toml").write_text(config, encoding="utf-8")
     return dump_yaml(base_plan(patch), root / "plans" / "base.yaml")
+
+
+def add_files(root: Path, files: dict | None = None, links: dict | None = None) -> None:
+    """``files``: repository path -> text (``null``: an empty directory); ``links``: path ->
+    symlink target, where ``{outside}`` is a folder beside (not inside) the repository that
+    holds ``secret.onnx``, ``secret.jsonl`` and a ``targets/`` copy of x86-64-avx2."""
+    outside = root.parent / f"{root.name}-outside"
+    (outside / "targets").mkdir(parents=True, exist_ok=True)
+    (outside / "secret.onnx").write_bytes(MODEL_BYTES)
+    (outside / "secret.jsonl").write_text("top secret line\n", encoding="utf-8")
+    dump_yaml(load_yaml(BASE / "targets" / "x86-64-avx2.yaml"), outside / "targets" / "evil.yaml")
+    for rel, text in (files or {}).items():
+        path = root / rel
+        if text is None:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for rel, target in (links or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target.replace("{outside}", str(outside)))
 
 
 def run_check(root: Path, paths=None, *, select=(), ignore=(), today=TODAY, waivers=True):

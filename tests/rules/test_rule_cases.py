@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from check_harness import MODEL_BYTES, TODAY, load_yaml, make_repo, run_check  # noqa: E402
+from check_harness import MODEL_BYTES, TODAY, add_files, load_yaml, make_repo, run_check  # noqa: E402
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("PLN*.yaml"))
@@ -31,6 +31,7 @@ def _model(case):
 def test_rule_case(tmp_path, rule, case):
     plan = make_repo(tmp_path, case.get("patch"), plans=case.get("plans"),
                      targets=case.get("targets"), config=case.get("config"), model=_model(case))
+    add_files(tmp_path, case.get("files"), case.get("links"))
     report = run_check(tmp_path, [plan], select=case.get("select", [rule]),
                        today=case.get("today", TODAY), waivers=case.get("waivers", True))
     got = [f for f in report.findings if not f.waived]

@@ -60,3 +60,16 @@ def test_prune(cache: Path, capsys):
     assert cli(cache, "prune", "--keep", "1", "--output", "json") == 0
     assert json.loads(capsys.readouterr().out)["beyond_top_k"] == 4
     assert Store.open(cache).count() == 2
+
+
+@pytest.mark.parametrize("args", [("ls",), ("show", "111"), ("verify",), ("prune", "--dry-run"),
+                                  ("export", "out.jsonl")])
+def test_read_only_commands_never_create_a_cache(tmp_path: Path, capsys, args):
+    args = [str(tmp_path / a) if a.endswith(".jsonl") else a for a in args]
+    assert cli(tmp_path / "typo" / "cache", *args) == 2
+    assert "no tuning cache at" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "out.jsonl").exists()
+    (tmp_path / "empty").mkdir()  # a folder without a database: still nothing is created
+    assert cli(tmp_path / "empty", *args) == 2
+    assert "no tuning cache at" in capsys.readouterr().err
+    assert list((tmp_path / "empty").iterdir()) == []

@@ -2,7 +2,7 @@
 per round, rounds interleaved (A B C, B C A, C A B), samples pooled per contender.
 
 A fresh process per contender because (1) a TVM build's latency moves ~15% with the memory state
-of the process that built it (shared/notes/tvm-0.27.md §8), and (2) two runtimes in one process
+of the process that built it (docs/tvm-0.27.md §8), and (2) two runtimes in one process
 interfere: TVM's and onnxruntime's thread pools both spin after a call, and on a 2-core machine
 the one that runs next loses its cores to the other's spinning workers (measured here: the tuned
 MiniLM build took 92 ms interleaved in-process against 51 ms alone). Rounds rotate the order so
@@ -84,8 +84,9 @@ def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeou
             result = _child(contenders[name], timeout_s)
             samples[name].extend(result["samples_ms"])
             rss[name] = max(rss.get(name, 0.0), result["peak_rss_mb"])
-    latency = {n: LatencyStats.from_samples(samples[n], warmup=contenders[n]["warmup"],
-                                            interleaved=True).to_dict() for n in names}
+    latency = {n: LatencyStats.from_samples(samples[n], warmup=contenders[n]["warmup"], interleaved=True,
+                                            batch_size=contenders[n].get("batch_size", 1)).to_dict()
+               for n in names}
     return {"latency": latency, "peak_rss_mb": rss, "rounds": rounds,
             "method": "fresh process per contender per round, order rotated"}
 

@@ -72,7 +72,9 @@ def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
     Raises a PlanctlError subclass for bad input (nothing is written then); a plan that fails its
     envelope is not an error: the result's verdict says ``rollback``.
     """
-    from planctl.apply.emit import publish, staging
+    from filelock import FileLock, Timeout
+
+    from planctl.apply.emit import promoted, publish, staging
 
     record = new_record()
     with stage(record, "documents", progress):
@@ -80,10 +82,25 @@ def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
     ctx.progress = progress
     plan = ctx.plan.model
     destination = options.out_root / plan.metadata.name / options.target
-    with staging(destination) as folder:
-        _lower_verify_measure(ctx, folder)
-        _emit(ctx, folder)
-        publish(folder, destination)
+    options.out_root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(options.out_root / f".{plan.metadata.name}.{options.target}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise PlanctlError(f"another planctl apply of {plan.metadata.name} for {options.target} is "
+                           f"writing to {options.out_root}", hint="wait for it, or use --out DIR") from None
+    try:
+        with staging(destination) as folder:
+            _lower_verify_measure(ctx, folder)
+            _emit(ctx, folder)
+            if record["decision"]["verdict"] != "promote" and promoted(destination):
+                # only a promotion replaces the live output; the rejected run is kept beside it
+                destination = destination.with_name(destination.name + ".rejected")
+                record["notes"].append(f"not promoted: the previous promoted output stays live; "
+                                       f"this run's evidence is in {destination}")
+            publish(folder, destination)
+    finally:
+        lock.release()
     return ApplyResult(out_dir=destination, record=record)
 
 
@@ -93,14 +110,13 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     cores = ctx.target_doc.model.spec.tvm.get("num-cores") or os.cpu_count()
     import_tvm(num_threads=cores)
     from planctl.lowering import techniques as tech
-    from planctl.lowering.build import make_target
     from planctl.verify.strategies import production_shape_envs
 
     record, plan = ctx.record, ctx.plan.model
     record["environment"] = environment(versions())
     chosen = tech.enabled_techniques(plan.spec)
     record["techniques"] = [t.technique for t in chosen]
-    target = make_target(ctx.target_doc.model.spec.tvm)
+    target = _target(ctx)
     _require_device(ctx)
     record["builds"] = []
     for shape_env in production_shape_envs(plan.spec):
@@ -189,6 +205,25 @@ def _replay_report(mod, target, cache, spec, budget, plan, allow_drift: bool):
         raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): {names}{also}",
                           hint="run apply without --replay to search them, or import the team's records")
     return report
+
+
+def _target(ctx: Context):
+    """``tvm.target.Target`` of the target document; a target TVM rejects, or an LLVM ``mcpu``
+    LLVM does not know (it would silently build for generic x86-64), is a document error."""
+    from planctl.lowering.build import make_target
+    from tvm.target import codegen
+
+    doc, path = ctx.target_doc.model.spec.tvm, str(ctx.target_doc.path)
+    try:
+        target = make_target(doc)
+    except Exception as exc:  # TVM raises ValueError or TVMError with its own text
+        raise DocumentError(f"TVM rejects the target dict: {str(exc).splitlines()[0][:300]}", file=path,
+                            hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}") from exc
+    mcpu = doc.get("mcpu")
+    if target.kind.name == "llvm" and mcpu and mcpu not in codegen.llvm_get_cpu_archlist(target):
+        raise DocumentError(f"LLVM does not know mcpu '{mcpu}' (it would build for generic x86-64)",
+                            file=path, hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512")
+    return target
 
 
 def _require_device(ctx: Context) -> None:
@@ -330,7 +365,8 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
         example = example_inputs(ctx.plan.model.spec, build["shape_env"], seed=0)
         np.savez(folder / "measure-inputs.npz", **example)
         common = {"inputs": str(folder / "measure-inputs.npz"), "input_names": build["input_names"],
-                  "threads": cores, "device": _device(ctx)}
+                  "threads": cores, "device": _device(ctx),
+                  "batch_size": int(next(iter(example.values())).shape[0]) if example else 1}
         libs = build["libraries"]
         contenders = {
             "baseline": {**common, "kind": "tvm", "path": str(folder / libs["baseline"]), "warmup": 1,
@@ -355,6 +391,22 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
                              "value": latency["baseline"][stat] / latency["candidate"][stat],
                              "ci_low": low, "ci_high": high,
                              "vs_onnxruntime": latency["onnxruntime"][stat] / latency["candidate"][stat]}
+    ctx.record["notes"].extend(_measurement_warnings(latency, stat))
+
+
+def _measurement_warnings(latency: dict, stat: str) -> list[str]:
+    """Say when the figures need a second look: a noisy machine, or a candidate slower than the
+    independent runtime (the gate compares against TVM's untuned build, not onnxruntime)."""
+    notes = []
+    for name in ("baseline", "candidate"):
+        s = latency[name]
+        if s["mean"] and s["stdev"] / s["mean"] > 0.2:
+            notes.append(f"{name} latency is noisy (stdev {s['stdev']:.1f} ms = {s['stdev'] / s['mean']:.0%} of "
+                         "the mean): another process may have been using the cores; rerun on an idle machine")
+    if latency["candidate"][stat] > latency["onnxruntime"][stat]:
+        notes.append(f"the candidate's {stat} ({latency['candidate'][stat]:.2f} ms) is slower than onnxruntime's "
+                     f"({latency['onnxruntime'][stat]:.2f} ms) on the same inputs")
+    return notes
 
 
 def _emit(ctx: Context, folder: Path) -> None:
@@ -375,7 +427,8 @@ def _emit(ctx: Context, folder: Path) -> None:
                 "artifact": deployed, "baseline": build["libraries"]["baseline"],
                 "fallback_switch": plan.spec.fallback.switch, "input_names": build["input_names"],
                 "output_names": build["output_names"], "shape_env": build["shape_env"],
-                "device": ctx.target_doc.model.spec.capabilities.device}
+                "device": ctx.target_doc.model.spec.capabilities.device,
+                "inputs": _input_contract(plan.spec.workload.inputs, build["shape_env"])}
     if verdict != "promote":
         (folder / build["libraries"]["candidate"]).unlink(missing_ok=True)
         if plan.spec.fallback.on_violation == "fail":
@@ -386,6 +439,14 @@ def _emit(ctx: Context, folder: Path) -> None:
     record["artifacts"] = {"library": manifest["artifact"], "records": "records",
                            "report_json": "report.json", "report_md": "report.md", "report_html": "report.html"}
     write_reports(record, folder)
+
+
+def _input_contract(inputs, shape_env: dict) -> list[dict]:
+    """What the runtime checks before a call: name, dtype, static shape and value domain."""
+    from planctl.lowering.importer import concrete_shape
+
+    return [{"name": i.name, "dtype": i.dtype, "shape": concrete_shape(i.shape, shape_env),
+             "domain": i.domain.model_dump(mode="json")} for i in inputs]
 
 
 def _export_records(ctx: Context, folder: Path) -> None:

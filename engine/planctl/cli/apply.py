@@ -32,7 +32,7 @@ def _progress():
 @click.option("--replay", is_flag=True, help="No search: a task without a cached record is an error.")
 @click.option("--allow-version-drift", is_flag=True,
               help="Use tuning records of another TVM version after re-measuring them (else ignored).")
-@click.option("--repeats", default=50, show_default=True, help="Timed runs of the candidate and onnxruntime.")
+@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=3), help="Timed runs of the candidate and onnxruntime.")
 def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
             allow_version_drift: bool, repeats: int) -> None:
     """Apply PLAN (a plan file, or a saved plan from `planctl plan -o`) for one target and write the
@@ -75,5 +75,7 @@ def summary(record: dict, out_dir: Path) -> str:
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
     for reason in decision.get("reasons", []):
         lines.append(f"  - {reason}")
+    for note in record.get("notes", []):
+        lines.append(f"  note: {note}")
     lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
     return "\n".join(lines)

@@ -20,10 +20,12 @@ class CacheDamaged(TuningError):
     exit_code = 1
 
 
-def _store(ctx: click.Context):
+def _store(ctx: click.Context, create: bool = True):
+    """The store of ``--cache``; read-only commands pass ``create=False`` so that a mistyped path
+    is an error (exit 2) rather than a new, empty cache."""
     from planctl.tuning.store import Store, resolve_cache_dir
 
-    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]))
+    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]), create=create)
     for problem in store.problems:
         click.echo(f"planctl cache: {problem}", err=True)
     return store
@@ -53,7 +55,7 @@ def ls(ctx: click.Context, output: str) -> None:
     """One line per key: target, device, TVM version, workloads, records (valid), size."""
     from planctl.tuning.eviction import database_bytes
 
-    store = _store(ctx)
+    store = _store(ctx, create=False)
     rows = []
     for key_id, key in sorted(store.keys().items()):
         n, valid, workloads = store.query(
@@ -75,7 +77,7 @@ def ls(ctx: click.Context, output: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, ident: str, output: str) -> None:
     """Records of a workload hash or a key id (a unique prefix is enough), best first."""
-    store = _store(ctx)
+    store = _store(ctx, create=False)
     records = store.records("workload_hash LIKE ? OR key_id LIKE ?", (ident + "%", ident + "%"))
     if not records:
         raise TuningError(f"no record matches '{ident}'", hint="planctl cache ls lists the keys")
@@ -99,7 +101,7 @@ def _ms(value: float | None) -> str:
 @click.pass_context
 def verify(ctx: click.Context, deep: bool, output: str) -> None:
     """Check the file and every checksum; damaged rows are quarantined. Exit 1 when any was found."""
-    store = _store(ctx)
+    store = _store(ctx, create=False)
     records = store.records()
     hashes = sorted(store.workload_hashes())
     bad_hashes = [h for h in hashes if store.workload(h) is None]
@@ -129,7 +131,7 @@ def prune(ctx: click.Context, keep, max_age_days, max_bytes, dry_run: bool, outp
     """Evict: beyond the best K per workload and key, older than the age limit, over the size cap."""
     from planctl.tuning import eviction
 
-    store = _store(ctx)
+    store = _store(ctx, create=False)
     result = eviction.prune(store, keep=keep or eviction.DEFAULT_KEEP,
                             max_age_days=max_age_days or eviction.DEFAULT_MAX_AGE_DAYS,
                             max_bytes=max_bytes or eviction.DEFAULT_MAX_BYTES, dry_run=dry_run)
@@ -152,7 +154,7 @@ def export(ctx: click.Context, file: Path, key_ids, target_name, workloads, top_
     """Write records as sorted, checksummed JSON lines for review and commit beside a plan."""
     from planctl.tuning import records as record_files
 
-    store = _store(ctx)
+    store = _store(ctx, create=False)
     chosen = [k for k, key in store.keys().items()
               if (not key_ids or any(k.startswith(p) for p in key_ids))
               and (target_name is None or key.target_name == target_name)]

@@ -1,6 +1,7 @@
 """``planctl init NAME``: write a new, valid plan skeleton with a schema modeline for editors."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from pathlib import Path
@@ -28,13 +29,18 @@ spec:
         domain: {{kind: float-range, min: -1.0, max: 1.0}}
     production_shapes:
       batch: {{min: 1, opt: 1, max: 8, values: [1, 8]}}
+    baseline_telemetry:      # the production measurement that motivates the plan
+      date: {today}
+      source: "TODO: dashboard, trace or benchmark; add p50_ms / p99_ms from it"
   bottleneck:
     kind: compute            # what the production profile shows
     layer: kernel            # graph | kernel | runtime | serving
     evidence: "TODO: what was measured, where, and what it showed"
   optimizations:
     - technique: constant-folding
-    - technique: operator-fusion
+    - technique: operator-fusion   # enables autotuning: the tuner schedules fused kernels
+    - technique: autotuning
+      budget: {{trials: 2000, wall_clock_s: 3600}}
   envelope:
     parity:
       examples: 8
@@ -69,7 +75,8 @@ def render(name: str, out: Path, model: str, target: str) -> str:
         digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), ""
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
-                            digest_note=note, switch=switch, target=target)
+                            digest_note=note, switch=switch, target=target,
+                            today=dt.date.today().isoformat())
 
 
 @click.command("init")

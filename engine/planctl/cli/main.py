@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         usage.show()
         return EXIT_USAGE
     except click.Abort:
+        click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except PlanctlError as err:
         print_error(err)

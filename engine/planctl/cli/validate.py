@@ -31,10 +31,20 @@ def command(files: tuple[Path, ...], output: str) -> None:
     paths = list(files) or default_files(Path.cwd())
     if not paths:
         raise click.UsageError("no files given and no plans/ or targets/ YAML files here")
+    # a file found (not named) here that is a symlink out of the directory is never read, so
+    # that no line of a file outside the repository is printed
+    outside = [] if files else [p for p in paths if not _inside(p, Path.cwd())]
+    for path in outside:
+        click.echo(f"planctl validate: {path} is a symlink out of the repository; not read", err=True)
+    paths = [p for p in paths if p not in outside]
     findings = [f for path in paths for f in validate_file(path)]
     text = to_json(findings, len(paths)) if output == "json" else to_text(findings, len(paths))
     if text:
         click.echo(text)
     # SystemExit, not ctx.exit(): cli.main runs click with standalone_mode=False and drops the
     # code click returns for ctx.exit(); its handler maps SystemExit to the exit code.
-    raise SystemExit(exit_code_for({f.rule for f in findings}))
+    raise SystemExit(max(exit_code_for({f.rule for f in findings}), 1 if outside else 0))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())

@@ -59,6 +59,26 @@ _TABLE = [
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",
          "Model, records and dataset paths are repository-relative so that a plan means the same "
          "thing on every checkout and in CI."),
+    Code("PLN116", "unknown-parity-output", "A parity tolerance names an output the workload does not declare.",
+         "When `spec.workload.outputs` lists the outputs, every key of `envelope.parity.outputs` "
+         "must be one of them: a misspelt name would leave the real output at the default "
+         "tolerance without a word."),
+    Code("PLN117", "telemetry-order", "Baseline telemetry has p99 below p50.",
+         "A 99th percentile is never below the median; one of the figures is a typo or swapped, "
+         "and the plan's speedup is argued from them."),
+    Code("PLN118", "bad-target-tvm", "A target's `spec.tvm` is not a TVM target planctl supports.",
+         "`kind` (and `host.kind`) must be a TVM 0.27 target kind planctl supports (the "
+         "`target_kinds` table of planctl/rules/capabilities.yaml: llvm, cuda, rocm, metal, "
+         "vulkan, opencl, webgpu); `num-cores`, when present, a positive integer. Without this "
+         "check a typo reaches `tvm.target.Target` at apply time, after the plan passed check."),
+    Code("PLN119", "target-device-mismatch", "A target's `capabilities.device` does not match its TVM kind.",
+         "The legality rules reason about `capabilities.device` (CUDA graphs only on cuda...) while "
+         "TVM compiles for `tvm.kind`; they must agree: llvm -> cpu, cuda -> cuda, rocm -> rocm, "
+         "metal -> metal, vulkan -> vulkan."),
+    Code("PLN120", "target-name-mismatch", "A target's `metadata.name` differs from its file name.",
+         "Plans name targets and apply finds them as `targets/<name>.yaml`; a document in a "
+         "`targets/` folder whose name "
+         "differs from its file's stem would be reported, keyed and cached under two names."),
 ]
 
 CODES: dict[str, Code] = {code.id: code for code in _TABLE}

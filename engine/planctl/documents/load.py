@@ -58,7 +58,7 @@ def _examine(path: Path, expected_kind: str | None = None) -> _Examined:
             model = KINDS[kind].model_validate(source.data)
         except ValidationError as exc:
             issues += problems.issues_from(exc, source.data, source.index, kind)
-        issues += semantics.check(kind, source.data, source.index)
+        issues += semantics.check(kind, source.data, source.index, path)
     issues.sort(key=lambda i: (i.line, i.col, i.rule))
     return _Examined(source, model, issues)
 

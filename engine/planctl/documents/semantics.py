@@ -1,4 +1,4 @@
-"""Semantic checks of one document that the schema cannot express (PLN110-PLN115).
+"""Semantic checks of one document that the schema cannot express (PLN110-PLN120).
 
 They read the plain data defensively (a value of the wrong type is skipped: the schema check already
 reports it), so they run even when the model did not validate and one run shows every problem.
@@ -7,6 +7,7 @@ Each check yields ``(rule, pointer, message, help)``; :func:`check` places them 
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 from typing import Any, Iterator
 
 from planctl.documents.positions import SourceIndex, join
@@ -17,9 +18,12 @@ Found = tuple[str, str, str, "str | None"]
 _WORKLOAD = "/spec/workload"
 
 
-def check(kind: str, data: Any, index: SourceIndex) -> list[Issue]:
-    """Every semantic issue of a document of ``kind`` (only plans and locks have any)."""
-    checks = {"OptimizationPlan": (_shape_ranges, _inputs, _domains, _plan_paths),
+def check(kind: str, data: Any, index: SourceIndex, path: Path | None = None) -> list[Issue]:
+    """Every semantic issue of a document of ``kind`` read from ``path`` (a target in a
+    ``targets/`` folder must be named as its file; without a path that check is skipped)."""
+    checks = {"OptimizationPlan": (_shape_ranges, _inputs, _domains, _plan_paths,
+                                   _parity_outputs, _telemetry),
+              "Target": (_target_tvm, _target_device, lambda d: _target_name(d, path)),
               "Lock": (_lock_paths,)}.get(kind, ())
     issues = []
     for fn in checks:
@@ -136,3 +140,79 @@ def _path(pointer: str, value: Any) -> Iterator[Found]:
     elif posixpath.normpath(text).split("/")[0] == "..":
         yield ("PLN115", pointer, f"path `{value}` leaves the repository through `..`",
                "keep models, records and datasets inside the repository")
+
+
+def _parity_outputs(data: Any) -> Iterator[Found]:
+    """PLN116 a parity tolerance for an output the workload does not declare (when it declares
+    any): a typo there would silently leave the real output at the default tolerance."""
+    outputs = _get(data, "spec", "workload", "outputs")
+    tolerances = _get(data, "spec", "envelope", "parity", "outputs")
+    if not (isinstance(outputs, list) and outputs and isinstance(tolerances, dict)):
+        return
+    declared = [o for o in outputs if isinstance(o, str)]
+    for name in tolerances:
+        if isinstance(name, str) and name not in declared:
+            yield ("PLN116", join("/spec/envelope/parity/outputs", name),
+                   f"parity tolerance for `{name}`, which is not in `spec.workload.outputs`",
+                   f"declared outputs: {', '.join(declared)}; fix the name or declare the output")
+
+
+def _telemetry(data: Any) -> Iterator[Found]:
+    """PLN117 baseline telemetry whose p99 is below its p50 (a percentile cannot decrease)."""
+    at = f"{_WORKLOAD}/baseline_telemetry"
+    p50, p99 = _get(data, "spec", "workload", "baseline_telemetry", "p50_ms"), \
+        _get(data, "spec", "workload", "baseline_telemetry", "p99_ms")
+    if _is_num(p50) and _is_num(p99) and p99 < p50:
+        yield ("PLN117", f"{at}/p99_ms", f"baseline p99 {p99} ms is below p50 {p50} ms",
+               "a 99th percentile is never below the median: swap the figures or fix the typo")
+
+
+def _target_kinds() -> dict[str, tuple[str, ...]]:
+    """Supported TVM target kind -> the ``capabilities.device`` values it is consistent with
+    (empty: any); the table lives in ``planctl/rules/capabilities.yaml``."""
+    from planctl.rules.capabilities import load_table
+
+    return load_table().target_kinds
+
+
+def _target_tvm(data: Any) -> Iterator[Found]:
+    """PLN118 ``spec.tvm.kind`` (and ``host.kind``) not a supported TVM 0.27 kind; ``num-cores``
+    not a positive integer."""
+    tvm = _get(data, "spec", "tvm")
+    if not isinstance(tvm, dict):
+        return
+    kinds = _target_kinds()
+    for at, kind in (("/spec/tvm/kind", tvm.get("kind")),
+                     ("/spec/tvm/host/kind", _get(tvm, "host", "kind"))):
+        if kind is None and at == "/spec/tvm/kind":
+            yield ("PLN118", "/spec/tvm", "`spec.tvm` has no `kind`",
+                   f"add `kind:` ({', '.join(kinds)})")
+        elif kind is not None and kind not in kinds:
+            yield ("PLN118", at, f"TVM target kind `{str(kind)[:60]}` is not one planctl supports",
+                   f"supported kinds: {', '.join(kinds)}")
+    if "num-cores" in tvm:
+        cores = tvm["num-cores"]
+        if not (_is_int(cores) and cores > 0):
+            yield ("PLN118", "/spec/tvm/num-cores", f"`num-cores` must be a positive integer, "
+                   f"found `{str(cores)[:60]}`", "the number of cores TVM's thread pool uses, e.g. 4")
+
+
+def _target_device(data: Any) -> Iterator[Found]:
+    """PLN119 ``capabilities.device`` inconsistent with ``tvm.kind`` (llvm -> cpu, cuda -> cuda...)."""
+    kind, device = _get(data, "spec", "tvm", "kind"), _get(data, "spec", "capabilities", "device")
+    devices = _target_kinds().get(kind) if isinstance(kind, str) else None
+    if devices and isinstance(device, str) and device not in devices:
+        yield ("PLN119", "/spec/capabilities/device", f"device `{device}` does not match TVM "
+               f"target kind `{kind}`", f"a `{kind}` target runs on: {', '.join(devices)}")
+
+
+def _target_name(data: Any, path: Path | None) -> Iterator[Found]:
+    """PLN120 ``metadata.name`` differs from the file's stem, for a target in a ``targets/``
+    folder (where plans and apply find targets by file name)."""
+    name = _get(data, "metadata", "name")
+    if path is None or Path(path).parent.name != "targets":
+        return
+    if isinstance(name, str) and name != Path(path).stem:
+        yield ("PLN120", "/metadata/name", f"target `{name}` is in file {Path(path).name}; plans "
+               f"find targets by file name", f"rename the file to {name}.yaml or set "
+               f"`name: {Path(path).stem}`")

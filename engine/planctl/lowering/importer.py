@@ -2,7 +2,7 @@
 
 Errors name the node, op type and opset (never a raw TVM traceback). The static shapes baked into
 a dynamo-exported graph are checked against the plan's shape, because importing such a graph at
-another shape compiles and runs with wrong output (shared/notes/tvm-0.27.md §4).
+another shape compiles and runs with wrong output (docs/tvm-0.27.md §4).
 """
 from __future__ import annotations
 

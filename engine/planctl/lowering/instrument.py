@@ -1,7 +1,7 @@
 """Per-pass evidence from TVM's own PassInstrument: time, Relax bindings and PrimFunc counts.
 
 Instruments also fire for the passes that FoldConstant runs internally on TIR (about 60 per folded
-constant, shared/notes/tvm-0.27.md §7), so only top-level passes (depth 0) are recorded.
+constant, docs/tvm-0.27.md §7), so only top-level passes (depth 0) are recorded.
 """
 from __future__ import annotations
 

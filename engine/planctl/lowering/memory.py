@@ -3,7 +3,7 @@
 After the dataflow-lowering passes of the target's backend, StaticPlanBlockMemory turns the
 per-intermediate ``relax.builtin.alloc_tensor`` calls into a few reused
 ``relax.memory.alloc_storage`` blocks; the sum of their sizes (bytes, the first value of the size
-``ShapeExpr``) is the activation memory the compiled function reserves (shared/notes/tvm-0.27.md
+``ShapeExpr``) is the activation memory the compiled function reserves (docs/tvm-0.27.md
 §8). Weights are constants in the library and the function's result is allocated apart; neither
 is counted (the result's bytes are reported as ``output_bytes``).
 """

@@ -1,7 +1,7 @@
 """Importing TVM once, with the thread count and the pinned versions checked.
 
 TVM reads ``TVM_NUM_THREADS`` when its runtime starts, so it is set before the first import
-(shared/notes/tvm-0.27.md §3). A missing ``planctl[tvm]`` extra is a clear error, not a traceback.
+(docs/tvm-0.27.md §3). A missing ``planctl[tvm]`` extra is a clear error, not a traceback.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``getrusage(RUSAGE_SELF).ru_maxrss`` is the high-water mark of the resident set since the process
 started (it never goes down), in kibibytes on Linux and bytes on macOS (getrusage(2) man pages).
-TVM has no API for peak memory (shared/notes/tvm-0.27.md §8), so measure it in a fresh process that
+TVM has no API for peak memory (docs/tvm-0.27.md §8), so measure it in a fresh process that
 only loads the artifact and runs it, or the import and compile will dominate.
 """
 from __future__ import annotations

@@ -45,6 +45,7 @@ class TechniqueInfo:
 class CapabilityTable:
     techniques: dict[str, TechniqueInfo]
     dtype_features: dict[str, tuple[tuple[str, ...], str]]
+    target_kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def technique(self, name: str) -> TechniqueInfo:
         return self.techniques[name]
@@ -68,7 +69,8 @@ def load_table(path: Path = TABLE) -> CapabilityTable:
     return CapabilityTable(
         techniques={n: _technique(n, t) for n, t in raw["techniques"].items()},
         dtype_features={d: (tuple(v["compute_features_any"]), v["why"])
-                        for d, v in raw.get("dtypes", {}).items()})
+                        for d, v in raw.get("dtypes", {}).items()},
+        target_kinds={k: tuple(v.get("devices") or ()) for k, v in raw.get("target_kinds", {}).items()})
 
 
 def target_features(target) -> set[str]:

@@ -57,6 +57,7 @@ class PlanContext:
     today: dt.date
     root: Path
     missing_targets: tuple[str, ...] = ()
+    escaping_targets: tuple[str, ...] = ()  # target documents that are symlinks out of the root
 
     @property
     def plan(self):

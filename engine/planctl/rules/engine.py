@@ -33,7 +33,7 @@ def check(paths: list[Path], options: Options) -> Report:
     root = options.root
     docs = [inputs.read(p) for p in (paths or inputs.repo_plans(root))]
     plans = {p.path.resolve(): p for p in docs if p.kind not in ("Target", "Lock")}
-    targets = _targets([d.loaded for d in plans.values() if d.loaded], root, docs)
+    targets, escaping = _targets([d.loaded for d in plans.values() if d.loaded], root, docs)
     repo = Repo(root, {k: d.loaded for k, d in plans.items() if d.loaded},
                 lambda: inputs.load_quietly([p for p in inputs.repo_plans(root)
                                              if p.resolve() not in plans]))
@@ -43,7 +43,7 @@ def check(paths: list[Path], options: Options) -> Report:
     findings = [f for d in every for f in d.findings]
     for doc in plans.values():
         if doc.loaded is not None:
-            findings += _plan_findings(doc.loaded, targets, base, options)
+            findings += _plan_findings(doc.loaded, targets, escaping, base, options)
     findings = [f for f in findings if options.selection.wants(f.rule)]
     report = Report(root, sorted(findings, key=lambda f: f.sort_key()), plans=len(plans),
                     targets=sum(1 for d in targets.values() if d is not None),
@@ -52,24 +52,31 @@ def check(paths: list[Path], options: Options) -> Report:
     return report
 
 
-def _targets(plans, root: Path, docs) -> dict[str, inputs.Document | None]:
-    """name -> Document of every target the plans name (None when there is no such file)."""
+def _targets(plans, root: Path, docs) -> tuple[dict[str, inputs.Document | None], set[str]]:
+    """name -> Document of every target the plans name (None when there is no such file, or when
+    it is a symlink out of the root: such a file is never read, PLN220 reports it), and the names
+    of those symlinks."""
     given = {d.path.resolve(): d for d in docs}
     out: dict[str, inputs.Document | None] = {}
+    escaping: set[str] = set()
     for plan in plans:
         for name in plan.model.spec.targets:
             if name not in out:
                 path = inputs.target_path(name, root)
+                if path is not None and not path.resolve().is_relative_to(Path(root).resolve()):
+                    escaping.add(name)
+                    path = None
                 out[name] = None if path is None else given.get(path.resolve()) or inputs.read(path)
-    return out
+    return out, escaping
 
 
-def _plan_findings(loaded, targets, base, options: Options) -> list:
+def _plan_findings(loaded, targets, escaping, base, options: Options) -> list:
     rules = [r for r in load_rules().values() if options.selection.wants(r.id)
              and (options.use_waivers or r.waivable)]  # the waiver rules are off with --no-waivers
     names = loaded.model.spec.targets
     ctx = PlanContext(loaded, {n: targets[n].loaded for n in names if targets.get(n)},
-                      missing_targets=tuple(n for n in names if targets.get(n) is None), **base)
+                      missing_targets=tuple(n for n in names if targets.get(n) is None),
+                      escaping_targets=tuple(n for n in names if n in escaping), **base)
     found = [from_violation(r, v, loaded) for r in rules for v in r.check(ctx)]
     if not options.use_waivers:
         return found

@@ -29,11 +29,51 @@ class Artifact:
     _vm: object
 
     def __call__(self, **inputs):
+        """Run one inference. Raises ValueError when an input is missing or outside the plan's
+        contract (dtype, static shape, value domain): the compiled kernels do not bounds-check
+        (an out-of-vocabulary token id would read out of bounds), so the check happens here."""
         import tvm
 
-        args = [tvm.runtime.tensor(inputs[name]) for name in self.manifest["input_names"]]
+        check_inputs(self.manifest.get("inputs", []), inputs)
+        dev = tvm.cuda() if self.manifest.get("device") == "cuda" else tvm.cpu()
+        args = [tvm.runtime.tensor(inputs[name], device=dev) for name in self.manifest["input_names"]]
         out = self._vm["main"](*args)
         return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+
+
+def check_inputs(contract: list[dict], inputs: dict) -> None:
+    """Compare ``inputs`` with the manifest's input contract; raise ValueError naming the input."""
+    import numpy as np
+
+    for spec in contract:
+        name = spec["name"]
+        if name not in inputs:
+            raise ValueError(f"missing input '{name}' (expected {spec['dtype']} {spec['shape']})")
+        value = np.asarray(inputs[name])
+        if str(value.dtype) != spec["dtype"] or list(value.shape) != spec["shape"]:
+            raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact was "
+                             f"built for {spec['dtype']} {spec['shape']}")
+        _check_domain(name, value, spec["domain"])
+
+
+def _check_domain(name: str, value, domain: dict) -> None:
+    import numpy as np
+
+    kind = domain.get("kind")
+    if kind == "integer-range" and value.size and (value.min() < domain["min"] or value.max() > domain["max"]):
+        raise ValueError(f"input '{name}' has values in [{value.min()}, {value.max()}], outside the plan's "
+                         f"domain [{domain['min']}, {domain['max']}]")
+    if kind in ("enum", "attention-mask"):
+        allowed = domain.get("values", [0, 1])
+        if not np.isin(value, allowed).all():
+            raise ValueError(f"input '{name}' has values outside {allowed}")
+    if kind == "float-range":
+        finite = value[np.isfinite(value)]
+        if not domain.get("allow_nan") and np.isnan(value).any():
+            raise ValueError(f"input '{name}' contains NaN, which the plan's domain excludes")
+        if finite.size and (finite.min() < domain["min"] or finite.max() > domain["max"]):
+            raise ValueError(f"input '{name}' has values in [{finite.min()}, {finite.max()}], outside the "
+                             f"plan's domain [{domain['min']}, {domain['max']}]")
 
 
 def load(out_dir: str | os.PathLike) -> Artifact:

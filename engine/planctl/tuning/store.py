@@ -22,6 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from planctl.errors import TuningError
 from planctl.tuning.digest import canonical, checksum
 from planctl.tuning.keys import COMPONENTS, CacheKey
 
@@ -62,6 +63,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
 # (``stored``, when the row was written here, is left out: eviction by age uses it, the checksum not)
 RECORD_COLUMNS = ("id", "key_id", "workload_hash", "mean_s", "run_secs", "trace", "target", "args_info",
                   "provenance", "session", "created", "checksum")
+
+
+class MissingCacheError(TuningError):
+    """A read-only cache command named a cache that does not exist (exit 2; nothing is created)."""
 
 
 def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -143,11 +148,18 @@ class Store:
         return GovernedCache.from_binding(self, self.binding).database()
 
     @classmethod
-    def open(cls, cache_dir: Path, check: bool = True) -> "Store":
-        """Open (creating) the store under ``cache_dir``; with ``check``, a damaged file is moved aside."""
+    def open(cls, cache_dir: Path, check: bool = True, create: bool = True) -> "Store":
+        """Open (creating) the store under ``cache_dir``; with ``check``, a damaged file is moved aside.
+        With ``create=False`` (read-only commands) a missing directory or database raises
+        :class:`MissingCacheError` and nothing is created."""
         cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
         path = cache_dir / DB_FILE
+        if not create and not path.is_file():
+            what = "directory" if not cache_dir.is_dir() else "database"
+            raise MissingCacheError(
+                f"no tuning cache at {cache_dir} (the {what} does not exist)",
+                hint="check --cache / $PLANCTL_CACHE; `planctl apply` creates the cache")
+        cache_dir.mkdir(parents=True, exist_ok=True)
         problems: list[str] = []
         with FileLock(str(cache_dir / ".open.lock"), timeout=BUSY_TIMEOUT_S):
             conn = None

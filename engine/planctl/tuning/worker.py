@@ -5,7 +5,7 @@ apply down, and because the wall-clock budget is enforced by killing it: every r
 to the SQLite store in its own transaction, so what was measured before the kill stays.
 ``fast_build`` is TVM's default builder minus the ``tvm.s_tir.tensor_intrin`` import that takes ~36 s
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
-(shared/notes/tvm-0.27.md §9).
+(docs/tvm-0.27.md §9).
 
 Spec (JSON): cache_dir, key, compatible, provenance, session, target, module_json, search (task
 names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir.

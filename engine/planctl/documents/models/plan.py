@@ -2,7 +2,7 @@
 
 One plan = one workload, the measured bottleneck it targets, the layer that owns it, the techniques
 applied in order, the correctness envelope, the fallback switch and the targets. Field names follow
-the checklist in shared/seed (bottleneck, envelope, parity, p50/p99, TTFT/TPOT).
+the field's optimization checklist (bottleneck, envelope, parity, p50/p99, TTFT/TPOT).
 """
 from __future__ import annotations
 

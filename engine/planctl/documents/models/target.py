@@ -1,7 +1,7 @@
 """The ``Target`` document (``targets/*.yaml``).
 
 ``spec.tvm`` is a TVM 0.27 target dict passed to ``tvm.target.Target`` unchanged (string targets
-with options are gone in 0.27, see shared/notes/tvm-0.27.md §3). Beside it, the capabilities the
+with options are gone in 0.27, see docs/tvm-0.27.md §3). Beside it, the capabilities the
 legality rules reason about and the roofline peaks the report uses.
 """
 from __future__ import annotations

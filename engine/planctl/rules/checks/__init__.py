@@ -18,4 +18,6 @@ MODULES = (
     "missing_reference",        # PLN215
     "model_digest",             # PLN216
     "waivers",                  # PLN217, PLN218, PLN219
+    "reference_location",       # PLN220
+    "placeholder_text",         # PLN221
 )

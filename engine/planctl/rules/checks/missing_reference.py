@@ -1,34 +1,77 @@
 """PLN215 missing-reference."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Iterator
+
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
 
+def references(spec) -> Iterator[tuple[str, str, str]]:
+    """``(pointer, repository-relative path, what)`` for every file a plan names: the model, the
+    tuning records, the quality dataset and the calibration datasets."""
+    yield "/spec/workload/model/onnx", spec.workload.model.onnx, "model file"
+    for i, technique in enumerate(spec.optimizations):
+        records = getattr(technique, "records", None)
+        if records:
+            yield f"/spec/optimizations/{i}/records", records, "tuning records"
+        calibration = getattr(technique, "calibration", None)
+        if calibration is not None:
+            yield (f"/spec/optimizations/{i}/calibration/dataset", calibration.dataset,
+                   "calibration dataset")
+    if spec.envelope.quality is not None:
+        yield "/spec/envelope/quality/dataset", spec.envelope.quality.dataset, "quality dataset"
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, symlinks followed, lies inside ``root``."""
+    return path.resolve().is_relative_to(Path(root).resolve())
+
+
+def kind_problem(path: Path, what: str) -> str | None:
+    """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
+    directory (TVM's JSONDatabase), everything else a regular file."""
+    if what == "tuning records":
+        if path.is_dir() or (path.is_file() and path.suffix == ".jsonl"):
+            return None
+        return "is neither a .jsonl file nor a directory"
+    return None if path.is_file() else "is not a regular file"
+
+
 @rule("PLN215", "missing-reference", "error")
 def check(ctx):
-    """Every target and the model file the plan names exist.
+    """Every target and every file the plan names exist and are the right kind of file.
 
     What it checks
         Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` under the repository
-        root, and ``workload.model.onnx`` (repository-relative) is a file.
+        root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
+        ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
+        ``records`` is a ``.jsonl`` file or a directory (TVM's JSONDatabase format). A path that
+        leaves the repository through a symlink is ``PLN220``'s, not this rule's.
 
     Why
-        A plan that points at nothing cannot be compiled, measured or rolled back; catching it
-        before CI compiles anything saves a tuning run.
+        A plan that points at nothing cannot be compiled, measured, verified or rolled back;
+        ``apply`` would stop on it after ``check`` passed. Catching it before CI compiles anything
+        saves a tuning run.
 
     Example
-        ``targets: [a100-80gb]`` with no ``targets/a100-80gb.yaml``.
+        ``targets: [a100-80gb]`` with no ``targets/a100-80gb.yaml``; ``quality: {dataset:
+        data/eval.jsonl}`` when the file was never committed; ``onnx: models`` (a directory).
 
     Fix
-        Fix the name, add the target document, or generate the model file (a git-ignored model
-        is produced by its export script; run it before ``planctl check``).
+        Fix the name, add the target document or the file, or generate the model file (a
+        git-ignored model is produced by its export script; run it before ``planctl check``).
     """
     for i, name in enumerate(ctx.spec.targets):
-        if name in ctx.missing_targets:
+        if name in ctx.missing_targets and name not in ctx.escaping_targets:
             yield Violation(f"/spec/targets/{i}", f"target {name} does not exist",
                             key=name, help=f"add targets/{name}.yaml or fix the name")
-    onnx = ctx.spec.workload.model.onnx
-    if not (ctx.root / onnx).is_file():
-        yield Violation("/spec/workload/model/onnx", f"model file {onnx} does not exist",
-                        key="model", help="fix the path or generate the model file")
+    for pointer, value, what in references(ctx.spec):
+        path = ctx.root / value
+        if not path.exists():
+            yield Violation(pointer, f"{what} {value} does not exist", key=pointer,
+                            help="fix the path or add (generate) the file")
+        elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
+            yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
+                            help="point at the file itself")

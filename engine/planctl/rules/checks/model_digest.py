@@ -5,6 +5,7 @@ import functools
 import hashlib
 from pathlib import Path
 
+from planctl.rules.checks.missing_reference import inside
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
@@ -30,7 +31,7 @@ def check(ctx):
 
     What it checks
         The sha256 of ``workload.model.onnx`` equals ``workload.model.sha256``. A missing file is
-        ``PLN215``'s, not this rule's.
+        ``PLN215``'s, and one outside the repository ``PLN220``'s, not this rule's.
 
     Why
         The envelope, the telemetry and the review were made for one model. A re-exported or
@@ -46,7 +47,7 @@ def check(ctx):
     """
     model = ctx.spec.workload.model
     path = ctx.root / model.onnx
-    if not path.is_file():
+    if not path.is_file() or not inside(path, ctx.root):  # PLN215's or PLN220's: never read it
         return
     actual = file_sha256(path)
     if actual != model.sha256:

@@ -1,8 +1,9 @@
 """GitHub Actions workflow commands:
-``::error file=plans/x.yaml,line=14,col=13,title=PLN201::message`` (waived findings omitted)."""
+``::error file=plans/x.yaml,line=14,col=13,title=PLN201::message`` (waived findings omitted); the
+file is relative to the working directory, as in every other format."""
 from __future__ import annotations
 
-from planctl.rules.reporters.common import relpath, severity
+from planctl.rules.reporters.common import severity, shown
 
 COMMANDS = {"error": "error", "warning": "warning", "note": "notice"}
 
@@ -16,7 +17,7 @@ def _prop(text: str) -> str:
 
 
 def one(f, root) -> str:
-    props = [f"file={_prop(relpath(f.file, root))}", f"line={f.line}", f"col={f.col}"]
+    props = [f"file={_prop(shown(f.file))}", f"line={f.line}", f"col={f.col}"]
     if f.end_line:
         props.append(f"endLine={f.end_line}")
     if f.end_col and f.end_line == f.line:  # GitHub ignores endColumn across lines

@@ -1,15 +1,19 @@
 """SARIF 2.1.0 (validated in tests against the OASIS schema): the rules come from the registry,
-results carry ``partialFingerprints`` and waivers become in-source ``suppressions``."""
+results carry ``partialFingerprints`` and waivers become in-source ``suppressions``. Locations are
+relative ``uri``s with ``uriBaseId`` ``%SRCROOT%``, which ``originalUriBaseIds`` maps to the working
+directory (the paths the other formats print); a file outside it gets an absolute ``file:`` uri."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from planctl import __version__
 from planctl.rules import catalog
-from planctl.rules.reporters.common import fingerprint, relpath, severity
+from planctl.rules.reporters.common import fingerprint, severity, shown
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+BASE_ID = "%SRCROOT%"
 LEVELS = {"error": "error", "warning": "warning", "note": "note"}
 
 
@@ -30,10 +34,15 @@ def region(f) -> dict:
     return out
 
 
+def artifact(file: str) -> dict:
+    path = shown(file)
+    if PurePosixPath(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path), "uriBaseId": BASE_ID}
+
+
 def result(f, root: Path, index: dict[str, int]) -> dict:
-    location = {"physicalLocation": {
-        "artifactLocation": {"uri": relpath(f.file, root), "uriBaseId": "%SRCROOT%"},
-        "region": region(f)}}
+    location = {"physicalLocation": {"artifactLocation": artifact(f.file), "region": region(f)}}
     if f.pointer:
         location["logicalLocations"] = [{"fullyQualifiedName": f.pointer, "kind": "element"}]
     text = f.message + (f"\nhelp: {f.help}" if f.help else "")
@@ -51,7 +60,7 @@ def render(report) -> str:
     index = {e.id: i for i, e in enumerate(entries)}
     run = {"tool": {"driver": {"name": "planctl", "version": __version__,
                                "rules": [rule_dict(e) for e in entries]}},
-           "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(report.root).resolve().as_uri() + "/"}},
+           "originalUriBaseIds": {BASE_ID: {"uri": Path.cwd().resolve().as_uri().rstrip("/") + "/"}},
            "columnKind": "unicodeCodePoints",
            "results": [result(f, report.root, index) for f in report.findings]}
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"

@@ -1,4 +1,6 @@
-"""Helpers the reporters share: repository-relative paths and stable fingerprints."""
+"""Helpers the reporters share: the path every format shows (relative to the working directory,
+as users type it) and stable fingerprints (repository-relative, so they never depend on the
+directory ``check`` ran in)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +9,16 @@ from pathlib import Path, PurePosixPath
 from planctl.findings import Finding
 
 
+def shown(file: str) -> str:
+    """``file`` as every format shows it: relative to the working directory when it is below it
+    (else absolute), with ``/`` separators."""
+    from planctl.documents.diagnostics import display_path
+
+    return Path(display_path(file)).as_posix()
+
+
 def relpath(file: str, root: Path) -> str:
-    """``file`` relative to the repository root, with ``/`` separators (SARIF, GitHub)."""
+    """``file`` relative to the repository root, with ``/`` separators (fingerprints)."""
     path = Path(file)
     try:
         return PurePosixPath(path.resolve().relative_to(Path(root).resolve())).as_posix()

@@ -1,0 +1,55 @@
+"""PLN221 placeholder-text."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from planctl.documents.positions import join
+from planctl.rules.context import Violation
+from planctl.rules.registry import rule
+
+PLACEHOLDER = re.compile(r"^\s*(TODO|FIXME|TBD)\b", re.IGNORECASE)
+
+
+def placeholders(data: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """``(pointer, text)`` of every string value of ``data`` that starts with TODO/FIXME/TBD."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from placeholders(value, join(pointer, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from placeholders(value, join(pointer, i))
+    elif isinstance(data, str) and PLACEHOLDER.match(data):
+        yield pointer, data
+
+
+def is_placeholder(text: str | None) -> bool:
+    return isinstance(text, str) and bool(PLACEHOLDER.match(text))
+
+
+@rule("PLN221", "placeholder-text", "error")
+def check(ctx):
+    """No value of the plan is still a TODO placeholder.
+
+    What it checks
+        Every string value of the plan (evidence, telemetry source, notes, review records...)
+        that starts with ``TODO``, ``FIXME`` or ``TBD``. ``planctl init`` writes such
+        placeholders where only a person can fill the plan in.
+
+    Why
+        The evidence, the telemetry and the review are the argument for the optimization; a
+        plan whose argument is a placeholder was never argued, whatever its other fields say.
+
+    Example
+        ``evidence: "TODO: what was measured, where, and what it showed"`` left as ``init``
+        wrote it.
+
+    Fix
+        Replace the placeholder with the real text (what was measured, where it came from).
+    """
+    for pointer, text in placeholders(ctx.loaded.data):
+        if pointer.startswith("/metadata/annotations"):
+            continue  # waiver reasons are PLN217's
+        shown = text if len(text) <= 60 else text[:59] + "…"
+        yield Violation(pointer, f"placeholder `{shown}` is still in the plan", key=pointer,
+                        help="replace it with the real value")
