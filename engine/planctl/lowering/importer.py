@@ -36,7 +36,7 @@ def load_onnx(path: Path):
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
-        raise LoweringError(f"{path}: not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
+        raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
                             file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
     return model
 

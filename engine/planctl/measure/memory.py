@@ -12,6 +12,17 @@ import sys
 
 
 def peak_rss_mb() -> float:
-    """Peak RSS of the calling process in MiB (2**20 bytes)."""
+    """Peak RSS of the calling process in MiB (2**20 bytes).
+
+    On Linux ``VmHWM`` from ``/proc/self/status`` (proc(5)): ``ru_maxrss`` survives ``fork`` and
+    ``exec``, so a measurement child started by a 1 GB apply process would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
