@@ -129,3 +129,25 @@ def test_operator_tvm_cannot_import(tiny_repo: Path, capsys, make_tiny_model):
     err = capsys.readouterr().err
     assert "MyCustomOp" in err and "'act'" in err and "opset" in err
     assert "Traceback" not in err and _no_output(tiny_repo)
+
+
+def test_verify_replay_reruns_a_saved_counterexample(tiny_repo: Path, capsys):
+    import numpy as np
+
+    from planctl.verify.counterexample import save_counterexample
+
+    assert apply(tiny_repo) == 0
+    out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    x = np.full((32, 128), 0.5, dtype="float32")
+    from planctl.runtime import load
+
+    good = load(out_dir)(x=x)[0]
+    tolerances = {"y": (1e-4, 1e-5)}
+    fixed = save_counterexample(out_dir / "fixed.npz", {"inputs": {"x": x}, "reference": [good],
+                                "candidate": [good], "names": ["y"], "reason": "test"}, {"batch": 32}, tolerances, 0)
+    broken = save_counterexample(out_dir / "broken.npz", {"inputs": {"x": x}, "reference": [good + 1.0],
+                                 "candidate": [good], "names": ["y"], "reason": "test"}, {"batch": 32}, tolerances, 0)
+    assert main(["verify", "replay", str(fixed)]) == 0
+    assert "no longer reproduces" in capsys.readouterr().out
+    assert main(["verify", "replay", str(broken)]) == 1
+    assert "FAIL" in capsys.readouterr().out

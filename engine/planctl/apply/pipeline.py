@@ -425,12 +425,13 @@ def _emit(ctx: Context, folder: Path) -> None:
     _export_records(ctx, folder)
     manifest = {"plan": plan.metadata.name, "target": ctx.options.target, "verdict": verdict,
                 "artifact": deployed, "baseline": build["libraries"]["baseline"],
+                "candidate": build["libraries"]["candidate"],
                 "fallback_switch": plan.spec.fallback.switch, "input_names": build["input_names"],
                 "output_names": build["output_names"], "shape_env": build["shape_env"],
                 "device": ctx.target_doc.model.spec.capabilities.device,
                 "inputs": _input_contract(plan.spec.workload.inputs, build["shape_env"])}
     if verdict != "promote":
-        (folder / build["libraries"]["candidate"]).unlink(missing_ok=True)
+        # the rejected candidate stays as evidence (`planctl verify replay` runs it); it is not deployed
         if plan.spec.fallback.on_violation == "fail":
             (folder / build["libraries"]["baseline"]).unlink(missing_ok=True)
             manifest["artifact"] = None

@@ -28,6 +28,7 @@ COMMANDS = {
     "apply": "planctl.cli.apply:command",
     "rollback": "planctl.cli.rollback:command",
     "cache": "planctl.cli.cache:command",
+    "verify": "planctl.cli.verify:command",
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

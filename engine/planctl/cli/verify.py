@@ -1,0 +1,58 @@
+"""``planctl verify replay COUNTEREXAMPLE.npz``: rerun a saved parity failure against the candidate."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from planctl.errors import PlanctlError, VerificationError
+
+
+@click.group("verify")
+def command() -> None:
+    """Parity tools for an apply output."""
+
+
+@command.command("replay")
+@click.argument("counterexample", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--library", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Compiled library to run [default: the candidate named by manifest.json beside the file].")
+def replay(counterexample: Path, library: Path | None) -> None:
+    """Rerun COUNTEREXAMPLE's inputs on the candidate and compare with the saved reference outputs.
+
+    Exit 0 when the failure no longer reproduces, 1 when it does, 2 when nothing can be run.
+    """
+    from planctl.verify.replay import replay_counterexample
+
+    run = _candidate(counterexample, library)
+    result = replay_counterexample(counterexample, run)
+    for name, out in result.outputs.items():
+        click.echo(f"{name}: max abs {out.max_abs:.3g}, max rel {out.max_rel:.3g} "
+                   f"(rtol {out.rtol}, atol {out.atol}): {'pass' if out.passed else 'FAIL'}")
+    click.echo("reproduced: " + result.reason if not result.passed else "no longer reproduces")
+    if not result.passed:
+        raise SystemExit(1)
+
+
+def _candidate(counterexample: Path, library: Path | None):
+    manifest_path = counterexample.parent / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise VerificationError(f"{manifest_path}: no apply manifest beside the counterexample ({exc})",
+                                hint="pass --library PATH to the compiled candidate") from exc
+    path = library or counterexample.parent / manifest.get("candidate", manifest.get("artifact") or "")
+    if not path.is_file():
+        raise PlanctlError(f"{path}: the candidate library is not there", hint="pass --library PATH")
+    import tvm
+    from tvm import relax
+
+    dev = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()
+    vm = relax.VirtualMachine(tvm.runtime.load_module(str(path)), dev)
+
+    def run(inputs):
+        out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in manifest["input_names"]])
+        return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+
+    return run
