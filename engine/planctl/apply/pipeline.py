@@ -349,7 +349,16 @@ def _merge_evidence(ctx: Context, folder: Path) -> None:
     roofline = ctx.target_doc.model.spec.roofline
     record["roofline"] = placement(build.get("flops"), record.get("latency", {}).get("candidate"),
                                    roofline.model_dump() if roofline is not None else None,
-                                   latency_baseline=record.get("latency", {}).get("baseline"))
+                                   latency_baseline=record.get("latency", {}).get("baseline"),
+                                   dtype=_compute_dtype(ctx.plan.model.spec))
+
+
+def _compute_dtype(plan_spec) -> str:
+    """The dtype the kernels compute in: a precision-changing technique's activations, else float32."""
+    for t in plan_spec.optimizations:
+        if t.enabled and t.technique in ("mixed-precision", "quantization"):
+            return t.precision.activations
+    return "float32"
 
 
 def _measure(ctx: Context, folder: Path, cores: int) -> None:
