@@ -98,6 +98,9 @@ def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
                 destination = destination.with_name(destination.name + ".rejected")
                 record["notes"].append(f"not promoted: the previous promoted output stays live; "
                                        f"this run's evidence is in {destination}")
+                from planctl.report.write import write_reports
+
+                write_reports(record, folder)
             publish(folder, destination)
     finally:
         lock.release()
