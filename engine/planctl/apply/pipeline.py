@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planctl.apply import paths
-from planctl.apply.record import environment, new_record, stage
+from planctl.apply.record import new_record, stage
 from planctl.errors import DocumentError, PlanctlError, TuningError
 from planctl.verify.counterexample import shape_tag
 
@@ -116,7 +116,9 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     from planctl.verify.strategies import production_shape_envs
 
     record, plan = ctx.record, ctx.plan.model
-    record["environment"] = environment(versions())
+    from planctl.report.environment import collect_environment
+
+    record["environment"] = {**collect_environment(), "packages": versions()}
     chosen = tech.enabled_techniques(plan.spec)
     record["techniques"] = [t.technique for t in chosen]
     target = _target(ctx)

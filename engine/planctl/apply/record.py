@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 import time
 from datetime import datetime, timezone
 
-REPORT_VERSION = 1
+from planctl.report.record import REPORT_VERSION
 
 
 def new_record() -> dict:
@@ -25,21 +23,3 @@ def stage(record: dict, name: str, progress=None):
         yield
     finally:
         record["stages"].append({"name": name, "seconds": round(time.perf_counter() - started, 3)})
-
-
-def environment(versions: dict[str, str]) -> dict:
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "cpu": _cpu_model(), "cores": os.cpu_count(), "packages": versions,
-            "env": {k: os.environ.get(k) for k in ("TVM_NUM_THREADS", "OMP_NUM_THREADS",
-                                                   "GLIBC_TUNABLES", "OPENBLAS_CORETYPE")}}
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()

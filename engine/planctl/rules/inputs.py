@@ -45,14 +45,10 @@ class Document:
 
 
 def read(path: Path) -> Document:
-    """Load ``path``; only when that fails, collect every document finding (``load_document``
-    raises iff ``validate_file`` has a finding, so a valid file is parsed once)."""
-    try:
-        return Document(Path(path), [], _load.load_document(path))
-    except DocumentError:
-        shown = display_path(path)
-        findings = [dataclasses.replace(f, file=shown) for f in _load.validate_file(path)]
-        return Document(Path(path), findings)
+    """Load ``path`` once: every document finding, and the loaded document when there are none."""
+    findings, loaded = _load.check_file(path)
+    shown = display_path(path)
+    return Document(Path(path), [dataclasses.replace(f, file=shown) for f in findings], loaded)
 
 
 def target_path(name: str, root: Path) -> Path | None:
