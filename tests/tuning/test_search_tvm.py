@@ -53,6 +53,8 @@ def test_cold_search_then_warm_cache_then_version_drift(fused, tmp_path: Path):
     cold = old.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False)
     assert cold.trials_spent > 0 and [t.served_by for t in cold.tasks] == ["searched"]
     assert cold.tasks[0].budget_share == 1.0
+    assert cold.stopped_by == "tasks" and not cold.timed_out
+    assert cold.tasks[0].candidates == cold.trials_spent and cold.tasks[0].build_errors == 0
     provenance = old.store.records()[0].json("provenance")
     assert {"plan": "tiny", "plan_sha256": "abc", "seed": 0, "source": "search"}.items() <= provenance.items()
     assert provenance["task_trials"] == cold.trials_spent and provenance["host"]
@@ -70,3 +72,26 @@ def test_cold_search_then_warm_cache_then_version_drift(fused, tmp_path: Path):
     assert remeasured and remeasured[0].json("provenance")["remeasured_from"] == old.key.key_id
     _, scheduled, _ = apply_database(fused, target, now.database())
     assert scheduled == 1
+
+
+def test_the_search_stops_itself_at_the_wall_clock_budget(fused, tmp_path: Path):
+    """A round that would pass the budget is not started; the worker says why instead of being killed."""
+    from planctl.lowering.build import make_target
+    from planctl.tuning.budget import Budget
+
+    cache = open_cache(tmp_path / "cache")
+    report = cache.tune(fused, make_target(TARGET), Budget(trials=4, wall_clock_s=1, trials_per_task=4),
+                        seed=0, plan=("tiny", "abc"), allow_drift=False)
+    assert report.stopped_by == "wall-clock" and not report.timed_out and report.trials_spent == 0
+
+
+def test_error_reason_keeps_the_line_that_says_why():
+    from planctl.tuning.worker import error_reason
+
+    message = """Traceback (most recent call last):
+  File "<unknown>", line 0, in tvm::tirx::LowerAccessPtr at 0x7f3a
+tvm.error.InternalError: Check failed: source_buffer->dtype == scalar_dtype (T.float16 vs. T.float32) at 0x7f3abc
+"""
+    assert error_reason(message) == ("tvm.error.InternalError: Check failed: source_buffer->dtype == scalar_dtype "
+                                     "(T.float16 vs. T.float32) at 0x…")
+    assert error_reason("") == "unknown error"

@@ -7,15 +7,21 @@ interfere: TVM's and onnxruntime's thread pools both spin after a call, and on a
 the one that runs next loses its cores to the other's spinning workers (measured here: the tuned
 MiniLM build took 92 ms interleaved in-process against 51 ms alone). Rounds rotate the order so
 machine drift spreads over every contender. Each library is loaded exactly as it is deployed.
-Run as ``python -m planctl.apply.benchmark SPEC OUT`` (one contender).
+
+The fresh processes come from a ``multiprocessing`` forkserver that imported TVM, onnxruntime and
+numpy once (:func:`start_measurement_server`): each contender's process is a fork of that clean
+server, which never built or loaded a model, so it starts without the ~2.8 s TVM import that a
+``python -m`` child pays (nine of them made up 17 of the 22 s of a warm apply of a small MLP).
+Run as ``python -m planctl.apply.benchmark SPEC OUT`` for one contender in a plain fresh process.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 from planctl.errors import PlanctlError
@@ -91,16 +97,50 @@ def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeou
             "method": "fresh process per contender per round, order rotated"}
 
 
+PRELOAD = ["planctl.apply._measure_preload"]
+
+
+def _server():
+    """The forkserver context, started with :data:`PRELOAD` imported (once per planctl process)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def start_measurement_server(threads: int) -> None:
+    """Start the forkserver now, so its imports overlap the apply's instead of delaying the
+    measurement. The server keeps the environment it starts with, so ``TVM_NUM_THREADS`` is set first."""
+    from multiprocessing import forkserver
+
+    os.environ.setdefault("TVM_NUM_THREADS", str(threads))
+    _server()
+    forkserver.ensure_running()
+
+
+def _run_to_file(spec: dict, out_file: str) -> None:
+    try:
+        result = run_one(spec)
+    except BaseException:  # the parent reports it; a child must not print a bare traceback
+        result = {"error": traceback.format_exc(limit=-3)}
+    Path(out_file).write_text(json.dumps(result))
+
+
 def _child(spec: dict, timeout_s: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="planctl-bench-") as tmp:
-        spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_file.write_text(json.dumps(spec))
-        proc = subprocess.run([sys.executable, "-m", "planctl.apply.benchmark", str(spec_file), str(out_file)],
-                              capture_output=True, text=True, timeout=timeout_s, env=os.environ.copy())
-        if proc.returncode != 0 or not out_file.exists():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            raise PlanctlError(f"the measurement process for {spec['path']} failed (exit {proc.returncode}): {tail}")
-        return json.loads(out_file.read_text())
+        out_file = Path(tmp) / "out.json"
+        proc = _server().Process(target=_run_to_file, args=(spec, str(out_file)), daemon=True)
+        proc.start()
+        proc.join(timeout_s)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            raise PlanctlError(f"the measurement process for {spec['path']} ran past {timeout_s:.0f} s",
+                               hint="the model may hang on these inputs; run `planctl verify` on it")
+        result = json.loads(out_file.read_text()) if out_file.exists() else {}
+        if proc.exitcode != 0 or "error" in result or "samples_ms" not in result:
+            why = result.get("error", "").strip().splitlines()[-3:] or [f"exit code {proc.exitcode}"]
+            raise PlanctlError(f"the measurement process for {spec['path']} failed: {' | '.join(why)}")
+        return result
 
 
 if __name__ == "__main__":

@@ -110,7 +110,10 @@ def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
 def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     from planctl.lowering.tvm_env import import_tvm, versions
 
+    from planctl.apply.benchmark import start_measurement_server
+
     cores = ctx.target_doc.model.spec.tvm.get("num-cores") or os.cpu_count()
+    start_measurement_server(threads=cores)
     import_tvm(num_threads=cores)
     from planctl.lowering import techniques as tech
     from planctl.verify.strategies import production_shape_envs

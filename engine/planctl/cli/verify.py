@@ -45,7 +45,9 @@ def _candidate(counterexample: Path, library: Path | None):
     path = library or counterexample.parent / manifest.get("candidate", manifest.get("artifact") or "")
     if not path.is_file():
         raise PlanctlError(f"{path}: the candidate library is not there", hint="pass --library PATH")
-    import tvm
+    from planctl.lowering.tvm_env import import_tvm
+
+    tvm = import_tvm()
     from tvm import relax
 
     dev = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()

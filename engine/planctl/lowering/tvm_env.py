@@ -5,7 +5,9 @@ TVM reads ``TVM_NUM_THREADS`` when its runtime starts, so it is set before the f
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from importlib import metadata
 
 from planctl.errors import MissingExtraError
@@ -21,11 +23,34 @@ def import_tvm(num_threads: int | None = None):
     if num_threads:
         os.environ.setdefault("TVM_NUM_THREADS", str(num_threads))
     try:
-        import tvm  # noqa: PLC0415 - lazy on purpose: validate/check never pay for it
+        with _torch_hidden():
+            import tvm  # noqa: PLC0415 - lazy on purpose: validate/check never pay for it
     except ImportError as exc:
         raise MissingExtraError(f"Apache TVM is not importable: {exc}",
                                 hint="install the extra: pip install 'planctl[tvm]'") from exc
     return tvm
+
+
+@contextlib.contextmanager
+def _torch_hidden():
+    """Hide an installed but not yet imported torch while TVM imports.
+
+    tvm-ffi 0.1.14 imports torch whenever it is installed (a Windows symbol-conflict workaround,
+    tvm_ffi/__init__.py) and loads a torch DLPack addon: 2.7 s of every ``import tvm`` here, paid by
+    apply, by each measurement process and by the tuning worker, though planctl never hands torch
+    tensors to TVM. ``sys.modules["torch"] = None`` makes that ``import torch`` fail; the entry is
+    removed afterwards, so a later ``import torch`` works as usual. A process that imported torch
+    first keeps it (``bench/minilm_gpu.py`` does).
+    """
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
 
 
 def versions() -> dict[str, str]:

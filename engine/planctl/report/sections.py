@@ -152,14 +152,22 @@ def tuning(record: dict) -> Section | None:
         ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
         ("records used", t.get("records_used")), ("records imported", t.get("imported_records")),
         ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
-        ("seconds", num(t.get("seconds"), ".1f")),
+        ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
         ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
     tasks = t.get("tasks") or []
     flag, label = ("cached", "from cache") if any("cached" in k for k in tasks) else ("scheduled", "scheduled")
-    tables = [Table(["task", "trials", "best ms", label],
+    tables = [Table(["task", "trials", "best ms", label, "failed builds", "failed runs"],
                     [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
-                      "yes" if k.get(flag) else "no"] for k in tasks])] if tasks else []
+                      "yes" if k.get(flag) else "no", _failed(k, "build_errors"), _failed(k, "run_errors")]
+                     for k in tasks])] if tasks else []
+    reasons = [[str(k.get("name", "?")), str(n), why] for k in tasks for why, n in (k.get("errors") or {}).items()]
+    if reasons:
+        tables.append(Table(["task", "candidates", "why they failed (MetaSchedule builder/runner)"], reasons))
     return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def _failed(task: dict, key: str) -> str:
+    return f"{task[key]}/{task['candidates']}" if task.get("candidates") else DASH
 
 
 def memory(record: dict) -> Section | None:

@@ -92,7 +92,9 @@ def load(out_dir: str | os.PathLike) -> Artifact:
     which = "baseline" if library == manifest["baseline"] else "candidate"
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
     log.warning("planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
-    import tvm
+    from planctl.lowering.tvm_env import import_tvm
+
+    tvm = import_tvm()
     from tvm import relax
 
     device = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 
-import tvm_ffi
-from tvm.ir.utils import derived_object
+from planctl.lowering.tvm_env import import_tvm
+
+import_tvm()  # before tvm_ffi, so that it skips torch (planctl.lowering.tvm_env._torch_hidden)
+import tvm_ffi  # noqa: E402
+from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
 
 from planctl.tuning.scope import Scope

@@ -27,6 +27,7 @@ from planctl.tuning.scope import Scope
 from planctl.tuning.store import Store
 
 REMEASURE_TOP = 3  # drifted traces re-measured per task: the best few, not the whole history
+KILL_GRACE_S = 15  # past the wall-clock budget before the worker is killed (it stops itself first)
 
 
 @dataclass
@@ -39,6 +40,10 @@ class TaskReport:
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     budget_share: float | None = None  # this task's share of the trials spent in this apply
     drift_records: int = 0             # records of another TVM version for this workload
+    candidates: int = 0                # candidates this apply measured (built and run)
+    build_errors: int = 0              # ... whose build failed
+    run_errors: int = 0                # ... that built but failed to run
+    errors: dict = field(default_factory=dict)  # "build: <reason>" / "run: <reason>" -> count (top 5)
 
 
 @dataclass
@@ -49,7 +54,8 @@ class TuningReport:
     tasks: list[TaskReport] = field(default_factory=list)
     trials_spent: int = 0
     seconds: float = 0.0
-    timed_out: bool = False
+    timed_out: bool = False           # killed at the wall-clock deadline (its last round is lost)
+    stopped_by: str | None = None     # trials | tasks | wall-clock | killed (None: nothing searched)
     imported_records: int = 0
     scheduled_funcs: int = 0
     total_funcs: int = 0
@@ -128,13 +134,33 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
     spec = {"cache_dir": str(store.cache_dir), "key": scope.key.to_dict(), "compatible": compatible or {},
             "provenance": provenance(*plan, seed, session), "session": session, "target": target_dict,
             "search": search, "remeasure": drift, "allow_search": allow_search, "trials": budget.trials,
-            "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir)}
+            "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir / session)}
     store.start_session(session, scope.key_id, {"budget": budget.to_dict(), **spec["provenance"]})
+    spec["wall_clock_s"] = budget.wall_clock_s
     started = time.monotonic()
     report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
     report.seconds = time.monotonic() - started
+    _read_worker_files(report, log_dir / session)
     _finish(report, store, scope, session)
     return report
+
+
+def _read_worker_files(report: TuningReport, log_dir: Path) -> None:
+    """Candidate and failure counts per task, and why the search stopped (planctl.tuning.worker)."""
+    from planctl.tuning.worker import CANDIDATES_FILE, STOPPED_FILE
+
+    stopped = log_dir / STOPPED_FILE
+    report.stopped_by = "killed" if report.timed_out else (stopped.read_text().strip() if stopped.exists() else None)
+    try:
+        counts = json.loads((log_dir / CANDIDATES_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    for task in report.tasks:
+        entry = counts.get(task.name) or {}
+        task.candidates = entry.get("candidates", 0)
+        task.build_errors = entry.get("build_errors", 0)
+        task.run_errors = entry.get("run_errors", 0)
+        task.errors = entry.get("reasons", {})
 
 
 def _drift_notes(report: TuningReport, scope: Scope, drift: dict, allowed: bool) -> None:
@@ -184,7 +210,8 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         Path(spec["module_json"]).write_text(tvm.ir.save_json(mod))
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
-        deadline = time.monotonic() + budget.wall_clock_s
+        # the worker stops itself between rounds; this kill is the backstop for a round that overruns
+        deadline = time.monotonic() + budget.wall_clock_s + KILL_GRACE_S
         with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress) as bar:
             proc = subprocess.Popen([sys.executable, "-m", "planctl.tuning.worker", str(spec_file)],
                                     stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),

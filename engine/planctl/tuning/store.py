@@ -291,6 +291,11 @@ class Store:
             info["key_id"] = best[0][0] if best else None
         return out
 
+    def session_counts(self, session: str) -> dict[str, int]:
+        """{workload hash: records the session committed}."""
+        return dict(self.query("SELECT workload_hash, COUNT(*) FROM records WHERE session=? "
+                               "GROUP BY workload_hash", (session,)))
+
     def count(self, where: str = "1", args=()) -> int:
         return self.query(f"SELECT COUNT(*) FROM records WHERE {where}", args)[0][0]
 

@@ -1,19 +1,31 @@
 """The MetaSchedule search, run in a child process (``python -m planctl.tuning.worker SPEC``).
 
 A child process because a native crash in tuning (the tvm-ffi 0.1.15 segfault) must not take the
-apply down, and because the wall-clock budget is enforced by killing it: every record is committed
-to the SQLite store in its own transaction, so what was measured before the kill stays.
+apply down. The search runs in rounds (:func:`search_in_rounds`): one ``tune_tasks`` call gives every
+remaining task one batch, and MetaSchedule commits a task's batch only when it joins the task again
+or finishes, so a round is the unit that is never lost. A new round starts only if the last one's
+duration still fits the wall-clock budget; the parent kills the process a little after the budget
+as a backstop (then only the running round is lost). A measure callback (:class:`CandidateLog`)
+counts each task's candidates, build and run failures and their reasons into ``candidates.json``.
 ``fast_build`` is TVM's default builder minus the ``tvm.s_tir.tensor_intrin`` import that takes ~36 s
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
 (docs/tvm-0.27.md §9).
 
 Spec (JSON): cache_dir, key, compatible, provenance, session, target, module_json, search (task
-names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir.
+names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir, wall_clock_s.
 """
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+CANDIDATES_FILE = "candidates.json"
+STOPPED_FILE = "stopped-by.txt"
 
 
 def fast_build(mod, target, _params):
@@ -93,8 +105,98 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
     return made, failed
 
 
+def error_reason(message: str) -> str:
+    """The line of a TVM build/run error that says why, without addresses, at most 200 chars."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    said = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b|^Check failed|^RuntimeError", ln)]
+    line = (said or lines or ["unknown error"])[-1]
+    return re.sub(r"0x[0-9a-f]+", "0x…", line)[:200]
+
+
+def candidate_log(path: Path):
+    """A MetaSchedule measure callback that tallies, per task, candidates, build failures, run
+    failures and their reasons, and rewrites ``path`` (JSON) after every batch."""
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+    @derived_object
+    class CandidateLog(PyMeasureCallback):
+        def __init__(self):
+            self.tasks: dict[str, dict] = {}
+
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+            name = task_scheduler.tasks_[task_id].ctx.task_name
+            entry = self.tasks.setdefault(name, {"candidates": 0, "build_errors": 0, "run_errors": 0,
+                                                 "reasons": Counter()})
+            entry["candidates"] += len(measure_candidates)
+            for built, ran in zip(builder_results, runner_results):
+                if built.error_msg is not None:
+                    entry["build_errors"] += 1
+                    entry["reasons"]["build: " + error_reason(built.error_msg)] += 1
+                elif ran.error_msg is not None:
+                    entry["run_errors"] += 1
+                    entry["reasons"]["run: " + error_reason(ran.error_msg)] += 1
+            self.write()
+
+        def write(self):
+            data = {n: {**e, "reasons": dict(e["reasons"].most_common(5))} for n, e in self.tasks.items()}
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+
+    return CandidateLog()
+
+
+def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
+                     runner, started: float) -> str:
+    """Give every remaining task one batch per round until the trial budget, each task's share or
+    the wall clock is spent; a task whose round added no record has an exhausted search space.
+    Returns why it stopped: ``trials``, ``tasks`` (every task got its share or was exhausted) or
+    ``wall-clock``."""
+    from tvm.s_tir import meta_schedule as ms
+
+    per_task = spec["trials_per_task"]
+    per_iter = min(64, per_task)
+    callbacks = [*ms.measure_callback.MeasureCallback.create("default"),
+                 candidate_log(Path(spec["work_dir"]) / CANDIDATES_FILE)]
+    cost_model = ms.cost_model.CostModel.create(spec.get("cost_model", "xgb"), num_tuning_cores=os.cpu_count())
+    from planctl.tuning.database import structural_hash
+
+    hashes = {n: structural_hash(tasks[n].dispatched[0]) for n in names}
+    remaining, round_s, spent = list(names), 0.0, 0
+    for round_no in range(10_000):
+        done = store.session_counts(spec["session"])
+        remaining = [n for n in remaining if done.get(hashes[n], 0) < per_task]
+        left = trials - spent
+        if not remaining or left <= 0:
+            return "tasks" if not remaining else "trials"
+        if time.monotonic() - started + round_s > spec.get("wall_clock_s", float("inf")):
+            print(f"search: stopping before round {round_no}: the last round took {round_s:.0f} s "
+                  "and would pass the wall-clock budget", flush=True)
+            return "wall-clock"
+        cap = min(per_iter, *(per_task - done.get(hashes[n], 0) for n in remaining))
+        before = time.monotonic()
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            extracted_tasks=[tasks[n] for n in remaining], work_dir=spec["work_dir"], space="post-order-apply",
+            strategy="evolutionary", seed=spec["seed"] + round_no)
+        ms.tune.tune_tasks(
+            tasks=contexts, task_weights=weights, work_dir=spec["work_dir"],
+            max_trials_global=min(left, cap * len(remaining)), max_trials_per_task=cap,
+            num_trials_per_iter=cap, builder=builder, runner=runner, database=database,
+            cost_model=cost_model, measure_callbacks=callbacks)
+        round_s = time.monotonic() - before
+        after = store.session_counts(spec["session"])
+        spent += sum(after.values()) - sum(done.values())
+        remaining = [n for n in remaining if after.get(hashes[n], 0) > done.get(hashes[n], 0)]
+    return "trials"
+
+
 def run(spec: dict) -> None:
-    import tvm
+    from planctl.lowering.tvm_env import import_tvm
+
+    started = time.monotonic()
+    Path(spec["work_dir"]).mkdir(parents=True, exist_ok=True)
+    tvm = import_tvm()
     from tvm.s_tir import meta_schedule as ms
 
     from planctl.lowering.build import make_target
@@ -102,7 +204,7 @@ def run(spec: dict) -> None:
     target = make_target(spec["target"])
     mod = tvm.ir.load_json(open(spec["module_json"]).read())
     tasks = {t.task_name: t for t in ms.relax_integration.extract_tasks(mod, target)}
-    _store, database = open_database(spec)
+    store, database = open_database(spec)
     builder, runner = builder_runner(spec)
     made, failed = remeasure(spec, tasks, database, target, builder, runner)
     names = [*spec["search"], *sorted(failed)] if spec.get("allow_search", True) else []
@@ -110,15 +212,8 @@ def run(spec: dict) -> None:
     if not names or trials <= 0:
         return
     database.provenance = {**database.provenance, "source": "search"}
-    contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-        extracted_tasks=[tasks[n] for n in names], work_dir=spec["work_dir"], space="post-order-apply",
-        strategy="evolutionary", seed=spec["seed"])
-    per_task = min(spec["trials_per_task"], trials)
-    ms.tune.tune_tasks(
-        tasks=contexts, task_weights=weights, work_dir=spec["work_dir"],
-        max_trials_global=trials, max_trials_per_task=per_task,
-        num_trials_per_iter=min(64, per_task), builder=builder, runner=runner,
-        database=database, cost_model=spec.get("cost_model", "xgb"))
+    stopped = search_in_rounds(spec, tasks, names, trials, store, database, builder, runner, started)
+    (Path(spec["work_dir"]) / STOPPED_FILE).write_text(stopped)
 
 
 if __name__ == "__main__":
