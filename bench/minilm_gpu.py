@@ -102,6 +102,7 @@ def main() -> None:
         "ratio_vs_torch_fp16": p50["planctl"] / p50["torch_fp16"],
         "ratio_vs_torch_fp32": p50["planctl"] / p50["torch_fp32"],
         "ratio_fp32_plan_vs_torch_fp32": p50["planctl_fp32"] / p50["torch_fp32"] if "planctl_fp32" in p50 else None,
+        "fp32_plan": {"artifact": fp32["artifact"], "verdict": fp32["verdict"]} if args.fp32_out else None,
         "ratio_vs_torch_compile_fp16": p50["planctl"] / p50["torch_compile_fp16"] if "torch_compile_fp16" in p50 else None,
         "torch_compile_error": error,
         "device": torch.cuda.get_device_name(0), "torch": torch.__version__,

@@ -95,6 +95,33 @@ def apply_database(mod, target, database):
     return mod, scheduled, len(funcs)
 
 
+def dlight_schedules(target):
+    """A module pass: TVM's dlight default GPU schedules for every function not yet scheduled.
+
+    They run under ``target`` with the arch's feature suffix dropped (``sm_90a`` -> ``sm_90``):
+    dlight's Matmul rule uses tensor cores only when ``check_sm_version(arch) >= 70``, and that
+    function (tvm/s_tir/dlight/gpu/matmul.py) returns -1 for an arch that is not all digits, so on
+    ``sm_90a`` every fp16 matmul was scheduled without tensor cores (no mma in the CUDA source).
+    Code generation still uses ``target`` itself.
+    """
+    import re
+
+    import tvm
+    from tvm.s_tir import dlight as dl
+
+    rules = dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                    dl.gpu.GeneralReduction(), dl.gpu.Fallback())
+    arch = str(target.attrs.get("arch", ""))
+    plain = re.sub(r"^(sm_\d+)[a-z]$", r"\1", arch)
+    schedule_target = target if plain == arch else tvm.target.Target({**dict(target.export()), "arch": plain})
+
+    @tvm.transform.module_pass(opt_level=0, name="planctl.DlightSchedules")
+    def apply(mod, _ctx):
+        with schedule_target:
+            return rules(mod)
+    return apply
+
+
 def build_candidate(mod, target, techniques):
     """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets)."""
     import tvm
@@ -106,10 +133,7 @@ def build_candidate(mod, target, techniques):
     backend = backend_pipeline(target)
     finish = [*backend.dataflow_lower_passes(target), *backend.finalize_passes(target)]
     if is_gpu(target):
-        from tvm.s_tir import dlight as dl
-
-        finish = [dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
-                                          dl.gpu.GeneralReduction(), dl.gpu.Fallback()), *finish]
+        finish = [dlight_schedules(target), *finish]
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
     pipeline = tvm.transform.Sequential(finish)

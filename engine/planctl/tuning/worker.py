@@ -147,47 +147,66 @@ def candidate_log(path: Path):
     return CandidateLog()
 
 
+def by_cost(tasks: dict, names: list[str]) -> list[str]:
+    """``names`` ordered by FLOPs per inference (one call's FLOPs x the task's weight, its call count),
+    most first: when the budget cannot cover every task, the kernels that dominate latency go first.
+    FLOPs are TVM's estimate (``estimate_tir_flops``); a task it cannot estimate counts as 0."""
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    def cost(name: str) -> float:
+        try:
+            return float(estimate_tir_flops(tasks[name].dispatched[0])) * tasks[name].weight
+        except Exception:  # TVM raises for loops it cannot bound; such a task is searched last
+            return 0.0
+    return sorted(names, key=lambda n: (-cost(n), n))
+
+
 def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
                      runner, started: float) -> str:
-    """Give every remaining task one batch per round until the trial budget, each task's share or
-    the wall clock is spent; a task whose round added no record has an exhausted search space.
-    Returns why it stopped: ``trials``, ``tasks`` (every task got its share or was exhausted) or
-    ``wall-clock``."""
+    """Search task by task, most FLOPs first, one batch per task per round, until the trial budget,
+    every task's share or the wall clock is spent. Each task's batch is one ``tune_tasks`` call, so
+    its records are committed when the call returns; the next call starts only if the slowest call
+    so far still fits the wall-clock budget. A task whose call added no record is exhausted.
+    Returns why it stopped: ``trials``, ``tasks`` (each got its share or was exhausted) or ``wall-clock``."""
     from tvm.s_tir import meta_schedule as ms
 
-    per_task = spec["trials_per_task"]
+    from planctl.tuning.database import structural_hash
+
+    per_task, wall_clock = spec["trials_per_task"], spec.get("wall_clock_s", float("inf"))
     per_iter = min(64, per_task)
     callbacks = [*ms.measure_callback.MeasureCallback.create("default"),
                  candidate_log(Path(spec["work_dir"]) / CANDIDATES_FILE)]
     cost_model = ms.cost_model.CostModel.create(spec.get("cost_model", "xgb"), num_tuning_cores=os.cpu_count())
-    from planctl.tuning.database import structural_hash
-
     hashes = {n: structural_hash(tasks[n].dispatched[0]) for n in names}
-    remaining, round_s, spent = list(names), 0.0, 0
+    remaining, slowest, spent = by_cost(tasks, names), 0.0, 0
     for round_no in range(10_000):
-        done = store.session_counts(spec["session"])
-        remaining = [n for n in remaining if done.get(hashes[n], 0) < per_task]
-        left = trials - spent
-        if not remaining or left <= 0:
-            return "tasks" if not remaining else "trials"
-        if time.monotonic() - started + round_s > spec.get("wall_clock_s", float("inf")):
-            print(f"search: stopping before round {round_no}: the last round took {round_s:.0f} s "
-                  "and would pass the wall-clock budget", flush=True)
-            return "wall-clock"
-        cap = min(per_iter, *(per_task - done.get(hashes[n], 0) for n in remaining))
-        before = time.monotonic()
-        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-            extracted_tasks=[tasks[n] for n in remaining], work_dir=spec["work_dir"], space="post-order-apply",
-            strategy="evolutionary", seed=spec["seed"] + round_no)
-        ms.tune.tune_tasks(
-            tasks=contexts, task_weights=weights, work_dir=spec["work_dir"],
-            max_trials_global=min(left, cap * len(remaining)), max_trials_per_task=cap,
-            num_trials_per_iter=cap, builder=builder, runner=runner, database=database,
-            cost_model=cost_model, measure_callbacks=callbacks)
-        round_s = time.monotonic() - before
-        after = store.session_counts(spec["session"])
-        spent += sum(after.values()) - sum(done.values())
-        remaining = [n for n in remaining if after.get(hashes[n], 0) > done.get(hashes[n], 0)]
+        if not remaining:
+            return "tasks"
+        for name in list(remaining):
+            done = store.session_counts(spec["session"]).get(hashes[name], 0)
+            if done >= per_task:
+                remaining.remove(name)
+                continue
+            if spent >= trials:
+                return "trials"
+            cap = min(per_iter, per_task - done, trials - spent)
+            if time.monotonic() - started + slowest > wall_clock:
+                print(f"search: stopping before {name} (round {round_no}): the slowest task batch took "
+                      f"{slowest:.0f} s and would pass the wall-clock budget", flush=True)
+                return "wall-clock"
+            before = time.monotonic()
+            contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+                extracted_tasks=[tasks[name]], work_dir=spec["work_dir"], space="post-order-apply",
+                strategy="evolutionary", seed=spec["seed"] + round_no)
+            ms.tune.tune_tasks(
+                tasks=contexts, task_weights=weights, work_dir=spec["work_dir"], max_trials_global=cap,
+                max_trials_per_task=cap, num_trials_per_iter=cap, builder=builder, runner=runner,
+                database=database, cost_model=cost_model, measure_callbacks=callbacks)
+            slowest = max(slowest, time.monotonic() - before)
+            added = store.session_counts(spec["session"]).get(hashes[name], 0) - done
+            spent += added
+            if added == 0:
+                remaining.remove(name)
     return "trials"
 
 
