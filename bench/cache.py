@@ -8,8 +8,8 @@ and ``MetaScheduleApplyDatabase`` over the SQLite store, per task.
 
     /work/venv/bin/python bench/cache.py [--trials 12] [--per-task 4] [--repeat 5]
 
-JSON on stdout; progress on stderr. Goal: warm spends 0 trials and its tuning stage takes at most
-5% of the cold one's (the whole apply also builds, verifies and measures, which no cache removes).
+JSON on stdout; progress on stderr. Goal (issue #5): the warm apply spends 0 trials and takes at
+most 5% of the cold apply's wall time; the tuning stages' ratio is reported beside it.
 """
 from __future__ import annotations
 
@@ -162,7 +162,9 @@ def main() -> int:
     result = {"budget": {"trials": args.trials, "trials_per_task": args.per_task}, "cold": cold, "warm": warm,
               "lookup": lookup, "warm_over_cold_tuning_stage": round(ratio_tuning, 4),
               "warm_over_cold_apply": round(warm["apply_s"] / cold["apply_s"], 4),
-              "goal": {"warm_trials_zero": warm["trials_spent"] == 0, "tuning_stage_at_most_5pct": ratio_tuning <= 0.05},
+              "goal": {"warm_trials_zero": warm["trials_spent"] == 0,
+                       "warm_apply_at_most_5pct": warm["apply_s"] <= 0.05 * cold["apply_s"],
+                       "tuning_stage_at_most_5pct": ratio_tuning <= 0.05},
               "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                           "cores": os.cpu_count()}}
     print(json.dumps(result, indent=2))
