@@ -44,3 +44,17 @@ def test_a_workload_whose_candidates_all_failed_keeps_a_failure_mark(store, kit)
     store.add([kit.make_record(key, "999", secs=1e10, n=i) for i in range(4)])
     prune(store, keep=1)
     assert store.summary([key.key_id])["999"]["records"] == 1
+
+
+def test_old_search_log_folders_go(store):
+    import os
+
+    logs = store.cache_dir / "logs"
+    (logs / "old-session").mkdir(parents=True)
+    (logs / "new-session").mkdir()
+    (logs / "search.log").write_text("kept: a file, not a search folder\n")
+    past = time.time() - 400 * 86400
+    os.utime(logs / "old-session", (past, past))
+    assert prune(store, max_age_days=365, dry_run=True).log_dirs == 1 and (logs / "old-session").exists()
+    assert prune(store, max_age_days=365).log_dirs == 1
+    assert sorted(p.name for p in logs.iterdir()) == ["new-session", "search.log"]

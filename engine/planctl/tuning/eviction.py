@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from planctl.tuning.store import Store
 
@@ -28,6 +29,7 @@ class PruneResult:
     too_old: int = 0
     over_size: int = 0
     workloads: int = 0
+    log_dirs: int = 0     # per-search log folders (logs/<session>/) older than the age limit
     bytes_before: int = 0
     bytes_after: int = 0
 
@@ -55,8 +57,20 @@ def prune(store: Store, keep: int = DEFAULT_KEEP, max_age_days: float = DEFAULT_
                 "DELETE FROM workloads WHERE workload_hash NOT IN (SELECT workload_hash FROM records)").rowcount
     if not dry_run:
         store.query("PRAGMA incremental_vacuum")
+    result.log_dirs = _prune_logs(store.cache_dir / "logs", now - max_age_days * 86400, dry_run)
     result.bytes_after = database_bytes(store)
     return result
+
+
+def _prune_logs(logs: Path, before: float, dry_run: bool) -> int:
+    """Remove the search folders (MetaSchedule's task logs, candidate counts) older than ``before``."""
+    import shutil
+
+    old = [d for d in logs.iterdir() if d.is_dir() and d.stat().st_mtime < before] if logs.is_dir() else []
+    if not dry_run:
+        for folder in old:
+            shutil.rmtree(folder, ignore_errors=True)
+    return len(old)
 
 
 def _delete(conn, select: str, args, dry_run: bool) -> int:
