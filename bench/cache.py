@@ -1,8 +1,10 @@
 """Cold vs warm apply through the governed tuning cache, and the lookup cost per task.
 
 A throw-away repository holds a small MLP (three matmul layers, three tuning tasks) and a plan
-with a fixed tuning budget. ``planctl apply`` runs twice on one fresh cache, each in a fresh
-process: cold (searches every task) and warm (the cache serves every task). Then, in this process,
+with a fixed tuning budget. ``planctl apply`` runs three times on one fresh cache, each in a fresh
+process: cold (searches every task), warm (``--force``: rebuilt, verified and measured again, the
+cache serves every task) and unchanged (no ``--force``: the inputs are those of the live output, so
+apply reports it up to date and builds nothing). Then, in this process,
 the lookup path alone is timed on the warm cache: task extraction + cache query (``plan_tasks``)
 and ``MetaScheduleApplyDatabase`` over the SQLite store, per task.
 
@@ -94,15 +96,20 @@ def make_repo(root: Path, trials: int, per_task: int) -> None:
     shutil.copy(REPO / "targets" / "x86-64-avx2.yaml", root / "targets")
 
 
-def apply(root: Path, label: str) -> dict:
-    """One ``planctl apply`` in a fresh process; returns wall seconds and the tuning evidence."""
+def run_apply(root: Path, label: str, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+    """One ``planctl apply`` in a fresh process; returns it and its wall seconds."""
     cmd = [sys.executable, "-m", "planctl", "apply", str(root / "plans" / "bench.yaml"), "--target",
            "x86-64-avx2", "--root", str(root), "--out", str(root / "out"), "--cache", str(root / "cache"),
-           "--repeats", "6"]
+           "--repeats", "6", *extra]
     print(f"bench/cache.py: {label} apply ...", file=sys.stderr)
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TVM_NUM_THREADS": "2"})
-    seconds = time.perf_counter() - started
+    return proc, time.perf_counter() - started
+
+
+def apply(root: Path, label: str, *extra: str) -> dict:
+    """A full apply; returns wall seconds and the tuning evidence of its report."""
+    proc, seconds = run_apply(root, label, *extra)
     record = json.loads((root / "out" / "bench-cache" / "x86-64-avx2" / "report.json").read_text())
     tuning = record["builds"][0]["tuning"]
     stages = {s["name"]: s["seconds"] for s in record["stages"]}
@@ -112,6 +119,13 @@ def apply(root: Path, label: str) -> dict:
             "trials_spent": tuning["trials_spent"], "reused": tuning["reused"],
             "tasks": [{k: t[k] for k in ("name", "trials", "served_by", "budget_share")} for t in tuning["tasks"]],
             "scheduled_funcs": f"{tuning['scheduled_funcs']}/{tuning['total_funcs']}"}
+
+
+def unchanged_apply(root: Path) -> dict:
+    """An apply whose inputs equal the live output's: skipped as up to date (its summary line says)."""
+    proc, seconds = run_apply(root, "unchanged")
+    return {"exit_code": proc.returncode, "apply_s": round(seconds, 3),
+            "up_to_date": ": up to date (" in proc.stdout}
 
 
 def lookup_cost(root: Path, repeat: int) -> dict:
@@ -156,12 +170,14 @@ def main() -> int:
         root = Path(tmp)
         make_repo(root, args.trials, args.per_task)
         cold = apply(root, "cold")
-        warm = apply(root, "warm")
+        warm = apply(root, "warm", "--force")   # a real rebuild: the inputs are unchanged
+        unchanged = unchanged_apply(root)
         lookup = lookup_cost(root, args.repeat)
     ratio_tuning = warm["tuning_stage_s"] / cold["tuning_stage_s"]
     result = {"budget": {"trials": args.trials, "trials_per_task": args.per_task}, "cold": cold, "warm": warm,
-              "lookup": lookup, "warm_over_cold_tuning_stage": round(ratio_tuning, 4),
+              "unchanged": unchanged, "lookup": lookup, "warm_over_cold_tuning_stage": round(ratio_tuning, 4),
               "warm_over_cold_apply": round(warm["apply_s"] / cold["apply_s"], 4),
+              "unchanged_over_cold_apply": round(unchanged["apply_s"] / cold["apply_s"], 4),
               "goal": {"warm_trials_zero": warm["trials_spent"] == 0,
                        "warm_apply_at_most_5pct": warm["apply_s"] <= 0.05 * cold["apply_s"],
                        "tuning_stage_at_most_5pct": ratio_tuning <= 0.05},

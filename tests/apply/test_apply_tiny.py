@@ -34,7 +34,7 @@ def test_validate_then_apply_promotes_and_reuses_records(tiny_repo: Path, capsys
     assert list((out_dir / "records" / "batch-32").glob("database_*.json"))
     assert not list((tiny_repo / "out" / "tiny-mlp").glob(".*staging*"))
 
-    assert apply(tiny_repo) == 0  # same plan, same target: the cache serves every task
+    assert apply(tiny_repo, "--force") == 0  # same plan, same target: the cache serves every task
     second = json.loads((out_dir / "report.json").read_text())["builds"][0]["tuning"]
     assert second["trials_spent"] == 0 and second["reused"]
     assert (tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2.previous").is_dir()

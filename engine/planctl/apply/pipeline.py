@@ -26,6 +26,7 @@ class ApplyOptions:
     allow_version_drift: bool = False  # apply records of another TVM version after re-measuring
     measure_repeats: int = 50
     baseline_max_seconds: float = 30.0
+    force: bool = False  # rebuild even when the live output was made from the same inputs
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Context:
     record: dict
     progress: object = None
     workloads: dict = field(default_factory=dict)  # shape tag -> workload hashes of its tasks
+    inputs: dict = field(default_factory=dict)  # planctl.apply.inputs.components() at the start
 
 
 def load_inputs(options: ApplyOptions, record: dict) -> Context:
@@ -69,11 +71,16 @@ def load_inputs(options: ApplyOptions, record: dict) -> Context:
 def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
     """Run every stage; return where the output went and the record.
 
+    When the live output was made from the same inputs (planctl.apply.inputs) and its libraries
+    are intact, nothing runs: the result's record is that output's, with ``up_to_date: true``
+    (unless ``options.force``).
+
     Raises a PlanctlError subclass for bad input (nothing is written then); a plan that fails its
     envelope is not an error: the result's verdict says ``rollback``.
     """
     from filelock import FileLock, Timeout
 
+    from planctl.apply import inputs
     from planctl.apply.emit import promoted, publish, staging
 
     record = new_record()
@@ -82,6 +89,12 @@ def run_apply(options: ApplyOptions, progress=None) -> ApplyResult:
     ctx.progress = progress
     plan = ctx.plan.model
     destination = options.out_root / plan.metadata.name / options.target
+    # taken before any stage changes the environment (import_tvm sets TVM_NUM_THREADS)
+    ctx.inputs = inputs.components(options, ctx.plan, ctx.target_doc)
+    previous = None if options.force else inputs.live_output(destination, inputs.digest(ctx.inputs))
+    if previous is not None:
+        since = {"up_to_date_since": previous["created"]} if previous.get("created") else {}
+        return ApplyResult(out_dir=destination, record={**previous, "up_to_date": True, **since})
     options.out_root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(options.out_root / f".{plan.metadata.name}.{options.target}.lock"))
     try:
@@ -430,6 +443,7 @@ def _emit(ctx: Context, folder: Path) -> None:
     import json
 
     from planctl.apply.decide import decide
+    from planctl.apply.inputs import library_sums
     from planctl.report.write import write_reports
 
     record, plan = ctx.record, ctx.plan.model
@@ -440,6 +454,7 @@ def _emit(ctx: Context, folder: Path) -> None:
     build = record["builds"][0]
     deployed = build["libraries"]["candidate" if verdict == "promote" else "baseline"]
     _export_records(ctx, folder)
+    _record_inputs(ctx)
     manifest = {"plan": plan.metadata.name, "target": ctx.options.target, "verdict": verdict,
                 "artifact": deployed, "baseline": build["libraries"]["baseline"],
                 "candidate": build["libraries"]["candidate"],
@@ -452,11 +467,23 @@ def _emit(ctx: Context, folder: Path) -> None:
         if plan.spec.fallback.on_violation == "fail":
             (folder / build["libraries"]["baseline"]).unlink(missing_ok=True)
             manifest["artifact"] = None
+    manifest["sha256"] = library_sums(folder, manifest)  # what an up-to-date check compares
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     (folder / "measure-inputs.npz").unlink(missing_ok=True)
     record["artifacts"] = {"library": manifest["artifact"], "records": "records",
                            "report_json": "report.json", "report_md": "report.md", "report_html": "report.html"}
     write_reports(record, folder)
+
+
+def _record_inputs(ctx: Context) -> None:
+    """``record["inputs"]``: the run's inputs and their digest, with the tuning cache counted after
+    this run's search and import, so an unchanged second apply finds the same generation."""
+    from planctl.apply.inputs import cache_generation, digest
+
+    found = dict(ctx.inputs)
+    if "tuning_cache" in found:
+        found["tuning_cache"] = cache_generation(ctx.options.cache_dir)
+    ctx.record["inputs"] = {"digest": digest(found), "components": found}
 
 
 def _input_contract(inputs, shape_env: dict) -> list[dict]:

@@ -33,10 +33,14 @@ def _progress():
 @click.option("--allow-version-drift", is_flag=True,
               help="Use tuning records of another TVM version after re-measuring them (else ignored).")
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=3), help="Timed runs of the candidate and onnxruntime.")
+@click.option("--force", is_flag=True,
+              help="Rebuild and re-measure even when the inputs are unchanged since the live output.")
 def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
-            allow_version_drift: bool, repeats: int) -> None:
+            allow_version_drift: bool, repeats: int, force: bool) -> None:
     """Apply PLAN (a plan file, or a saved plan from `planctl plan -o`) for one target and write the
-    artifact and the evidence report. A stale saved plan is refused (exit 2).
+    artifact and the evidence report. A stale saved plan is refused (exit 2). When the live output
+    was made from the same inputs (plan, target, model, named files, versions, host, options, tuning
+    cache), nothing is rebuilt and its verdict is reported again.
 
     Exit 0 when the candidate is promoted, 1 when the plan was rolled back (the report says why),
     2 for bad input, 3 for an internal error.
@@ -47,11 +51,19 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | No
     plan, target = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan=plan, target=target, root=root, out_root=out_root, cache_dir=cache_dir,
                            replay=replay, allow_version_drift=allow_version_drift,
-                           measure_repeats=repeats)
+                           measure_repeats=repeats, force=force)
     result = run_apply(options, progress=_progress())
-    click.echo(summary(result.record, result.out_dir))
+    click.echo(up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir))
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
+
+
+def up_to_date(record: dict) -> str:
+    """One line for a run skipped because its inputs are unchanged."""
+    since = record.get("up_to_date_since") or "unknown time"
+    verdict = record.get("decision", {}).get("verdict", "?").upper()
+    return (f"{record['plan']['name']} on {record['target']['name']}: up to date (inputs unchanged since the "
+            f"run of {since}, verdict {verdict}); nothing rebuilt; --force rebuilds and re-measures")
 
 
 def summary(record: dict, out_dir: Path) -> str:

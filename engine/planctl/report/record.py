@@ -147,6 +147,14 @@ class Artifacts(TypedDict, total=False):
     report_json: str
 
 
+class Inputs(TypedDict, total=False):
+    """planctl.apply.inputs: what the output depends on; an apply whose digest equals the live
+    output's (and whose libraries match the manifest's ``sha256``) is skipped as up to date."""
+    digest: str          # sha256 of the canonical JSON of ``components``
+    components: dict     # plan, target, model, files, versions, host, options[, budget,
+                         # compatible_targets, tuning_cache (records count after the run)]
+
+
 class RunRecord(TypedDict, total=False):
     report_version: int  # REPORT_VERSION
     plan: PlanRef
@@ -166,3 +174,6 @@ class RunRecord(TypedDict, total=False):
     builds: list[dict]   # per production shape: tuning, parity, quality, flops, planned_memory, libraries
     decision: Decision
     artifacts: Artifacts
+    inputs: Inputs
+    up_to_date: bool     # only in an ApplyResult of a skipped run, never written to report.json
+    up_to_date_since: str  # the skipped-to output's ``created``

@@ -290,6 +290,9 @@ def digests(record: dict) -> Section | None:
     rows = [[what, str(ref.get("path") or ref.get("name") or DASH), str(ref.get("sha256") or DASH)]
             for what in ("plan", "target", "model") if (ref := record.get(what))]
     rows += [[f"artifact {k}", str(v), DASH] for k, v in (record.get("artifacts") or {}).items() if v]
+    if (record.get("inputs") or {}).get("digest"):
+        # what `planctl apply` compares to skip an unchanged run; the components are in report.json
+        rows.append(["inputs", "report.json: inputs.components", record["inputs"]["digest"]])
     if not rows:
         return None
     return Section("Digests and artifacts", tables=[Table(["what", "path", "sha256"], rows)])

@@ -1,0 +1,194 @@
+"""What an apply's output depends on, as one digest, so an unchanged run can be skipped.
+
+``components`` collects the inputs without importing TVM (file digests, package metadata,
+/proc/cpuinfo, ``nvidia-smi`` for a CUDA target, a read-only count of the tuning cache); the digest
+is the sha256 of their canonical JSON. ``_emit`` stores both in the record; ``live_output`` answers
+whether the live ``OUT/<plan>/<target>/`` was produced from the same inputs and is intact.
+Anything it cannot read counts as changed: a spurious rebuild costs minutes, a stale skip a wrong
+artifact.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from planctl.apply import paths
+from planctl.errors import PlanctlError
+from planctl.tuning.digest import canonical
+
+LIBRARIES = ("artifact", "baseline", "candidate")  # manifest keys naming library files
+NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"]
+NVIDIA_SMI_TIMEOUT_S = 5.0
+
+
+def components(options, plan_loaded, target_loaded, environ=os.environ) -> dict:
+    """The inputs of one apply of ``plan_loaded`` for ``target_loaded`` under ``options``
+    (ApplyOptions). Raises nothing for a missing or unreadable file: its entry says so, and the
+    run itself reports it."""
+    spec, target = plan_loaded.model.spec, target_loaded.model.spec
+    tuning = _autotuning(spec)
+    found = {"plan": plan_loaded.sha256, "target": target_loaded.sha256, "model": spec.workload.model.sha256,
+             "files": _named_files(options, plan_loaded, tuning), "versions": _versions(),
+             "host": _host(target.capabilities.device),
+             "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
+                         "measure_repeats": options.measure_repeats,
+                         "baseline_max_seconds": options.baseline_max_seconds,
+                         "TVM_NUM_THREADS": _tvm_threads(target, environ)}}
+    if tuning is not None:
+        found["budget"] = _budget(tuning, options.root)
+        found["compatible_targets"] = {name: _target_sha(name, options.root) for name in target.compatible_with}
+        found["tuning_cache"] = cache_generation(options.cache_dir)
+    return found
+
+
+def digest(found: dict) -> str:
+    """sha256 (hex) of the canonical JSON of ``found``."""
+    return hashlib.sha256(canonical(found).encode()).hexdigest()
+
+
+def cache_generation(cache_dir) -> dict:
+    """Record count, highest record id and quarantine count of the tuning cache, read without
+    creating or changing it (a search, an import, a prune or a quarantine moves one of them)."""
+    from planctl.tuning.store import DB_FILE, resolve_cache_dir
+
+    path = resolve_cache_dir(cache_dir).resolve() / DB_FILE
+    found = {"path": str(path)}
+    if not path.is_file():
+        return {**found, "state": "absent"}
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM records").fetchone()
+            quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return {**found, "state": f"unreadable: {exc}"}
+    return {**found, "records": count, "max_id": last, "quarantined": quarantined}
+
+
+def live_output(destination: Path, expected: str) -> dict | None:
+    """The record of the output in ``destination`` when it was made from inputs of digest
+    ``expected`` and every library its manifest names still has its recorded sha256; else None
+    (also for any file that cannot be read)."""
+    try:
+        record = json.loads((destination / "report.json").read_text())
+        manifest = json.loads((destination / "manifest.json").read_text())
+        recorded = (record.get("inputs") or {}).get("digest")
+        sums = manifest.get("sha256")
+        if recorded != expected or not isinstance(sums, dict) or not sums:
+            return None
+        # a library deleted on purpose (on_violation: fail) has no sum; the deployed one must
+        if manifest.get("artifact") is not None and manifest["artifact"] not in sums:
+            return None
+        for name, want in sums.items():
+            if Path(name).name != name or paths.sha256_file(destination / name) != want:
+                return None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return record
+
+
+def library_sums(folder: Path, manifest: dict) -> dict[str, str]:
+    """sha256 of each library file the manifest names that exists in ``folder``."""
+    names = {manifest.get(key) for key in LIBRARIES} - {None}
+    return {name: paths.sha256_file(folder / name) for name in sorted(names) if (folder / name).is_file()}
+
+
+def _autotuning(spec):
+    return next((t for t in spec.optimizations if t.enabled and t.technique == "autotuning"), None)
+
+
+def _named_files(options, plan_loaded, tuning) -> dict:
+    """sha256 of the files besides the model that the plan names and apply reads."""
+    spec, named = plan_loaded.model.spec, {}
+    if tuning is not None and tuning.records:
+        named["records"] = _file_sha(options.root, tuning.records, plan_loaded)
+    if spec.envelope.quality is not None:
+        named["quality_dataset"] = _file_sha(options.root, spec.envelope.quality.dataset, plan_loaded)
+    for i, technique in enumerate(spec.optimizations):
+        calibration = getattr(technique, "calibration", None)
+        if technique.enabled and calibration is not None:
+            named[f"calibration[{i}]"] = _file_sha(options.root, calibration.dataset, plan_loaded)
+    return named
+
+
+def _file_sha(root: Path, relative: str, plan_loaded) -> dict:
+    try:
+        path = paths.inside_root(root, relative, what="file", plan_file=str(plan_loaded.path), pointer="")
+        return {"path": relative, "sha256": paths.sha256_file(path)}
+    except (PlanctlError, OSError) as exc:
+        return {"path": relative, "sha256": None, "error": str(exc)}
+
+
+def _versions() -> dict:
+    """Installed versions of planctl and of what builds, verifies and measures (metadata only)."""
+    from importlib import metadata
+
+    import planctl
+    from planctl.lowering.tvm_env import versions
+
+    found = {"planctl": planctl.__version__, "planctl_source": _source_digest(Path(planctl.__file__).parent),
+             **versions()}
+    try:  # hypothesis draws the parity examples
+        found["hypothesis"] = metadata.version("hypothesis")
+    except metadata.PackageNotFoundError:
+        pass
+    return found
+
+
+def _source_digest(package: Path) -> str:
+    """sha256 of planctl's own code and data files: an editable install keeps its version number
+    while its passes and techniques change, and those change the build (~5 ms for the package)."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _host(device: str) -> dict:
+    from planctl.tuning.keys import cpu_fingerprint
+
+    host = {"cpu": cpu_fingerprint()}
+    if device == "cuda":
+        host["gpus"] = gpu_names()
+    return host
+
+
+def gpu_names() -> list[str] | str:
+    """``name, compute_cap`` of each GPU from nvidia-smi, or ``"unavailable"``."""
+    try:
+        out = subprocess.run(NVIDIA_SMI, capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unavailable"
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] or "unavailable"
+
+
+def _tvm_threads(target_spec, environ) -> str:
+    # the value TVM runs with, not the raw variable: apply sets TVM_NUM_THREADS to the target's
+    # num-cores when it is unset (tvm_env.import_tvm), so a second apply in one process sees it set
+    return environ.get("TVM_NUM_THREADS") or str(target_spec.tvm.get("num-cores") or os.cpu_count())
+
+
+def _budget(tuning, root: Path) -> dict:
+    """The budget the search gets (the plan's, capped by planctl.toml / [tool.planctl])."""
+    from planctl.tuning.budget import effective_budget
+
+    try:
+        return effective_budget(tuning.budget, root).to_dict()
+    except PlanctlError as exc:
+        return {"error": str(exc)}
+
+
+def _target_sha(name: str, root: Path) -> str | None:
+    from planctl.documents.load import find_target
+
+    try:
+        return paths.sha256_file(find_target(name, root))
+    except (PlanctlError, OSError):
+        return None
