@@ -123,10 +123,13 @@ def _output(folder: Path, digest: str | None) -> Path:
     (folder / "candidate.so").write_bytes(b"candidate library")
     (folder / "baseline.so").write_bytes(b"baseline library")
     manifest = {"verdict": "promote", "artifact": "candidate.so", "baseline": "baseline.so",
-                "candidate": "candidate.so"}
+                "candidate": "candidate.so", "plan": "tiny", "target": "x86-64-avx2"}
+    for name in ("report.md", "report.html"):
+        (folder / name).write_text("report")
     manifest["sha256"] = inputs.library_sums(folder, manifest)
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    record = {"created": "2026-11-20T10:00:00+00:00", "decision": {"verdict": "promote"}}
+    record = {"created": "2026-11-20T10:00:00+00:00", "decision": {"verdict": "promote"},
+              "plan": {"name": "tiny"}, "target": {"name": "x86-64-avx2"}}
     if digest:
         record["inputs"] = {"digest": digest, "components": {}}
     (folder / "report.json").write_text(json.dumps(record))
@@ -155,4 +158,23 @@ def test_live_output_doubts_a_damaged_manifest(tmp_path: Path):
     live = _output(tmp_path / "live3", "d" * 64)
     manifest = json.loads((live / "manifest.json").read_text())
     (live / "manifest.json").write_text(json.dumps({**manifest, "sha256": {}}))
+    assert inputs.live_output(live, "d" * 64) is None
+
+
+def test_live_output_must_agree_with_its_manifest_and_be_whole(tmp_path: Path):
+    """A verdict the manifest contradicts, a missing report or a record without its fields: run again."""
+    live = _output(tmp_path / "live", "d" * 64)
+    manifest = json.loads((live / "manifest.json").read_text())
+    (live / "manifest.json").write_text(json.dumps({**manifest, "verdict": "rollback", "artifact": "baseline.so"}))
+    assert inputs.live_output(live, "d" * 64) is None
+    live = _output(tmp_path / "live2", "d" * 64)
+    (live / "report.md").unlink()
+    assert inputs.live_output(live, "d" * 64) is None
+    live = _output(tmp_path / "live3", "d" * 64)
+    record = json.loads((live / "report.json").read_text())
+    del record["plan"]
+    (live / "report.json").write_text(json.dumps(record))
+    assert inputs.live_output(live, "d" * 64) is None
+    live = _output(tmp_path / "live4", "d" * 64)
+    (live / "report.json").write_text(json.dumps({**record, "plan": {"name": "tiny"}, "decision": "x"}))
     assert inputs.live_output(live, "d" * 64) is None

@@ -62,6 +62,19 @@ def test_prune(cache: Path, capsys):
     assert Store.open(cache).count() == 2
 
 
+@pytest.mark.parametrize("args", [("--max-age-days", "0"), ("--max-age-days", "-1"), ("--max-age-days", "nan"),
+                                  ("--max-bytes", "0"), ("--max-bytes", "-1"), ("--keep", "0")])
+def test_prune_refuses_limits_that_would_delete_everything_or_nothing(cache: Path, capsys, args):
+    assert cli(cache, "prune", *args) == 2
+    assert Store.open(cache).count() == 6
+
+
+def test_a_new_cache_gives_space_back_incrementally(cache: Path):
+    """auto_vacuum must be set before WAL mode, or SQLite ignores it and prune frees nothing."""
+    store = Store.open(cache)
+    assert store.query("PRAGMA auto_vacuum")[0][0] == 2  # INCREMENTAL
+
+
 @pytest.mark.parametrize("args", [("ls",), ("show", "111"), ("verify",), ("prune", "--dry-run"),
                                   ("export", "out.jsonl")])
 def test_read_only_commands_never_create_a_cache(tmp_path: Path, capsys, args):

@@ -58,3 +58,22 @@ def test_old_search_log_folders_go(store):
     assert prune(store, max_age_days=365, dry_run=True).log_dirs == 1 and (logs / "old-session").exists()
     assert prune(store, max_age_days=365).log_dirs == 1
     assert sorted(p.name for p in logs.iterdir()) == ["new-session", "search.log"]
+
+
+def test_prune_converts_a_cache_made_without_auto_vacuum_and_gives_space_back(tmp_path, kit):
+    import sqlite3
+
+    from planctl.tuning.store import Store
+
+    (tmp_path / "cache").mkdir()
+    old = sqlite3.connect(str(tmp_path / "cache" / "tuning.sqlite3"))
+    old.execute("PRAGMA auto_vacuum=NONE")  # what older planctl got: it set auto_vacuum after WAL mode
+    old.execute("CREATE TABLE legacy(x)")
+    old.execute("INSERT INTO legacy VALUES (1)")
+    old.commit()
+    old.close()
+    store = Store.open(tmp_path / "cache")
+    kit.fill(store, kit.make_key(), per_workload=200)
+    result = prune(store, keep=1)
+    assert result.beyond_top_k > 0 and result.bytes_after < result.bytes_before
+    assert store.query("PRAGMA auto_vacuum")[0][0] == 2

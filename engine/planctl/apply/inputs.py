@@ -71,10 +71,14 @@ def cache_generation(cache_dir) -> dict:
     return {**found, "records": count, "max_id": last, "quarantined": quarantined}
 
 
+REPORTS = ("report.md", "report.html")  # written with report.json; a run without them is incomplete
+
+
 def live_output(destination: Path, expected: str) -> dict | None:
     """The record of the output in ``destination`` when it was made from inputs of digest
-    ``expected`` and every library its manifest names still has its recorded sha256; else None
-    (also for any file that cannot be read)."""
+    ``expected``, its manifest agrees with it (verdict, plan, target), its reports are all there and
+    every library the manifest names still has its recorded sha256; else None (also for any file
+    that cannot be read or lacks a field: the apply then simply runs)."""
     try:
         record = json.loads((destination / "report.json").read_text())
         manifest = json.loads((destination / "manifest.json").read_text())
@@ -82,13 +86,18 @@ def live_output(destination: Path, expected: str) -> dict | None:
         sums = manifest.get("sha256")
         if recorded != expected or not isinstance(sums, dict) or not sums:
             return None
+        if (record["decision"]["verdict"] != manifest["verdict"] or record["plan"]["name"] != manifest["plan"]
+                or record["target"]["name"] != manifest["target"]):
+            return None
+        if not all((destination / name).is_file() for name in REPORTS):
+            return None
         # a library deleted on purpose (on_violation: fail) has no sum; the deployed one must
         if manifest.get("artifact") is not None and manifest["artifact"] not in sums:
             return None
         for name, want in sums.items():
             if Path(name).name != name or paths.sha256_file(destination / name) != want:
                 return None
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return None
     return record
 

@@ -55,12 +55,19 @@ def load_inputs(options: ApplyOptions, record: dict) -> Context:
     """Load the plan and its target and check the model file; nothing heavy is imported yet."""
     from planctl.documents.load import find_target, load_plan, load_target
 
-    plan = load_plan(options.plan)
-    if options.target not in plan.model.spec.targets:
+    try:
+        plan = load_plan(options.plan)
+        target_file = find_target(options.target, options.root) if options.target in plan.model.spec.targets else None
+        target = load_target(target_file) if target_file else None
+    except DocumentError as exc:
+        exc.exit_code = 2  # validate exits 1 for findings; for apply any invalid document is bad input
+        raise
+    if target is None:
+        line, col, _, _ = plan.index.locate("/spec/targets")
         raise DocumentError(f"target '{options.target}' is not one of the plan's targets "
-                            f"{plan.model.spec.targets}", file=str(options.plan),
+                            f"{plan.model.spec.targets}", file=str(options.plan), line=line, col=col,
+                            pointer="/spec/targets",
                             hint=f"use --target {plan.model.spec.targets[0]} or add it to spec.targets")
-    target = load_target(find_target(options.target, options.root))
     model_path = paths.checked_model(options.root, plan)
     record["plan"] = {"name": plan.model.metadata.name, "path": str(options.plan), "sha256": plan.sha256}
     record["target"] = {"name": options.target, "tvm": target.model.spec.tvm, "sha256": target.sha256}
@@ -402,9 +409,9 @@ def _measure(ctx: Context, folder: Path, cores: int) -> None:
             "baseline": {**common, "kind": "tvm", "path": str(folder / libs["baseline"]), "warmup": 1,
                          "repeats": 4, "max_seconds": ctx.options.baseline_max_seconds / 3},
             "candidate": {**common, "kind": "tvm", "path": str(folder / libs["candidate"]), "warmup": 5,
-                          "repeats": max(repeats // 3, 3)},
+                          "repeats": max(repeats // 3, 3), "max_seconds": ctx.options.baseline_max_seconds / 3},
             "onnxruntime": {**common, "kind": "onnxruntime", "path": str(ctx.model_path), "warmup": 5,
-                            "repeats": max(repeats // 3, 3)},
+                            "repeats": max(repeats // 3, 3), "max_seconds": ctx.options.baseline_max_seconds / 3},
         }
         result = measure_in_subprocesses(contenders, rounds=3)
     latency = result["latency"]
@@ -472,6 +479,7 @@ def _emit(ctx: Context, folder: Path) -> None:
     (folder / "measure-inputs.npz").unlink(missing_ok=True)
     record["artifacts"] = {"library": manifest["artifact"], "records": "records",
                            "report_json": "report.json", "report_md": "report.md", "report_html": "report.html"}
+    record["library_sha256"] = manifest["sha256"]
     write_reports(record, folder)
 
 

@@ -6,6 +6,7 @@ it quarantined anything. Only ``import`` of the legacy directory format and ``ve
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -122,8 +123,9 @@ def verify(ctx: click.Context, deep: bool, output: str) -> None:
 
 @command.command("prune")
 @click.option("--keep", default=None, type=click.IntRange(min=1), help="Best records kept per workload and key.")
-@click.option("--max-age-days", default=None, type=float, help="Drop records stored longer ago than this.")
-@click.option("--max-bytes", default=None, type=int, help="Size cap of the records' payload.")
+@click.option("--max-age-days", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Drop records (and search log folders) stored longer ago than this (> 0).")
+@click.option("--max-bytes", default=None, type=click.IntRange(min=1), help="Size cap of the records' payload.")
 @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
 @OUTPUT
 @click.pass_context
@@ -132,13 +134,17 @@ def prune(ctx: click.Context, keep, max_age_days, max_bytes, dry_run: bool, outp
     from planctl.tuning import eviction
 
     store = _store(ctx, create=False)
-    result = eviction.prune(store, keep=keep or eviction.DEFAULT_KEEP,
-                            max_age_days=max_age_days or eviction.DEFAULT_MAX_AGE_DAYS,
-                            max_bytes=max_bytes or eviction.DEFAULT_MAX_BYTES, dry_run=dry_run)
+    if max_age_days is not None and not math.isfinite(max_age_days):
+        raise click.BadParameter("must be a finite number of days", param_hint="--max-age-days")
+    result = eviction.prune(store, keep=eviction.DEFAULT_KEEP if keep is None else keep,
+                            max_age_days=eviction.DEFAULT_MAX_AGE_DAYS if max_age_days is None else max_age_days,
+                            max_bytes=eviction.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+                            dry_run=dry_run)
     data = result.to_dict()
     verb = "would remove" if dry_run else "removed"
     _emit(data, output, f"{verb} {result.beyond_top_k} beyond the best, {result.too_old} too old, "
-                        f"{result.over_size} over the size cap; {result.bytes_before:,} -> "
+                        f"{result.over_size} over the size cap, {result.log_dirs} search log folder(s); "
+                        f"{result.bytes_before:,} -> "
                         f"{result.bytes_after:,} bytes")
 
 

@@ -152,6 +152,7 @@ def tuning(record: dict) -> Section | None:
         ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
         ("records used", t.get("records_used")), ("records imported", t.get("imported_records")),
         ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
+        ("budget", _budget(t.get("budget") or {})),
         ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
         ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
     tasks = t.get("tasks") or []
@@ -164,6 +165,14 @@ def tuning(record: dict) -> Section | None:
     if reasons:
         tables.append(Table(["task", "candidates", "why they failed (MetaSchedule builder/runner)"], reasons))
     return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def _budget(b: dict) -> str | None:
+    if not b:
+        return None
+    capped = f" (capped by {', '.join(b['capped_by'])})" if b.get("capped_by") else ""
+    return (f"{b.get('trials')} trials, {b.get('trials_per_task')} per task, "
+            f"{b.get('wall_clock_s')} s wall clock{capped}")
 
 
 def _failed(task: dict, key: str) -> str:
@@ -289,7 +298,8 @@ def notes(record: dict) -> Section | None:
 def digests(record: dict) -> Section | None:
     rows = [[what, str(ref.get("path") or ref.get("name") or DASH), str(ref.get("sha256") or DASH)]
             for what in ("plan", "target", "model") if (ref := record.get(what))]
-    rows += [[f"artifact {k}", str(v), DASH] for k, v in (record.get("artifacts") or {}).items() if v]
+    sums = record.get("library_sha256") or {}
+    rows += [[f"artifact {k}", str(v), sums.get(v, DASH)] for k, v in (record.get("artifacts") or {}).items() if v]
     if (record.get("inputs") or {}).get("digest"):
         # what `planctl apply` compares to skip an unchanged run; the components are in report.json
         rows.append(["inputs", "report.json: inputs.components", record["inputs"]["digest"]])

@@ -57,6 +57,10 @@ def prune(store: Store, keep: int = DEFAULT_KEEP, max_age_days: float = DEFAULT_
                 "DELETE FROM workloads WHERE workload_hash NOT IN (SELECT workload_hash FROM records)").rowcount
     if not dry_run:
         store.query("PRAGMA incremental_vacuum")
+        if store.query("PRAGMA freelist_count")[0][0]:
+            # free pages left: the file predates auto-vacuum (older planctl set it after WAL mode,
+            # where SQLite ignores it); one full VACUUM returns the space and converts the file
+            store.query("VACUUM")
     result.log_dirs = _prune_logs(store.cache_dir / "logs", now - max_age_days * 86400, dry_run)
     result.bytes_after = database_bytes(store)
     return result

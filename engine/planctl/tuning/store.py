@@ -165,9 +165,6 @@ class Store:
             conn = None
             try:
                 conn = _connect(path)
-                # incremental auto-vacuum lets prune give space back without an exclusive VACUUM;
-                # it only takes effect on a new file (before the first table)
-                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 if check:
                     _check_file(conn, path)
             except sqlite3.DatabaseError as exc:
@@ -177,7 +174,6 @@ class Store:
                 problems.append(f"{path}: unreadable database ({exc}); moved to {moved.name}, "
                                 "starting an empty cache")
                 conn = _connect(path)
-                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         return cls(path, conn, problems)
@@ -349,6 +345,9 @@ def _safe_checksum(rec: Record) -> str | None:
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    # incremental auto-vacuum lets prune give space back without an exclusive VACUUM; it takes
+    # effect only on a new file and only when set before journal_mode=WAL (SQLite ignores it after)
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a crash may lose the last commit, never corrupt
     return conn

@@ -190,9 +190,12 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
             if spent >= trials:
                 return "trials"
             cap = min(per_iter, per_task - done, trials - spent)
-            if time.monotonic() - started + slowest > wall_clock:
-                print(f"search: stopping before {name} (round {round_no}): the slowest task batch took "
-                      f"{slowest:.0f} s and would pass the wall-clock budget", flush=True)
+            elapsed = time.monotonic() - started
+            if elapsed + slowest > wall_clock:
+                why = (f"the slowest task batch took {slowest:.0f} s" if slowest else
+                       f"start-up (TVM import, task extraction) took {elapsed:.0f} s")
+                print(f"search: stopping before {name} (round {round_no}): {why}, and another batch would "
+                      f"pass the {wall_clock:.0f} s wall-clock budget", flush=True)
                 return "wall-clock"
             before = time.monotonic()
             contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
