@@ -86,3 +86,16 @@ def test_read_only_commands_never_create_a_cache(tmp_path: Path, capsys, args):
     assert cli(tmp_path / "empty", *args) == 2
     assert "no tuning cache at" in capsys.readouterr().err
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [("ls",), ("show", "111"), ("export", "out.jsonl")])
+def test_reading_commands_report_a_damaged_file_and_leave_it(tmp_path: Path, capsys, args):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "tuning.sqlite3").write_bytes(b"this is not a database" * 100)
+    args = [str(tmp_path / a) if a.endswith(".jsonl") else a for a in args]
+    assert cli(cache, *args) == 2
+    assert "unreadable database" in capsys.readouterr().err
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["tuning.sqlite3"]
+    assert cli(cache, "verify") in (0, 1)  # verify is the command that moves it aside
+    assert any(p.name.startswith("tuning.sqlite3.corrupt") for p in cache.iterdir())

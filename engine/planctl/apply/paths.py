@@ -51,3 +51,19 @@ def _pos(loaded, pointer: str) -> dict:
         return {"line": line, "col": col, "pointer": pointer}
     except Exception:  # noqa: BLE001 - a position is a nicety; the error must still be raised
         return {"pointer": pointer}
+
+
+def checked_references(root: Path, plan_loaded) -> None:
+    """Every other file the plan names (tuning records, quality dataset) is inside ``root`` and
+    exists, before any build: else MissingReferenceError at the naming line (check's PLN215)."""
+    spec = plan_loaded.model.spec
+    named = [(f"/spec/optimizations/{i}/records", t.records, "tuning records")
+             for i, t in enumerate(spec.optimizations) if getattr(t, "records", None)]
+    if spec.envelope.quality is not None:
+        named.append(("/spec/envelope/quality/dataset", spec.envelope.quality.dataset, "quality dataset"))
+    for pointer, relative, what in named:
+        where = dict(file=str(plan_loaded.path), **_pos(plan_loaded, pointer))
+        path = inside_root(root, relative, what=what, plan_file=str(plan_loaded.path), pointer=pointer)
+        if not path.exists():
+            raise MissingReferenceError(f"{what} {relative} does not exist", **where,
+                                        hint="commit the file, or fix the path (relative to the repository root)")

@@ -69,6 +69,7 @@ def load_inputs(options: ApplyOptions, record: dict) -> Context:
                             pointer="/spec/targets",
                             hint=f"use --target {plan.model.spec.targets[0]} or add it to spec.targets")
     model_path = paths.checked_model(options.root, plan)
+    paths.checked_references(options.root, plan)
     record["plan"] = {"name": plan.model.metadata.name, "path": str(options.plan), "sha256": plan.sha256}
     record["target"] = {"name": options.target, "tvm": target.model.spec.tvm, "sha256": target.sha256}
     record["model"] = {"path": plan.model.spec.workload.model.onnx, "sha256": plan.model.spec.workload.model.sha256}
@@ -141,7 +142,10 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     record, plan = ctx.record, ctx.plan.model
     from planctl.report.environment import collect_environment
 
-    record["environment"] = {**collect_environment(), "packages": versions()}
+    found = collect_environment()
+    # the collector names tvm, tvm_ffi, onnxruntime and numpy already; packages adds the others (torch, onnx)
+    shown = {"apache-tvm": "tvm", "apache-tvm-ffi": "tvm_ffi", "onnxruntime": "onnxruntime", "numpy": "numpy"}
+    record["environment"] = {**found, "packages": {k: v for k, v in versions().items() if shown.get(k) not in found}}
     chosen = tech.enabled_techniques(plan.spec)
     record["techniques"] = [t.technique for t in chosen]
     target = _target(ctx)

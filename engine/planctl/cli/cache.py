@@ -21,12 +21,13 @@ class CacheDamaged(TuningError):
     exit_code = 1
 
 
-def _store(ctx: click.Context, create: bool = True):
-    """The store of ``--cache``; read-only commands pass ``create=False`` so that a mistyped path
-    is an error (exit 2) rather than a new, empty cache."""
+def _store(ctx: click.Context, create: bool = True, repair: bool = True):
+    """The store of ``--cache``; commands that do not add records pass ``create=False`` so that a
+    mistyped path is an error (exit 2) rather than a new, empty cache; those that only read also
+    pass ``repair=False``, so a damaged file is reported, not moved aside."""
     from planctl.tuning.store import Store, resolve_cache_dir
 
-    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]), create=create)
+    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]), create=create, repair=repair)
     for problem in store.problems:
         click.echo(f"planctl cache: {problem}", err=True)
     return store
@@ -56,7 +57,7 @@ def ls(ctx: click.Context, output: str) -> None:
     """One line per key: target, device, TVM version, workloads, records (valid), size."""
     from planctl.tuning.eviction import database_bytes
 
-    store = _store(ctx, create=False)
+    store = _store(ctx, create=False, repair=False)
     rows = []
     for key_id, key in sorted(store.keys().items()):
         n, valid, workloads = store.query(
@@ -78,7 +79,7 @@ def ls(ctx: click.Context, output: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, ident: str, output: str) -> None:
     """Records of a workload hash or a key id (a unique prefix is enough), best first."""
-    store = _store(ctx, create=False)
+    store = _store(ctx, create=False, repair=False)
     records = store.records("workload_hash LIKE ? OR key_id LIKE ?", (ident + "%", ident + "%"))
     if not records:
         raise TuningError(f"no record matches '{ident}'", hint="planctl cache ls lists the keys")
@@ -160,7 +161,7 @@ def export(ctx: click.Context, file: Path, key_ids, target_name, workloads, top_
     """Write records as sorted, checksummed JSON lines for review and commit beside a plan."""
     from planctl.tuning import records as record_files
 
-    store = _store(ctx, create=False)
+    store = _store(ctx, create=False, repair=False)
     chosen = [k for k, key in store.keys().items()
               if (not key_ids or any(k.startswith(p) for p in key_ids))
               and (target_name is None or key.target_name == target_name)]

@@ -148,8 +148,9 @@ class Store:
         return GovernedCache.from_binding(self, self.binding).database()
 
     @classmethod
-    def open(cls, cache_dir: Path, check: bool = True, create: bool = True) -> "Store":
-        """Open (creating) the store under ``cache_dir``; with ``check``, a damaged file is moved aside.
+    def open(cls, cache_dir: Path, check: bool = True, create: bool = True, repair: bool = True) -> "Store":
+        """Open (creating) the store under ``cache_dir``; with ``check``, a damaged file is moved aside
+        (with ``repair=False``, for commands that only read, it raises TuningError instead).
         With ``create=False`` (read-only commands) a missing directory or database raises
         :class:`MissingCacheError` and nothing is created."""
         cache_dir = Path(cache_dir)
@@ -170,6 +171,9 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 if conn is not None:
                     conn.close()
+                if not repair:
+                    raise TuningError(f"{path}: unreadable database ({exc}); nothing was changed",
+                                      hint="`planctl cache verify` moves it aside and starts an empty cache") from exc
                 moved = _move_aside(path)
                 problems.append(f"{path}: unreadable database ({exc}); moved to {moved.name}, "
                                 "starting an empty cache")
