@@ -151,3 +151,14 @@ def test_verify_replay_reruns_a_saved_counterexample(tiny_repo: Path, capsys):
     assert "no longer reproduces" in capsys.readouterr().out
     assert main(["verify", "replay", str(broken)]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_missing_records_file_is_reported_at_its_line_before_any_build(tiny_repo: Path, capsys):
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    text = plan.read_text().replace("    - technique: autotuning\n",
+                                    "    - technique: autotuning\n      records: records/none.jsonl\n")
+    plan.write_text(text)
+    line = text.splitlines().index("      records: records/none.jsonl") + 1
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert f"tiny.yaml:{line}:" in err and "records/none.jsonl does not exist" in err and _no_output(tiny_repo)
