@@ -32,7 +32,7 @@ def components(options, plan_loaded, target_loaded, environ=os.environ) -> dict:
     spec, target = plan_loaded.model.spec, target_loaded.model.spec
     tuning = _autotuning(spec)
     found = {"plan": plan_loaded.sha256, "target": target_loaded.sha256, "model": spec.workload.model.sha256,
-             "files": _named_files(options, plan_loaded, tuning), "versions": _versions(),
+             "files": _named_files(options, plan_loaded), "versions": _versions(),
              "host": _host(target.capabilities.device),
              "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
                          "measure_repeats": options.measure_repeats,
@@ -112,18 +112,10 @@ def _autotuning(spec):
     return next((t for t in spec.optimizations if t.enabled and t.technique == "autotuning"), None)
 
 
-def _named_files(options, plan_loaded, tuning) -> dict:
-    """sha256 of the files besides the model that the plan names and apply reads."""
-    spec, named = plan_loaded.model.spec, {}
-    if tuning is not None and tuning.records:
-        named["records"] = _file_sha(options.root, tuning.records, plan_loaded)
-    if spec.envelope.quality is not None:
-        named["quality_dataset"] = _file_sha(options.root, spec.envelope.quality.dataset, plan_loaded)
-    for i, technique in enumerate(spec.optimizations):
-        calibration = getattr(technique, "calibration", None)
-        if technique.enabled and calibration is not None:
-            named[f"calibration[{i}]"] = _file_sha(options.root, calibration.dataset, plan_loaded)
-    return named
+def _named_files(options, plan_loaded) -> dict:
+    """sha256 of the files besides the model that the plan names and apply reads, by JSON pointer."""
+    return {pointer: _file_sha(options.root, relative, plan_loaded)
+            for pointer, relative, _what in paths.named_files(plan_loaded)}
 
 
 def _file_sha(root: Path, relative: str, plan_loaded) -> dict:

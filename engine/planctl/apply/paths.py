@@ -53,15 +53,25 @@ def _pos(loaded, pointer: str) -> dict:
         return {"pointer": pointer}
 
 
-def checked_references(root: Path, plan_loaded) -> None:
-    """Every other file the plan names (tuning records, quality dataset) is inside ``root`` and
-    exists, before any build: else MissingReferenceError at the naming line (check's PLN215)."""
-    spec = plan_loaded.model.spec
-    named = [(f"/spec/optimizations/{i}/records", t.records, "tuning records")
-             for i, t in enumerate(spec.optimizations) if getattr(t, "records", None)]
+def named_files(plan_loaded) -> list[tuple[str, str, str]]:
+    """(JSON pointer, path, what) of every file besides the model that the plan names and apply
+    reads: enabled techniques' tuning records and calibration datasets, the quality dataset."""
+    spec, named = plan_loaded.model.spec, []
+    for i, t in enumerate(spec.optimizations):
+        if t.enabled and getattr(t, "records", None):
+            named.append((f"/spec/optimizations/{i}/records", t.records, "tuning records"))
+        if t.enabled and getattr(t, "calibration", None) is not None:
+            named.append((f"/spec/optimizations/{i}/calibration/dataset", t.calibration.dataset,
+                          "calibration dataset"))
     if spec.envelope.quality is not None:
         named.append(("/spec/envelope/quality/dataset", spec.envelope.quality.dataset, "quality dataset"))
-    for pointer, relative, what in named:
+    return named
+
+
+def checked_references(root: Path, plan_loaded) -> None:
+    """Every file of :func:`named_files` is inside ``root`` and exists, before any build: else
+    MissingReferenceError at the naming line (check's PLN215)."""
+    for pointer, relative, what in named_files(plan_loaded):
         where = dict(file=str(plan_loaded.path), **_pos(plan_loaded, pointer))
         path = inside_root(root, relative, what=what, plan_file=str(plan_loaded.path), pointer=pointer)
         if not path.exists():

@@ -273,9 +273,6 @@ def _device(ctx: Context) -> str:
 
 
 def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -> dict:
-    import tvm
-    from tvm import relax
-
     from planctl.tuning.store import resolve_cache_dir
     from planctl.verify.parity import check_parity
     from planctl.verify.reference import OnnxRuntimeReference
@@ -285,14 +282,8 @@ def _verify(ctx: Context, executable, imported, shape_env: dict, folder: Path) -
     # hypothesis keeps a .hypothesis/ folder in the cwd: keep it in the cache, not the user's repo
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     with stage(ctx.record, f"verify[{shape_tag(shape_env)}]", ctx.progress):
-        dev = tvm.cuda() if _device(ctx) == "cuda" else tvm.cpu()
-        vm = relax.VirtualMachine(executable, dev)
+        candidate = _vm_callable(ctx, executable, imported.input_names)
         reference = OnnxRuntimeReference(ctx.model_path)
-
-        def candidate(inputs):
-            out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in imported.input_names])
-            return [out.numpy()] if hasattr(out, "numpy") else [item.numpy() for item in out]
-
         result = check_parity(candidate, reference, ctx.plan.model.spec, shape_env, folder, seed=0)
     ctx.record["parity"].append(result.to_dict())
     return result.to_dict()
@@ -303,7 +294,7 @@ def _vm_callable(ctx: Context, executable, input_names: list[str]):
     import tvm
     from tvm import relax
 
-    dev = tvm.cuda() if ctx.target_doc.model.spec.capabilities.device == "cuda" else tvm.cpu()
+    dev = tvm.cuda() if _device(ctx) == "cuda" else tvm.cpu()
     vm = relax.VirtualMachine(executable, dev)
 
     def run(inputs):
