@@ -2,7 +2,7 @@
 
 One command runs every contender side by side on the same inputs (batch 2 x seq 128, real token
 ids and a padded mask): each contender runs in a fresh process per round and the order rotates
-each round (A B C, B C A, C A B), for the reasons in planctl.apply.benchmark (fresh-process
+each round (A B C, B C A, C A B), for the reasons in planctl.measure.benchmark (fresh-process
 latency moves with heap state; two runtimes' spinning thread pools steal a 2-core machine from
 each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch uses the same
 thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
@@ -29,7 +29,7 @@ def child(spec: dict) -> dict:
     """Time one contender in this (fresh) process."""
     import numpy as np
 
-    from planctl.apply.benchmark import run_one
+    from planctl.measure.benchmark import run_one
     from planctl.measure.latency import measure_latency
 
     if spec["kind"] != "torch":

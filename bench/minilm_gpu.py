@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    from planctl.apply.benchmark import _tvm_runner
+    from planctl.lowering.vm import vm_callable
     from planctl.measure.latency import measure_latency
 
     manifest = json.loads((args.out / "manifest.json").read_text())
@@ -83,11 +83,11 @@ def main() -> None:
     mask = np.ones((32, 128), dtype=np.int64)
     mask[1::2, 80:] = 0
     inputs = {"input_ids": ids, "attention_mask": mask}
-    contenders = {"planctl": _tvm_runner(str(args.out / manifest["artifact"]), manifest["input_names"], inputs, "cuda")}
+    contenders = {"planctl": vm_callable(args.out / manifest["artifact"], manifest["input_names"], "cuda").bound(inputs)}
     if args.fp32_out:
         fp32 = json.loads((args.fp32_out / "manifest.json").read_text())
-        contenders["planctl_fp32"] = _tvm_runner(str(args.fp32_out / fp32["artifact"]), fp32["input_names"],
-                                                 inputs, "cuda")
+        contenders["planctl_fp32"] = vm_callable(args.fp32_out / fp32["artifact"], fp32["input_names"],
+                                                 "cuda").bound(inputs)
     extra = torch_contenders(args.config, ids, mask)
     error = extra.pop("_compile_error", None)
     contenders.update(extra)

@@ -15,13 +15,13 @@ from planctl.documents.load import find_target, load_plan, load_target
 
 
 def _options(repo: Path, **changes) -> ApplyOptions:
-    return ApplyOptions(plan=repo / "plans" / "tiny.yaml", target="x86-64-avx2", root=repo,
+    return ApplyOptions(plan_file=repo / "plans" / "tiny.yaml", target_name="x86-64-avx2", root=repo,
                         out_root=repo / "out", cache_dir=repo / "cache", **changes)
 
 
 def _digest(repo: Path, environ=None, **changes) -> str:
     options = _options(repo, **changes)
-    found = inputs.components(options, load_plan(options.plan), load_target(find_target(options.target, repo)),
+    found = inputs.components(options, load_plan(options.plan_file), load_target(find_target(options.target_name, repo)),
                               environ={} if environ is None else environ)
     return inputs.digest(found)
 

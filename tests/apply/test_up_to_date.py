@@ -24,7 +24,7 @@ from pathlib import Path
 from planctl.apply.pipeline import ApplyOptions, run_apply
 repo = Path(sys.argv[1])
 stages = []
-result = run_apply(ApplyOptions(plan=repo / "plans" / "tiny.yaml", target="x86-64-avx2", root=repo,
+result = run_apply(ApplyOptions(plan_file=repo / "plans" / "tiny.yaml", target_name="x86-64-avx2", root=repo,
                                 out_root=repo / "out", cache_dir=repo / "cache", measure_repeats=6),
                    progress=stages.append)
 print(json.dumps({"up_to_date": result.record.get("up_to_date"), "since": result.record.get("up_to_date_since"),
@@ -35,7 +35,7 @@ print(json.dumps({"up_to_date": result.record.get("up_to_date"), "since": result
 
 def _apply(repo: Path, **changes):
     stages: list[str] = []
-    options = ApplyOptions(plan=repo / "plans" / "tiny.yaml", target="x86-64-avx2", root=repo,
+    options = ApplyOptions(plan_file=repo / "plans" / "tiny.yaml", target_name="x86-64-avx2", root=repo,
                            out_root=repo / "out", cache_dir=repo / "cache", measure_repeats=6, **changes)
     return run_apply(options, progress=stages.append), stages
 

@@ -136,19 +136,17 @@ def envelope_probe(*, plan_spec, target, imported, shape_env: dict, reference, p
     ``schedules``: :func:`schedule_table` of the candidate (applied when the subset has autotuning);
     ``device``: the target's device kind (``cuda`` runs on the GPU, anything else on the CPU).
     """
-    import tvm
-    from tvm import relax
-
     from planctl.errors import VerificationError
     from planctl.lowering import build
-    from planctl.lowering.techniques import has
+    from planctl.documents.techniques import autotuning
+    from planctl.lowering.techniques import disabled_passes
+    from planctl.lowering.vm import vm_callable
     from planctl.verify.compare import compare_output
     from planctl.verify.counterexample import load_counterexample
     from planctl.verify.parity import output_names, tolerance_lookup
     from planctl.verify.quality import evaluate_quality
     from planctl.verify.strategies import example_inputs
 
-    dev = tvm.cuda() if device == "cuda" else tvm.cpu()
     fixed = []
     if parity is not None:
         if parity.get("counterexample"):
@@ -158,22 +156,19 @@ def envelope_probe(*, plan_spec, target, imported, shape_env: dict, reference, p
     tolerance = tolerance_lookup(plan_spec)
     declared = list(plan_spec.workload.outputs)
     worst = quality_result.worst_indices(quality_examples) if quality_result is not None else []
+    off = disabled_passes(plan_spec)
 
     def probe(subset: tuple) -> bool:
         # a subset that does not build, or a build that crashes on an input, violates the envelope
         # (so a passing_plan is always one that was built and checked)
         try:
             mod = build.lower_candidate(imported.mod, target, list(subset)).mod
-            if schedules and has(subset, "autotuning"):
+            if schedules and autotuning(subset) is not None:
                 mod = apply_schedules(mod, schedules)
-            vm = relax.VirtualMachine(build.build_candidate(mod, target, list(subset)), dev)
+            executable = build.build_candidate(mod, target, list(subset), disabled_passes=off)
+            run = vm_callable(executable, imported.input_names, device)
         except Exception:  # noqa: BLE001 - TVMError, LoweringError: this subset is not a passing plan
             return True
-
-        def run(inputs):
-            out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in imported.input_names])
-            return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
-
         try:
             for inputs, ref in zip(fixed, refs):
                 cand = run(inputs)

@@ -2,7 +2,7 @@
 
 ``components`` collects the inputs without importing TVM (file digests, package metadata,
 /proc/cpuinfo, ``nvidia-smi`` for a CUDA target, a read-only count of the tuning cache); the digest
-is the sha256 of their canonical JSON. ``_emit`` stores both in the record; ``live_output`` answers
+is the sha256 of their canonical JSON. The emit stage stores both in the record; ``live_output`` answers
 whether the live ``OUT/<plan>/<target>/`` was produced from the same inputs and is intact.
 Anything it cannot read counts as changed: a spurious rebuild costs minutes, a stale skip a wrong
 artifact.
@@ -16,8 +16,10 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from planctl.apply import paths
+from planctl.documents.references import inside_root, read_by_apply
+from planctl.documents.techniques import autotuning
 from planctl.errors import PlanctlError
+from planctl.files import sha256_file
 from planctl.tuning.digest import canonical
 
 LIBRARIES = ("artifact", "baseline", "candidate")  # manifest keys naming library files
@@ -25,22 +27,22 @@ NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,nohead
 NVIDIA_SMI_TIMEOUT_S = 5.0
 
 
-def components(options, plan_loaded, target_loaded, environ=os.environ) -> dict:
-    """The inputs of one apply of ``plan_loaded`` for ``target_loaded`` under ``options``
-    (ApplyOptions). Raises nothing for a missing or unreadable file: its entry says so, and the
-    run itself reports it."""
-    spec, target = plan_loaded.model.spec, target_loaded.model.spec
-    tuning = _autotuning(spec)
-    found = {"plan": plan_loaded.sha256, "target": target_loaded.sha256, "model": spec.workload.model.sha256,
-             "files": _named_files(options, plan_loaded), "versions": _versions(),
-             "host": _host(target.capabilities.device),
+def components(options, plan, target, environ=os.environ) -> dict:
+    """The inputs of one apply of the plan document ``plan`` for the target document ``target``
+    under ``options`` (ApplyOptions). Raises nothing for a missing or unreadable file: its entry
+    says so, and the run itself reports it."""
+    spec, target_spec = plan.model.spec, target.model.spec
+    tuning = autotuning(spec)
+    found = {"plan": plan.sha256, "target": target.sha256, "model": spec.workload.model.sha256,
+             "files": _named_files(options, plan), "versions": _versions(),
+             "host": _host(target_spec.capabilities.device),
              "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
                          "measure_repeats": options.measure_repeats,
                          "baseline_max_seconds": options.baseline_max_seconds,
-                         "TVM_NUM_THREADS": _tvm_threads(target, environ)}}
+                         "TVM_NUM_THREADS": _tvm_threads(target_spec, environ)}}
     if tuning is not None:
         found["budget"] = _budget(tuning, options.root)
-        found["compatible_targets"] = {name: _target_sha(name, options.root) for name in target.compatible_with}
+        found["compatible_targets"] = {name: _target_sha(name, options.root) for name in target_spec.compatible_with}
         found["tuning_cache"] = cache_generation(options.cache_dir)
     return found
 
@@ -95,7 +97,7 @@ def live_output(destination: Path, expected: str) -> dict | None:
         if manifest.get("artifact") is not None and manifest["artifact"] not in sums:
             return None
         for name, want in sums.items():
-            if Path(name).name != name or paths.sha256_file(destination / name) != want:
+            if Path(name).name != name or sha256_file(destination / name) != want:
                 return None
     except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return None
@@ -105,23 +107,18 @@ def live_output(destination: Path, expected: str) -> dict | None:
 def library_sums(folder: Path, manifest: dict) -> dict[str, str]:
     """sha256 of each library file the manifest names that exists in ``folder``."""
     names = {manifest.get(key) for key in LIBRARIES} - {None}
-    return {name: paths.sha256_file(folder / name) for name in sorted(names) if (folder / name).is_file()}
+    return {name: sha256_file(folder / name) for name in sorted(names) if (folder / name).is_file()}
 
 
-def _autotuning(spec):
-    return next((t for t in spec.optimizations if t.enabled and t.technique == "autotuning"), None)
-
-
-def _named_files(options, plan_loaded) -> dict:
+def _named_files(options, plan) -> dict:
     """sha256 of the files besides the model that the plan names and apply reads, by JSON pointer."""
-    return {pointer: _file_sha(options.root, relative, plan_loaded)
-            for pointer, relative, _what in paths.named_files(plan_loaded)}
+    return {ref.pointer: _file_sha(options.root, ref.path, plan) for ref in read_by_apply(plan.model.spec)}
 
 
-def _file_sha(root: Path, relative: str, plan_loaded) -> dict:
+def _file_sha(root: Path, relative: str, plan) -> dict:
     try:
-        path = paths.inside_root(root, relative, what="file", plan_file=str(plan_loaded.path), pointer="")
-        return {"path": relative, "sha256": paths.sha256_file(path)}
+        path = inside_root(root, relative, what="file", plan_file=str(plan.path), pointer="")
+        return {"path": relative, "sha256": sha256_file(path)}
     except (PlanctlError, OSError) as exc:
         return {"path": relative, "sha256": None, "error": str(exc)}
 
@@ -190,6 +187,6 @@ def _target_sha(name: str, root: Path) -> str | None:
     from planctl.documents.load import find_target
 
     try:
-        return paths.sha256_file(find_target(name, root))
+        return sha256_file(find_target(name, root))
     except (PlanctlError, OSError):
         return None

@@ -1,15 +1,11 @@
-"""The saved plan (``planctl plan -o FILE``, a ``Lock`` document) and what ``apply`` would do.
+"""The saved plan (``planctl plan -o FILE``, a ``Lock`` document).
 
 A saved plan pins the digests of everything an apply depends on: the plan file, the model file,
 the target file, the plan schema (the text of ``schemas/plan.schema.json`` as the installed planctl
 renders it), the committed tuning records and the TVM version. ``planctl apply FILE`` recomputes
 them and refuses to run when any moved (StaleLockError, exit 2), naming each one, the way a
-terraform plan file is refused once the state it was computed from changed.
-
-:func:`describe` is the dry run: techniques and the TVM passes they map to, the tuning budget,
-and, when TVM is importable, the tuning tasks of each production shape split into served by the
-cache, served by the committed records, and left to search. It lowers the model (legalize, fuse)
-but compiles nothing.
+terraform plan file is refused once the state it was computed from changed. (What ``planctl
+plan`` prints, the dry run of an apply, is the tuning stage's: planctl.tuning.preview.)
 """
 from __future__ import annotations
 
@@ -17,12 +13,13 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from planctl import API_VERSION
 from planctl.errors import DocumentError, StaleLockError
+from planctl.files import atomic_write_text
 
 DIGEST_LABELS = {"plan": "plan file", "model": "model file", "target": "target file",
                  "schema": "plan schema", "records": "committed tuning records"}
@@ -41,17 +38,6 @@ def schema_digest() -> str:
     return hashlib.sha256(render("OptimizationPlan").encode("utf-8")).hexdigest()
 
 
-def records_path(plan_model, root: Path, plan_file: str) -> Path | None:
-    """The committed tuning records the plan's autotuning names (None when it names none)."""
-    from planctl.apply.paths import inside_root
-
-    tuning = next((t for t in plan_model.spec.optimizations if t.technique == "autotuning" and t.enabled), None)
-    if tuning is None or not tuning.records:
-        return None
-    return inside_root(root, tuning.records, what="tuning records", plan_file=plan_file,
-                       pointer="/spec/optimizations")
-
-
 def tree_digest(path: Path) -> str:
     """sha256 of a file, or of a directory's files (relative names and contents, sorted); a
     missing path digests as the empty string's sha256 of its name, so creating it moves it."""
@@ -67,14 +53,16 @@ def tree_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def current_digests(plan_loaded, target_loaded, root: Path) -> dict:
-    """The digests a saved plan pins, computed now. Raises MissingReferenceError when the model is
-    missing or does not match the plan's declared sha256 (the same check apply makes first)."""
-    from planctl.apply.paths import checked_model, sha256_file
+def current_digests(plan, target, root: Path) -> dict:
+    """The digests a saved plan pins for the plan and target documents, computed now. Raises
+    MissingReferenceError when the model is missing or does not match the plan's declared sha256
+    (the same check apply makes first)."""
+    from planctl.documents.references import checked_model, records_path
+    from planctl.files import sha256_file
 
-    model = checked_model(root, plan_loaded)
-    records = records_path(plan_loaded.model, root, str(plan_loaded.path))
-    return {"plan": plan_loaded.sha256, "model": sha256_file(model), "target": target_loaded.sha256,
+    model = checked_model(root, plan)
+    records = records_path(plan, root)
+    return {"plan": plan.sha256, "model": sha256_file(model), "target": target.sha256,
             "schema": schema_digest(), "records": tree_digest(records) if records is not None else None}
 
 
@@ -86,13 +74,13 @@ def _relative(path: Path, root: Path) -> str:
                             hint="pass --root, or keep plans inside the repository") from None
 
 
-def make_lock(plan_loaded, target_loaded, target_name: str, root: Path) -> dict:
-    """The Lock document (plain data, validated against the model) for this plan and target."""
+def make_lock(plan, target, target_name: str, root: Path) -> dict:
+    """The Lock document (plain data, validated against the model) for the plan and target documents."""
     from planctl.documents.models import Lock
 
-    data = {"apiVersion": API_VERSION, "kind": "Lock", "metadata": {"name": plan_loaded.model.metadata.name},
-            "spec": {"plan": _relative(plan_loaded.path, root), "target": target_name,
-                     "digests": {k: v for k, v in current_digests(plan_loaded, target_loaded, root).items()
+    data = {"apiVersion": API_VERSION, "kind": "Lock", "metadata": {"name": plan.model.metadata.name},
+            "spec": {"plan": _relative(plan.path, root), "target": target_name,
+                     "digests": {k: v for k, v in current_digests(plan, target, root).items()
                                  if v is not None},
                      "tvm_version": tvm_version(),
                      "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()}}
@@ -109,10 +97,7 @@ def write_lock(data: dict, path: Path) -> None:
     buf = io.StringIO()
     buf.write("# planctl saved plan: `planctl apply` on this file refuses to run once a digest moves.\n")
     yaml.dump(json.loads(json.dumps(data)), buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def is_lock(path: Path) -> bool:
@@ -130,9 +115,8 @@ def is_lock(path: Path) -> bool:
 class LockedApply:
     """What a fresh saved plan resolves to: the plan file and the target to apply."""
 
-    plan: Path
-    target: str
-    lock: object = field(repr=False, default=None)
+    plan_file: Path
+    target_name: str
 
 
 def check_lock(path: Path, root: Path) -> LockedApply:
@@ -163,7 +147,7 @@ def check_lock(path: Path, root: Path) -> LockedApply:
                              file=str(path),
                              hint=f"review the change, then `planctl plan {spec.plan} --target {spec.target} "
                                   f"-o {path}` to save a fresh plan")
-    return LockedApply(plan_path, spec.target, lock)
+    return LockedApply(plan_path, spec.target)
 
 
 def _short(digest: str | None) -> str:
@@ -175,184 +159,11 @@ def resolve_apply_argument(argument: Path, target: str | None, root: Path) -> tu
     staleness and supplies both; a plan file needs ``--target``."""
     if is_lock(argument):
         locked = check_lock(argument, root)
-        if target is not None and target != locked.target:
-            raise DocumentError(f"--target {target} differs from the saved plan's target {locked.target}",
+        if target is not None and target != locked.target_name:
+            raise DocumentError(f"--target {target} differs from the saved plan's target {locked.target_name}",
                                 file=str(argument), hint="drop --target when applying a saved plan")
-        return locked.plan, locked.target
+        return locked.plan_file, locked.target_name
     if target is None:
         raise DocumentError("--target is required when PLAN is a plan file (not a saved plan)",
                             hint="planctl apply PLAN --target NAME, or planctl apply SAVED-PLAN")
     return argument, target
-
-
-# ------------------------------------------------------------------------------------- dry run
-def describe(plan_loaded, target_loaded, target_name: str, root: Path, cache_dir: Path | None) -> dict:
-    """What apply would do, without compiling: techniques → passes, budget, tasks per shape."""
-    from planctl.lowering.techniques import REGISTRY
-    from planctl.verify.strategies import production_shape_envs
-
-    spec = plan_loaded.model.spec
-    chosen = [t for t in spec.optimizations if t.enabled]
-    tvm_target, why = _tvm_target(target_loaded)
-    techniques = []
-    for t in spec.optimizations:
-        impl = REGISTRY.get(t.technique)
-        entry = {"technique": t.technique, "enabled": t.enabled,
-                 "stage": impl.stage if impl else "not lowered by apply", "doc": impl.doc if impl else ""}
-        if impl is not None and tvm_target is not None and t.enabled:
-            try:
-                entry["passes"] = [p.info.name for p in impl.passes(t, tvm_target)]
-            except Exception as exc:  # noqa: BLE001 - a pass that cannot be built is shown, not fatal
-                entry["passes_error"] = f"{type(exc).__name__}: {exc}"
-        techniques.append(entry)
-    tuning = next((t for t in chosen if t.technique == "autotuning"), None)
-    out = {"plan": plan_loaded.model.metadata.name, "target": target_name, "techniques": techniques,
-           "shapes": production_shape_envs(spec),
-           "envelope": _envelope(spec), "budget": None, "tasks": None, "tasks_unavailable": why}
-    if tuning is not None:
-        out["budget"] = {"trials": tuning.budget.trials, "wall_clock_s": tuning.budget.wall_clock_s,
-                         "trials_per_task": tuning.budget.trials_per_task, "records": tuning.records}
-        out["budget"]["effective"] = _effective_budget(tuning.budget, root)
-        if tvm_target is not None:
-            out["tasks"] = _task_census(plan_loaded, target_loaded, target_name, root, cache_dir, tvm_target, chosen)
-    return out
-
-
-def _tvm_target(target_loaded):
-    try:
-        from planctl.lowering.build import make_target
-        from planctl.lowering.tvm_env import import_tvm
-
-        import_tvm(num_threads=target_loaded.model.spec.tvm.get("num-cores"))
-        return make_target(target_loaded.model.spec.tvm), None
-    except Exception as exc:  # noqa: BLE001 - TVM missing or a target TVM rejects: plan still prints
-        return None, f"TVM is not importable here ({type(exc).__name__}: {str(exc)[:200]})"
-
-
-def _envelope(spec) -> dict:
-    env = spec.envelope
-    out = {"parity": f"{env.parity.examples} hypothesis examples per shape vs {env.parity.reference}, "
-                     f"rtol {env.parity.default.rtol:g} atol {env.parity.default.atol:g}",
-           "performance": f"{env.performance.statistic} speedup >= {env.performance.min_speedup:g}x"}
-    if env.quality is not None:
-        out["quality"] = (f"{env.quality.metric} on {env.quality.dataset}: {env.quality.goal.type} "
-                          f"{env.quality.goal.value:g}")
-    return out
-
-
-def _effective_budget(budget, root: Path):
-    try:
-        from planctl.tuning.budget import effective_budget
-
-        value = effective_budget(budget, root)
-        return value.to_dict() if hasattr(value, "to_dict") else str(value)
-    except Exception:  # noqa: BLE001 - optional: older caches have no repository ceiling
-        return None
-
-
-def committed_workloads(path: Path | None) -> set[str]:
-    """Workload hashes in a committed record set (``records.jsonl`` lines or TVM's JSON pair)."""
-    if path is None or not path.exists():
-        return set()
-    found: set[str] = set()
-    files = [path] if path.is_file() else sorted(path.glob("*.jsonl")) + [path / "database_workload.json"]
-    for file in files:
-        if not file.is_file():
-            continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(item, dict) and "workload_hash" in item:
-                found.add(str(item["workload_hash"]))
-            elif isinstance(item, list) and item:
-                found.add(str(item[0]))
-    return found
-
-
-def _task_census(plan_loaded, target_loaded, target_name, root, cache_dir, tvm_target, chosen) -> list[dict]:
-    """Per production shape: tasks served by the cache, by the committed records, left to search."""
-    import tvm_ffi
-    from tvm.s_tir import meta_schedule as ms
-
-    from planctl.apply.paths import checked_model
-    from planctl.lowering.build import lower_candidate
-    from planctl.lowering.importer import import_onnx
-    from planctl.verify.strategies import production_shape_envs
-
-    spec = plan_loaded.model.spec
-    model = checked_model(root, plan_loaded)
-    committed = committed_workloads(records_path(plan_loaded.model, root, str(plan_loaded.path)))
-    out = []
-    for shape_env in production_shape_envs(spec):
-        mod = lower_candidate(import_onnx(model, spec.workload.inputs, shape_env).mod, tvm_target, chosen).mod
-        tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
-        cached = _cached(cache_dir, target_loaded, target_name, root, mod, tvm_target)
-        rows = []
-        for task in tasks:
-            key = str(tvm_ffi.structural_hash(task.dispatched[0]))
-            source = ("cache" if cached is not None and key in cached else
-                      "committed records" if key in committed else "search")
-            rows.append({"task": task.task_name, "source": source})
-        out.append({"shape_env": shape_env, "tasks": rows, "cache_known": cached is not None})
-    return out
-
-
-def _cached(cache_dir, target_loaded, target_name, root, mod, tvm_target) -> set[str] | None:
-    """Workload hashes the tuning cache serves for this target (None when it cannot be read)."""
-    from planctl.tuning.store import resolve_cache_dir
-
-    if not resolve_cache_dir(cache_dir).exists():
-        return set()
-    try:
-        from planctl.tuning import search
-        from planctl.tuning.governed import open_cache
-
-        cache = open_cache(cache_dir, target_loaded.model, target_name, root)
-        _todo, _drift, reports = search.plan_tasks(mod, tvm_target, cache.store, cache.scope)
-        return {r.workload_hash for r in reports if r.cached}
-    except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
-        return None
-
-
-def render_description(info: dict, lock_path: Path | None = None, lock: dict | None = None) -> str:
-    """The dry run as the few lines ``planctl plan`` prints."""
-    lines = [f"planctl plan: {info['plan']} on {info['target']} (nothing is compiled)"]
-    if lock is not None:
-        d = lock["spec"]["digests"]
-        lines.append(f"  saved plan: {lock_path}  (TVM {lock['spec']['tvm_version']}; "
-                     + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
-    shapes = ", ".join(", ".join(f"{k}={v}" for k, v in s.items()) or "static" for s in info["shapes"])
-    lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
-    lines.append("  techniques -> passes:")
-    for t in info["techniques"]:
-        if not t["enabled"]:
-            lines.append(f"    - {t['technique']}: disabled")
-            continue
-        passes = ", ".join(t.get("passes") or []) or t.get("passes_error") or t["doc"].split(":")[0] or "-"
-        lines.append(f"    + {t['technique']} ({t['stage']}): {passes}")
-    lines.append("    then LegalizeOps, AnnotateTIROpPattern, FoldConstant; build with TVM's dataflow-lowering "
-                 "and finalize passes (StaticPlanBlockMemory, ...)")
-    budget = info.get("budget")
-    if budget:
-        per = f", {budget['trials_per_task']} per task" if budget.get("trials_per_task") else ""
-        lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}"
-                     + (f"; committed records {budget['records']}" if budget.get("records") else ""))
-        if budget.get("effective"):
-            lines.append(f"    effective (repository ceiling applied): {budget['effective']}")
-    if info.get("tasks") is not None:
-        for shape in info["tasks"]:
-            counts = {s: sum(1 for r in shape["tasks"] if r["source"] == s)
-                      for s in ("cache", "committed records", "search")}
-            where = ", ".join(f"{k}={v}" for k, v in shape["shape_env"].items()) or "static"
-            lines.append(f"  tasks at {where}: {len(shape['tasks'])} ({counts['cache']} cached, "
-                         f"{counts['committed records']} from committed records, {counts['search']} to search"
-                         + ("" if shape["cache_known"] else "; the cache could not be read") + ")")
-            todo = [r["task"] for r in shape["tasks"] if r["source"] == "search"]
-            if todo:
-                lines.append(f"    to search: {', '.join(todo[:8])}{' ...' if len(todo) > 8 else ''}")
-    elif budget and info.get("tasks_unavailable"):
-        lines.append(f"  tasks: unknown: {info['tasks_unavailable']}")
-    lines.append("  envelope: " + "; ".join(f"{k} {v}" for k, v in info["envelope"].items()))
-    return "\n".join(lines)

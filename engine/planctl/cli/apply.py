@@ -9,9 +9,9 @@ import click
 from planctl.errors import RolledBack
 
 
-def _progress():
-    """A stderr progress line per stage on a terminal (rich), nothing otherwise."""
-    if not sys.stderr.isatty():
+def _progress(verbose: int):
+    """A stderr progress line per stage on a terminal, or anywhere with ``-v`` (rich); else None."""
+    if not sys.stderr.isatty() and verbose < 1:
         return None
     from rich.console import Console
 
@@ -48,11 +48,12 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | No
     from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
 
-    plan, target = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
-    options = ApplyOptions(plan=plan, target=target, root=root, out_root=out_root, cache_dir=cache_dir,
-                           replay=replay, allow_version_drift=allow_version_drift,
+    plan_file, target_name = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
+    options = ApplyOptions(plan_file=plan_file, target_name=target_name, root=root, out_root=out_root,
+                           cache_dir=cache_dir, replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
-    result = run_apply(options, progress=_progress())
+    verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
+    result = run_apply(options, progress=_progress(verbose))
     click.echo(up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir))
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")

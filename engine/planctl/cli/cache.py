@@ -213,8 +213,9 @@ def _plan_provenance(plan_file: Path | None) -> dict:
     if plan_file is None:
         return {}
     from planctl.documents.load import load_plan
+    from planctl.documents.techniques import autotuning
 
     plan = load_plan(plan_file)
-    tuning = next((t for t in plan.model.spec.optimizations if t.technique == "autotuning"), None)
+    tuning = autotuning(plan.model.spec, enabled_only=False)
     return {"plan": plan.model.metadata.name, "plan_sha256": plan.sha256,
             "seed": tuning.seed if tuning is not None else None}

@@ -52,12 +52,23 @@ def _module_exists(ref: str) -> bool:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="planctl")
-@click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: raw tracebacks.")
+@click.option("-v", "--verbose", count=True,
+              help="-v: apply's stage progress on stderr, also off a terminal; -vv: also the raw "
+                   "traceback (with TVM's own error) behind any error.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """Declarative optimization plans for ML inference."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    _run["verbose"] = verbose
+
+
+# what the current ``main`` call parsed, for the error handler (the click context is gone by then)
+_run: dict[str, int] = {"verbose": 0}
+
+
+def _tracebacks() -> bool:
+    return bool(os.environ.get("PLANCTL_TRACEBACK")) or _run["verbose"] >= 2
 
 
 def print_error(err: PlanctlError) -> None:
@@ -78,6 +89,7 @@ def _write_crash_log(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises)."""
+    _run["verbose"] = 0
     try:
         code = cli.main(args=argv, prog_name="planctl", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
@@ -90,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except PlanctlError as err:
+        if _tracebacks():
+            traceback.print_exc()
         print_error(err)
         return err.exit_code
     except KeyboardInterrupt:
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 3
-        if os.environ.get("PLANCTL_TRACEBACK") or "-vv" in (argv or sys.argv):
+        if _tracebacks():
             traceback.print_exc()
         path = _write_crash_log(exc)
         click.echo(f"planctl: internal error: {type(exc).__name__}: {exc}\n"

@@ -23,17 +23,18 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Pa
 
     Exit 0 on success, 2 for bad input (the plan, target or model does not check out).
     """
-    from planctl.apply.lock import describe, make_lock, render_description, write_lock
+    from planctl.apply.lock import make_lock, write_lock
     from planctl.documents.load import find_target, load_plan, load_target
     from planctl.errors import DocumentError
+    from planctl.tuning.preview import describe
 
-    loaded = load_plan(plan)
-    if target not in loaded.model.spec.targets:
-        raise DocumentError(f"target '{target}' is not one of the plan's targets {loaded.model.spec.targets}",
-                            file=str(plan))
-    target_doc = load_target(find_target(target, root))
-    lock = make_lock(loaded, target_doc, target, root) if out is not None else None
-    info = describe(loaded, target_doc, target, root, cache_dir)
+    plan_document = load_plan(plan)
+    if target not in plan_document.model.spec.targets:
+        raise DocumentError(f"target '{target}' is not one of the plan's targets "
+                            f"{plan_document.model.spec.targets}", file=str(plan))
+    target_document = load_target(find_target(target, root))
+    lock = make_lock(plan_document, target_document, target, root) if out is not None else None
+    info = describe(plan_document, target_document, target, root, cache_dir)
     if out is not None:
         write_lock(lock, out)
     if fmt == "json":
@@ -41,3 +42,45 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Pa
                               sort_keys=True, default=str))
     else:
         click.echo(render_description(info, out, lock))
+
+
+def render_description(info: dict, lock_path: Path | None = None, lock: dict | None = None) -> str:
+    """The dry run as the few lines ``planctl plan`` prints."""
+    lines = [f"planctl plan: {info['plan']} on {info['target']} (nothing is compiled)"]
+    if lock is not None:
+        d = lock["spec"]["digests"]
+        lines.append(f"  saved plan: {lock_path}  (TVM {lock['spec']['tvm_version']}; "
+                     + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
+    shapes = ", ".join(", ".join(f"{k}={v}" for k, v in s.items()) or "static" for s in info["shapes"])
+    lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
+    lines.append("  techniques -> passes:")
+    for t in info["techniques"]:
+        if not t["enabled"]:
+            lines.append(f"    - {t['technique']}: disabled")
+            continue
+        passes = ", ".join(t.get("passes") or []) or t.get("passes_error") or t["doc"].split(":")[0] or "-"
+        lines.append(f"    + {t['technique']} ({t['stage']}): {passes}")
+    lines.append("    then LegalizeOps, AnnotateTIROpPattern, FoldConstant; build with TVM's dataflow-lowering "
+                 "and finalize passes (StaticPlanBlockMemory, ...)")
+    budget = info.get("budget")
+    if budget:
+        per = f", {budget['trials_per_task']} per task" if budget.get("trials_per_task") else ""
+        lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}"
+                     + (f"; committed records {budget['records']}" if budget.get("records") else ""))
+        if budget.get("effective"):
+            lines.append(f"    effective (repository ceiling applied): {budget['effective']}")
+    if info.get("tasks") is not None:
+        for shape in info["tasks"]:
+            counts = {s: sum(1 for r in shape["tasks"] if r["source"] == s)
+                      for s in ("cache", "committed records", "search")}
+            where = ", ".join(f"{k}={v}" for k, v in shape["shape_env"].items()) or "static"
+            lines.append(f"  tasks at {where}: {len(shape['tasks'])} ({counts['cache']} cached, "
+                         f"{counts['committed records']} from committed records, {counts['search']} to search"
+                         + ("" if shape["cache_known"] else "; the cache could not be read") + ")")
+            todo = [r["task"] for r in shape["tasks"] if r["source"] == "search"]
+            if todo:
+                lines.append(f"    to search: {', '.join(todo[:8])}{' ...' if len(todo) > 8 else ''}")
+    elif budget and info.get("tasks_unavailable"):
+        lines.append(f"  tasks: unknown: {info['tasks_unavailable']}")
+    lines.append("  envelope: " + "; ".join(f"{k} {v}" for k, v in info["envelope"].items()))
+    return "\n".join(lines)

@@ -45,16 +45,6 @@ def _candidate(counterexample: Path, library: Path | None):
     path = library or counterexample.parent / manifest.get("candidate", manifest.get("artifact") or "")
     if not path.is_file():
         raise PlanctlError(f"{path}: the candidate library is not there", hint="pass --library PATH")
-    from planctl.lowering.tvm_env import import_tvm
+    from planctl.lowering.vm import vm_callable
 
-    tvm = import_tvm()
-    from tvm import relax
-
-    dev = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()
-    vm = relax.VirtualMachine(tvm.runtime.load_module(str(path)), dev)
-
-    def run(inputs):
-        out = vm["main"](*[tvm.runtime.tensor(inputs[n], device=dev) for n in manifest["input_names"]])
-        return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
-
-    return run
+    return vm_callable(path, manifest["input_names"], manifest.get("device", "cpu"))

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
+from planctl.documents.techniques import autotuning
 from planctl.lowering import techniques as tech
 from planctl.lowering.instrument import PassRecord, make_recorder
 
@@ -76,7 +78,7 @@ def prepack_passes(techniques) -> list:
     """
     from tvm import relax
 
-    tuning = next((t for t in techniques if t.technique == "autotuning"), None)
+    tuning = autotuning(techniques)
     if tuning is None or not tuning.prepack_weights:
         return []
     return [relax.transform.AttachAttrLayoutFreeBuffers(), relax.transform.SplitLayoutRewritePreproc(),
@@ -122,8 +124,9 @@ def dlight_schedules(target):
     return apply
 
 
-def build_candidate(mod, target, techniques):
-    """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets)."""
+def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()):
+    """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets);
+    ``disabled_passes``: TVM pass names left out (planctl.lowering.techniques.disabled_passes)."""
     import tvm
     from tvm import relax
 
@@ -137,5 +140,5 @@ def build_candidate(mod, target, techniques):
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
     pipeline = tvm.transform.Sequential(finish)
-    with target, tvm.transform.PassContext(opt_level=3, config=config):
+    with target, tvm.transform.PassContext(opt_level=3, config=config, disabled_pass=list(disabled_passes)):
         return relax.build(mod, target=target, relax_pipeline=pipeline)

@@ -6,6 +6,10 @@ per-intermediate ``relax.builtin.alloc_tensor`` calls into a few reused
 ``ShapeExpr``) is the activation memory the compiled function reserves (docs/tvm-0.27.md
 §8). Weights are constants in the library and the function's result is allocated apart; neither
 is counted (the result's bytes are reported as ``output_bytes``).
+
+A plan that switches static-memory-planning off builds without StaticPlanBlockMemory: every
+intermediate then gets its own allocation at run time, and ``planned_bytes`` is their total (the
+result included), an upper bound of the activation memory.
 """
 from __future__ import annotations
 
@@ -20,20 +24,21 @@ def _static(shape) -> int | None:
     return out
 
 
-def planned_memory(mod, target) -> dict:
-    """``{"planned_bytes", "storages", "output_bytes", "dynamic_storages"}`` of a scheduled module
-    (the one ``build_candidate`` compiles). Runs the dataflow-lowering passes and
-    StaticPlanBlockMemory on a copy; nothing is compiled."""
+def planned_memory(mod, target, static_planning: bool = True) -> dict:
+    """``{"planned_bytes", "storages", "output_bytes", "dynamic_storages", "static_planning"}`` of a
+    scheduled module (the one ``build_candidate`` compiles). Runs the dataflow-lowering passes and
+    StaticPlanBlockMemory (unless ``static_planning`` is False) on a copy; nothing is compiled."""
     import tvm
     from tvm import relax
 
     from planctl.lowering.build import backend_pipeline
 
     backend = backend_pipeline(target)
+    plan = [relax.transform.StaticPlanBlockMemory()] if static_planning else []
     with target, tvm.transform.PassContext(opt_level=3):
-        planned = tvm.transform.Sequential([*backend.dataflow_lower_passes(target),
-                                            relax.transform.StaticPlanBlockMemory()])(mod)
-    found = {"planned_bytes": 0, "storages": 0, "output_bytes": 0, "dynamic_storages": 0}
+        planned = tvm.transform.Sequential([*backend.dataflow_lower_passes(target), *plan])(mod)
+    found = {"planned_bytes": 0, "storages": 0, "output_bytes": 0, "dynamic_storages": 0,
+             "static_planning": static_planning}
 
     def visit(expr):
         if not isinstance(expr, relax.Call):
@@ -51,7 +56,12 @@ def planned_memory(mod, target) -> dict:
             dtype = getattr(expr.args[1], "value", None)
             if count is not None and dtype is not None:
                 dt = tvm.runtime.DataType(str(dtype))
-                found["output_bytes"] += count * max(dt.bits * dt.lanes // 8, 1)
+                size = count * max(dt.bits * dt.lanes // 8, 1)
+                if static_planning:
+                    found["output_bytes"] += size   # after planning, only the result is left
+                else:
+                    found["planned_bytes"] += size
+                    found["storages"] += 1
 
     for _gv, func in planned.functions.items():
         if isinstance(func, relax.Function):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from planctl.documents.techniques import enabled
 from planctl.errors import LoweringError
 
 
@@ -63,13 +64,15 @@ def _fast_math(_t, _target):
 @technique("mixed-precision", "graph")
 def _mixed_precision(t, _target):
     """relax.transform.ToMixedPrecision: weights and activations in float16, accumulation in
-    ``accumulate`` (float32), softmax/layer norm/reductions left in float32 by TVM's op policy."""
+    ``accumulate`` (float32); then planctl.KeepFloat32 computes ``keep_fp32_ops`` in float32."""
     from tvm import relax
+
+    from planctl.lowering.mixed_precision import keep_float32
     if t.precision.activations != "float16" or t.precision.weights != "float16":
         raise LoweringError(
             f"mixed-precision to {t.precision.weights}/{t.precision.activations}: TVM 0.27's "
             "ToMixedPrecision only produces float16", hint="use weights: float16, activations: float16")
-    return [relax.transform.ToMixedPrecision(out_dtype=t.accumulate)]
+    return [relax.transform.ToMixedPrecision(out_dtype=t.accumulate), keep_float32(t.keep_fp32_ops)]
 
 
 @technique("operator-fusion", "lowering")
@@ -87,7 +90,8 @@ def _autotuning(_t, _target):
 
 @technique("static-memory-planning", "build")
 def _static_memory(_t, _target):
-    """relax.transform.StaticPlanBlockMemory (part of every build's finalize passes)."""
+    """relax.transform.StaticPlanBlockMemory (in every build's finalize passes; ``enabled: false``
+    takes it out)."""
     return []
 
 
@@ -102,18 +106,70 @@ for _serving in ("continuous-batching", "prefix-caching", "speculative-decoding"
                                        "serving-layer configuration, emitted, not lowered")
 
 
+# TVM passes every build runs that a plan switches off by listing their technique with
+# ``enabled: false`` (a technique left out of the plan keeps TVM's default)
+DEFAULT_PASSES = {"static-memory-planning": ("StaticPlanBlockMemory",)}
+
+
 def enabled_techniques(plan_spec) -> list:
     """The plan's techniques whose ``enabled`` switch is on, in plan order.
 
     Raises LoweringError for a technique planctl apply cannot lower yet (named, with a hint).
     """
-    chosen = [t for t in plan_spec.optimizations if t.enabled]
+    chosen = enabled(plan_spec)
     for t in chosen:
         if t.technique not in REGISTRY:
             raise LoweringError(
                 f"technique '{t.technique}' is not lowered by planctl apply yet",
                 hint=f"disable it for this apply (enabled: false); lowered techniques: {', '.join(sorted(REGISTRY))}")
     return chosen
+
+
+def disabled_passes(plan_spec) -> list[str]:
+    """Names of the default TVM passes the plan switches off (:data:`DEFAULT_PASSES`), for
+    ``PassContext(disabled_pass=...)``."""
+    return [name for t in plan_spec.optimizations if not t.enabled for name in DEFAULT_PASSES.get(t.technique, ())]
+
+
+def check_techniques(plan, techniques) -> None:
+    """Refuse, at their line in the plan document, settings of the enabled ``techniques`` that
+    apply could not honour: a ``keep_fp32_ops`` name that is no Relax operator, and cuda-graphs
+    with static memory planning switched off (RewriteCUDAGraph captures only planned storage).
+    Raises LoweringError."""
+    from planctl.documents.references import position
+    from planctl.lowering.mixed_precision import relax_op_name
+
+    spec = plan.model.spec
+    for i, t in enumerate(spec.optimizations):
+        if not any(t is chosen for chosen in techniques):
+            continue
+        for j, name in enumerate(getattr(t, "keep_fp32_ops", None) or []):
+            if relax_op_name(name) is None:
+                raise LoweringError(f"keep_fp32_ops: '{name}' is not a Relax operator",
+                                    file=str(plan.path), **position(plan, f"/spec/optimizations/{i}/keep_fp32_ops/{j}"),
+                                    hint="name operators as Relax does without the namespace: softmax, "
+                                         "layer_norm, sum, mean, ...")
+        if t.technique == "cuda-graphs" and "StaticPlanBlockMemory" in disabled_passes(spec):
+            raise LoweringError("cuda-graphs needs static-memory-planning, which the plan disables",
+                                file=str(plan.path), **position(plan, f"/spec/optimizations/{i}"),
+                                hint="enable static-memory-planning, or disable cuda-graphs")
+
+
+def describe_techniques(plan_spec, tvm_target=None) -> list[dict]:
+    """Each technique of the plan: ``{technique, enabled, stage, doc[, passes | passes_error]}``;
+    the TVM pass names when ``tvm_target`` is given (what ``planctl plan`` lists)."""
+    out = []
+    for t in plan_spec.optimizations:
+        impl = REGISTRY.get(t.technique)
+        entry = {"technique": t.technique, "enabled": t.enabled,
+                 "stage": impl.stage if impl else "not lowered by apply", "doc": impl.doc if impl else ""}
+        if impl is not None and tvm_target is not None and t.enabled:
+            try:
+                entry["passes"] = [p.info.name for p in impl.passes(t, tvm_target)]
+            except Exception as exc:  # noqa: BLE001 - a pass that cannot be built is shown, not fatal
+                entry["passes_error"] = f"{type(exc).__name__}: {exc}"
+        out.append(entry)
+    return out
 
 
 def passes_for(techniques, stage: str, target) -> list:

@@ -1,6 +1,7 @@
-"""planctl.measure: latency distributions, speedup with a bootstrap interval, peak memory.
+"""planctl.measure: latency distributions, speedup with a bootstrap interval, peak memory, and
+``benchmark``: apply's side-by-side measurement, one fresh process per contender (a forkserver).
 
-Contenders are plain callables; no TVM import here.
+Contenders are plain callables; only ``benchmark``'s measurement processes import TVM.
 """
 from planctl.measure.compare import bootstrap_ratio_ci, speedup
 from planctl.measure.latency import measure_latency

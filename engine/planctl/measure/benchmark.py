@@ -12,7 +12,7 @@ The fresh processes come from a ``multiprocessing`` forkserver that imported TVM
 numpy once (:func:`start_measurement_server`): each contender's process is a fork of that clean
 server, which never built or loaded a model, so it starts without the ~2.8 s TVM import that a
 ``python -m`` child pays (nine of them made up 17 of the 22 s of a warm apply of a small MLP).
-Run as ``python -m planctl.apply.benchmark SPEC OUT`` for one contender in a plain fresh process.
+Run as ``python -m planctl.measure.benchmark SPEC OUT`` for one contender in a plain fresh process.
 """
 from __future__ import annotations
 
@@ -25,26 +25,6 @@ import traceback
 from pathlib import Path
 
 from planctl.errors import PlanctlError
-
-
-def _tvm_runner(library: str, names: list[str], inputs: dict, device: str = "cpu"):
-    """One call of ``main`` on inputs already on the device; GPU calls end with a device sync so
-    the time covers the kernels, not just their launch."""
-    import tvm
-    from tvm import relax
-
-    dev = tvm.cuda() if device == "cuda" else tvm.cpu()
-    vm = relax.VirtualMachine(tvm.runtime.load_module(library), dev)
-    args = [tvm.runtime.tensor(inputs[n], device=dev) for n in names]
-    main = vm["main"]
-    if device == "cpu":
-        return lambda: main(*args)
-
-    def run():
-        main(*args)
-        dev.sync()
-
-    return run
 
 
 def _ort_runner(model: str, inputs: dict, threads: int):
@@ -60,6 +40,7 @@ def run_one(spec: dict) -> dict:
     """Time one contender: ``spec`` has kind (tvm|onnxruntime), path, inputs, warmup, repeats."""
     import numpy as np
 
+    from planctl.lowering.vm import vm_callable
     from planctl.measure.latency import measure_latency
     from planctl.measure.memory import peak_rss_mb
 
@@ -67,7 +48,7 @@ def run_one(spec: dict) -> dict:
     if spec["kind"] == "onnxruntime":
         runner = _ort_runner(spec["path"], inputs, spec["threads"])
     else:
-        runner = _tvm_runner(spec["path"], spec["input_names"], inputs, spec.get("device", "cpu"))
+        runner = vm_callable(spec["path"], spec["input_names"], spec.get("device", "cpu")).bound(inputs)
     stats = measure_latency({"x": runner}, warmup=spec["warmup"], repeats=spec["repeats"],
                             interleave=False, max_seconds=spec.get("max_seconds"))["x"]
     return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": peak_rss_mb()}
@@ -97,7 +78,7 @@ def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeou
             "method": "fresh process per contender per round, order rotated"}
 
 
-PRELOAD = ["planctl.apply._measure_preload"]
+PRELOAD = ["planctl.measure._preload"]
 
 
 def _server():

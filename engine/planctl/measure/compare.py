@@ -48,3 +48,33 @@ def bootstrap_ratio_ci(baseline_samples: Sequence[float], candidate_samples: Seq
     alpha = (1.0 - confidence) / 2.0
     low, high = np.percentile(ratios, [100 * alpha, 100 * (1 - alpha)], method="linear")
     return float(low), float(high)
+
+
+def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
+    """The performance gate's evidence from ``latency`` (contender -> ``LatencyStats.to_dict()``
+    with ``baseline``, ``candidate``, ``onnxruntime``): ``{statistic, gate, value, ci_low, ci_high,
+    vs_onnxruntime}``; ``value`` = baseline / candidate on ``statistic``, the interval is
+    :func:`bootstrap_ratio_ci` (95%), ``vs_onnxruntime`` = onnxruntime / candidate."""
+    base, cand, ort = latency["baseline"], latency["candidate"], latency["onnxruntime"]
+    low, high = bootstrap_ratio_ci(base["samples_ms"], cand["samples_ms"], statistic)
+    return {"statistic": statistic, "gate": gate, "value": base[statistic] / cand[statistic],
+            "ci_low": low, "ci_high": high, "vs_onnxruntime": ort[statistic] / cand[statistic]}
+
+
+NOISY_CV = 0.2   # stdev / mean above which a latency distribution is called noisy
+
+
+def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
+    """Say when the figures need a second look: a noisy machine (coefficient of variation above
+    :data:`NOISY_CV`), or a candidate slower than the independent runtime (the gate compares
+    against TVM's untuned build, not onnxruntime)."""
+    notes = []
+    for name in ("baseline", "candidate"):
+        s = latency[name]
+        if s["mean"] and s["stdev"] / s["mean"] > NOISY_CV:
+            notes.append(f"{name} latency is noisy (stdev {s['stdev']:.1f} ms = {s['stdev'] / s['mean']:.0%} of "
+                         "the mean): another process may have been using the cores; rerun on an idle machine")
+    if latency["candidate"][statistic] > latency["onnxruntime"][statistic]:
+        notes.append(f"the candidate's {statistic} ({latency['candidate'][statistic]:.2f} ms) is slower than "
+                     f"onnxruntime's ({latency['onnxruntime'][statistic]:.2f} ms) on the same inputs")
+    return notes

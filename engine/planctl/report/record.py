@@ -1,179 +1,370 @@
-"""The run record: one JSON document per ``planctl apply``, the only input of every report.
+"""The run record: ``report.json``, one per ``planctl apply``, the only input of every rendering.
 
-Versioned by ``report_version`` (``REPORT_VERSION``); a change that removes or renames a key bumps it.
-Every section except ``report_version`` and ``decision`` is optional: a run that failed or rolled back
-early records only the stages it reached, and the renderers show what is there.
+Each apply stage returns its evidence as one of the frozen models below (``extra="forbid"``);
+:class:`RunRecord` is assembled from them by the report stage (planctl.apply.stages.report) and
+is the schema of ``report.json`` (``schemas/report.schema.json``, written by ``planctl schema
+dump``; a test fails when it is stale, and every report.json the test suite writes is validated
+against it). Versioned by ``report_version`` (:data:`REPORT_VERSION`): a change that removes or
+renames a key bumps it; new optional keys do not.
 
-The TypedDicts below are the documentation of the shape (``total=False``: keys may be absent); the
-record itself is a plain ``dict`` assembled by ``planctl.apply``. Units: seconds (``seconds``), ms
-(latency), MiB (``peak_rss_mb``), bytes (``planned_bytes``); digests are hex sha256.
+Units: seconds (``seconds``), milliseconds (latency, ``best_ms``), MiB (``peak_rss_mb``), bytes
+(``planned_bytes``, ``bytes``), FLOP per call (``flops``); digests are hex sha256; paths are as
+written at apply time (repository-relative where the plan names them).
 """
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 
 REPORT_VERSION = 1
+Statistic = Literal["p50", "p90", "p95", "p99", "mean", "min", "max"]
+Verdict = Literal["promote", "rollback", "inconclusive"]
 
 
-class PlanRef(TypedDict, total=False):
-    name: str            # metadata.name
-    path: str            # repository-relative plan file
+class Evidence(BaseModel):
+    """Base of every record model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------------------- documents
+class PlanRef(Evidence):
+    name: str = Field(description="metadata.name of the plan")
+    path: str = Field(description="the plan file as given to apply")
     sha256: str
 
 
-class TargetRef(TypedDict, total=False):
-    name: str
-    tvm: dict            # the TVM target dict as passed to tvm.target.Target
+class TargetRef(Evidence):
+    name: str = Field(description="the target document's name (targets/<name>.yaml)")
+    tvm: dict[str, Any] = Field(description="the TVM target dict, as passed to tvm.target.Target")
     sha256: str
 
 
-class ModelRef(TypedDict, total=False):
-    path: str
+class ModelRef(Evidence):
+    path: str = Field(description="repository-relative ONNX file")
     sha256: str
 
 
-class Environment(TypedDict, total=False):
+class LegalityFinding(Evidence):
+    """One finding of ``planctl check``'s engine on the plan (planctl.findings.Finding)."""
+
+    rule: str
+    severity: Literal["error", "warning", "note"]
+    message: str
+    file: str
+    line: int
+    col: int
+    waived: bool = False
+
+
+class Legality(Evidence):
+    """The legality rules run on the plan and its targets before lowering (recorded; apply does not
+    stop on them yet)."""
+
+    findings: list[LegalityFinding] = Field(default_factory=list)
+    errors: int = Field(0, description="unwaived findings of severity error")
+
+
+# ------------------------------------------------------------------------------- lowering
+class Environment(Evidence):
+    """Where the run happened (planctl.report.environment.collect_environment)."""
+
     python: str
-    tvm: str | None
-    tvm_ffi: str | None
-    onnxruntime: str | None
-    numpy: str | None
-    cpu: str
-    cores: int
-    env: dict[str, str]  # TVM_NUM_THREADS, OMP_NUM_THREADS, ... as set (absent when unset)
+    tvm: Optional[str]
+    tvm_ffi: Optional[str]
+    onnxruntime: Optional[str]
+    numpy: Optional[str]
+    cpu: str = Field(description="CPU model name from /proc/cpuinfo")
+    cores: int = Field(description="CPUs this process may run on")
+    env: dict[str, str] = Field(description="TVM_NUM_THREADS, OMP_NUM_THREADS, ... as set (absent when unset)")
+    packages: dict[str, str] = Field(default_factory=dict, description="other installed versions (torch, onnx)")
 
 
-class Stage(TypedDict):
-    name: str            # import, baseline-build, passes, tuning, build, verify, measure, emit
+class StageTime(Evidence):
+    name: str = Field(description="documents, legality, import[<shape>], baseline-build[<shape>], passes[<shape>], "
+                                  "tuning[<shape>], candidate-build[<shape>], verify[<shape>], quality[<shape>], "
+                                  "bisect[<shape>], measure")
     seconds: float
 
 
-class PassRecord(TypedDict, total=False):
-    name: str            # TVM pass name (PassInfo.name)
+class PassEvidence(Evidence):
+    """One top-level TVM pass (planctl.lowering.instrument.PassRecord): wall time and IR size."""
+
+    name: str = Field(description="TVM PassInfo.name")
     seconds: float
     bindings_before: int
-    bindings_after: int  # Relax bindings: before - after = graph nodes removed
+    bindings_after: int = Field(description="Relax bindings: before - after = graph nodes removed")
     prim_funcs_before: int
-    prim_funcs_after: int  # TIR PrimFuncs (kernels): before - after = kernels merged by fusion
+    prim_funcs_after: int = Field(description="TIR PrimFuncs: before - after = kernels merged by fusion")
+    ops_before: int
+    ops_after: int = Field(description="Relax operator calls other than call_tir")
 
 
-class TuningTask(TypedDict, total=False):
+class KernelFlops(Evidence):
     name: str
+    calls: int
+    flops: float = Field(description="FLOP per call of the workload, summed over this kernel's launches")
+    bytes: int = Field(description="compulsory bytes moved by its launches")
+
+
+class WorkloadFlops(Evidence):
+    """planctl.lowering.flops.workload_flops of the lowered candidate module."""
+
+    flops: float
+    bytes: int
+    intensity: Optional[float] = Field(description="FLOP per byte")
+    launches: int
+    kernels: list[KernelFlops]
+    unestimated: list[str]
+    method: str
+
+
+class PlannedMemory(Evidence):
+    """planctl.lowering.memory.planned_memory of the scheduled candidate module."""
+
+    planned_bytes: int = Field(description="activation storage StaticPlanBlockMemory reserves; with static "
+                                           "planning off, the total of the per-tensor allocations")
+    storages: int
+    output_bytes: int
+    dynamic_storages: int
+    static_planning: bool = Field(True, description="False when the plan disables static-memory-planning")
+
+
+# ------------------------------------------------------------------------------- tuning
+class Budget(Evidence):
     trials: int
-    best_ms: float | None
-    scheduled: bool      # a tuned schedule was applied (False: default / dlight schedule)
+    wall_clock_s: float
+    trials_per_task: int
+    capped_by: list[str] = Field(description="repository limits that lowered the plan's budget")
 
 
-class Tuning(TypedDict, total=False):
+class TuningTask(Evidence):
+    """planctl.tuning.search.TaskReport."""
+
+    name: str
+    workload_hash: str
+    cached: bool
+    trials: int
+    best_ms: Optional[float]
+    served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
+    budget_share: Optional[float]
+    drift_records: int
+    candidates: int
+    build_errors: int
+    run_errors: int
+    errors: dict[str, int] = Field(description="'build: <reason>' / 'run: <reason>' -> count (top 5)")
+
+
+class Tuning(Evidence):
+    """planctl.tuning.search.TuningReport of one production shape."""
+
     cache_dir: str
-    trials_spent: int
-    records_used: int
     tasks: list[TuningTask]
+    trials_spent: int = Field(description="records this apply added")
     seconds: float
-    reused: bool         # every task came from the cache; no new trials
+    timed_out: bool
+    stopped_by: Optional[str] = Field(description="trials | tasks | wall-clock | killed (None: nothing searched)")
+    imported_records: int
+    scheduled_funcs: int
+    total_funcs: int
+    budget: Budget
+    key: dict[str, Any] = Field(description="the tuning cache key (planctl.tuning.keys.CacheKey.to_dict)")
+    session: Optional[str]
+    notes: list[str]
+    integrity: list[str]
+    reused: bool = Field(description="every task came from the cache; no new trials")
 
 
-class Latency(TypedDict, total=False):
-    baseline: dict       # LatencyStats.to_dict()
-    candidate: dict
-    onnxruntime: dict
+# ------------------------------------------------------------------------------- verify
+class OutputParity(Evidence):
+    """planctl.verify.parity.OutputParity (non-finite errors are null)."""
+
+    max_abs: Optional[float]
+    max_rel: Optional[float]
+    rtol: float
+    atol: float
+    passed: bool
+    nonfinite: int = 0
 
 
-class Speedup(TypedDict, total=False):
-    statistic: Literal["p50", "p90", "p95", "p99", "mean"]
-    value: float         # baseline / candidate
-    ci_low: float        # percentile bootstrap (planctl.measure.compare)
-    ci_high: float
-    gate: float          # envelope.performance.min_speedup
+class Parity(Evidence):
+    """planctl.verify.parity.ParityResult of one production shape."""
+
+    passed: bool
+    shape_env: dict[str, int]
+    examples: int
+    outputs: dict[str, OutputParity]
+    counterexample: Optional[str] = Field(None, description="the shrunk failing example (.npz) in the output folder")
+    replay: Optional[str] = Field(None, description="the command that reruns it")
+    reason: Optional[str] = None
+    seed: int = 0
+    shrink_calls: int = 0
 
 
-class Memory(TypedDict, total=False):
-    peak_rss_mb: float
-    planned_bytes: int   # StaticPlanBlockMemory storage total (planctl.lowering.memory), first shape
+class Quality(Evidence):
+    """planctl.verify.quality.QualityResult of one production shape (per-example scores left out)."""
 
-
-class Quality(TypedDict, total=False):
-    """planctl.verify.quality.QualityResult.to_dict(), one per production shape."""
     metric: Literal["cosine-similarity", "top1-agreement", "accuracy"]
-    dataset: str         # repository-relative JSONL
+    dataset: str
     dataset_sha256: str
     examples: int
-    value: float         # the candidate's metric (mean over examples)
-    worst: float         # lowest per-example score
-    baseline: dict       # {value, source, examples, baseline_build: {examples, batches, value}}
-    goal: dict           # {type: threshold|max-degradation|percent-max-degradation, value}
+    value: float = Field(description="the candidate's metric (mean over examples)")
+    worst: float = Field(description="lowest per-example score")
+    baseline: dict[str, Any] = Field(description="{value, source, examples, baseline_build: {examples, batches, value}}")
+    goal: dict[str, Any] = Field(description="{type: threshold|max-degradation|percent-max-degradation, value}")
     passed: bool
     reason: str
-    shape_env: dict
+    shape_env: dict[str, int]
 
 
-class Bisect(TypedDict, total=False):
-    """planctl.apply.bisect.Bisection.to_dict() plus what was violated, at the first failing shape."""
-    culprits: list[str]      # techniques whose removal makes the envelope hold
-    passing_plan: list[str]  # the enabled techniques without the culprits (built and checked)
-    probes: list[dict]       # {techniques: [...], violates: bool}, in the order they were built
-    note: str | None
-    violated: list[str]      # parity, quality
-    shape_env: dict
+class Probe(Evidence):
+    techniques: list[str]
+    violates: bool
 
 
-class Roofline(TypedDict, total=False):
-    """planctl.report.roofline.placement(): the measured workload against the target's peaks."""
-    flops: float             # per call, sum over kernel launches (estimate_tir_flops)
-    bytes: float             # compulsory kernel traffic per call
-    intensity: float         # FLOP / byte
-    statistic: str           # latency statistic the rate is computed from (p50)
-    achieved_gflops: float
-    baseline_achieved_gflops: float
-    peak_gflops: float
-    percent_of_peak: float
-    attainable_gflops: float  # min(peak, intensity * bandwidth)
-    percent_of_attainable: float
-    ridge_intensity: float
-    bound: Literal["compute", "memory"]
+class Bisect(Evidence):
+    """planctl.apply.bisect.Bisection at the first failing shape, and what was violated there."""
+
+    culprits: list[str] = Field(description="techniques whose removal makes the envelope hold")
+    passing_plan: list[str] = Field(description="the enabled techniques without the culprits (built and checked)")
+    probes: list[Probe] = Field(description="subsets built, in order")
+    note: Optional[str] = None
+    violated: list[Literal["parity", "quality"]]
+    shape_env: dict[str, int]
+
+
+# ------------------------------------------------------------------------------- measure
+class LatencyStats(Evidence):
+    """planctl.measure.stats.LatencyStats.to_dict (milliseconds)."""
+
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    n: int
+    batch_size: int
+    warmup: int
+    interleaved: bool
+    stopped_early: bool
+    throughput_per_s: Optional[float] = Field(description="items per second at one call at a time")
+    samples_ms: list[float]
+
+
+class Measurement(Evidence):
+    method: str
+    rounds: int
+    inputs: str
+
+
+class Speedup(Evidence):
+    statistic: Statistic
+    gate: float = Field(description="envelope.performance.min_speedup")
+    value: float = Field(description="baseline / candidate on the statistic")
+    ci_low: Optional[float] = Field(description="95% percentile bootstrap (planctl.measure.compare)")
+    ci_high: Optional[float]
+    vs_onnxruntime: Optional[float] = Field(description="onnxruntime / candidate on the statistic")
+
+
+class Memory(Evidence):
+    peak_rss_mb: Optional[float] = Field(description="of the candidate's measurement process")
+    peak_rss_mb_by_contender: dict[str, float] = Field(default_factory=dict)
+    planned_bytes: Optional[int] = Field(None, description="PlannedMemory.planned_bytes of the first shape")
+
+
+class Roofline(Evidence):
+    """planctl.report.roofline.placement: the measured workload against the target's peaks."""
+
+    flops: float
+    bytes: Optional[float]
+    intensity: Optional[float]
+    statistic: str
+    seconds: float
     dtype: str
-    source: str
+    achieved_gflops: float
+    peak_gflops: float
+    memory_bandwidth_gbs: Optional[float]
+    ridge_intensity: Optional[float]
+    attainable_gflops: float
+    percent_of_peak: float
+    percent_of_attainable: float
+    bound: Optional[Literal["compute", "memory"]]
+    source: Optional[str]
+    baseline_achieved_gflops: Optional[float] = None
 
 
-class Decision(TypedDict):
-    verdict: Literal["promote", "rollback", "inconclusive"]
+# ------------------------------------------------------------------------------- decide, emit
+class Decision(Evidence):
+    verdict: Verdict
     reasons: list[str]
 
 
-class Artifacts(TypedDict, total=False):
-    library: str
+class Libraries(Evidence):
+    baseline: str
+    candidate: str
+
+
+class Build(Evidence):
+    """One production shape: its names, libraries and the evidence of each stage that built it."""
+
+    shape_env: dict[str, int]
+    tag: str
+    input_names: list[str]
+    output_names: list[str]
+    tuning: Optional[Tuning]
+    libraries: Libraries
+    parity: Parity
+    quality: Optional[Quality]
+    flops: WorkloadFlops
+    planned_memory: PlannedMemory
+
+
+class Artifacts(Evidence):
+    library: Optional[str] = Field(description="the deployed library (None when on_violation: fail)")
     records: str
-    report_md: str
     report_json: str
+    report_md: str
+    report_html: str
 
 
-class Inputs(TypedDict, total=False):
+class Inputs(Evidence):
     """planctl.apply.inputs: what the output depends on; an apply whose digest equals the live
     output's (and whose libraries match the manifest's ``sha256``) is skipped as up to date."""
-    digest: str          # sha256 of the canonical JSON of ``components``
-    components: dict     # plan, target, model, files, versions, host, options[, budget,
-                         # compatible_targets, tuning_cache (records count after the run)]
+
+    digest: str = Field(description="sha256 of the canonical JSON of components")
+    components: dict[str, Any] = Field(description="plan, target, model, files, versions, host, options[, budget, "
+                                                   "compatible_targets, tuning_cache (counted after the run)]")
 
 
-class RunRecord(TypedDict, total=False):
-    report_version: int  # REPORT_VERSION
+class RunRecord(Evidence):
+    """``report.json``."""
+
+    report_version: Literal[1] = REPORT_VERSION
+    created: str = Field(description="ISO 8601 UTC time the run started")
     plan: PlanRef
     target: TargetRef
     model: ModelRef
+    legality: Optional[Legality] = None
     environment: Environment
-    stages: list[Stage]
-    passes: list[PassRecord]
-    tuning: Tuning
-    parity: list[dict]   # ParityResult.to_dict(), one per production shape
-    latency: Latency
+    techniques: list[str] = Field(description="enabled techniques, in plan order")
+    stages: list[StageTime]
+    passes: list[PassEvidence] = Field(description="the candidate's passes at the last production shape")
+    builds: list[Build]
+    parity: list[Parity] = Field(description="one per production shape")
+    quality: list[Quality] = Field(default_factory=list, description="one per production shape, when the plan has "
+                                                                     "a quality envelope")
+    bisect: Optional[Bisect] = None
+    latency: dict[str, LatencyStats] = Field(description="baseline, candidate, onnxruntime at the first shape")
+    measurement: Measurement
     speedup: Speedup
     memory: Memory
-    quality: list[Quality]
-    bisect: Bisect
-    roofline: Roofline
-    builds: list[dict]   # per production shape: tuning, parity, quality, flops, planned_memory, libraries
+    roofline: Optional[Roofline] = None
     decision: Decision
     artifacts: Artifacts
+    library_sha256: dict[str, str] = Field(description="library file -> sha256, as in manifest.json")
     inputs: Inputs
-    up_to_date: bool     # only in an ApplyResult of a skipped run, never written to report.json
-    up_to_date_since: str  # the skipped-to output's ``created``
+    notes: list[str]

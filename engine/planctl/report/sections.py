@@ -145,12 +145,12 @@ def _delta(before: Any, after: Any) -> str:
 
 
 def tuning(record: dict) -> Section | None:
-    t = record.get("tuning") or next((b["tuning"] for b in record.get("builds") or [] if b.get("tuning")), None)
+    t = next((b["tuning"] for b in record.get("builds") or [] if b.get("tuning")), None)
     if not t:
         return None
     bullets = [f"{label}: {value}" for label, value in (
         ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
-        ("records used", t.get("records_used")), ("records imported", t.get("imported_records")),
+        ("records imported", t.get("imported_records")),
         ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
         ("budget", _budget(t.get("budget") or {})),
         ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),

@@ -12,8 +12,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planctl.errors import PlanctlError
+
+if TYPE_CHECKING:
+    from planctl.lowering.vm import VMCallable
 
 log = logging.getLogger("planctl.runtime")
 TRUE = {"1", "true", "yes", "on"}
@@ -26,19 +30,14 @@ class Artifact:
     which: str  # "candidate" or "baseline"
     library: Path
     manifest: dict
-    _vm: object
+    _run: VMCallable
 
     def __call__(self, **inputs):
         """Run one inference. Raises ValueError when an input is missing or outside the plan's
         contract (dtype, static shape, value domain): the compiled kernels do not bounds-check
         (an out-of-vocabulary token id would read out of bounds), so the check happens here."""
-        import tvm
-
         check_inputs(self.manifest.get("inputs", []), inputs)
-        dev = tvm.cuda() if self.manifest.get("device") == "cuda" else tvm.cpu()
-        args = [tvm.runtime.tensor(inputs[name], device=dev) for name in self.manifest["input_names"]]
-        out = self._vm["main"](*args)
-        return [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+        return self._run(inputs)
 
 
 def check_inputs(contract: list[dict], inputs: dict) -> None:
@@ -92,11 +91,7 @@ def load(out_dir: str | os.PathLike) -> Artifact:
     which = "baseline" if library == manifest["baseline"] else "candidate"
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
     log.warning("planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
-    from planctl.lowering.tvm_env import import_tvm
+    from planctl.lowering.vm import vm_callable
 
-    tvm = import_tvm()
-    from tvm import relax
-
-    device = tvm.cuda() if manifest.get("device") == "cuda" else tvm.cpu()
-    vm = relax.VirtualMachine(tvm.runtime.load_module(str(out / library)), device)
-    return Artifact(which=which, library=out / library, manifest=manifest, _vm=vm)
+    run = vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
+    return Artifact(which=which, library=out / library, manifest=manifest, _run=run)

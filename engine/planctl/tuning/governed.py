@@ -3,11 +3,11 @@ serve it, and the operations of one apply (import committed records, search, rep
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planctl.errors import TuningError
+from planctl.files import atomic_write_text
 from planctl.tuning import records as record_files
 from planctl.tuning import search
 from planctl.tuning.budget import Budget
@@ -61,12 +61,8 @@ class GovernedCache:
         """Write ``<cache>/bindings/<key_id>.json`` (cache, key, compatible targets) so a later stage
         can reopen this view with ``load_binding``; returns its path."""
         data = {"cache": str(self.store.cache_dir), "key": self.key.to_dict(), "compatible": self.compatible}
-        path = self.store.cache_dir / "bindings" / f"{self.key.key_id}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        tmp.replace(path)
-        return path
+        return atomic_write_text(self.store.cache_dir / "bindings" / f"{self.key.key_id}.json",
+                                 json.dumps(data, indent=2, sort_keys=True))
 
     @classmethod
     def from_binding(cls, store: Store, data: dict) -> "GovernedCache":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planctl.errors import TuningError
+from planctl.files import atomic_write_text
 from planctl.tuning.digest import canonical
 from planctl.tuning.keys import CacheKey
 from planctl.tuning.store import Record, Store
@@ -79,10 +80,7 @@ def export_jsonl(store: Store, path: Path, records: list[Record]) -> int:
         if blob is not None:
             lines.append(canonical(to_line(rec, keys[rec.key_id], blob)))
     lines.sort(key=lambda text: _sort_key(json.loads(text)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 
 

@@ -119,6 +119,8 @@ def candidate_log(path: Path):
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
+    from planctl.files import atomic_write_text
+
     @derived_object
     class CandidateLog(PyMeasureCallback):
         def __init__(self):
@@ -140,9 +142,7 @@ def candidate_log(path: Path):
 
         def write(self):
             data = {n: {**e, "reasons": dict(e["reasons"].most_common(5))} for n, e in self.tasks.items()}
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            os.replace(tmp, path)
+            atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
     return CandidateLog()
 

@@ -13,13 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from planctl.documents.shapes import shape_tag  # noqa: F401 (re-exported)
 from planctl.errors import VerificationError
-
-
-def shape_tag(shape_env: Mapping[str, int]) -> str:
-    """File-name tag of a shape env: ``{"batch": 2, "seq": 128}`` -> ``batch-2_seq-128``;
-    ``{}`` -> ``static``."""
-    return "_".join(f"{k}-{v}" for k, v in shape_env.items()) or "static"
 
 
 def replay_command(npz_path: Path | str) -> str:

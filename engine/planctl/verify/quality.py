@@ -61,7 +61,7 @@ class Dataset:
 def load_dataset(root: Path, relative: str, *, plan_file: str = "") -> Dataset:
     """Read the dataset at ``root/relative``. Raises MissingReferenceError when the path leaves the
     repository root, VerificationError when the file is missing, too large or not valid JSON lines."""
-    from planctl.apply.paths import inside_root
+    from planctl.documents.references import inside_root
 
     path = inside_root(Path(root), relative, what="quality dataset", plan_file=plan_file,
                        pointer="/spec/envelope/quality/dataset")

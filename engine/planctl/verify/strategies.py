@@ -11,7 +11,6 @@ domain cannot be drawn for the shape (attention mask longer than its sequence ax
 """
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -21,10 +20,8 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from planctl.documents.shapes import MAX_SHAPE_PRODUCT, dim_points, production_shape_envs  # noqa: F401 (re-exported)
 from planctl.errors import VerificationError
-
-# Above this many combinations the dims are explored one at a time around ``opt`` (see below).
-MAX_SHAPE_PRODUCT = 16
 
 # Arrays with at most this many elements draw every element (see ``input_array``).
 MAX_DRAWN_ELEMENTS = 2048
@@ -44,45 +41,6 @@ def numpy_dtype(name: str) -> np.dtype:
         raise VerificationError(f"dtype {name} has no numpy equivalent; parity inputs cannot be generated",
                                 hint="declare the model input in a numpy dtype (float32, float16, int64, ...)")
     return np.dtype(name)
-
-
-def dim_points(dim_range: Any) -> list[int]:
-    """The distinct production values of one dim, ascending: ``{min, opt, max} ∪ values``."""
-    return sorted({dim_range.min, dim_range.opt, dim_range.max, *dim_range.values})
-
-
-def production_shape_envs(plan_spec: Any) -> list[dict[str, int]]:
-    """The dim assignments to build and verify, one static artifact each.
-
-    One dim: each of its distinct points (``dim_points``). Several dims: the full cartesian product of
-    their points when it has at most ``MAX_SHAPE_PRODUCT`` combinations (small plans: every production
-    corner is tested); otherwise one-factor-at-a-time around ``opt`` (every dim takes each of its points
-    while the others stay at ``opt``) plus the all-min and all-max corners, which is linear in the number
-    of points and still covers each dim's extremes and the largest shape (memory ceiling).
-    No symbolic dims: ``[{}]`` (one static shape). Order is deterministic (dims in plan order).
-    """
-    shapes = plan_spec_of(plan_spec).workload.production_shapes
-    if not shapes:
-        return [{}]
-    names = list(shapes)
-    points = [dim_points(shapes[n]) for n in names]
-    if math.prod(len(p) for p in points) <= MAX_SHAPE_PRODUCT:
-        return [dict(zip(names, combo)) for combo in itertools.product(*points)]
-    opt = {n: shapes[n].opt for n in names}
-    envs = [{n: shapes[n].min for n in names}, opt, {n: shapes[n].max for n in names}]
-    for name, pts in zip(names, points):
-        envs += [{**opt, name: p} for p in pts]
-    return _distinct(envs)
-
-
-def _distinct(envs: list[dict[str, int]]) -> list[dict[str, int]]:
-    seen, out = set(), []
-    for env in envs:
-        key = tuple(sorted(env.items()))
-        if key not in seen:
-            seen.add(key)
-            out.append(env)
-    return out
 
 
 def inputs_strategy(plan_spec: Any, shape_env: dict[str, int] | None = None) -> st.SearchStrategy:

@@ -4,24 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from planctl.documents.references import references as document_references
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
 
 def references(spec) -> Iterator[tuple[str, str, str]]:
-    """``(pointer, repository-relative path, what)`` for every file a plan names: the model, the
-    tuning records, the quality dataset and the calibration datasets."""
-    yield "/spec/workload/model/onnx", spec.workload.model.onnx, "model file"
-    for i, technique in enumerate(spec.optimizations):
-        records = getattr(technique, "records", None)
-        if records:
-            yield f"/spec/optimizations/{i}/records", records, "tuning records"
-        calibration = getattr(technique, "calibration", None)
-        if calibration is not None:
-            yield (f"/spec/optimizations/{i}/calibration/dataset", calibration.dataset,
-                   "calibration dataset")
-    if spec.envelope.quality is not None:
-        yield "/spec/envelope/quality/dataset", spec.envelope.quality.dataset, "quality dataset"
+    """``(pointer, repository-relative path, what)`` for every file a plan names
+    (planctl.documents.references, the one list apply uses too)."""
+    for ref in document_references(spec):
+        yield ref.pointer, ref.path, ref.what
 
 
 def inside(path: Path, root: Path) -> bool:

@@ -1,0 +1,148 @@
+"""The typed context one apply runs over: its options, its documents, where its output goes, the
+tuning cache it holds, the work each production shape carries from stage to stage, and the clock
+that times the stages.
+
+Names used throughout apply (each names one thing):
+
+- ``plan_file``: the plan's path; ``plan``: the plan *document* (``Loaded[OptimizationPlan]``, with
+  positions and sha256); ``spec``: its ``PlanSpec``.
+- ``target_name``: the name given with ``--target``; ``target``: the target *document*
+  (``Loaded[Target]``); ``tvm_target``: the ``tvm.target.Target`` built from its ``spec.tvm``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+
+from planctl.documents.load import Loaded
+from planctl.documents.models import OptimizationPlan, Target
+from planctl.documents.models.plan import PlanSpec, Technique
+from planctl.report.record import StageTime
+
+if TYPE_CHECKING:
+    import tvm
+    from tvm.relax import VMExecutable
+
+    from planctl.lowering.importer import ImportedModel
+    from planctl.tuning.governed import GovernedCache
+
+Progress = Callable[[str], None]   # told each stage's name as it starts
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """Inputs of one apply. ``root`` is the repository root every plan path is resolved against."""
+
+    plan_file: Path
+    target_name: str
+    root: Path = Path(".")
+    out_root: Path = Path("out")
+    cache_dir: Path | None = None
+    replay: bool = False
+    allow_version_drift: bool = False  # apply records of another TVM version after re-measuring
+    measure_repeats: int = 50
+    baseline_max_seconds: float = 30.0
+    force: bool = False  # rebuild even when the live output was made from the same inputs
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """Where this run's output goes, computed once from the options and the plan's name.
+
+    ``live``: ``OUT/<plan>/<target>/``, what the runtime loads; ``rejected``: beside it, where a run
+    that is not promoted goes while a promoted output stays live; ``staging``: the folder every
+    stage writes into, renamed to the destination at the end (planctl.apply.emit)."""
+
+    live: Path
+    staging: Path | None = None
+
+    @property
+    def rejected(self) -> Path:
+        return self.live.with_name(self.live.name + ".rejected")
+
+    def destination(self, promote: bool, live_is_promoted: bool) -> Path:
+        """``live`` unless this run is not promoted and the live output is (that one stays)."""
+        return self.live if promote or not live_is_promoted else self.rejected
+
+    def published(self, path: str | None, destination: Path) -> str | None:
+        """``path`` inside the staging folder, as it will be after the rename to ``destination``."""
+        if path is None or self.staging is None:
+            return path
+        return path.replace(str(self.staging), str(destination))
+
+
+@dataclass
+class ShapeWork:
+    """What one production shape carries between stages (TVM objects; evidence goes to results)."""
+
+    shape_env: dict[str, int]
+    tag: str
+    imported: Optional["ImportedModel"] = None
+    baseline: Optional["VMExecutable"] = None          # TVM's default build of the imported module
+    lowered: Optional["tvm.IRModule"] = None           # after the plan's passes (legalized, fused)
+    scheduled: Optional["tvm.IRModule"] = None         # lowered, with the tuned schedules applied
+    candidate: Optional["VMExecutable"] = None
+    libraries: dict[str, Path] = field(default_factory=dict)   # baseline / candidate .so in staging
+    workloads: list[str] = field(default_factory=list)         # workload hashes of its tuning tasks
+
+
+@dataclass
+class StageClock:
+    """Times each stage into ``stages`` and tells ``progress`` it started."""
+
+    progress: Optional[Progress] = None
+    stages: list[StageTime] = field(default_factory=list)
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages.append(StageTime(name=name, seconds=round(time.perf_counter() - start, 3)))
+
+
+@dataclass
+class RunContext:
+    """One apply: set by the documents stage, then filled in by the stages in order."""
+
+    options: ApplyOptions
+    plan: Loaded[OptimizationPlan]
+    target: Loaded[Target]
+    model_file: Path
+    output: OutputFolder
+    clock: StageClock
+    inputs: dict[str, Any]   # planctl.apply.inputs.components, taken before any stage changes the env
+    techniques: list[Technique] = field(default_factory=list)   # the plan's enabled ones, in order
+    tvm_target: Optional["tvm.target.Target"] = None
+    device_kind: str = "cpu"                            # where builds run: cpu | cuda
+    cache: Optional["GovernedCache"] = None             # the governed tuning cache, once opened
+    shapes: list[ShapeWork] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def spec(self) -> PlanSpec:
+        return self.plan.model.spec
+
+    @property
+    def plan_name(self) -> str:
+        return self.plan.model.metadata.name
+
+    @property
+    def threads(self) -> int:
+        """Threads TVM and the measured contenders use: the target's ``num-cores``, else every CPU."""
+        return int(self.target.model.spec.tvm.get("num-cores") or os.cpu_count() or 1)
+
+    @property
+    def staging(self) -> Path:
+        if self.output.staging is None:
+            raise RuntimeError("the staging folder is made by planctl.apply.emit.staging before any build")
+        return self.output.staging

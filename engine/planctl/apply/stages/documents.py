@@ -1,0 +1,54 @@
+"""Documents: load the plan and its target document, check every file the plan names (inside the
+repository, present, the model's sha256), and fix where the output goes. No TVM here."""
+from __future__ import annotations
+
+from planctl.apply import inputs
+from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunContext, StageClock
+from planctl.documents.load import find_target, load_plan, load_target
+from planctl.documents.references import checked_model, checked_references
+from planctl.errors import DocumentError
+from planctl.report.record import Evidence, ModelRef, PlanRef, TargetRef
+
+
+class Documents(Evidence):
+    plan: PlanRef
+    target: TargetRef
+    model: ModelRef
+
+
+def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents]:
+    """The run's context and the documents' evidence. Raises DocumentError (exit 2) for an invalid
+    plan or target, or a target the plan does not name; MissingReferenceError for a missing file
+    or a model whose sha256 differs, located at the plan's line."""
+    clock = StageClock(progress)
+    with clock("documents"):
+        plan, target = _load(options)
+        model_file = checked_model(options.root, plan)
+        checked_references(options.root, plan)
+    name = plan.model.metadata.name
+    ctx = RunContext(options=options, plan=plan, target=target, model_file=model_file,
+                     output=OutputFolder(live=options.out_root / name / options.target_name), clock=clock,
+                     # taken before any stage changes the environment (import_tvm sets TVM_NUM_THREADS)
+                     inputs=inputs.components(options, plan, target))
+    model = plan.model.spec.workload.model
+    return ctx, Documents(plan=PlanRef(name=name, path=str(options.plan_file), sha256=plan.sha256),
+                          target=TargetRef(name=options.target_name, tvm=target.model.spec.tvm,
+                                           sha256=target.sha256),
+                          model=ModelRef(path=model.onnx, sha256=model.sha256))
+
+
+def _load(options: ApplyOptions):
+    try:
+        plan = load_plan(options.plan_file)
+        named = options.target_name in plan.model.spec.targets
+        target = load_target(find_target(options.target_name, options.root)) if named else None
+    except DocumentError as exc:
+        exc.exit_code = 2  # validate exits 1 for findings; for apply any invalid document is bad input
+        raise
+    if target is None:
+        line, col, _, _ = plan.index.locate("/spec/targets")
+        targets = plan.model.spec.targets
+        raise DocumentError(f"target '{options.target_name}' is not one of the plan's targets {targets}",
+                            file=str(options.plan_file), line=line, col=col, pointer="/spec/targets",
+                            hint=f"use --target {targets[0]} or add it to spec.targets")
+    return plan, target

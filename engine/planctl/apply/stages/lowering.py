@@ -1,0 +1,82 @@
+"""Lowering: import TVM, check that this host can run the target, then for each production shape
+import the ONNX model into Relax, build TVM's default baseline, and run the plan's passes."""
+from __future__ import annotations
+
+from planctl.apply.context import RunContext, ShapeWork
+from planctl.documents.shapes import production_shape_envs, shape_tag
+from planctl.report.record import Environment, Evidence, PassEvidence, WorkloadFlops
+
+
+class ShapeLowering(Evidence):
+    shape_env: dict[str, int]
+    tag: str
+    input_names: list[str]
+    output_names: list[str]
+    passes: list[PassEvidence]
+    flops: WorkloadFlops
+
+
+class Lowering(Evidence):
+    techniques: list[str]
+    environment: Environment
+    shapes: list[ShapeLowering]
+    notes: list[str]
+
+
+def run(ctx: RunContext) -> Lowering:
+    """Set ``ctx.techniques``, ``ctx.tvm_target``, ``ctx.device_kind`` and one ``ctx.shapes`` entry
+    per production shape (its imported module, baseline executable, lowered module). Raises
+    LoweringError for a technique apply cannot lower or a model TVM cannot import, DocumentError
+    for a target TVM rejects, PlanctlError when the host cannot run the target."""
+    from planctl.lowering.target import check_host, device_kind, tvm_target
+    from planctl.lowering.techniques import check_techniques, enabled_techniques
+    from planctl.lowering.tvm_env import import_tvm
+
+    import_tvm(num_threads=ctx.threads)
+    environment = _environment()
+    ctx.techniques = enabled_techniques(ctx.spec)
+    check_techniques(ctx.plan, ctx.techniques)
+    ctx.tvm_target = tvm_target(ctx.target)
+    ctx.device_kind = device_kind(ctx.target)
+    check_host(ctx.target, ctx.options.target_name, str(ctx.options.plan_file))  # before the first build
+    shapes = [_lower(ctx, ShapeWork(env, shape_tag(env))) for env in production_shape_envs(ctx.spec)]
+    return Lowering(techniques=[t.technique for t in ctx.techniques], environment=environment, shapes=shapes,
+                    notes=drift_notes())
+
+
+def drift_notes() -> list[str]:
+    """A report note per installed TVM package that is not the pinned version (planctl.lowering.tvm_env)."""
+    from planctl.lowering.tvm_env import version_drift
+
+    return [f"installed {drift}: planctl builds and tunes with the pinned versions only "
+            "(tvm-ffi 0.1.15.post2 crashes in MetaSchedule's database writes)" for drift in version_drift()]
+
+
+def _lower(ctx: RunContext, work: ShapeWork) -> ShapeLowering:
+    from planctl.lowering import build
+    from planctl.lowering.flops import workload_flops
+    from planctl.lowering.importer import import_onnx
+
+    with ctx.clock(f"import[{work.tag}]"):
+        work.imported = import_onnx(ctx.model_file, ctx.spec.workload.inputs, work.shape_env)
+    with ctx.clock(f"baseline-build[{work.tag}]"):
+        work.baseline = build.build_baseline(work.imported.mod, ctx.tvm_target)
+    with ctx.clock(f"passes[{work.tag}]"):
+        lowered = build.lower_candidate(work.imported.mod, ctx.tvm_target, ctx.techniques)
+    work.lowered = lowered.mod
+    ctx.shapes.append(work)
+    return ShapeLowering(shape_env=work.shape_env, tag=work.tag, input_names=work.imported.input_names,
+                         output_names=work.imported.output_names,
+                         passes=[PassEvidence(**p.to_dict()) for p in lowered.passes],
+                         flops=WorkloadFlops(**workload_flops(lowered.mod)))
+
+
+def _environment() -> Environment:
+    """Where the run happens; ``packages`` adds the versions the collector does not name."""
+    from planctl.lowering.tvm_env import versions
+    from planctl.report.environment import collect_environment
+
+    found = collect_environment()
+    shown = {"apache-tvm": "tvm", "apache-tvm-ffi": "tvm_ffi", "onnxruntime": "onnxruntime", "numpy": "numpy"}
+    packages = {k: v for k, v in versions().items() if shown.get(k) not in found}
+    return Environment(**found, packages=packages)

@@ -1,0 +1,83 @@
+"""Tuning: the governed cache serves what it can, MetaSchedule searches the rest within the budget
+(the plan's, capped by the repository ceiling), and the best schedules are applied to each shape's
+lowered module. Without ``autotuning`` in the plan the lowered modules go on unscheduled."""
+from __future__ import annotations
+
+from typing import Optional
+
+from planctl.apply.context import RunContext, ShapeWork
+from planctl.documents.techniques import autotuning as find_autotuning
+from planctl.errors import TuningError
+from planctl.report.record import Evidence
+from planctl.report.record import Tuning as TuningEvidence
+
+
+class Tuning(Evidence):
+    shapes: list[Optional[TuningEvidence]]   # by production shape; None when the plan does not tune
+
+
+def run(ctx: RunContext) -> Tuning:
+    """Set each shape's ``scheduled`` module and ``workloads``, and ``ctx.cache``. Raises
+    TuningError for a replay the cache cannot serve or a search that fails."""
+    from planctl.documents.references import records_path
+    from planctl.tuning.budget import effective_budget
+    from planctl.tuning.governed import open_cache
+
+    autotuning = find_autotuning(ctx.techniques)
+    if autotuning is None:
+        for work in ctx.shapes:
+            work.scheduled = work.lowered
+        return Tuning(shapes=[None] * len(ctx.shapes))
+    with ctx.clock("tuning-cache"):
+        ctx.cache = open_cache(ctx.options.cache_dir, ctx.target.model, ctx.options.target_name, ctx.options.root)
+        committed = records_path(ctx.plan, ctx.options.root)
+        imported = ctx.cache.import_records(committed, {"plan": ctx.plan_name, "seed": autotuning.seed,
+                                                        "path": autotuning.records}) if committed else 0
+    budget = effective_budget(autotuning.budget, ctx.options.root)
+    shapes = []
+    for i, work in enumerate(ctx.shapes):
+        with ctx.clock(f"tuning[{work.tag}]"):
+            report = _search(ctx, work, autotuning, budget)
+            report.imported_records = imported if i == 0 else 0
+            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work)
+            report.integrity = list(ctx.cache.store.problems)
+        work.workloads = [t.workload_hash for t in report.tasks]
+        shapes.append(TuningEvidence(**report.to_dict()))
+    return Tuning(shapes=shapes)
+
+
+def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
+    """The cache's records for every task of ``work``, searching (or, with ``--replay``, refusing)
+    what it cannot serve; a TuningReport."""
+    plan = (ctx.plan_name, ctx.plan.sha256)
+    if ctx.options.replay:
+        return _replay(ctx, work, autotuning.seed, budget, plan)
+    return ctx.cache.tune(work.lowered, ctx.tvm_target, budget, autotuning.seed, plan, ctx.options.allow_version_drift,
+                          progress=ctx.clock.progress is not None)
+
+
+def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str, str]):
+    """No search: every task must be served by the cache (records of another TVM version are
+    re-measured first when drift is allowed). Raises TuningError naming the tasks it cannot serve."""
+    from planctl.tuning import search
+
+    cache, allow_drift = ctx.cache, ctx.options.allow_version_drift
+    todo, drift, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope)
+    report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
+                                 key=cache.key.to_dict())
+    if drift and allow_drift:
+        report = cache.tune(work.lowered, ctx.tvm_target, budget, seed, plan, allow_drift=True, allow_search=False)
+        todo = [t for t in todo if not next(r for r in report.tasks if r.name == t.task_name).served_by]
+    if todo:
+        names = ", ".join(t.task_name for t in todo[:6])
+        also = (f" ({len(drift)} only have records of another TVM version: pass --allow-version-drift)"
+                if drift and not allow_drift else "")
+        raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): {names}{also}",
+                          hint="run apply without --replay to search them, or import the team's records")
+    return report
+
+
+def _apply_database(ctx: RunContext, work: ShapeWork):
+    from planctl.lowering.build import apply_database
+
+    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database())

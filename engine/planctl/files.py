@@ -1,0 +1,43 @@
+"""Files written whole or not at all, and file digests (no planctl imports: every stage uses it).
+
+A reader never sees half a file: the text goes to a temporary file in the same directory (the same
+filesystem, so the rename is atomic, rename(2)), which then replaces the destination; on any
+failure the temporary file is removed and the destination is left as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """Replace ``path`` with ``data`` atomically (parent directories are created); returns the path.
+
+    Raises OSError when the directory cannot be written; the destination is then untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path | str, text: str, encoding: str = "utf-8") -> Path:
+    """:func:`atomic_write_bytes` of ``text`` encoded with ``encoding``."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of the file at ``path``, read in 1 MiB chunks. Raises OSError when unreadable."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
