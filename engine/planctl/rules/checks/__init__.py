@@ -20,4 +20,5 @@ MODULES = (
     "waivers",                  # PLN217, PLN218, PLN219
     "reference_location",       # PLN220
     "placeholder_text",         # PLN221
+    "torch_export",             # PLN222
 )
