@@ -71,15 +71,31 @@ def test_runtime_refuses_inputs_outside_the_contract(tiny_repo: Path):
         run()
 
 
-def test_rollback_keeps_the_promoted_output_live(tiny_repo: Path):
+def test_rollback_keeps_the_promoted_output_live(tiny_repo: Path, monkeypatch, capsys):
+    from planctl.lowering import techniques
+
     assert apply(tiny_repo) == 0
-    plan = tiny_repo / "plans" / "tiny.yaml"
-    plan.write_text(plan.read_text().replace("min_speedup: 0.01", "min_speedup: 100000"))
-    assert apply(tiny_repo) == 1
-    live = json.loads((tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2" / "manifest.json").read_text())
-    assert live["verdict"] == "promote"
-    rejected = json.loads((tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2.rejected" / "manifest.json").read_text())
-    assert rejected["verdict"] == "rollback"
+
+    def fp16(_t, _target):  # parity breaks: fp16 matmul inputs against a 1e-4 tolerance
+        from tvm import relax
+        return [relax.transform.ToMixedPrecision(out_dtype="float32")]
+
+    broken = techniques.TechniqueImpl("dead-code-elimination", "graph", fp16, "broken on purpose")
+    monkeypatch.setitem(techniques.REGISTRY, "dead-code-elimination", broken)
+    assert apply(tiny_repo, "--force") == 1
+    live_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    rejected_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2.rejected"
+    assert json.loads((live_dir / "manifest.json").read_text())["verdict"] == "promote"
+    assert json.loads((rejected_dir / "manifest.json").read_text())["verdict"] == "rollback"
+    # the rejected run's evidence points into its own folder, not at the live output
+    parity = json.loads((rejected_dir / "report.json").read_text())["parity"][0]
+    counterexample = Path(parity["counterexample"])
+    assert not parity["passed"] and counterexample.parent == rejected_dir and counterexample.is_file()
+    assert parity["replay"] == f"planctl verify replay {counterexample}"
+    assert str(counterexample) in (rejected_dir / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["verify", "replay", str(counterexample)]) == 1   # it still reproduces there
+    assert "reproduced" in capsys.readouterr().out
 
 
 def _no_output(repo: Path) -> bool:

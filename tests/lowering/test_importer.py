@@ -1,0 +1,83 @@
+"""planctl.lowering.importer: an ONNX graph becomes the Relax module TVMScript spells out; bad
+models are LoweringErrors naming the node, the input or the shape."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tvm = pytest.importorskip("tvm")
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+from tvm.script import ir as I  # noqa: E402
+from tvm.script import relax as R  # noqa: E402
+
+from planctl.errors import LoweringError  # noqa: E402
+from planctl.lowering.importer import concrete_shape, import_onnx  # noqa: E402
+
+pytestmark = pytest.mark.tvm
+
+
+class Input:
+    """The two fields of a plan input the importer reads."""
+
+    def __init__(self, name, dtype, shape):
+        self.name, self.dtype, self.shape = name, dtype, shape
+
+
+def _model(path: Path, op: str = "Relu", domain: str = "", batch: int | str = 2) -> Path:
+    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"], name="act", domain=domain)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4])])
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_relu_graph_imports_at_the_production_shape(tmp_path):
+    @I.ir_module
+    class Expected:
+        @R.function
+        def main(x: R.Tensor((2, 4), "float32")) -> R.Tensor((2, 4), "float32"):
+            R.func_attr({"num_input": 1})
+            with R.dataflow():
+                gv = R.nn.relu(x)
+                R.output(gv)
+            return gv
+
+    imported = import_onnx(_model(tmp_path / "m.onnx", batch="batch"), [Input("x", "float32", ["batch", 4])],
+                           {"batch": 2})
+    assert (imported.input_names, imported.output_names, imported.opset, imported.node_count) == (["x"], ["y"], 17, 1)
+    tvm.ir.assert_structural_equal(imported.mod, Expected)
+
+
+def test_an_operator_without_converter_names_the_node_and_opset(tmp_path):
+    path = _model(tmp_path / "m.onnx", op="MyOp", domain="com.example")
+    with pytest.raises(LoweringError, match=r"'act' \(MyOp, domain com.example, opset 1\)"):
+        import_onnx(path, [Input("x", "float32", [2, 4])], {})
+
+
+def test_a_baked_shape_that_differs_from_the_production_shape_is_refused(tmp_path):
+    with pytest.raises(LoweringError, match="static shape .* production shape"):
+        import_onnx(_model(tmp_path / "m.onnx", batch=2), [Input("x", "float32", ["batch", 4])], {"batch": 8})
+
+
+def test_input_names_and_dtypes_must_match_the_plan(tmp_path):
+    path = _model(tmp_path / "m.onnx")
+    with pytest.raises(LoweringError, match="do not match the plan"):
+        import_onnx(path, [Input("tokens", "float32", [2, 4])], {})
+    with pytest.raises(LoweringError, match="is float32 in the model but int64 in the plan"):
+        import_onnx(path, [Input("x", "int64", [2, 4])], {})
+
+
+def test_not_an_onnx_file(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(np.arange(10, dtype="uint8").tobytes())
+    with pytest.raises(LoweringError, match="not a valid ONNX model"):
+        import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [2, 4])], {})
+
+
+def test_concrete_shape_binds_symbolic_dims():
+    assert concrete_shape(["batch", 128], {"batch": 4}) == [4, 128]

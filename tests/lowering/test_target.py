@@ -1,0 +1,46 @@
+"""planctl.lowering.target: the target document's TVM target, its device, and the host check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+tvm = pytest.importorskip("tvm")
+from planctl.documents.load import load_target  # noqa: E402
+from planctl.errors import DocumentError, PlanctlError  # noqa: E402
+from planctl.lowering.target import check_host, device_kind, tvm_target  # noqa: E402
+
+pytestmark = pytest.mark.tvm
+TARGETS = Path(__file__).resolve().parents[2] / "targets"
+
+
+def _target(tmp_path: Path, **tvm_dict) -> "object":
+    text = (TARGETS / "x86-64-avx2.yaml").read_text().replace("mcpu: haswell", f"mcpu: {tvm_dict['mcpu']}")
+    (tmp_path / "targets").mkdir(exist_ok=True)
+    path = tmp_path / "targets" / "x86-64-avx2.yaml"
+    path.write_text(text)
+    return load_target(path)
+
+
+def test_the_document_dict_becomes_the_tvm_target():
+    document = load_target(TARGETS / "x86-64-avx2.yaml")
+    target = tvm_target(document)
+    assert target.kind.name == "llvm" and str(target.attrs["mcpu"]) == "haswell"
+    assert device_kind(document) == "cpu"
+    check_host(document, "x86-64-avx2", "plans/x.yaml")   # a CPU target runs anywhere
+
+
+def test_an_mcpu_llvm_does_not_know_is_a_document_error(tmp_path):
+    document = _target(tmp_path, mcpu="haswel")
+    with pytest.raises(DocumentError, match="LLVM does not know mcpu 'haswel'") as err:
+        tvm_target(document)
+    assert err.value.file.endswith("x86-64-avx2.yaml")
+
+
+def test_a_cuda_target_without_a_gpu_fails_before_any_build():
+    document = load_target(TARGETS / "nvidia-h200.yaml")
+    assert device_kind(document) == "cuda"
+    if tvm.cuda(0).exist:
+        pytest.skip("this host has a GPU")
+    with pytest.raises(PlanctlError, match="needs a CUDA GPU"):
+        check_host(document, "nvidia-h200", "plans/x.yaml")
