@@ -199,7 +199,7 @@ def _target_tvm(data: Any) -> Iterator[Found]:
         if kind is None and at == "/spec/tvm/kind":
             yield ("PLN118", "/spec/tvm", "`spec.tvm` has no `kind`",
                    f"add `kind:` ({', '.join(kinds)})")
-        elif kind is not None and kind not in kinds:
+        elif kind is not None and not (isinstance(kind, str) and kind in kinds):
             yield ("PLN118", at, f"TVM target kind `{str(kind)[:60]}` is not one planctl supports",
                    f"supported kinds: {', '.join(kinds)}")
     if "num-cores" in tvm:
