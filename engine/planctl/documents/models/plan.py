@@ -53,7 +53,7 @@ class Enumerated(Frozen):
     """A fixed set of values."""
 
     kind: Literal["enum"]
-    values: list[Union[Int, Float]] = Field(min_length=1)
+    values: list[Union[Float, Int]] = Field(min_length=1)
 
 
 class AttentionMask(Frozen):
