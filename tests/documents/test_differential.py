@@ -77,9 +77,9 @@ def schema_accepts(doc) -> bool:
 def to_yaml(value) -> str:
     """``value`` as YAML 1.2 flow text that reads back exactly: strings double-quoted with every
     character outside printable ASCII escaped (YAML's ``\\uXXXX``/``\\UXXXXXXXX``), non-finite
-    floats as ``.inf``/``-.inf``/``.nan``."""
+    floats as ``.inf``/``-.inf``/``.nan``, long keys explicit (``? key : value``)."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{to_yaml(k)}: {to_yaml(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(_member(to_yaml(k), to_yaml(v)) for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(to_yaml(v) for v in value) + "]"
     if isinstance(value, str):
@@ -89,6 +89,11 @@ def to_yaml(value) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     return repr(value)
+
+
+def _member(key: str, value: str) -> str:
+    """``key: value``; a key over YAML's 1024-character limit for implicit keys is explicit."""
+    return f"{key}: {value}" if len(key) <= 1000 else f"? {key} : {value}"
 
 
 def _char(c: str) -> str:

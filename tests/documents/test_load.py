@@ -143,3 +143,17 @@ def test_layout_lists_yaml_and_yml_documents_only(tmp_path):
     assert layout.target_files(tmp_path) == []
     assert [layout.expected_kind(tmp_path / "plans" / n) for n in ("a.yaml", "c.json")] == \
         ["OptimizationPlan", None]
+
+
+def test_plain_scalars_read_as_yaml_1_2_core(tmp_path):
+    """`=`, `yes` and `010` are a string, a string and ten; `!!bool yes` is no boolean at all."""
+    from planctl.documents.source import Unparsable, read_source
+
+    path = tmp_path / "x.yaml"
+    path.write_text("a: =\nb: yes\nc: 010\nd: 0o10\ne: .inf\n")
+    data = read_source(path).data
+    assert data["a"] == "=" and data["b"] == "yes" and (data["c"], data["d"]) == (10, 8)
+    assert data["e"] == float("inf")
+    path.write_text("a: !!bool yes\n")
+    with pytest.raises(Unparsable):
+        read_source(path)

@@ -16,6 +16,7 @@ leave a usable document (duplicate keys, a second document) come back as ``issue
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml
 _BOOL, _NULL, _TIME = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"     # ruamel resolves a plain `=` so; YAML 1.2 core: a string
 _MERGE = type("MergeKey", (), {"__repr__": lambda self: "<<"})()   # the `<<` key marker
 
 
@@ -177,11 +179,9 @@ class _Builder:
     def run(self, text: str) -> None:
         from ruamel.yaml import YAML
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
-        from ruamel.yaml.resolver import VersionedResolver
 
         yaml = YAML(typ="safe", pure=True)
-        # a resolver of its own, pinned to 1.2: the parser's follows a `%YAML 1.1` directive
-        self.resolver = VersionedResolver(version=YAML_VERSION)
+        self.resolver = _yaml12_resolver()  # not the parser's: that one follows `%YAML 1.1`
         self.text = text
         try:
             for event in yaml.parse(text):
@@ -343,6 +343,20 @@ class _Builder:
                                     event.start_mark)) from None
 
 
+@functools.cache
+def _yaml12_resolver():
+    """ruamel's scalar resolver with the version fixed at 1.2 (a constant, where ruamel's looks the
+    version up through the loader on every scalar)."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Yaml12Resolver(VersionedResolver):
+        @property
+        def processing_version(self):
+            return YAML_VERSION
+
+    return Yaml12Resolver(version=YAML_VERSION)
+
+
 def key_token(key) -> str:
     """JSON pointer token of a key: YAML ``true``/``1``/``null`` keys as JSON would spell them."""
     if key is None:
@@ -378,7 +392,7 @@ def _to_float(text: str) -> float:
 
 
 _SCALARS = {
-    _STR: str, _TIME: str, _MERGE_TAG: lambda text: _MERGE,
+    _STR: str, _TIME: str, _VALUE: str, _MERGE_TAG: lambda text: _MERGE,
     _INT: _to_int, _FLOAT: _to_float,
     _BOOL: _to_bool,
     _NULL: lambda text: None,
