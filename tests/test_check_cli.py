@@ -148,3 +148,22 @@ def test_check_reports_a_bad_target_document(tmp_path, capsys):
     findings = json.loads(out)["findings"]
     assert code == 1 and [f["rule"] for f in findings] == ["PLN118"]
     assert findings[0]["pointer"] == "/spec/tvm/kind"
+
+
+def test_yml_plans_are_checked(tmp_path, capsys):
+    """issue 13: check, validate and the hooks share documents.layout, so `plans/x.yml` is a plan."""
+    plan = over_budget(tmp_path)
+    plan.rename(plan.with_suffix(".yml"))
+    for argv in ([], [str(tmp_path / "plans")]):
+        code, out, _ = run(capsys, "--root", str(tmp_path), *argv, *TODAY, "-o", "json")
+        doc = json.loads(out)
+        assert code == 1 and doc["summary"]["plans"] == 1
+        assert [(f["rule"], Path(f["file"]).name) for f in doc["findings"]] == [("PLN209", "base.yml")]
+
+
+def test_a_target_document_in_plans_is_a_finding(tmp_path, capsys):
+    make_repo(tmp_path)
+    shutil.copy(tmp_path / "targets" / "x86-64-avx2.yaml", tmp_path / "plans" / "cpu.yaml")
+    code, out, _ = run(capsys, "--root", str(tmp_path), *TODAY, "-o", "json")
+    findings = json.loads(out)["findings"]
+    assert code == 1 and [(f["rule"], f["pointer"]) for f in findings] == [("PLN104", "/kind")]

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from planctl.documents import layout
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "tests" / "documents"
 BIN = Path(sys.executable).parent
@@ -31,7 +33,7 @@ def test_manifest_is_valid():
                    check=True, capture_output=True)
     hooks = _hooks()
     assert hooks["planctl-validate"]["entry"] == "planctl validate"
-    assert hooks["planctl-validate"]["files"] == r"^plans/.*\.ya?ml$"
+    assert hooks["planctl-validate"]["files"] == layout.HOOK_FILES
     check = hooks["planctl-check"]
     assert (check["entry"], check["pass_filenames"], check["always_run"]) == ("planctl check", False, True)
 
@@ -64,3 +66,19 @@ def test_hook_blocks_bad_plan_and_passes_good_one(tmp_path):
     _run(["git", "add", "-A"], repo, env)
     passed = _run(["git", "commit", "-qm", "good plan"], repo, env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_hook_files_are_exactly_the_layouts_plans_and_targets(tmp_path):
+    """The hook's `files` pattern selects the files validate, check and apply call plans and
+    targets, and nothing else (issue 13: one definition, used everywhere)."""
+    import re
+
+    names = ["plans/a.yaml", "plans/b.yml", "plans/sub/c.yaml", "plans/d.json", "plans/e.YAML",
+             "targets/t.yaml", "targets/u.yml", "docs/plans/f.yaml", "x/targets/g.yaml", "h.yaml"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x: 1\n")
+    listed = {p.relative_to(tmp_path).as_posix()
+              for p in layout.plan_files(tmp_path) + layout.target_files(tmp_path)}
+    assert listed == {n for n in names if re.search(_hooks()["planctl-validate"]["files"], n)}
+    assert listed == {"plans/a.yaml", "plans/b.yml", "targets/t.yaml", "targets/u.yml"}

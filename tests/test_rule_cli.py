@@ -84,15 +84,15 @@ def test_check_never_imports_tvm_numpy_or_hypothesis():
 def test_docs_rules_md_is_generated_from_the_registry():
     from pathlib import Path
 
-    from planctl.rules.catalog import markdown
+    from planctl.cli.rule import catalogue, markdown
 
     path = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
-    assert path.read_text() == markdown(), \
+    assert path.read_text() == markdown(catalogue()), \
         "docs/rules.md is stale: planctl rule --all --output markdown > docs/rules.md"
 
 
-ERROR_CODES = ["PLN000", "PLN010", "PLN100", "PLN300", "PLN500", "PLN600", "PLN700", "PLN800",
-               "PLN900"]
+ERROR_CODES = ["PLN000", "PLN001", "PLN002", "PLN010", "PLN100", "PLN300", "PLN500", "PLN600",
+               "PLN700", "PLN800", "PLN900"]
 
 
 @pytest.mark.parametrize("code", ERROR_CODES)
@@ -115,3 +115,61 @@ def test_rule_pln300_shows_the_class_docstring(capsys):
     out = capsys.readouterr().out
     assert out.startswith("PLN300 missing-reference-error [error]")
     assert MissingReferenceError.__doc__.strip() in out and "exit code 2" in out
+
+
+@pytest.mark.parametrize("dtype", typing.get_args(plan_models.DType))
+def test_every_dtype_has_a_bit_width(dtype):
+    """PLN204 compares widths: a dtype added to the schema without one would escape the rule."""
+    from planctl.rules.capabilities import dtype_bits
+
+    bits = dtype_bits(dtype)
+    assert bits in (1, 4, 8, 16, 32, 64)
+    assert (bits < 16) == (dtype in ("float8_e4m3fn", "float8_e5m2", "int8", "uint8", "int4",
+                                      "uint4", "bool"))
+
+
+def _ids_in_source() -> set[str]:
+    """Every `PLN###` written in the engine's source (rule ids, error codes, messages, docs)."""
+    import re
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parents[1] / "engine" / "planctl"
+    return {m for path in engine.rglob("*.py") for m in re.findall(r"PLN[0-9]{3}", path.read_text())}
+
+
+def test_one_catalogue_has_every_id_the_engine_uses(capsys):
+    """issue 14: one code catalogue (planctl.codes) for document findings, rules and errors, and
+    `planctl rule` explains every id planctl can print."""
+    from planctl import codes
+
+    load_rules()
+    known = {c.id for c in codes.entries()}
+    assert _ids_in_source() <= known, sorted(_ids_in_source() - known)
+    for code in sorted(known):
+        assert main(["rule", code]) == 0, code
+        assert capsys.readouterr().out.startswith(f"{code} ")
+
+
+def test_catalogue_refuses_a_second_id_or_name():
+    from planctl import codes
+
+    with pytest.raises(ValueError, match="already registered"):
+        codes.register(codes.Code("PLN201", "something-else", "s", "d"))
+    with pytest.raises(ValueError, match="already taken"):
+        codes.register(codes.Code("PLN999", "technique-bottleneck", "s", "d"))
+    assert codes.get("PLN999") is None
+
+
+def test_documents_never_import_later_stages():
+    """The documents stage imports nothing from rules, apply or the stages after it (issue 14)."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "engine" / "planctl" / "documents"
+    later = ("planctl.rules", "planctl.apply", "planctl.lowering", "planctl.tuning",
+             "planctl.verify", "planctl.measure", "planctl.report", "planctl.cli")
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(later)], (path.name, names)

@@ -16,7 +16,7 @@ VALID = REPO / "tests" / "documents" / "valid"
 INVALID = REPO / "tests" / "documents" / "invalid"
 
 
-@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("output", ["text", "json", "sarif", "github"])
 @pytest.mark.parametrize("files, code", [
     ([VALID / "minilm-embed.yaml", VALID / "x86-64-avx2.yaml"], 0),
     ([VALID / "minilm-embed.yaml", INVALID / "negative-rtol.yaml"], 1),
@@ -45,7 +45,8 @@ def test_json_output_shape(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["version"] == 1
     [finding] = doc["findings"]
-    assert set(finding) == {"rule", "severity", "message", "file", "pointer", "start", "end", "help"}
+    # the documented keys; version 1 may add more (check's reporter adds waived and fingerprint)
+    assert {"rule", "severity", "message", "file", "pointer", "start", "end", "help"} <= set(finding)
     assert finding["rule"] == "PLN104" and finding["pointer"] == "/spec/optimizations/0/technique"
     assert finding["start"]["line"] == finding["end"]["line"]
     assert doc["summary"] == {"files": 1, "findings": 1, "errors": 1, "warnings": 0, "notes": 0,
@@ -84,3 +85,37 @@ def test_a_found_symlink_out_of_the_repo_is_not_read(tmp_path, monkeypatch, caps
     assert main(["validate"]) == 1
     out, err = capsys.readouterr()
     assert "top secret" not in out + err and "symlink out of the repository" in err
+
+
+def test_sarif_output_validates_and_names_document_rules(tmp_path, monkeypatch, capsys):
+    """issue 13: validate reports through check's reporters, so document errors reach code
+    scanning as SARIF results, like rule findings do."""
+    import jsonschema
+
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "a.yml").write_text((INVALID / "atol-inf.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "-o", "sarif"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    schema = json.loads((REPO / "tests" / "rules" / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(doc)
+    run = doc["runs"][0]
+    [result] = run["results"]
+    assert result["ruleId"] == "PLN121"
+    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "PLN121"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "plans/a.yml"
+    assert (location["region"]["startLine"], location["region"]["startColumn"]) == (54, 37)
+
+
+def test_github_output_is_one_annotation_per_finding(capsys):
+    path = INVALID / "string-trials.yaml"
+    assert main(["validate", "-o", "github", str(path)]) == 1
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("::error file=") and ",line=46,col=17," in line
+    assert "title=PLN103::" in line and "help: a quoted value is a string" in line.replace("%0A", "\n")
+
+
+def test_clean_run_prints_nothing_in_text(capsys):
+    assert main(["validate", str(VALID / "minilm-embed.yaml")]) == 0
+    assert capsys.readouterr().out == ""

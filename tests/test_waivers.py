@@ -21,15 +21,34 @@ OVER_BUDGET = [{"technique": "autotuning", "budget": {"trials": 10**6, "wall_clo
 @pytest.mark.parametrize(("value", "reason", "expires", "problem"), [
     ("big sweep, ML-1", "big sweep, ML-1", None, None),
     ("big sweep; expires=2027-01-31", "big sweep", dt.date(2027, 1, 31), None),
+    ("big sweep;expires = 2027-01-31 ", "big sweep", dt.date(2027, 1, 31), None),
     ("  ; expires=2027-01-31", "", dt.date(2027, 1, 31), "a waiver needs a reason"),
+    ("", "", None, "a waiver needs a reason"),
     ("why; expires=soon", "why", None, "expires='soon' is not a YYYY-MM-DD date"),
     ("why; owner=me", "why", None, "unknown waiver option 'owner=me' (only expires=YYYY-MM-DD)"),
+    # issue 13: read as a reason, this waiver would never expire
+    ("expires=2027-03-31", "expires=2027-03-31", None, "`expires=2027-03-31` is not a reason"),
+    ("why;", "why", None, "nothing follows `;`"),
+    ("why; expires=2027-01-31; expires=2028-01-31", "why", None, "only one `; expires=YYYY-MM-DD`"),
+    ("why; expires=20270131", "why", None, "expires='20270131' is not a YYYY-MM-DD date"),
+    ("why; expires=2027-02-30", "why", None, "expires='2027-02-30' is not a YYYY-MM-DD date"),
 ])
 def test_parse(value, reason, expires, problem):
+    """The value is exactly `reason` or `reason; expires=YYYY-MM-DD`; anything else has a problem."""
     waiver = parse(KEY, value)
-    assert (waiver.rule, waiver.reason, waiver.expires, waiver.problem) == \
-        ("PLN209", reason, expires, problem)
+    assert (waiver.rule, waiver.reason, waiver.expires) == ("PLN209", reason, expires)
+    assert (waiver.problem is None) == (problem is None), waiver.problem
+    assert problem is None or waiver.problem.startswith(problem), waiver.problem
     assert waiver.pointer == "/metadata/annotations/planctl.dev~1waive.PLN209"
+
+
+def test_an_expiry_without_a_reason_is_pln219_and_waives_nothing(tmp_path):
+    """issue 13: `"expires=2027-03-31"` is not a reason with no expiry but an invalid waiver."""
+    make_repo(tmp_path, {"metadata": {"annotations": {KEY: "expires=2027-03-31"}},
+                         "spec": {"optimizations": OVER_BUDGET}})
+    report = run_check(tmp_path)
+    assert sorted(f.rule for f in report.active) == ["PLN209", "PLN219"]
+    assert report.waived == []
 
 
 def test_waived_findings_are_counted_apart_and_do_not_fail(tmp_path):

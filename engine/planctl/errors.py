@@ -14,6 +14,7 @@ class PlanctlError(Exception):
 
     exit_code = 2
     code = "PLN000"
+    stage = "apply"  # the command that reports it, for the code catalogue (planctl.codes)
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  col: int | None = None, hint: str | None = None, pointer: str | None = None):
@@ -30,6 +31,20 @@ class PlanctlError(Exception):
             return ""
         parts = [self.file] + [str(p) for p in (self.line, self.col) if p is not None]
         return ":".join(parts)
+
+
+class SelectionError(PlanctlError):
+    """A ``--select``/``--ignore`` value names no rule (exit 2)."""
+
+    code = "PLN001"
+    stage = "check"
+
+
+class ConfigError(PlanctlError):
+    """The repository configuration cannot be read or has a value of the wrong type (exit 2)."""
+
+    code = "PLN002"
+    stage = "check"
 
 
 class DocumentError(PlanctlError):

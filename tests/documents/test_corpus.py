@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from planctl.cli.main import main
-from planctl.documents.codes import exit_code_for
+from planctl.codes import exit_code_for
 from planctl.documents.load import validate_file
 from planctl.documents.source import MAX_BYTES
 

@@ -81,3 +81,79 @@ def test_check_file_gives_findings_or_the_document():
     assert findings == [] and loaded.model.metadata.name == "bert-int8"
     findings, loaded = check_file(INVALID / "negative-rtol.yaml")
     assert [f.rule for f in findings] == ["PLN104"] and loaded is None
+
+
+def test_a_yaml_1_1_directive_is_a_finding_and_changes_nothing(tmp_path):
+    """issue 13: under `%YAML 1.1`, `on` would be a boolean; planctl reads YAML 1.2 and says so."""
+    text = (VALID / "minilm-embed.yaml").read_text().replace(
+        "    - technique: constant-folding\n", "    - technique: constant-folding\n      enabled: on\n")
+    path = tmp_path / "plan.yaml"
+    path.write_text("%YAML 1.1\n---\n" + text)
+    findings = validate_file(path)
+    assert [(f.rule, f.line, f.col, f.end_col) for f in findings][0] == ("PLN109", 1, 1, 10)
+    [enabled] = [f for f in findings if f.rule == "PLN103"]
+    assert enabled.pointer == "/spec/optimizations/0/enabled" and "string 'on'" in enabled.message
+    assert "YAML 1.2" in enabled.help
+    path.write_text("%YAML 1.2\n---\n" + text.replace("enabled: on", "enabled: true"))
+    assert validate_file(path) == []
+
+
+def test_whole_numbers_are_integers_as_in_json_schema(tmp_path):
+    """`trials: 1500.0` is the integer 1500 (JSON Schema's `integer` accepts it too)."""
+    path = tmp_path / "plan.yaml"
+    path.write_text((VALID / "minilm-embed.yaml").read_text().replace("trials: 1500", "trials: 1500.0"))
+    trials = load_plan(path).model.spec.optimizations[3].budget.trials
+    assert trials == 1500 and type(trials) is int
+
+
+@pytest.mark.parametrize(("created", "ok"), [
+    ("2026-11-20T10:00:00Z", True), ("2026-11-20t10:00:00.123456789+05:30", True),
+    ("2026-11-20T10:00:00", False),        # RFC 3339 needs the offset
+    ("2026-11-20 10:00:00Z", False), ("2026-02-30T10:00:00Z", False), ("2026-11-20", False),
+])
+def test_lock_timestamps_are_rfc_3339(tmp_path, created, ok):
+    path = tmp_path / "lock.yaml"
+    path.write_text((VALID / "lock.yaml").read_text().replace("2026-11-20T10:00:00Z", f'"{created}"'))
+    findings = validate_file(path)
+    assert (findings == []) == ok, findings
+    assert ok or [f.pointer for f in findings] == ["/spec/created"]
+
+
+def test_a_file_in_plans_or_targets_must_be_of_that_kind(tmp_path):
+    """One definition of which files are plans and which are targets (documents.layout)."""
+    for folder, other in (("plans", "x86-64-avx2.yaml"), ("targets", "minilm-embed.yaml")):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "x86-64-avx2.yml"
+        path.write_text((VALID / other).read_text())
+        [finding] = validate_file(path)
+        assert (finding.rule, finding.pointer) == ("PLN104", "/kind")
+        assert "plans/ holds OptimizationPlans" in finding.help
+    (tmp_path / "targets" / "x86-64-avx2.yml").write_text((VALID / "x86-64-avx2.yaml").read_text())
+    assert validate_file(tmp_path / "targets" / "x86-64-avx2.yml") == []
+    assert find_target("x86-64-avx2", tmp_path) == tmp_path / "targets" / "x86-64-avx2.yml"
+
+
+def test_layout_lists_yaml_and_yml_documents_only(tmp_path):
+    from planctl.documents import layout
+
+    (tmp_path / "plans" / "sub").mkdir(parents=True)
+    for name in ("a.yaml", "b.yml", "c.json", "d.YAML", "sub/e.yaml"):
+        (tmp_path / "plans" / name).write_text("x: 1\n")
+    assert [p.name for p in layout.plan_files(tmp_path)] == ["a.yaml", "b.yml"]
+    assert layout.target_files(tmp_path) == []
+    assert [layout.expected_kind(tmp_path / "plans" / n) for n in ("a.yaml", "c.json")] == \
+        ["OptimizationPlan", None]
+
+
+def test_plain_scalars_read_as_yaml_1_2_core(tmp_path):
+    """`=`, `yes` and `010` are a string, a string and ten; `!!bool yes` is no boolean at all."""
+    from planctl.documents.source import Unparsable, read_source
+
+    path = tmp_path / "x.yaml"
+    path.write_text("a: =\nb: yes\nc: 010\nd: 0o10\ne: .inf\n")
+    data = read_source(path).data
+    assert data["a"] == "=" and data["b"] == "yes" and (data["c"], data["d"]) == (10, 8)
+    assert data["e"] == float("inf")
+    path.write_text("a: !!bool yes\n")
+    with pytest.raises(Unparsable):
+        read_source(path)

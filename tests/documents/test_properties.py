@@ -12,9 +12,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planctl.documents.codes import exit_code_for
+from planctl.codes import exit_code_for
 from planctl.documents.load import validate_file
-from planctl.documents.output import to_json, to_text
+from planctl.rules.report import Report
+from planctl.rules.reporters import REPORTERS
 from planctl.documents.schema import schema_for
 
 VALID = sorted((Path(__file__).parent / "valid").iterdir())
@@ -98,7 +99,9 @@ def _check(text: str) -> None:
         path = Path(tmp) / "plan.yaml"
         path.write_text(text, encoding="utf-8")
         findings = validate_file(path)
-        to_text(findings, 1), to_json(findings, 1)  # rendering must not crash either
+        report = Report(Path(tmp), findings, files=1)
+        for render in REPORTERS.values():  # rendering must not crash either
+            render(report)
     last_line = max(1, text.count("\n") + 1)
     for finding in findings:
         assert 1 <= finding.line <= last_line, finding

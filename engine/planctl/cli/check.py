@@ -13,10 +13,12 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a directory stands for the ``*.yaml`` files in it."""
+    """Files as given; a directory stands for the ``.yaml`` and ``.yml`` files in it."""
+    from planctl.documents.layout import documents_in
+
     out: list[Path] = []
     for path in paths:
-        out += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        out += documents_in(path) if path.is_dir() else [path]
     return out
 
 
@@ -37,7 +39,8 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 def command(paths, root, output, select, ignore, fail_level, no_waivers, today):
     """Check that plans are legal optimizations for their targets.
 
-    With no PATHS, checks every plans/*.yaml under the root and the targets they name.
+    With no PATHS, checks every plan under the root (plans/*.yaml and plans/*.yml) and the
+    targets they name.
     Exit 0 clean, 1 findings at or above --fail-level, 2 usage or unparsable input.
     """
     from planctl.rules.engine import Options, check

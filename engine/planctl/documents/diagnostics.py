@@ -54,15 +54,6 @@ def render_error(err: PlanctlError) -> str:
                   col=err.col, hint=err.hint)
 
 
-def render_finding(finding) -> str:
-    """A :class:`planctl.findings.Finding` in the same shape as :func:`render_error`."""
-    location = f"{finding.file}:{finding.line}:{finding.col}"
-    severity = getattr(finding.severity, "value", finding.severity)
-    return render(location, severity, finding.rule, finding.message, file=finding.file,
-                  line=finding.line, col=finding.col, hint=finding.help, end_line=finding.end_line,
-                  end_col=finding.end_col)
-
-
 def display_path(path: str | Path) -> str:
     """A path relative to the current directory when it is below it (as users typed it)."""
     p = Path(path)

@@ -3,7 +3,8 @@
 :func:`validate_file` collects *every* finding of one file (``planctl validate``); the ``load_*``
 functions return a validated model or raise :class:`DocumentError` on the first finding
 (``check``, ``plan`` and ``apply``). Both share :func:`_examine`: read with positions, dispatch on
-``kind``, validate the pydantic model, run the semantic checks.
+``kind`` (a file in ``plans/`` or ``targets/`` must be of that folder's kind, see
+:mod:`planctl.documents.layout`), validate the pydantic model, run the semantic checks.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from planctl.documents import codes
+from planctl import codes
+from planctl.documents import layout
 from planctl.documents.positions import SourceIndex
 from planctl.documents.source import Issue, Source, Unparsable, read_source
-from planctl.errors import DocumentError, MissingReferenceError
+from planctl.errors import DocumentError
 from planctl.findings import Finding, Severity
 
 M = TypeVar("M")
@@ -40,7 +42,8 @@ class _Examined:
 
 
 def _examine(path: Path, expected_kind: str | None = None) -> _Examined:
-    """Read and validate ``path``; never raises for bad input (issues come back sorted)."""
+    """Read and validate ``path`` as ``expected_kind`` (None: the kind its folder requires, else
+    any); never raises for bad input (issues come back sorted)."""
     from pydantic import ValidationError
 
     from planctl.documents import problems, semantics
@@ -51,7 +54,7 @@ def _examine(path: Path, expected_kind: str | None = None) -> _Examined:
     except Unparsable as exc:
         return _Examined(None, None, [exc.issue])
     issues = list(source.issues)
-    kind = _kind(source, expected_kind, issues)
+    kind = _kind(source, expected_kind or layout.expected_kind(path), issues)
     model = None
     if kind is not None:
         try:
@@ -78,8 +81,12 @@ def _kind(source: Source, expected: str | None, issues: list[Issue]) -> str | No
     if kind not in valid:
         line, col, end_line, end_col = source.index.locate("/kind")
         what = f"expected kind {expected}" if expected else "unknown kind"
+        hint = _suggest(str(kind), valid, "valid kinds")
+        if expected and isinstance(kind, str) and kind in KINDS:
+            hint = (f"this file must be a {expected}: plans/ holds OptimizationPlans and targets/ "
+                    "holds Targets; keep other documents (saved plans) elsewhere")
         issues.append(Issue("PLN104", f"{what}, found `{str(kind)[:60]}`", line, col, "/kind",
-                            _suggest(str(kind), valid, "valid kinds"), end_line, end_col))
+                            hint, end_line, end_col))
         return None
     return kind
 
@@ -91,7 +98,8 @@ def to_finding(issue: Issue, file: str) -> Finding:
 
 
 def validate_file(path) -> list[Finding]:
-    """All findings (PLN1xx, severity error) of the document at ``path``, in file order; an empty
+    """All findings (PLN1xx, severity error) of the document at ``path`` (of the kind its folder
+    requires, see :func:`layout.expected_kind`), in file order; an empty
     list means it is valid. Never raises for bad input: unreadable or unparsable files give one
     finding whose rule is in :data:`codes.UNPARSABLE`."""
     return [to_finding(issue, str(path)) for issue in _examine(Path(path)).issues]
@@ -135,13 +143,9 @@ def load_lock(path) -> Loaded:
 
 
 def find_target(name: str, root: Path) -> Path:
-    """``root/targets/<name>.yaml`` (or ``.yml``); raises :class:`MissingReferenceError` if absent."""
-    for suffix in (".yaml", ".yml"):
-        path = Path(root) / "targets" / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    raise MissingReferenceError(f"target `{name}` not found: no {Path(root) / 'targets' / name}.yaml",
-                                hint="add the target document or fix the name in spec.targets")
+    """The file of target ``name`` (:func:`layout.find_target`: ``targets/<name>.yaml`` or
+    ``.yml``); raises :class:`MissingReferenceError` if absent."""
+    return layout.find_target(name, root)
 
 
 def _error(issue: Issue, file: str) -> DocumentError:

@@ -9,13 +9,13 @@ the valid values; never "not valid under any of the given schemas".
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Any
 
-from planctl import API_VERSION
 from planctl.documents import schema
 from planctl.documents.positions import SourceIndex, join, split
-from planctl.documents.source import Issue, describe
+from planctl.documents.source import Issue, describe, key_token
 
 _TYPE_ERRORS = {
     "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
@@ -33,13 +33,16 @@ _PATTERNS = {
     r"^[0-9a-f]{64}$": "a sha256 digest: 64 lowercase hex digits (sha256sum FILE)",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "an identifier: letters, digits and '_', not starting with a digit",
 }
-_PATTERNS[re.escape(API_VERSION) + "$"] = f"`{API_VERSION}`"
+# what YAML 1.1 read as booleans: YAML 1.2 reads them as strings
+_YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
 
 def issues_from(exc, data: Any, index: SourceIndex, kind: str) -> list[Issue]:
     """One issue per place: ``exc`` is a pydantic ``ValidationError`` raised on ``data``."""
     groups: dict[str, list[tuple[dict, str]]] = {}
     for err in exc.errors(include_url=False):
+        if _non_finite(err.get("input")):
+            continue  # semantics reports every non-finite number once, as PLN121
         pointer, field = _pointer(data, err["loc"], err["type"])
         groups.setdefault(pointer, []).append((err, field))
     issues = []
@@ -47,6 +50,10 @@ def issues_from(exc, data: Any, index: SourceIndex, kind: str) -> list[Issue]:
         err, field = _pick(errs)
         issues.append(_issue(err, pointer, field, data, index, kind, others=errs))
     return _drop_typo_twins(issues)
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _drop_typo_twins(issues: list[Issue]) -> list[Issue]:
@@ -66,21 +73,13 @@ def _pointer(data: Any, loc: tuple, etype: str) -> tuple[str, str | None]:
     for i, step in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, dict) and step in node:
-            pointer, node = join(pointer, _token(step)), node[step]
+            pointer, node = join(pointer, key_token(step)), node[step]
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             pointer, node = join(pointer, step), node[step]
         elif last and etype == "missing":
             return pointer, str(step)
         # anything else is a union-branch label ('integer-range', 'constrained-int'): skip it
     return pointer, None
-
-
-def _token(key) -> str:
-    if key is None:
-        return "null"
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    return str(key)
 
 
 def _pick(errs: list[tuple[dict, str | None]]) -> tuple[dict, str | None]:
@@ -116,6 +115,8 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
         issue = _at(index, pointer, "PLN103", f"`{where}` must be {expected}, found {found}")
         if etype == "string_type" and isinstance(err.get("input"), (int, float, bool)):
             issue.help = "YAML read this as a number or boolean; put the value in quotes"
+        elif isinstance(err.get("input"), str) and etype != "string_type":
+            issue.help = _string_hint(err["input"], etype)
         return issue
     if etype == "literal_error":
         return _bad_literal(err, pointer, index)
@@ -126,6 +127,23 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
     if not isinstance(err.get("input"), (dict, list)):
         message += f", found {found}"
     return _at(index, pointer, "PLN104", message)
+
+
+def _string_hint(text: str, etype: str) -> str | None:
+    """Why a string is not the number or boolean its author meant."""
+    if etype.startswith("bool") and text.lower() in _YAML11_BOOLEANS:
+        return f"plans are YAML 1.2, where `{_short(text)}` is a string: write true or false"
+    if text.strip().lower() in ("true", "false") or _looks_numeric(text):
+        return "a quoted value is a string, and nothing is converted: remove the quotes"
+    return None
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _bad_key(err: dict, pointer: str, index: SourceIndex) -> Issue:
@@ -178,6 +196,8 @@ def _bad_literal(err: dict, pointer: str, index: SourceIndex) -> Issue:
     valid = re.findall(r"'([^']*)'", err["ctx"]["expected"])
     value = err.get("input")
     message = f"`{dotted(pointer)}` is {_found(value)}, not one of the allowed values"
+    if len(valid) == 1:
+        message = f"`{dotted(pointer)}` must be exactly `{valid[0]}`, found {_found(value)}"
     issue = _at(index, pointer, "PLN104", message)
     issue.help = _suggest(str(value), valid, "valid values")
     return issue

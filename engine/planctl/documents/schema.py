@@ -24,9 +24,28 @@ def schema_for(kind: str) -> dict:
     """The JSON Schema (draft 2020-12) of document ``kind`` (a key of ``models.KINDS``)."""
     from planctl.documents.models import KINDS
 
-    body = KINDS[kind].model_json_schema(mode="validation")
+    body = KINDS[kind].model_json_schema(mode="validation", schema_generator=_generator())
     head = {"$schema": SCHEMA_DIALECT, "$id": BASE_URL + FILES[kind]}
     return {**head, **body}
+
+
+def _generator():
+    """pydantic's generator, except that a ``dict`` whose keys have a pattern says so with
+    ``propertyNames`` and constrains every value: pydantic writes ``patternProperties``, under which
+    a key that misses the pattern is allowed with any value, while the model rejects it."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class KeysAsPropertyNames(GenerateJsonSchema):
+        def dict_schema(self, schema):
+            out = super().dict_schema(schema)
+            patterns = out.pop("patternProperties", None)
+            if patterns:
+                [(pattern, values)] = patterns.items()
+                out["additionalProperties"] = values
+                out["propertyNames"] = {"pattern": pattern, **out.get("propertyNames", {})}
+            return out
+
+    return KeysAsPropertyNames
 
 
 def render(kind: str) -> str:

@@ -1,4 +1,4 @@
-"""Semantic checks of one document that the schema cannot express (PLN110-PLN120).
+"""Semantic checks of one document that the schema cannot express (PLN110-PLN121).
 
 They read the plain data defensively (a value of the wrong type is skipped: the schema check already
 reports it), so they run even when the model did not validate and one run shows every problem.
@@ -6,12 +6,15 @@ Each check yields ``(rule, pointer, message, help)``; :func:`check` places them 
 """
 from __future__ import annotations
 
+import math
 import posixpath
 from pathlib import Path
 from typing import Any, Iterator
 
 from planctl.documents.positions import SourceIndex, join
-from planctl.documents.source import Issue
+from planctl.documents.problems import dotted
+from planctl.documents.source import Issue, key_token
+from planctl.documents.tvm_kinds import TARGET_KINDS
 
 Found = tuple[str, str, str, "str | None"]
 
@@ -26,7 +29,7 @@ def check(kind: str, data: Any, index: SourceIndex, path: Path | None = None) ->
               "Target": (_target_tvm, _target_device, lambda d: _target_name(d, path)),
               "Lock": (_lock_paths,)}.get(kind, ())
     issues = []
-    for fn in checks:
+    for fn in (_finite, *checks):
         for rule, pointer, message, hint in fn(data):
             line, col, end_line, end_col = index.locate(pointer)
             issues.append(Issue(rule, message, line, col, pointer, hint, end_line, end_col))
@@ -167,12 +170,21 @@ def _telemetry(data: Any) -> Iterator[Found]:
                "a 99th percentile is never below the median: swap the figures or fix the typo")
 
 
-def _target_kinds() -> dict[str, tuple[str, ...]]:
-    """Supported TVM target kind -> the ``capabilities.device`` values it is consistent with
-    (empty: any); the table lives in ``planctl/rules/capabilities.yaml``."""
-    from planctl.rules.capabilities import load_table
-
-    return load_table().target_kinds
+def _finite(data: Any) -> Iterator[Found]:
+    """PLN121 every infinite or NaN number, wherever it is (free-form mappings such as
+    ``spec.tvm`` included): YAML reads ``.inf``, ``.nan`` and ``1e999`` as such."""
+    stack = [("", data)]
+    while stack:
+        pointer, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            what = "not a number" if math.isnan(node) else "infinite"
+            yield ("PLN121", pointer, f"`{dotted(pointer)}` is {what}; numbers must be finite",
+                   "YAML reads `.inf`, `-.inf`, `.nan` and literals beyond ±1.8e308 (such as "
+                   "`1e999`) as non-finite: write the finite value meant")
+        elif isinstance(node, dict):
+            stack += [(join(pointer, key_token(k)), v) for k, v in reversed(node.items())]
+        elif isinstance(node, list):
+            stack += [(join(pointer, i), v) for i, v in reversed(list(enumerate(node)))]
 
 
 def _target_tvm(data: Any) -> Iterator[Found]:
@@ -181,13 +193,13 @@ def _target_tvm(data: Any) -> Iterator[Found]:
     tvm = _get(data, "spec", "tvm")
     if not isinstance(tvm, dict):
         return
-    kinds = _target_kinds()
+    kinds = TARGET_KINDS
     for at, kind in (("/spec/tvm/kind", tvm.get("kind")),
                      ("/spec/tvm/host/kind", _get(tvm, "host", "kind"))):
         if kind is None and at == "/spec/tvm/kind":
             yield ("PLN118", "/spec/tvm", "`spec.tvm` has no `kind`",
                    f"add `kind:` ({', '.join(kinds)})")
-        elif kind is not None and kind not in kinds:
+        elif kind is not None and not (isinstance(kind, str) and kind in kinds):
             yield ("PLN118", at, f"TVM target kind `{str(kind)[:60]}` is not one planctl supports",
                    f"supported kinds: {', '.join(kinds)}")
     if "num-cores" in tvm:
@@ -200,7 +212,7 @@ def _target_tvm(data: Any) -> Iterator[Found]:
 def _target_device(data: Any) -> Iterator[Found]:
     """PLN119 ``capabilities.device`` inconsistent with ``tvm.kind`` (llvm -> cpu, cuda -> cuda...)."""
     kind, device = _get(data, "spec", "tvm", "kind"), _get(data, "spec", "capabilities", "device")
-    devices = _target_kinds().get(kind) if isinstance(kind, str) else None
+    devices = TARGET_KINDS.get(kind) if isinstance(kind, str) else None
     if devices and isinstance(device, str) and device not in devices:
         yield ("PLN119", "/spec/capabilities/device", f"device `{device}` does not match TVM "
                f"target kind `{kind}`", f"a `{kind}` target runs on: {', '.join(devices)}")

@@ -5,13 +5,18 @@ ruamel's node or round-trip objects: one pass gives start *and* end marks for ev
 walk iterative (no recursion, so deep nesting cannot blow the stack), sees duplicate keys with their
 positions, and lets aliases be counted as they expand (billion laughs is rejected after
 :data:`MAX_NODES` nodes, not after filling memory). Timestamps stay strings: the data is JSON-like
-and pydantic parses dates itself.
+and the models parse dates themselves.
+
+Plans are YAML 1.2 whatever the file says: scalars are resolved with the 1.2 core rules (``yes`` and
+``on`` are strings, ``010`` is ten), and a ``%YAML`` directive for another version is a finding
+(PLN109) at the directive's line.
 
 Fatal problems (file unreadable, not YAML, over a limit) raise :class:`Unparsable`; problems that
 leave a usable document (duplicate keys, a second document) come back as ``issues``.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,11 +28,13 @@ from planctl.documents.positions import SourceIndex, Span, join
 MAX_BYTES = 1 << 20     # 1 MiB: real plans are a few KiB; bigger is a mistake or an attack
 MAX_DEPTH = 64          # nesting levels of mappings and sequences
 MAX_NODES = 100_000     # nodes after alias expansion (a plan has a few hundred)
+YAML_VERSION = (1, 2)
 
 _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _BOOL, _NULL, _TIME = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"     # ruamel resolves a plain `=` so; YAML 1.2 core: a string
 _MERGE = type("MergeKey", (), {"__repr__": lambda self: "<<"})()   # the `<<` key marker
 
 
@@ -174,7 +181,8 @@ class _Builder:
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
         yaml = YAML(typ="safe", pure=True)
-        self.resolver = yaml.resolver
+        self.resolver = _yaml12_resolver()  # not the parser's: that one follows `%YAML 1.1`
+        self.text = text
         try:
             for event in yaml.parse(text):
                 if self._event(event):
@@ -190,6 +198,8 @@ class _Builder:
         name = type(event).__name__
         if name == "DocumentStartEvent":
             self.documents += 1
+            if self.documents == 1 and event.version and tuple(event.version) != YAML_VERSION:
+                self.issues.append(_version_issue(self.text, event))
             if self.documents > 1:
                 mark = event.start_mark
                 self.issues.append(Issue("PLN106", "file holds more than one YAML document; only "
@@ -278,7 +288,7 @@ class _Builder:
             return "", None
         frame = self.stack[-1]
         if isinstance(frame.container, dict):
-            return join(frame.pointer, _key_text(frame.key)), (frame.key_mark.line + 1,
+            return join(frame.pointer, key_token(frame.key)), (frame.key_mark.line + 1,
                                                                  frame.key_mark.column + 1)
         return join(frame.pointer, len(frame.container)), None
 
@@ -299,7 +309,7 @@ class _Builder:
             frame.merged.discard(key)      # an explicit key overrides a merged one (YAML merge)
         elif key in frame.container:
             self.issues.append(Issue("PLN105", f"duplicate key `{key}`", line=key_mark.line + 1,
-                                     col=key_mark.column + 1, pointer=join(frame.pointer, _key_text(key)),
+                                     col=key_mark.column + 1, pointer=join(frame.pointer, key_token(key)),
                                      help=f"`{key}` is defined more than once in this mapping and "
                                      "only the last one would count; keep one"))
         frame.container[key] = value
@@ -333,8 +343,22 @@ class _Builder:
                                     event.start_mark)) from None
 
 
-def _key_text(key) -> str:
-    """Pointer token of a key: YAML ``true``/``1``/``null`` keys as JSON would spell them."""
+@functools.cache
+def _yaml12_resolver():
+    """ruamel's scalar resolver with the version fixed at 1.2 (a constant, where ruamel's looks the
+    version up through the loader on every scalar)."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Yaml12Resolver(VersionedResolver):
+        @property
+        def processing_version(self):
+            return YAML_VERSION
+
+    return Yaml12Resolver(version=YAML_VERSION)
+
+
+def key_token(key) -> str:
+    """JSON pointer token of a key: YAML ``true``/``1``/``null`` keys as JSON would spell them."""
     if key is None:
         return "null"
     if isinstance(key, bool):
@@ -352,6 +376,14 @@ def _to_int(text: str) -> int:
     return sign * int(body)
 
 
+def _to_bool(text: str) -> bool:
+    """``true``/``false`` in any case the 1.2 core schema allows; anything else (an explicit
+    ``!!bool yes``) is not a boolean rather than silently false."""
+    if text.lower() not in ("true", "false"):
+        raise ValueError(text)
+    return text.lower() == "true"
+
+
 def _to_float(text: str) -> float:
     body = text.replace("_", "").lower()
     if body.lstrip("+-") in (".inf", ".nan"):
@@ -360,9 +392,9 @@ def _to_float(text: str) -> float:
 
 
 _SCALARS = {
-    _STR: str, _TIME: str, _MERGE_TAG: lambda text: _MERGE,
+    _STR: str, _TIME: str, _VALUE: str, _MERGE_TAG: lambda text: _MERGE,
     _INT: _to_int, _FLOAT: _to_float,
-    _BOOL: lambda text: text.lower() == "true",
+    _BOOL: _to_bool,
     _NULL: lambda text: None,
 }
 
@@ -372,6 +404,21 @@ def _check_tag(event, expected: str) -> None:
     if tag is not None and str(tag) not in (expected, "!"):
         raise Unparsable(_issue("PLN100", f"unsupported YAML tag {tag}", event.start_mark,
                                 help="plans use plain YAML: no language-specific tags"))
+
+
+def _version_issue(text: str, event) -> Issue:
+    """PLN109 at the ``%YAML`` directive that precedes the document started by ``event``."""
+    version = ".".join(str(part) for part in event.version)
+    head = text[: event.start_mark.index]
+    match = None
+    for match in re.finditer(r"^%YAML\b[^\n]*", head, re.MULTILINE):
+        pass  # the last directive before the document is the one in force
+    line = head.count("\n", 0, match.start()) + 1 if match else event.start_mark.line + 1
+    end_col = len(match.group(0).rstrip()) + 1 if match else None
+    return Issue("PLN109", f"the file declares YAML {version}; plans are YAML 1.2", line=line,
+                 col=1, end_line=line if match else None, end_col=end_col,
+                 help="remove the `%YAML` line: it was read as YAML 1.2 (under 1.1, `yes`, `no`, "
+                 "`on` and `off` would be booleans and `010` octal)")
 
 
 def _span(start, end, key_span, collection: bool) -> Span:

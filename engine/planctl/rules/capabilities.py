@@ -4,6 +4,7 @@ table, never TVM, so ``check`` stays a pre-commit-speed step."""
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,6 @@ class TechniqueInfo:
 class CapabilityTable:
     techniques: dict[str, TechniqueInfo]
     dtype_features: dict[str, tuple[tuple[str, ...], str]]
-    target_kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def technique(self, name: str) -> TechniqueInfo:
         return self.techniques[name]
@@ -69,8 +69,22 @@ def load_table(path: Path = TABLE) -> CapabilityTable:
     return CapabilityTable(
         techniques={n: _technique(n, t) for n, t in raw["techniques"].items()},
         dtype_features={d: (tuple(v["compute_features_any"]), v["why"])
-                        for d, v in raw.get("dtypes", {}).items()},
-        target_kinds={k: tuple(v.get("devices") or ()) for k, v in raw.get("target_kinds", {}).items()})
+                        for d, v in raw.get("dtypes", {}).items()})
+
+
+_WIDTH = re.compile(r"^(?:u?int|b?float)([0-9]+)")
+
+
+def dtype_bits(dtype: str) -> int:
+    """Width in bits of one element of ``dtype``: the number in its name (``int8`` -> 8,
+    ``float8_e4m3fn`` -> 8, ``bfloat16`` -> 16), and 1 for ``bool`` (as TVM's ``DataType``
+    counts it). Raises ValueError for a name without a width."""
+    if dtype == "bool":
+        return 1
+    match = _WIDTH.match(dtype)
+    if match is None:
+        raise ValueError(f"no bit width in dtype {dtype!r}")
+    return int(match.group(1))
 
 
 def target_features(target) -> set[str]:

@@ -6,13 +6,9 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from planctl.errors import PlanctlError
+from planctl.errors import ConfigError
 
-
-class ConfigError(PlanctlError):
-    """The repository configuration cannot be read or has a value of the wrong type (exit 2)."""
-
-    code = "PLN002"
+__all__ = ["CheckConfig", "ConfigError", "load_config"]
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planctl.codes import UNPARSABLE
+from planctl.documents import layout
 from planctl.documents import load as _load
-from planctl.documents.codes import UNPARSABLE
 from planctl.documents.diagnostics import display_path
-from planctl.errors import DocumentError, MissingReferenceError
+from planctl.errors import DocumentError
 from planctl.findings import Finding
 
 KIND_LINE = re.compile(r"^kind:\s*['\"]?(\w+)", re.MULTILINE)
@@ -45,21 +46,20 @@ class Document:
 
 
 def read(path: Path) -> Document:
-    """Load ``path`` once: every document finding, and the loaded document when there are none."""
+    """Load ``path`` once: every document finding, and the loaded document when there are none
+    (a file in ``plans/`` or ``targets/`` must be of that folder's kind)."""
     findings, loaded = _load.check_file(path)
     shown = display_path(path)
     return Document(Path(path), [dataclasses.replace(f, file=shown) for f in findings], loaded)
 
 
 def target_path(name: str, root: Path) -> Path | None:
-    try:
-        return _load.find_target(name, root)
-    except MissingReferenceError:
-        return None
+    return layout.target_path(name, root)
 
 
 def repo_plans(root: Path) -> list[Path]:
-    return sorted((root / "plans").glob("*.yaml"))
+    """Every plan of the repository (``plans/*.yaml`` and ``*.yml``: :mod:`layout`)."""
+    return layout.plan_files(root)
 
 
 def load_quietly(paths: list[Path]) -> dict[Path, Any]:

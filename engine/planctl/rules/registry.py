@@ -2,7 +2,8 @@
 
 A rule is a function ``(ctx: PlanContext) -> Iterable[Violation]``; its docstring is its
 documentation page, with the sections What it checks / Why / Example / Fix. Ids are never reused;
-a renamed rule keeps its old names as ``aliases``.
+a renamed rule keeps its old names as ``aliases``. Registering a rule also enters its id in the one
+code catalogue, ``planctl.codes`` (stage ``check``), where an id or name can be taken only once.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from planctl import codes
 from planctl.findings import Severity
 
 ID_PATTERN = re.compile(r"^PLN[0-9]{3}$")
@@ -49,7 +51,10 @@ def rule(id: str, name: str, severity: str, *, aliases: tuple[str, ...] = (),
         raise ValueError(f"rule id {id} is already registered")
 
     def register(func):
-        REGISTRY[id] = Rule(id, name, Severity(severity), func, tuple(aliases), waivable)
+        entry = Rule(id, name, Severity(severity), func, tuple(aliases), waivable)
+        codes.register(codes.Code(id, name, entry.summary, entry.doc, entry.severity.value,
+                                  stage="check", aliases=entry.aliases))
+        REGISTRY[id] = entry
         return func
 
     return register

@@ -1,5 +1,6 @@
-"""The result of one ``check`` run, whatever the output format: findings (waived ones included)
-and what was checked. The exit code is computed here once, so every reporter agrees."""
+"""The result of one ``check`` or ``validate`` run, whatever the output format: findings (waived
+ones included) and what was read. The exit code is computed here once, so every reporter agrees;
+the reporters (``planctl.rules.reporters``) render the same object for both commands."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,12 +13,16 @@ EXIT_OK, EXIT_FINDINGS, EXIT_UNPARSABLE = 0, 1, 2
 
 @dataclass
 class Report:
+    """``files`` is set for a ``validate`` run (the number of files read), which changes only the
+    summary: check's counts plans and targets, validate's counts files."""
+
     root: Path
     findings: list[Finding] = field(default_factory=list)
     plans: int = 0
     targets: int = 0
     unparsable: bool = False
     fail_level: str = "error"
+    files: int | None = None
 
     @property
     def active(self) -> list[Finding]:
@@ -44,8 +49,23 @@ class Report:
         return EXIT_FINDINGS if failing else EXIT_OK
 
     def summary(self) -> str:
+        """One line; validate's is empty for a clean run (pre-commit hooks stay quiet)."""
         c = self.counts()
+        if self.files is not None:
+            n = len(self.active)
+            noun = "file" if self.files == 1 else "files"
+            return f"{n} finding{'s' * (n != 1)} in {self.files} {noun}" if n else ""
         checked = f"checked {self.plans} plan{'s' * (self.plans != 1)}, " \
                   f"{self.targets} target{'s' * (self.targets != 1)}"
         parts = [f"{c[k]} {k}{'s' * (c[k] != 1)}" for k in ("error", "warning", "note")]
         return f"{checked}: {', '.join(parts)} ({c['waived']} waived)"
+
+    def summary_dict(self) -> dict:
+        """The JSON ``summary`` (docs/output-format.md)."""
+        c = self.counts()
+        counts = {"findings": len(self.active), "errors": c["error"], "warnings": c["warning"],
+                  "notes": c["note"]}
+        if self.files is not None:
+            return {"files": self.files, **counts, "exit_code": self.exit_code()}
+        return {"plans": self.plans, "targets": self.targets, **counts, "waived": c["waived"],
+                "fail_level": self.fail_level, "exit_code": self.exit_code()}

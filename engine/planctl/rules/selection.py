@@ -5,27 +5,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from planctl.errors import PlanctlError
+from planctl import codes
+from planctl.errors import SelectionError
 
 PREFIX = re.compile(r"^PLN[0-9]{0,3}$")
+FINDINGS = ("validate", "check")  # stages whose codes are findings (the others are errors)
 
-
-class SelectionError(PlanctlError):
-    """A ``--select``/``--ignore`` value names no rule (exit 2)."""
-
-    code = "PLN001"
+__all__ = ["Selection", "SelectionError"]
 
 
 def known_names() -> dict[str, tuple[str, ...]]:
-    """rule id -> (name, aliases...) for legality rules and document codes."""
+    """finding id -> (name, aliases...): legality rules and document codes of the catalogue."""
     from planctl.rules.registry import load_rules
 
-    names = {r.id: (r.name, *r.aliases) for r in load_rules().values()}
-    try:
-        from planctl.documents.codes import CODES
-    except ImportError:
-        return names
-    return {**{c.id: (c.name,) for c in CODES.values()}, **names}
+    load_rules()
+    return {c.id: (c.name, *c.aliases) for c in codes.entries() if c.stage in FINDINGS}
 
 
 def _matches(rule_id: str, names: tuple[str, ...], selector: str) -> bool:

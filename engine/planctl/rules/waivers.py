@@ -1,5 +1,8 @@
 """Waivers: ``metadata.annotations["planctl.dev/waive.PLN201"]: "reason; expires=YYYY-MM-DD"``.
 
+The value is exactly a non-empty reason, optionally followed by ``; expires=YYYY-MM-DD``; anything
+else is a malformed waiver (PLN219) that waives nothing.
+
 A waiver needs a reason, may expire, and covers every finding of its rule in its own plan.
 Waived findings stay in the report (``waived: true``) and are counted apart; they never fail a run.
 """
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from planctl.findings import Finding
@@ -32,21 +36,46 @@ class Waiver:
         return self.problem is None and (self.expires is None or today <= self.expires)
 
 
+_EXPIRES = re.compile(r"\s*expires\s*=\s*(.*?)\s*")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_OPTION_ONLY = re.compile(r"[A-Za-z_][\w-]*\s*=\s*\S*")   # `expires=2027-03-31` alone: no reason
+
+
 def parse(key: str, value: str) -> Waiver:
-    """``"reason; expires=2027-01-31"`` -> Waiver (a malformed one carries its ``problem``)."""
+    """``"reason; expires=2027-01-31"`` (or ``"reason"``) -> Waiver. Anything else carries its
+    ``problem`` (PLN219) and waives nothing: an empty reason, a value that is only an option
+    (``"expires=2027-03-31"`` would otherwise be a reason with no expiry), another option, a
+    second ``;``, or a date that is not ``YYYY-MM-DD``."""
     rule = key[len(PREFIX):].strip().upper()
-    reason, *options = [part.strip() for part in str(value).split(";")]
-    expires, problem = None, None if reason else "a waiver needs a reason"
-    for option in options:
-        name, _, text = option.partition("=")
-        if name.strip() != "expires":
-            problem = problem or f"unknown waiver option {option!r} (only expires=YYYY-MM-DD)"
-            continue
-        try:
-            expires = dt.date.fromisoformat(text.strip())
-        except ValueError:
-            problem = problem or f"expires={text.strip()!r} is not a YYYY-MM-DD date"
+    reason, sep, option = str(value).partition(";")
+    reason = reason.strip()
+    expires, problem = None, None
+    if not reason:
+        problem = "a waiver needs a reason: write `reason; expires=YYYY-MM-DD`"
+    elif _OPTION_ONLY.fullmatch(reason):
+        problem = f"`{reason}` is not a reason: write `reason; expires=YYYY-MM-DD`"
+    if sep:
+        expires, trouble = _expiry(option)
+        problem = problem or trouble
     return Waiver(key, rule, reason, expires, problem)
+
+
+def _expiry(option: str) -> tuple[dt.date | None, str | None]:
+    """The date of the ``expires=YYYY-MM-DD`` that follows a waiver's ``;``, or why there is none."""
+    if ";" in option:
+        return None, "only one `; expires=YYYY-MM-DD` may follow the reason"
+    match = _EXPIRES.fullmatch(option)
+    if match is None:
+        if not option.strip():
+            return None, "nothing follows `;`: write `reason; expires=YYYY-MM-DD`"
+        return None, f"unknown waiver option {option.strip()!r} (only expires=YYYY-MM-DD)"
+    text = match.group(1)
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text), None
+    except ValueError:
+        return None, f"expires={text!r} is not a YYYY-MM-DD date"
 
 
 def waivers_of(plan) -> list[Waiver]:

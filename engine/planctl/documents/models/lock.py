@@ -1,12 +1,11 @@
 """The saved plan (``planctl plan -o FILE``): digests ``apply`` checks before it runs."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import Field
 
-from planctl.documents.models.common import Frozen, Metadata, RepoPath, Sha256, api_version_field
+from planctl.documents.models.common import ApiVersion, DateTime, Frozen, Metadata, RepoPath, Sha256
 
 
 class LockDigests(Frozen):
@@ -22,11 +21,11 @@ class LockSpec(Frozen):
     target: str
     digests: LockDigests
     tvm_version: str
-    created: dt.datetime
+    created: DateTime
 
 
 class Lock(Frozen):
-    apiVersion: str = api_version_field()
+    apiVersion: ApiVersion
     kind: Literal["Lock"]
     metadata: Metadata
     spec: LockSpec

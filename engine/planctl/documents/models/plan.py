@@ -6,13 +6,13 @@ the field's optimization checklist (bottleneck, envelope, parity, p50/p99, TTFT/
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, StringConstraints
+from pydantic import Field, StringConstraints
 
-from planctl.documents.models.common import (ENV_VAR_PATTERN, Frozen, Metadata, Name, RepoPath,
-                                             Sha256, api_version_field)
+from planctl.documents.models.common import (ENV_VAR_PATTERN, ApiVersion, Date, Float, Frozen, Int,
+                                             Metadata, Name, NonNegativeFloat, PositiveFloat,
+                                             PositiveInt, RepoPath, Sha256)
 from planctl.documents.models.target import DType
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$", max_length=256)]
@@ -34,16 +34,16 @@ class IntegerRange(Frozen):
     """Integers in ``[min, max]`` inclusive (token ids: ``[0, vocab_size - 1]``)."""
 
     kind: Literal["integer-range"]
-    min: int
-    max: int
+    min: Int
+    max: Int
 
 
 class FloatRange(Frozen):
     """Floats in ``[min, max]``; NaN, ±Inf and subnormals are excluded unless allowed."""
 
     kind: Literal["float-range"]
-    min: float
-    max: float
+    min: Float
+    max: Float
     allow_nan: bool = False
     allow_infinity: bool = False
     allow_subnormal: bool = False
@@ -53,7 +53,7 @@ class Enumerated(Frozen):
     """A fixed set of values."""
 
     kind: Literal["enum"]
-    values: list[float | int] = Field(min_length=1)
+    values: list[Union[Float, Int]] = Field(min_length=1)
 
 
 class AttentionMask(Frozen):
@@ -89,7 +89,7 @@ class DimRange(Frozen):
 class Telemetry(Frozen):
     """The production measurement that motivated the plan."""
 
-    date: dt.date
+    date: Date
     source: str = Field(min_length=1, description="dashboard, trace or benchmark the figures come from")
     p50_ms: PositiveFloat | None = None
     p99_ms: PositiveFloat | None = None
@@ -171,7 +171,7 @@ class Autotuning(TechniqueBase):
     technique: Literal["autotuning"]
     budget: TuningBudget
     records: RepoPath | None = None
-    seed: int = 0
+    seed: Int = 0
     prepack_weights: bool = Field(False, description=(
         "Let MetaSchedule choose the layout of constant weights (AttachAttrLayoutFreeBuffers); the "
         "layout transforms are folded into the constants at build time, so the interface is unchanged."))
@@ -206,7 +206,7 @@ class Quantization(TechniqueBase):
 
 class Pruning(TechniqueBase):
     technique: Literal["pruning"]
-    sparsity: float = Field(gt=0, lt=1)
+    sparsity: float = Field(gt=0, lt=1, allow_inf_nan=False)
     pattern: Literal["unstructured", "2:4", "block"] = "2:4"
 
 
@@ -241,7 +241,8 @@ class PrefixCaching(TechniqueBase):
 class SpeculativeDecoding(TechniqueBase):
     technique: Literal["speculative-decoding"]
     draft_model: str
-    acceptance_rate: float | None = Field(None, ge=0, le=1, description="measured on production traffic")
+    acceptance_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                          description="measured on production traffic")
     concurrency_ceiling: PositiveInt | None = None
 
 
@@ -272,7 +273,7 @@ class QualityGoal(Frozen):
     ``percent-max-degradation``: (baseline - metric) / baseline * 100 <= value."""
 
     type: Literal["threshold", "max-degradation", "percent-max-degradation"]
-    value: float
+    value: Float
 
 
 class Quality(Frozen):
@@ -308,7 +309,7 @@ class Fallback(Frozen):
 class Review(Frozen):
     approver: str = Field(min_length=1)
     ticket: str = Field(min_length=1)
-    date: dt.date | None = None
+    date: Date | None = None
 
 
 class PlanSpec(Frozen):
@@ -322,7 +323,7 @@ class PlanSpec(Frozen):
 
 
 class OptimizationPlan(Frozen):
-    apiVersion: str = api_version_field()
+    apiVersion: ApiVersion
     kind: Literal["OptimizationPlan"]
     metadata: Metadata
     spec: PlanSpec

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field
 
-from planctl.documents.models.common import Frozen, Metadata, api_version_field
+from planctl.documents.models.common import ApiVersion, Frozen, Metadata, PositiveFloat, PositiveInt
 
 DType = Literal["float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2",
                 "int64", "int32", "int16", "int8", "uint8", "int4", "uint4", "bool"]
@@ -40,7 +40,7 @@ class Roofline(Frozen):
 
 
 class LocalMeasurement(Frozen):
-    kind: Literal["local"] = "local"
+    kind: Literal["local"]  # required: a discriminated union's tag is (JSON Schema agrees)
 
 
 class RpcMeasurement(Frozen):
@@ -59,13 +59,13 @@ class TargetSpec(Frozen):
     tvm: dict[str, Any] = Field(description="A TVM 0.27 target dict, passed to tvm.target.Target unchanged.")
     capabilities: Capabilities
     roofline: Roofline | None = None
-    measurement: Measurement = Field(default_factory=LocalMeasurement)
+    measurement: Measurement = Field(default_factory=lambda: LocalMeasurement(kind="local"))
     compatible_with: list[str] = Field(default_factory=list,
                                        description="Targets whose tuning records may be reused here.")
 
 
 class Target(Frozen):
-    apiVersion: str = api_version_field()
+    apiVersion: ApiVersion
     kind: Literal["Target"]
     metadata: Metadata
     spec: TargetSpec

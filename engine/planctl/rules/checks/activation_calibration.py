@@ -1,38 +1,51 @@
 """PLN204 activation-calibration."""
 from __future__ import annotations
 
+from planctl.rules.capabilities import dtype_bits
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
-INTEGER = ("int8", "uint8", "int4", "uint4", "int16", "int32")
+CALIBRATION_BELOW_BITS = 16  # float16 and bfloat16 keep fp32's exponent range closely enough
 
 
 @rule("PLN204", "activation-calibration", "error")
 def check(ctx):
-    """Integer activation quantization declares its calibration.
+    """Activations in a format below 16 bits declare their calibration.
 
     What it checks
-        A ``quantization`` technique whose ``precision.activations`` is an integer type has a
-        ``calibration`` (dataset, samples, method). Precision itself is named separately for
-        weights, activations and KV cache by the schema (all three are required fields, so a
-        plan that names only a bit width is a document finding before this rule runs).
+        A technique whose ``precision.activations`` is narrower than 16 bits (``int8``,
+        ``uint8``, ``int4``, ``float8_e4m3fn``, ``float8_e5m2``...) has a ``calibration``
+        (dataset, samples, method). Only ``quantization`` can carry one, so ``mixed-precision``
+        to an 8-bit float activation format is always this finding. Precision itself is named
+        separately for weights, activations and KV cache by the schema (all three are required
+        fields, so a plan that names only a bit width is a document finding before this rule
+        runs).
 
     Why
-        Activation scales come from calibration data; without it the ranges are guesses and the
-        result is not reproducible. Nominal bit width alone is not a format.
+        An activation format below 16 bits, integer or float8, covers the activations' range
+        only through scales, and scales come from calibration data; without it the ranges are
+        guesses and the result is not reproducible. Nominal bit width alone is not a format.
 
     Example
-        ``precision: {weights: int8, activations: int8, kv_cache: none}`` and no ``calibration``.
+        ``precision: {weights: int8, activations: int8, kv_cache: none}``, or ``activations:
+        float8_e4m3fn``, and no ``calibration``.
 
     Fix
-        Add ``calibration: {dataset, samples, method}``, or keep activations in floating point
-        (weight-only quantization).
+        Add ``calibration: {dataset, samples, method}`` to a ``quantization`` technique, or keep
+        activations at 16 bits or more (weight-only quantization).
     """
     for pointer, technique, _ in ctx.techniques():
-        if technique.technique != "quantization":
+        precision = getattr(technique, "precision", None)
+        if precision is None or dtype_bits(precision.activations) >= CALIBRATION_BELOW_BITS:
             continue
-        acts = technique.precision.activations
-        if acts in INTEGER and technique.calibration is None:
-            yield Violation(pointer + "/precision/activations",
-                            f"activations are quantized to {acts} but no calibration is declared",
-                            help="add calibration: {dataset, samples, method}")
+        if getattr(technique, "calibration", None) is not None:
+            continue
+        acts = precision.activations
+        if technique.technique == "quantization":
+            help = "add calibration: {dataset, samples, method}"
+        else:
+            help = (f"{technique.technique} has no calibration: use the quantization technique "
+                    "with calibration: {dataset, samples, method}, or keep activations at 16 bits")
+        yield Violation(pointer + "/precision/activations",
+                        f"activations are quantized to {acts} but no calibration is declared "
+                        f"({dtype_bits(acts)}-bit activations need scales from data)", help=help)

@@ -23,7 +23,7 @@ def check(ctx):
 
     What it checks
         ``spec.fallback.switch`` matches ``[A-Za-z_][A-Za-z0-9_]*`` and no other plan of the
-        repository (``plans/*.yaml`` under the root) declares the same switch.
+        repository (``plans/*.yaml`` and ``plans/*.yml`` under the root) declares the same switch.
 
     Why
         The switch is how an operator turns one fast path off in production without a deploy. A

@@ -36,8 +36,8 @@ def check(ctx):
     """Every target and every file the plan names exist and are the right kind of file.
 
     What it checks
-        Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` under the repository
-        root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
+        Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` (or ``.yml``) under
+        the repository root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
         ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
         ``records`` is a ``.jsonl`` file or a directory (TVM's JSONDatabase format). A path that
         leaves the repository through a symlink is ``PLN220``'s, not this rule's.

@@ -1,11 +1,14 @@
 """PLN206 target-support."""
 from __future__ import annotations
 
+from typing import get_args
+
+from planctl.documents.models.target import DType
 from planctl.rules.capabilities import target_features
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
-FLOAT = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+FLOAT = tuple(d for d in get_args(DType) if d.startswith(("float", "bfloat")))  # every float format
 
 
 def dtype_uses(technique) -> list[tuple[str, str, bool]]:

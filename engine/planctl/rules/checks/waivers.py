@@ -57,15 +57,19 @@ def invalid(ctx):
 
     What it checks
         Each ``planctl.dev/waive.<rule>`` annotation names a registered, waivable rule and its
-        value is ``"reason"`` or ``"reason; expires=YYYY-MM-DD"`` with a non-empty reason.
-        ``--no-waivers`` ignores waivers, and then this rule too.
+        value is exactly ``"reason"`` or ``"reason; expires=YYYY-MM-DD"`` with a non-empty
+        reason. Anything else is this finding, and the waiver waives nothing: a value that is
+        only ``"expires=2027-03-31"`` (no reason), another option, a second ``;``, a date in
+        another format. ``--no-waivers`` ignores waivers, and then this rule too.
 
     Why
         A waiver without a reason records no decision; one for a rule that does not exist
-        waives nothing and hides a typo.
+        waives nothing and hides a typo. Read leniently, ``"expires=2027-03-31"`` would be a
+        reason with no expiry: a waiver meant to lapse that never does.
 
     Example
-        ``planctl.dev/waive.PLN201: ""`` or ``planctl.dev/waive.PLN29: "legacy"``.
+        ``planctl.dev/waive.PLN201: ""``, ``planctl.dev/waive.PLN202: "expires=2027-03-31"`` or
+        ``planctl.dev/waive.PLN29: "legacy"``.
 
     Fix
         Write why the finding is accepted, and use the rule's id (``planctl rule --all``).

@@ -1,24 +1,31 @@
-"""JSON: the shape ``planctl validate --output json`` prints (``version``, ``findings``,
-``summary``), each finding extended with ``waived``, ``waiver_reason`` and ``fingerprint``."""
+"""JSON, version 1 (docs/output-format.md): ``version``, ``findings``, ``summary``; each finding
+with its location, ``help``, ``waived``, ``waiver_reason`` and ``fingerprint``."""
 from __future__ import annotations
 
 import json
 
-from planctl.documents.output import JSON_VERSION, finding_json
-from planctl.rules.reporters.common import fingerprint
+from planctl.rules.reporters.common import fingerprint, severity
+
+JSON_VERSION = 1
 
 
 def finding_dict(f, root) -> dict:
-    return {**finding_json(f), "waived": f.waived, "waiver_reason": f.waiver_reason,
-            "fingerprint": fingerprint(f, root)}
+    return {
+        "rule": f.rule,
+        "severity": severity(f),
+        "message": f.message,
+        "file": f.file,
+        "pointer": f.pointer,
+        "start": {"line": f.line, "col": f.col},
+        "end": {"line": f.end_line or f.line, "col": f.end_col or f.col},
+        "help": f.help,
+        "waived": f.waived,
+        "waiver_reason": f.waiver_reason,
+        "fingerprint": fingerprint(f, root),
+    }
 
 
 def render(report) -> str:
-    counts = report.counts()
-    summary = {"plans": report.plans, "targets": report.targets,
-               "findings": len(report.active), "errors": counts["error"],
-               "warnings": counts["warning"], "notes": counts["note"], "waived": counts["waived"],
-               "fail_level": report.fail_level, "exit_code": report.exit_code()}
     findings = [finding_dict(f, report.root) for f in report.findings]
-    doc = {"version": JSON_VERSION, "findings": findings, "summary": summary}
+    doc = {"version": JSON_VERSION, "findings": findings, "summary": report.summary_dict()}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

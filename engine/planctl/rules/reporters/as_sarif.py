@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 (validated in tests against the OASIS schema): the rules come from the registry,
+"""SARIF 2.1.0 (validated in tests against the OASIS schema): the rules come from the code catalogue,
 results carry ``partialFingerprints`` and waivers become in-source ``suppressions``. Locations are
 relative ``uri``s with ``uriBaseId`` ``%SRCROOT%``, which ``originalUriBaseIds`` maps to the working
 directory (the paths the other formats print); a file outside it gets an absolute ``file:`` uri."""
@@ -8,8 +8,8 @@ import json
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from planctl import __version__
-from planctl.rules import catalog
+from planctl import __version__, codes
+from planctl.rules.registry import load_rules
 from planctl.rules.reporters.common import fingerprint, severity, shown
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -56,7 +56,8 @@ def result(f, root: Path, index: dict[str, int]) -> dict:
 
 
 def render(report) -> str:
-    entries = catalog.entries()
+    load_rules()
+    entries = codes.entries()
     index = {e.id: i for i, e in enumerate(entries)}
     run = {"tool": {"driver": {"name": "planctl", "version": __version__,
                                "rules": [rule_dict(e) for e in entries]}},

@@ -1,5 +1,5 @@
-"""Text: ``path:line:col: severity[RULE] message``, the source line with a caret, ``help:``; then
-a summary. Colour only on a terminal and never with ``NO_COLOR`` set."""
+"""Text: ``path:line:col: severity[RULE] message``, the source line with carets under the node,
+``help:``; then the report's summary line (none for a clean ``validate``). Colour only on a terminal and never with ``NO_COLOR`` set."""
 from __future__ import annotations
 
 import os
@@ -21,7 +21,7 @@ def one(finding, colour: bool) -> str:
     level = severity(finding)
     text = render_one(f"{finding.file}:{finding.line}:{finding.col}", level, finding.rule,
                       finding.message, file=finding.file, line=finding.line, col=finding.col,
-                      hint=finding.help)
+                      hint=finding.help, end_line=finding.end_line, end_col=finding.end_col)
     if colour:
         head = f"{level}[{finding.rule}]"
         text = text.replace(head, f"{COLOURS[level]}{head}{RESET}", 1)
@@ -31,4 +31,6 @@ def one(finding, colour: bool) -> str:
 def render(report, colour: bool | None = None) -> str:
     colour = use_colour() if colour is None else colour
     blocks = [one(f, colour) for f in report.active]
-    return "\n\n".join(blocks + [report.summary()]) + "\n"
+    summary = report.summary()
+    text = "\n\n".join(blocks + ([summary] if summary else []))
+    return text + "\n" if text else ""
