@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from planctl import API_VERSION
@@ -29,10 +28,9 @@ DIGEST_LABELS = {"plan": "plan file", "model": "model file", "target": "target f
 
 
 def tvm_version() -> str:
-    try:
-        return metadata.version("apache-tvm")
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    from planctl.versions import version
+
+    return version("apache-tvm") or "not installed"
 
 
 def schema_digest() -> str:
@@ -242,38 +240,19 @@ def _envelope(spec) -> dict:
 
 def _effective_budget(budget, root: Path):
     try:
+        from planctl.rules.config import load_config
         from planctl.tuning.budget import effective_budget
 
-        value = effective_budget(budget, root)
+        value = effective_budget(budget, load_config(root))
         return value.to_dict() if hasattr(value, "to_dict") else str(value)
     except Exception:  # noqa: BLE001 - optional: older caches have no repository ceiling
         return None
 
 
-def committed_workloads(path: Path | None) -> set[str]:
-    """Workload hashes in a committed record set (``records.jsonl`` lines or TVM's JSON pair)."""
-    if path is None or not path.exists():
-        return set()
-    found: set[str] = set()
-    files = [path] if path.is_file() else sorted(path.glob("*.jsonl")) + [path / "database_workload.json"]
-    for file in files:
-        if not file.is_file():
-            continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(item, dict) and "workload_hash" in item:
-                found.add(str(item["workload_hash"]))
-            elif isinstance(item, list) and item:
-                found.add(str(item[0]))
-    return found
-
-
 def _task_census(plan_loaded, target_loaded, target_name, root, cache_dir, tvm_target, chosen) -> list[dict]:
-    """Per production shape: tasks served by the cache, by the committed records, left to search."""
-    import tvm_ffi
+    """Per production shape: where each task's schedule would come from (planctl.tuning.census:
+    the cache, the committed records, other devices' records, left to search), and the device
+    whose records serve it."""
     from tvm.s_tir import meta_schedule as ms
 
     from planctl.apply.paths import checked_model
@@ -283,35 +262,37 @@ def _task_census(plan_loaded, target_loaded, target_name, root, cache_dir, tvm_t
 
     spec = plan_loaded.model.spec
     model = checked_model(root, plan_loaded)
-    committed = committed_workloads(records_path(plan_loaded.model, root, str(plan_loaded.path)))
+    committed = records_path(plan_loaded.model, root, str(plan_loaded.path))
+    cache = _cache(cache_dir, target_loaded, target_name, root)
     out = []
     for shape_env in production_shape_envs(spec):
         mod = lower_candidate(import_onnx(model, spec.workload.inputs, shape_env).mod, tvm_target, chosen).mod
-        tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
-        cached = _cached(cache_dir, target_loaded, target_name, root, mod, tvm_target)
-        rows = []
-        for task in tasks:
-            key = str(tvm_ffi.structural_hash(task.dispatched[0]))
-            source = ("cache" if cached is not None and key in cached else
-                      "committed records" if key in committed else "search")
-            rows.append({"task": task.task_name, "source": source})
-        out.append({"shape_env": shape_env, "tasks": rows, "cache_known": cached is not None})
+        if cache is None:
+            tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
+            rows = [{"task": t.task_name, "source": "unknown", "measured_on": None} for t in tasks]
+        else:
+            rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
+                    for s in cache.sources(mod, tvm_target, committed)]
+        out.append({"shape_env": shape_env, "tasks": rows, "cache_known": cache is not None,
+                    "policy": cache.policy if cache is not None else None})
     return out
 
 
-def _cached(cache_dir, target_loaded, target_name, root, mod, tvm_target) -> set[str] | None:
-    """Workload hashes the tuning cache serves for this target (None when it cannot be read)."""
+def _cache(cache_dir, target_loaded, target_name, root):
+    """The governed cache for this target (a temporary empty one when none exists yet, so the
+    committed records are still counted); None when it cannot be read."""
+    import tempfile
+
+    from planctl.documents.load import compatible_targets
+    from planctl.tuning.governed import open_cache
     from planctl.tuning.store import resolve_cache_dir
 
-    if not resolve_cache_dir(cache_dir).exists():
-        return set()
+    spec = target_loaded.model.spec
+    where = resolve_cache_dir(cache_dir)
     try:
-        from planctl.tuning import search
-        from planctl.tuning.governed import open_cache
-
-        cache = open_cache(cache_dir, target_loaded.model, target_name, root)
-        _todo, _drift, reports = search.plan_tasks(mod, tvm_target, cache.store, cache.scope)
-        return {r.workload_hash for r in reports if r.cached}
+        if not where.exists():  # planctl plan creates nothing
+            where = Path(tempfile.mkdtemp(prefix="planctl-plan-"))
+        return open_cache(where, spec, target_name, compatible_targets(spec, root))
     except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
         return None
 
@@ -342,14 +323,20 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         if budget.get("effective"):
             lines.append(f"    effective (repository ceiling applied): {budget['effective']}")
     if info.get("tasks") is not None:
+        from planctl.tuning.census import TaskSource, render, shape_text
+
         for shape in info["tasks"]:
-            counts = {s: sum(1 for r in shape["tasks"] if r["source"] == s)
-                      for s in ("cache", "committed records", "search")}
-            where = ", ".join(f"{k}={v}" for k, v in shape["shape_env"].items()) or "static"
-            lines.append(f"  tasks at {where}: {len(shape['tasks'])} ({counts['cache']} cached, "
-                         f"{counts['committed records']} from committed records, {counts['search']} to search"
-                         + ("" if shape["cache_known"] else "; the cache could not be read") + ")")
-            todo = [r["task"] for r in shape["tasks"] if r["source"] == "search"]
+            where = shape_text(shape["shape_env"])
+            if not shape["cache_known"]:
+                lines.append(f"  tasks at {where}: {len(shape['tasks'])} (the cache could not be read)")
+                continue
+            sources = [TaskSource(r["task"], "", r["source"], measured_on=r.get("measured_on"))
+                       for r in shape["tasks"]]
+            lines += [f"  {line}" for line in render(where, sources, None, lead="tasks at")]
+            policy = shape.get("policy")
+            if policy and policy != "serve":
+                lines.append(f"    other devices' records: {policy} (the target's other_device_records)")
+            todo = [r["task"] for r in shape["tasks"] if r["source"] in ("search", "re-measure", "drift")]
             if todo:
                 lines.append(f"    to search: {', '.join(todo[:8])}{' ...' if len(todo) > 8 else ''}")
     elif budget and info.get("tasks_unavailable"):

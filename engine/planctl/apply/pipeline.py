@@ -149,6 +149,9 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     chosen = tech.enabled_techniques(plan.spec)
     record["techniques"] = [t.technique for t in chosen]
     target = _target(ctx)
+    from planctl.lowering.compat import require
+
+    record["host_check"] = require(ctx.target_doc, ctx.options.target).reason()  # before anything builds
     _require_device(ctx)
     record["builds"] = []
     for shape_env in production_shape_envs(plan.spec):
@@ -168,7 +171,7 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
     with stage(record, f"passes[{tag}]", progress):
         lowered = build.lower_candidate(imported.mod, target, chosen)
     record["passes"] = [p.to_dict() for p in lowered.passes]
-    scheduled_mod, tuning = _tune(ctx, target, chosen, lowered.mod, tag)
+    scheduled_mod, tuning = _tune(ctx, target, chosen, lowered.mod, tag, shape_env)
     with stage(record, f"candidate-build[{tag}]", progress):
         candidate = build.build_candidate(scheduled_mod, target, chosen)
         libs = {"baseline": folder / f"baseline-{tag}.so", "candidate": folder / f"candidate-{tag}.so"}
@@ -186,12 +189,16 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
             **_workload_evidence(lowered.mod, scheduled_mod, target)}
 
 
-def _tune(ctx: Context, target, chosen, mod, tag: str):
-    """Import committed records, search what the governed cache cannot serve within the budget
-    (plan's, capped by the repository ceiling), apply the database. Returns (module, report dict)."""
+def _tune(ctx: Context, target, chosen, mod, tag: str, shape_env: dict):
+    """Import committed records, announce where each task's schedule comes from, search what the
+    governed cache cannot serve within the budget (plan's, capped by the repository ceiling), apply
+    the database. Returns (module, report dict)."""
+    from planctl.documents.load import compatible_targets
     from planctl.lowering.build import apply_database
     from planctl.lowering.techniques import has
+    from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
+    from planctl.tuning.census import print_lines, shape_text
     from planctl.tuning.governed import open_cache
 
     if not has(chosen, "autotuning"):
@@ -199,18 +206,20 @@ def _tune(ctx: Context, target, chosen, mod, tag: str):
     spec = next(t for t in chosen if t.technique == "autotuning")
     plan = ctx.plan.model.metadata.name, ctx.plan.sha256
     with stage(ctx.record, f"tuning[{tag}]", ctx.progress):
-        cache = open_cache(ctx.options.cache_dir, ctx.target_doc.model, ctx.options.target, ctx.options.root)
+        target_spec = ctx.target_doc.model.spec
+        cache = open_cache(ctx.options.cache_dir, target_spec, ctx.options.target,
+                           compatible_targets(target_spec, ctx.options.root))
         imported = 0
         if spec.records:
             source = paths.inside_root(ctx.options.root, spec.records, what="tuning records",
                                        plan_file=str(ctx.options.plan), pointer="/spec/optimizations")
             imported = cache.import_records(source, {"plan": plan[0], "seed": spec.seed, "path": spec.records})
-        budget = effective_budget(spec.budget, ctx.options.root)
+        budget = effective_budget(spec.budget, load_config(ctx.options.root))
         if ctx.options.replay:
             report = _replay_report(mod, target, cache, spec, budget, plan, ctx.options.allow_version_drift)
         else:
             report = cache.tune(mod, target, budget, spec.seed, plan, ctx.options.allow_version_drift,
-                                progress=ctx.progress is not None)
+                                progress=ctx.progress is not None, announce=print_lines, shape=shape_text(shape_env))
         report.imported_records = imported
         scheduled, report.scheduled_funcs, report.total_funcs = apply_database(mod, target, cache.database())
         report.integrity = list(cache.store.problems)
@@ -224,16 +233,18 @@ def _replay_report(mod, target, cache, spec, budget, plan, allow_drift: bool):
     re-measured first when drift is allowed). Raises TuningError naming the tasks it cannot serve."""
     from planctl.tuning import search
 
-    todo, drift, tasks = search.plan_tasks(mod, target, cache.store, cache.scope)
+    todo, drift, tasks = search.plan_tasks(mod, target, cache.store, cache.scope, cache.committed)
     report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
-                                 key=cache.key.to_dict())
-    if drift and allow_drift:
-        report = cache.tune(mod, target, budget, spec.seed, plan, allow_drift=True, allow_search=False)
+                                 key=cache.key.to_dict(), device=cache.device.to_dict(), policy=cache.policy)
+    report.census = search.source_counts(tasks)
+    drifted = [t for t in tasks if t.source == "drift"]
+    if drift and (allow_drift or len(drifted) < len(drift)):  # re-measuring is not a search
+        report = cache.tune(mod, target, budget, spec.seed, plan, allow_drift=allow_drift, allow_search=False)
         todo = [t for t in todo if not next(r for r in report.tasks if r.name == t.task_name).served_by]
     if todo:
         names = ", ".join(t.task_name for t in todo[:6])
-        also = (f" ({len(drift)} only have records of another TVM version: pass --allow-version-drift)"
-                if drift and not allow_drift else "")
+        also = (f" ({len(drifted)} only have records of another TVM version: pass --allow-version-drift)"
+                if drifted and not allow_drift else "")
         raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): {names}{also}",
                           hint="run apply without --replay to search them, or import the team's records")
     return report

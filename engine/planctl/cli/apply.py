@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -85,6 +86,11 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
                      f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+        elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
+                            if t.get("source") == "other-devices" and t.get("measured_on"))
+        if elsewhere:
+            lines.append("  schedules measured on another device: " + "; ".join(
+                f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
     for reason in decision.get("reasons", []):
         lines.append(f"  - {reason}")
     for note in record.get("notes", []):
