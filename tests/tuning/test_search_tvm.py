@@ -33,13 +33,14 @@ def fused(tmp_path_factory):
     return fuse(bb.get())
 
 
-def open_cache(cache_dir: Path, versions=None, policy: str = "serve", device: dict | None = None):
+def open_cache(cache_dir: Path, versions=None, policy: str = "serve", device: dict | None = None, target=None):
     from planctl.tuning.governed import GovernedCache
     from planctl.tuning.keys import make_key, this_device
     from planctl.tuning.store import Store
 
     store = Store.open(cache_dir)
-    key, here = make_key(TARGET, "x86-64-avx2", versions=versions), this_device(TARGET, device=device)
+    target = target or TARGET
+    key, here = make_key(target, target["mcpu"], versions=versions), this_device(target, device=device)
     store.ensure_key(key)
     store.ensure_device(here)
     return GovernedCache(store, key, here, policy)
@@ -108,6 +109,13 @@ def test_other_devices_records_serve_or_are_remeasured_as_the_target_says(fused,
     xeon = {"kind": "cpu", "model": "Intel Xeon (elsewhere)", "machine": "x86_64", "isa": ["avx2", "avx512f"]}
     elsewhere = open_cache(tmp_path / "cache", device=xeon)
     assert elsewhere.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False).trials_spent > 0
+
+    # another TVM target (another mcpu) is never served, whichever device measured it
+    other = {**TARGET, "mcpu": "cascadelake"}
+    cascade = open_cache(tmp_path / "cache", target=other)
+    assert [s.source for s in cascade.sources(fused, make_target(other))] == ["search"]
+    _, scheduled, _ = apply_database(fused, make_target(other), cascade.database())
+    assert scheduled == 0
 
     served = open_cache(tmp_path / "cache").tune(fused, target, budget, seed=0, plan=("tiny", "abc"),
                                                   allow_drift=False)

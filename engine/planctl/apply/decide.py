@@ -17,7 +17,7 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     reasons = []
     failed = [p for p in parity if not p.get("passed")]
     for p in failed:
-        reasons.append(f"parity violated at {p.get('shape_env')}: {p.get('reason') or 'outside tolerance'}")
+        reasons.append(f"parity violated at {shape_text(p.get('shape_env'))}: {p.get('reason') or 'outside tolerance'}")
     violated = bool(failed)
     if envelope.quality is not None and not quality:
         reasons.append("task quality was not evaluated")
@@ -25,9 +25,9 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     for q in quality or []:
         if not q.get("passed"):
             violated = True
-            reasons.append(f"quality violated at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality violated at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
         else:
-            reasons.append(f"quality held at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality held at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
     memory_reasons = _memory(envelope, memory or {})
     violated = violated or bool(memory_reasons)
     reasons += memory_reasons
@@ -45,6 +45,11 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     if low is not None and low < gate.min_speedup:
         return {"verdict": "inconclusive", "reasons": reasons + ["the confidence interval straddles the gate"]}
     return {"verdict": "promote", "reasons": reasons + ["parity held at every production shape"]}
+
+
+def shape_text(shape_env: dict | None) -> str:
+    """A production shape as people write it: ``batch=2, seq=128`` (``static`` without symbolic dims)."""
+    return ", ".join(f"{name}={value}" for name, value in (shape_env or {}).items()) or "static"
 
 
 def _memory(envelope, memory: dict) -> list[str]:

@@ -13,6 +13,7 @@ but compiles nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -205,6 +206,7 @@ def describe(plan_loaded, target_loaded, target_name: str, root: Path, cache_dir
         techniques.append(entry)
     tuning = next((t for t in chosen if t.technique == "autotuning"), None)
     out = {"plan": plan_loaded.model.metadata.name, "target": target_name, "techniques": techniques,
+           "runs_here": _runs_here(target_loaded) if tvm_target is not None else None,
            "shapes": production_shape_envs(spec),
            "envelope": _envelope(spec), "budget": None, "tasks": None, "tasks_unavailable": why}
     if tuning is not None:
@@ -225,6 +227,13 @@ def _tvm_target(target_loaded):
         return make_target(target_loaded.model.spec.tvm), None
     except Exception as exc:  # noqa: BLE001 - TVM missing or a target TVM rejects: plan still prints
         return None, f"TVM is not importable here ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def _runs_here(target_loaded) -> str:
+    """Whether this host can run the target's code (the check apply makes before it builds)."""
+    from planctl.lowering.compat import support
+
+    return support(dict(target_loaded.model.spec.tvm)).reason()
 
 
 def _envelope(spec) -> dict:
@@ -253,34 +262,38 @@ def _task_census(plan_loaded, target_loaded, target_name, root, cache_dir, tvm_t
     """Per production shape: where each task's schedule would come from (planctl.tuning.census:
     the cache, the committed records, other devices' records, left to search), and the device
     whose records serve it."""
-    from tvm.s_tir import meta_schedule as ms
-
     from planctl.apply.paths import checked_model
-    from planctl.lowering.build import lower_candidate
-    from planctl.lowering.importer import import_onnx
     from planctl.verify.strategies import production_shape_envs
 
     spec = plan_loaded.model.spec
     model = checked_model(root, plan_loaded)
     committed = records_path(plan_loaded.model, root, str(plan_loaded.path))
-    cache = _cache(cache_dir, target_loaded, target_name, root)
-    out = []
-    for shape_env in production_shape_envs(spec):
-        mod = lower_candidate(import_onnx(model, spec.workload.inputs, shape_env).mod, tvm_target, chosen).mod
-        if cache is None:
-            tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
-            rows = [{"task": t.task_name, "source": "unknown", "measured_on": None} for t in tasks]
-        else:
-            rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
-                    for s in cache.sources(mod, tvm_target, committed)]
-        out.append({"shape_env": shape_env, "tasks": rows, "cache_known": cache is not None,
-                    "policy": cache.policy if cache is not None else None})
-    return out
+    with _cache(cache_dir, target_loaded, target_name, root) as cache:
+        return [_shape_census(cache, model, spec, shape_env, tvm_target, chosen, committed)
+                for shape_env in production_shape_envs(spec)]
 
 
+def _shape_census(cache, model, spec, shape_env: dict, tvm_target, chosen, committed) -> dict:
+    from tvm.s_tir import meta_schedule as ms
+
+    from planctl.lowering.build import lower_candidate
+    from planctl.lowering.importer import import_onnx
+
+    mod = lower_candidate(import_onnx(model, spec.workload.inputs, shape_env).mod, tvm_target, chosen).mod
+    if cache is None:
+        rows = [{"task": t.task_name, "source": "unknown", "measured_on": None}
+                for t in ms.relax_integration.extract_tasks(mod, tvm_target)]
+    else:
+        rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
+                for s in cache.sources(mod, tvm_target, committed)]
+    return {"shape_env": shape_env, "tasks": rows, "cache_known": cache is not None,
+            "policy": cache.policy if cache is not None else None}
+
+
+@contextlib.contextmanager
 def _cache(cache_dir, target_loaded, target_name, root):
     """The governed cache for this target (a temporary empty one when none exists yet, so the
-    committed records are still counted); None when it cannot be read."""
+    committed records are still counted: planctl plan creates nothing); None when it cannot be read."""
     import tempfile
 
     from planctl.documents.load import compatible_targets
@@ -289,12 +302,17 @@ def _cache(cache_dir, target_loaded, target_name, root):
 
     spec = target_loaded.model.spec
     where = resolve_cache_dir(cache_dir)
-    try:
-        if not where.exists():  # planctl plan creates nothing
-            where = Path(tempfile.mkdtemp(prefix="planctl-plan-"))
-        return open_cache(where, spec, target_name, compatible_targets(spec, root))
-    except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
-        return None
+    with tempfile.TemporaryDirectory(prefix="planctl-plan-") as empty:
+        try:
+            cache = open_cache(where if where.exists() else Path(empty), spec, target_name,
+                               compatible_targets(spec, root))
+        except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
+            cache = None
+        try:
+            yield cache
+        finally:
+            if cache is not None:
+                cache.store.close()
 
 
 def render_description(info: dict, lock_path: Path | None = None, lock: dict | None = None) -> str:
@@ -304,6 +322,8 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         d = lock["spec"]["digests"]
         lines.append(f"  saved plan: {lock_path}  (TVM {lock['spec']['tvm_version']}; "
                      + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
+    if info.get("runs_here"):
+        lines.append(f"  this host runs {info['target']}: {info['runs_here']}")
     shapes = ", ".join(", ".join(f"{k}={v}" for k, v in s.items()) or "static" for s in info["shapes"])
     lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
     lines.append("  techniques -> passes:")

@@ -166,6 +166,10 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
     record, plan, tag, progress = ctx.record, ctx.plan.model, shape_tag(shape_env), ctx.progress
     with stage(record, f"import[{tag}]", progress):
         imported = import_onnx(ctx.model_path, plan.spec.workload.inputs, shape_env)
+    from planctl.lowering.gathers import fast_gather_note
+
+    if (note := fast_gather_note(imported.mod, plan.spec.workload.inputs)) and note not in record["notes"]:
+        record["notes"].append(note)
     with stage(record, f"baseline-build[{tag}]", progress):
         baseline = build.build_baseline(imported.mod, target)
     with stage(record, f"passes[{tag}]", progress):

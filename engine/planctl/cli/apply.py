@@ -48,13 +48,19 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | No
     """
     from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
+    from planctl.cli.runlog import capture
+    from planctl.tuning.store import resolve_cache_dir
 
     plan, target = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan=plan, target=target, root=root, out_root=out_root, cache_dir=cache_dir,
                            replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
-    result = run_apply(options, progress=_progress())
-    click.echo(up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir))
+    log = resolve_cache_dir(cache_dir) / "logs" / f"apply-{plan.stem}-{target}.log"  # beside the search logs
+    with capture(log, header=f"planctl apply {plan} --target {target}"):
+        result = run_apply(options, progress=_progress())
+    text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
+    click.echo(text + ("" if result.record.get("up_to_date") else
+                       f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
 

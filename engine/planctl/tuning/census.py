@@ -14,8 +14,9 @@ A task (one workload hash) is, in this order:
   else searched);
 - ``search``: nothing usable, or the policy is ``search``: searched here within the budget.
 
-Records of this device serve even when every candidate failed (the failure marks say the task was
-searched here); another device's records serve only when one of them is valid.
+A task whose every record is a failure mark (every candidate failed to build or run) counts as
+served by whoever searched it: the marks say it was searched, and a second apply spends no trials
+on it (its kernel keeps TVM's default schedule, and the report counts it unscheduled).
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def classify(tasks: list[tuple[str, str]], rows: list[dict], scope: Scope, commi
     out = []
     for name, workload in tasks:
         mine = [r for r in by_workload.get(workload, []) if r["device_id"] == scope.device_id]
-        theirs = [r for r in by_workload.get(workload, []) if r["device_id"] != scope.device_id and r["valid"]]
+        theirs = [r for r in by_workload.get(workload, []) if r["device_id"] != scope.device_id]
         if mine:
             source = "cache" if any(r["identity"] not in committed for r in mine) else "committed"
             best = _best(mine)

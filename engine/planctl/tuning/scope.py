@@ -62,13 +62,16 @@ class Scope:
         return self.serving.get(key_id) if key_id else None
 
     def measured_on(self, device_id: str | None) -> str | None:
-        """"this host" or the label of the device that measured a record."""
+        """"this host", or the label of the device that measured a record (with its id when the
+        label is this host's own: the same CPU model with other ISA flags or measurement settings)."""
         if device_id is None:
             return None
         if device_id == self.device_id:
             return "this host"
         found = self.devices.get(device_id)
-        return found.label if found is not None else f"device {device_id}"
+        if found is None:
+            return f"device {device_id}"
+        return found.label if found.label != self.device.label else f"{found.label}, device {device_id[:8]}"
 
 
 def resolve(key: CacheKey, stored: dict[str, CacheKey], device: Device, policy: str = "serve",
