@@ -151,7 +151,7 @@ def _lower_verify_measure(ctx: Context, folder: Path) -> None:
     target = _target(ctx)
     from planctl.lowering.compat import require
 
-    record["host_check"] = require(ctx.target_doc, ctx.options.target).reason()  # before anything builds
+    require(ctx.target_doc, ctx.options.target)  # this host runs the target's code: checked before any build
     _require_device(ctx)
     record["builds"] = []
     for shape_env in production_shape_envs(plan.spec):
