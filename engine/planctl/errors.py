@@ -59,6 +59,17 @@ class MissingReferenceError(PlanctlError):
     code = "PLN300"
 
 
+class HostMismatchError(PlanctlError):
+    """This host cannot run the target's code: the target enables instructions (LLVM ``mcpu`` or
+    ``mattr``) that this CPU lacks, or needs a CUDA architecture this GPU does not have.
+
+    apply checks before it builds anything, so the run stops here instead of dying on an illegal
+    instruction. `planctl targets` lists the repository's targets and whether this host can run
+    each; pick one it can, or run apply on a host of the target."""
+
+    code = "PLN310"
+
+
 class LoweringError(PlanctlError):
     """The model could not be imported into Relax or built with TVM (unsupported operator, opset, shape)."""
 

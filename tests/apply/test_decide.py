@@ -22,7 +22,7 @@ def q(passed: bool) -> dict:
 def test_quality_violation_rolls_back_with_its_reason():
     d = decide(PARITY, FAST, envelope(**QUALITY), [q(False)])
     assert d["verdict"] == "rollback"
-    assert any(r.startswith("quality violated at {'batch': 2}: cosine-similarity") for r in d["reasons"])
+    assert any(r.startswith("quality violated at batch=2: cosine-similarity") for r in d["reasons"])
 
 
 def test_quality_that_holds_promotes():

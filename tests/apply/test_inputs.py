@@ -94,8 +94,8 @@ def test_any_input_change_changes_the_digest(tiny_repo: Path, monkeypatch, chang
         import planctl
         monkeypatch.setattr(planctl, "__version__", "99.0")
     elif change == "cpu":
-        from planctl.tuning import keys
-        monkeypatch.setattr(keys, "cpu_fingerprint", lambda: {"kind": "cpu", "model": "other", "isa": []})
+        from planctl import host
+        monkeypatch.setattr(host, "cpu_fingerprint", lambda: {"kind": "cpu", "model": "other", "isa": []})
     elif change == "budget":
         (tiny_repo / "planctl.toml").write_text("max_trials = 2\n")
     assert _digest(tiny_repo, environ, **kwargs) != before

@@ -2,6 +2,8 @@
 performance gate with its confidence interval."""
 from __future__ import annotations
 
+from planctl.documents.shapes import shape_text
+
 
 def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dict] | None = None,
            memory: dict | None = None) -> dict:
@@ -17,7 +19,7 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     reasons = []
     failed = [p for p in parity if not p.get("passed")]
     for p in failed:
-        reasons.append(f"parity violated at {p.get('shape_env')}: {p.get('reason') or 'outside tolerance'}")
+        reasons.append(f"parity violated at {shape_text(p.get('shape_env'))}: {p.get('reason') or 'outside tolerance'}")
     violated = bool(failed)
     if envelope.quality is not None and not quality:
         reasons.append("task quality was not evaluated")
@@ -25,9 +27,9 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     for q in quality or []:
         if not q.get("passed"):
             violated = True
-            reasons.append(f"quality violated at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality violated at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
         else:
-            reasons.append(f"quality held at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality held at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
     memory_reasons = _memory(envelope, memory or {})
     violated = violated or bool(memory_reasons)
     reasons += memory_reasons

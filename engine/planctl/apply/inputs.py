@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -55,22 +54,9 @@ def digest(found: dict) -> str:
 def cache_generation(cache_dir) -> dict:
     """Record count, highest record id and quarantine count of the tuning cache, read without
     creating or changing it (a search, an import, a prune or a quarantine moves one of them)."""
-    from planctl.tuning.store import DB_FILE, resolve_cache_dir
+    from planctl.tuning.store import generation, resolve_cache_dir
 
-    path = resolve_cache_dir(cache_dir).resolve() / DB_FILE
-    found = {"path": str(path)}
-    if not path.is_file():
-        return {**found, "state": "absent"}
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
-        try:
-            count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM records").fetchone()
-            quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return {**found, "state": f"unreadable: {exc}"}
-    return {**found, "records": count, "max_id": last, "quarantined": quarantined}
+    return generation(resolve_cache_dir(cache_dir))
 
 
 REPORTS = ("report.md", "report.html")  # written with report.json; a run without them is incomplete
@@ -125,17 +111,14 @@ def _file_sha(root: Path, relative: str, plan) -> dict:
 
 def _versions() -> dict:
     """Installed versions of planctl and of what builds, verifies and measures (metadata only)."""
-    from importlib import metadata
-
     import planctl
     from planctl.lowering.tvm_env import versions
+    from planctl.versions import version
 
     found = {"planctl": planctl.__version__, "planctl_source": _source_digest(Path(planctl.__file__).parent),
              **versions()}
-    try:  # hypothesis draws the parity examples
-        found["hypothesis"] = metadata.version("hypothesis")
-    except metadata.PackageNotFoundError:
-        pass
+    if hypothesis := version("hypothesis"):  # hypothesis draws the parity examples
+        found["hypothesis"] = hypothesis
     return found
 
 
@@ -150,7 +133,7 @@ def _source_digest(package: Path) -> str:
 
 
 def _host(device: str) -> dict:
-    from planctl.tuning.keys import cpu_fingerprint
+    from planctl.host import cpu_fingerprint
 
     host = {"cpu": cpu_fingerprint()}
     if device == "cuda":
@@ -175,10 +158,11 @@ def _tvm_threads(target_spec, environ) -> str:
 
 def _budget(tuning, root: Path) -> dict:
     """The budget the search gets (the plan's, capped by planctl.toml / [tool.planctl])."""
+    from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
 
     try:
-        return effective_budget(tuning.budget, root).to_dict()
+        return effective_budget(tuning.budget, load_config(root)).to_dict()
     except PlanctlError as exc:
         return {"error": str(exc)}
 

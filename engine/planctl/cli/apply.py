@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -47,14 +48,20 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | No
     """
     from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
+    from planctl.cli.runlog import capture
+    from planctl.tuning.store import resolve_cache_dir
 
     plan_file, target_name = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan_file=plan_file, target_name=target_name, root=root, out_root=out_root,
                            cache_dir=cache_dir, replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    result = run_apply(options, progress=_progress(verbose))
-    click.echo(up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir))
+    log = resolve_cache_dir(cache_dir) / "logs" / f"apply-{plan_file.stem}-{target_name}.log"  # beside the search logs
+    with capture(log, header=f"planctl apply {plan_file} --target {target_name}"):
+        result = run_apply(options, progress=_progress(verbose))
+    text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
+    click.echo(text + ("" if result.record.get("up_to_date") else
+                       f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
 
@@ -86,6 +93,11 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
                      f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+        elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
+                            if t.get("source") == "other-devices" and t.get("measured_on"))
+        if elsewhere:
+            lines.append("  schedules measured on another device: " + "; ".join(
+                f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
     for reason in decision.get("reasons", []):
         lines.append(f"  - {reason}")
     for note in record.get("notes", []):

@@ -29,6 +29,7 @@ COMMANDS = {
     "rollback": "planctl.cli.rollback:command",
     "cache": "planctl.cli.cache:command",
     "verify": "planctl.cli.verify:command",
+    "targets": "planctl.cli.targets:command",
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

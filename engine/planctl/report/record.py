@@ -139,6 +139,9 @@ class Budget(Evidence):
     capped_by: list[str] = Field(description="repository limits that lowered the plan's budget")
 
 
+TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search"]  # tuning.census.SOURCES
+
+
 class TuningTask(Evidence):
     """planctl.tuning.search.TaskReport."""
 
@@ -148,6 +151,9 @@ class TuningTask(Evidence):
     trials: int
     best_ms: Optional[float]
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
+    source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
+                                                           "(planctl.tuning.census)")
+    measured_on: Optional[str] = Field(None, description="'this host', or the device whose record serves the task")
     budget_share: Optional[float]
     drift_records: int
     candidates: int
@@ -169,7 +175,13 @@ class Tuning(Evidence):
     scheduled_funcs: int
     total_funcs: int
     budget: Budget
-    key: dict[str, Any] = Field(description="the tuning cache key (planctl.tuning.keys.CacheKey.to_dict)")
+    key: dict[str, Any] = Field(description="the validity key: target dict and TVM versions "
+                                            "(planctl.tuning.keys.CacheKey.to_dict)")
+    device: dict[str, Any] = Field(default_factory=dict, description="the device that measures here: provenance, "
+                                                                     "not validity (planctl.tuning.keys.Device.to_dict)")
+    policy: Literal["serve", "re-measure", "search"] = Field(
+        "serve", description="the target's other_device_records: what records measured on another device do")
+    census: dict[TaskSource, int] = Field(default_factory=dict, description="tasks per source before the search")
     session: Optional[str]
     notes: list[str]
     integrity: list[str]

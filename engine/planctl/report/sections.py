@@ -154,17 +154,28 @@ def tuning(record: dict) -> Section | None:
         ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
         ("budget", _budget(t.get("budget") or {})),
         ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
-        ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
+        ("reused from cache", "yes" if t.get("reused") else "no"),
+        ("records measured on another device", t.get("policy") and
+         f"{t['policy']} (the target's other_device_records)"),
+        ("tasks before the search", _census(t.get("census") or {}))) if value is not None]
+    bullets += [str(n) for n in t.get("notes") or []]
     tasks = t.get("tasks") or []
     flag, label = ("cached", "from cache") if any("cached" in k for k in tasks) else ("scheduled", "scheduled")
-    tables = [Table(["task", "trials", "best ms", label, "failed builds", "failed runs"],
+    tables = [Table(["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"],
                     [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
-                      "yes" if k.get(flag) else "no", _failed(k, "build_errors"), _failed(k, "run_errors")]
+                      "yes" if k.get(flag) else "no", str(k.get("measured_on") or DASH),
+                      _failed(k, "build_errors"), _failed(k, "run_errors")]
                      for k in tasks])] if tasks else []
     reasons = [[str(k.get("name", "?")), str(n), why] for k in tasks for why, n in (k.get("errors") or {}).items()]
     if reasons:
         tables.append(Table(["task", "candidates", "why they failed (MetaSchedule builder/runner)"], reasons))
     return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def _census(counts: dict) -> str | None:
+    """``24 from other devices' records, 0 searched``: where the tasks' schedules came from."""
+    shown = [f"{n} {source}" for source, n in counts.items() if n]
+    return ", ".join(shown) or None
 
 
 def _budget(b: dict) -> str | None:

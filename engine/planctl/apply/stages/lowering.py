@@ -1,5 +1,6 @@
-"""Lowering: import TVM, check that this host can run the target, then for each production shape
-import the ONNX model into Relax, build TVM's default baseline, and run the plan's passes."""
+"""Lowering: import TVM, check that this host can run the target (planctl.lowering.compat), then for
+each production shape import the ONNX model into Relax, build TVM's default baseline, and run the
+plan's passes."""
 from __future__ import annotations
 
 from planctl.apply.context import RunContext, ShapeWork
@@ -27,8 +28,10 @@ def run(ctx: RunContext) -> Lowering:
     """Set ``ctx.techniques``, ``ctx.tvm_target``, ``ctx.device_kind`` and one ``ctx.shapes`` entry
     per production shape (its imported module, baseline executable, lowered module). Raises
     LoweringError for a technique apply cannot lower or a model TVM cannot import, DocumentError
-    for a target TVM rejects, PlanctlError when the host cannot run the target."""
-    from planctl.lowering.target import check_host, device_kind, tvm_target
+    for a target TVM rejects, HostMismatchError (at the target's ``mcpu``/``mattr``/``arch`` line)
+    when this host cannot run the target's code."""
+    from planctl.lowering.compat import require
+    from planctl.lowering.target import device_kind, tvm_target
     from planctl.lowering.techniques import check_techniques, enabled_techniques
     from planctl.lowering.tvm_env import import_tvm
 
@@ -38,10 +41,10 @@ def run(ctx: RunContext) -> Lowering:
     check_techniques(ctx.plan, ctx.techniques)
     ctx.tvm_target = tvm_target(ctx.target)
     ctx.device_kind = device_kind(ctx.target)
-    check_host(ctx.target, ctx.options.target_name, str(ctx.options.plan_file))  # before the first build
+    require(ctx.target, ctx.options.target_name)  # this host runs the target's code: checked before any build
     shapes = [_lower(ctx, ShapeWork(env, shape_tag(env))) for env in production_shape_envs(ctx.spec)]
     return Lowering(techniques=[t.technique for t in ctx.techniques], environment=environment, shapes=shapes,
-                    notes=drift_notes())
+                    notes=[*drift_notes(), *gather_notes(ctx)])
 
 
 def drift_notes() -> list[str]:
@@ -50,6 +53,15 @@ def drift_notes() -> list[str]:
 
     return [f"installed {drift}: planctl builds and tunes with the pinned versions only "
             "(tvm-ffi 0.1.15.post2 crashes in MetaSchedule's database writes)" for drift in version_drift()]
+
+
+def gather_notes(ctx: RunContext) -> list[str]:
+    """The report's one note on gathers built without a bounds check (planctl.lowering.gathers),
+    said once however many shapes have them."""
+    from planctl.lowering.gathers import fast_gather_note
+
+    notes = (fast_gather_note(work.imported.mod, ctx.spec.workload.inputs) for work in ctx.shapes)
+    return list(dict.fromkeys(note for note in notes if note))
 
 
 def _lower(ctx: RunContext, work: ShapeWork) -> ShapeLowering:

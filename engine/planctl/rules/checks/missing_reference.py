@@ -23,7 +23,7 @@ def inside(path: Path, root: Path) -> bool:
 
 def kind_problem(path: Path, what: str) -> str | None:
     """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
-    directory (TVM's JSONDatabase), everything else a regular file."""
+    directory (of ``.jsonl`` files, or TVM's JSONDatabase), everything else a regular file."""
     if what == "tuning records":
         if path.is_dir() or (path.is_file() and path.suffix == ".jsonl"):
             return None
@@ -39,7 +39,8 @@ def check(ctx):
         Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` (or ``.yml``) under
         the repository root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
         ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
-        ``records`` is a ``.jsonl`` file or a directory (TVM's JSONDatabase format). A path that
+        ``records`` is a ``.jsonl`` file or a directory (of ``.jsonl`` files, one per target say, or
+        TVM's JSONDatabase format). A path that
         leaves the repository through a symlink is ``PLN220``'s, not this rule's.
 
     Why
