@@ -179,8 +179,10 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
     if "bisect" not in record and (not parity["passed"] or (quality is not None and not quality.passed)):
         record["bisect"] = _bisect(ctx, target, chosen, imported, shape_env, parity, quality,
                                    (lowered.mod, scheduled_mod))
+    profile = _gpu_profile(ctx, candidate, imported, shape_env, scheduled_mod)
     return {"shape_env": shape_env, "tag": tag, "input_names": imported.input_names,
             "output_names": imported.output_names, "tuning": tuning,
+            "kernel_routes": lowered.routes, "gpu_profile": profile,
             "libraries": {k: v.name for k, v in libs.items()}, "parity": parity,
             "quality": quality.to_dict() if quality is not None else None,
             **_workload_evidence(lowered.mod, scheduled_mod, target)}
@@ -321,6 +323,32 @@ def _quality(ctx: Context, candidate, baseline, imported, shape_env: dict):
                                   baseline_batches=1, plan_file=str(ctx.options.plan))
     ctx.record.setdefault("quality", []).append(result.to_dict())
     return result
+
+
+def _gpu_profile(ctx: Context, executable, imported, shape_env: dict, mod) -> dict | None:
+    """Per-kernel profile of the candidate on the GPU (planctl.measure.gpu_profile); None on CPU
+    targets. Profiling never fails an apply: a profiler error is recorded as unavailable."""
+    if _device(ctx) != "cuda":
+        return None
+    from planctl.measure.gpu_profile import cuda_source, profile_build, unavailable
+    from planctl.verify.strategies import example_inputs
+
+    with stage(ctx.record, f"gpu-profile[{shape_tag(shape_env)}]", ctx.progress):
+        try:
+            import tvm
+            from tvm import relax
+
+            dev = tvm.cuda()
+            vm = relax.VirtualMachine(executable, dev)
+            example = example_inputs(ctx.plan.model.spec, shape_env, seed=0)
+            args = [tvm.runtime.tensor(example[n], device=dev) for n in imported.input_names]
+
+            def run():
+                vm["main"](*args)
+                dev.sync()
+            return profile_build(run, mod, cuda_source(executable))
+        except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified above
+            return unavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
 
 
 def _bisect(ctx: Context, target, chosen, imported, shape_env: dict, parity: dict, quality, mods) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planctl.lowering import techniques as tech
+from planctl.lowering.cuda_library import linked_executable, read_routes, uses_extension
 from planctl.lowering.instrument import PassRecord, make_recorder
 
 
@@ -19,6 +20,7 @@ class LoweredCandidate:
 
     mod: object
     passes: list[PassRecord] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # kernel routes of the dispatch techniques
 
 
 def make_target(tvm_dict: dict):
@@ -59,13 +61,17 @@ def lower_candidate(mod, target, techniques) -> LoweredCandidate:
 
     records: list[PassRecord] = []
     graph = tech.passes_for(techniques, "graph", target)
+    dispatch = tech.passes_for(techniques, "dispatch", target)  # library GEMMs, fused attention
     legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
                 relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
     fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:1]
     with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records)]):
-        for p in [*graph, *legalize, *fuse]:
+        for p in [*graph, *dispatch]:
             mod = p(mod)
-    return LoweredCandidate(mod=mod, passes=records)
+        routes = read_routes(mod)
+        for p in [*legalize, *fuse]:
+            mod = p(mod)
+    return LoweredCandidate(mod=mod, passes=records, routes=routes)
 
 
 def prepack_passes(techniques) -> list:
@@ -138,4 +144,6 @@ def build_candidate(mod, target, techniques):
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
     pipeline = tvm.transform.Sequential(finish)
     with target, tvm.transform.PassContext(opt_level=3, config=config):
-        return relax.build(mod, target=target, relax_pipeline=pipeline)
+        executable = relax.build(mod, target=target, relax_pipeline=pipeline)
+    # library routes are C++ compiled at export: link now so the in-memory build runs as shipped
+    return linked_executable(executable) if uses_extension(mod) else executable

@@ -56,8 +56,10 @@ def _num(x: Any) -> bool:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, roofline, parity, quality, bisect, passes, tuning, memory, notes, stages,
-                environment, digests)
+    from planctl.report.gpu import gpu_kernels, kernel_routes
+
+    builders = (verdict, latency, roofline, gpu_kernels, kernel_routes, parity, quality, bisect, passes, tuning,
+                memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 

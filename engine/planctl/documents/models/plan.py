@@ -219,6 +219,25 @@ class CudaGraphs(TechniqueBase):
     technique: Literal["cuda-graphs"]
 
 
+class LibraryDispatch(TechniqueBase):
+    """Dense matmuls with their bias and residual epilogues run in a vendor GEMM library (cuBLASLt,
+    fp32 accumulation) where that measured faster than TVM's kernel on the device; the route taken
+    for each kind of matmul is recorded in the report."""
+
+    technique: Literal["library-dispatch"]
+    libraries: list[Literal["cublaslt"]] = Field(default_factory=lambda: ["cublaslt"], min_length=1)
+    select: Literal["measured", "always"] = Field("measured", description=(
+        "measured: time the library call and TVM's kernel side by side on the device and keep the "
+        "faster; always: take the library route without measuring"))
+
+
+class FusedAttention(TechniqueBase):
+    """softmax(Q.K^T * scale + mask) . V as one IO-aware kernel (FlashAttention-style, TIR); the
+    attentions it cannot run keep TVM's route and the report says why."""
+
+    technique: Literal["fused-attention"]
+
+
 class ServingSlo(Frozen):
     ttft_p95_ms: PositiveFloat | None = None
     ttft_p99_ms: PositiveFloat | None = None
@@ -247,7 +266,8 @@ class SpeculativeDecoding(TechniqueBase):
 
 Technique = Annotated[Union[
     ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, FastMath, Autotuning,
-    StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs,
+    StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs, LibraryDispatch,
+    FusedAttention,
     ContinuousBatching, PrefixCaching, SpeculativeDecoding,
 ], Field(discriminator="technique")]
 
