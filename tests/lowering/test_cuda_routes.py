@@ -206,6 +206,7 @@ def test_extension_declarations_match_cublaslt_h(tmp_path):
               "kDescEpilogue": "CUBLASLT_MATMUL_DESC_EPILOGUE", "kDescBiasPointer": "CUBLASLT_MATMUL_DESC_BIAS_POINTER",
               "kDescBiasDataType": "CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE",
               "kEpilogueDefault": "CUBLASLT_EPILOGUE_DEFAULT", "kEpilogueBias": "CUBLASLT_EPILOGUE_BIAS",
+              "kEpilogueGelu": "CUBLASLT_EPILOGUE_GELU", "kEpilogueGeluBias": "CUBLASLT_EPILOGUE_GELU_BIAS",
               "kPrefMaxWorkspace": "CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES", "kOpN": "CUBLAS_OP_N"}
     import re
 
@@ -248,3 +249,76 @@ def test_routed_block_matches_float64_reference_on_the_gpu(dtype, S, D, mask):
         want = reference(x, m if mask else None, w, H, D)
         rel = np.linalg.norm(got - want) / np.linalg.norm(want)
         assert np.isfinite(got).all() and rel < (1e-2 if dtype == "float16" else 1e-5), rel
+
+
+# ------------------------------------------------------------------ LayerNorm with its cast
+def layer_norm_block(rows=(4, 32), C=256, seed=0):
+    """main(x f32 [*rows, C]) -> (layer_norm(x) f32 + x, float16 copy of layer_norm(x)), as mixed
+    precision leaves a layer_norm: its float32 result feeds the residual and its cast the next matmul."""
+    from tvm import relax
+
+    rng = np.random.default_rng(seed)
+    gamma, beta = rng.standard_normal(C).astype("float32"), rng.standard_normal(C).astype("float32")
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((*rows, C), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            ln = bb.emit(relax.op.nn.layer_norm(x, relax.const(gamma), relax.const(beta), axes=[-1], epsilon=1e-12))
+            half = bb.emit(relax.op.astype(ln, "float16"))
+            res = bb.emit(relax.op.add(ln, x))
+            out = bb.emit_output(relax.Tuple([res, half]))
+        bb.emit_func_output(out)
+    return bb.get(), gamma, beta
+
+
+def test_layer_norm_with_cast_is_one_site_and_odd_widths_fall_back():
+    from planctl.lowering.cuda_layer_norm import find_layer_norms
+
+    sites, reasons = find_layer_norms(layer_norm_block()[0]["main"])
+    assert len(sites) == 1 and sites[0].cast is not None and sites[0].rows == 128 and reasons == []
+    sites, reasons = find_layer_norms(layer_norm_block(C=200)[0]["main"])
+    assert sites == [] and "multiple of 128" in reasons[0]
+
+
+@pytest.mark.skipif(not HAVE_NVCC, reason="nvcc is needed")
+def test_fused_layer_norm_matches_float64_reference_on_the_gpu():
+    if not _has_gpu():
+        pytest.skip("no CUDA device")
+    import tvm
+    from tvm import relax
+
+    from planctl.documents.models.plan import FusedLayerNorm
+    from planctl.lowering import build
+
+    mod, gamma, beta = layer_norm_block(rows=(3, 40), C=384)
+    chosen = [FusedLayerNorm(technique="fused-layer-norm")]
+    lowered = build.lower_candidate(mod, _target(), chosen)
+    assert [r["route"] for r in lowered.routes] == ["tir-fused-layer-norm"]
+    vm = relax.VirtualMachine(build.build_candidate(lowered.mod, _target(), chosen), tvm.cuda())
+    x = (np.random.default_rng(3).standard_normal((3, 40, 384)) * 3 + 1).astype("float32")
+    res, half = vm["main"](tvm.runtime.tensor(x, tvm.cuda()))
+    x64 = x.astype(np.float64)
+    ln = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, keepdims=True) + 1e-12) * gamma + beta
+    assert np.abs(res.numpy() - (ln + x64)).max() < 1e-4
+    assert np.abs(half.numpy().astype(np.float64) - ln).max() < 1e-2
+
+
+def test_gelu_joins_the_epilogue_only_when_the_plan_asks():
+    from tvm import relax
+
+    from planctl.lowering.cuda_library import find_gemm_sites
+
+    rng = np.random.default_rng(0)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((2, 16, 64), "float16"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.matmul(x, relax.const(rng.standard_normal((64, 128)).astype("float16")),
+                                        out_dtype="float32"))
+            y = bb.emit(relax.op.add(bb.emit(relax.op.astype(y, "float16")),
+                                     relax.const(rng.standard_normal(128).astype("float16"))))
+            out = bb.emit_output(relax.op.nn.gelu(y))
+        bb.emit_func_output(out)
+    func = bb.get()["main"]
+    assert [s.epilogue for s in find_gemm_sites(func)] == ["bias"]
+    assert [s.epilogue for s in find_gemm_sites(func, gelu_tanh=True)] == ["bias+gelu(tanh)"]

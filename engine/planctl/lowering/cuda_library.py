@@ -6,6 +6,9 @@ of mixed precision, a bias add, a residual add), becomes one call of planctl's c
 
 - ``[astype] -> add(bias)``                 -> ``planctl_cublaslt_gemm_bias``: D = A.W + bias
 - ``... -> [astype] -> add(residual)``       -> ``planctl_cublaslt_gemm_bias_residual``: + C
+- ``... -> add(bias) -> gelu``               -> ``planctl_cublaslt_gemm_bias_gelu`` (only when the plan
+  asks for ``gelu: tanh-approximation``: cuBLASLt's GELU epilogue is the tanh form,
+  0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), Hendrycks & Gimpel 2016; within 5e-4 of the erf form)
 - a bare matmul                             -> ``planctl_cublaslt_gemm``
 
 The extension's C++ source is attached to the module as a C source module (``external_mods``), so
@@ -35,8 +38,10 @@ from planctl.lowering import relax_match as rm
 EXTENSION_SOURCE = Path(__file__).with_name("cuda_ext") / "cublaslt_gemm.cc"
 WORKSPACE_BYTES = 4 << 20  # cuBLASLt workspace per call (split-K); Relax plans and reuses it
 ROUTES_ATTR = "planctl.kernel_routes"
-FUNCTIONS = {(False, False): "planctl_cublaslt_gemm", (True, False): "planctl_cublaslt_gemm_bias",
-             (False, True): "planctl_cublaslt_gemm_residual", (True, True): "planctl_cublaslt_gemm_bias_residual"}
+FUNCTIONS = {(False, False, False): "planctl_cublaslt_gemm", (True, False, False): "planctl_cublaslt_gemm_bias",
+             (False, True, False): "planctl_cublaslt_gemm_residual",
+             (True, True, False): "planctl_cublaslt_gemm_bias_residual",
+             (True, False, True): "planctl_cublaslt_gemm_bias_gelu"}
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,12 @@ class GemmSite:
     ab_dtype: str
     out_dtype: str
     out_shape: tuple
+    gelu: bool = False  # GELU (tanh form) after the bias
 
     @property
     def epilogue(self) -> str:
-        return "+".join(["bias"] * (self.bias is not None) + ["residual"] * (self.residual is not None)) or "none"
+        parts = ["bias"] * (self.bias is not None) + ["residual"] * (self.residual is not None)
+        return "+".join(parts + ["gelu(tanh)"] * self.gelu) or "none"
 
     @property
     def signature(self) -> str:
@@ -83,22 +90,23 @@ class RouteDecision:
 
 
 # ------------------------------------------------------------------ matching
-def find_gemm_sites(func) -> list[GemmSite]:
-    """Dense-matmul chains of ``func`` (Relax ``main``) that the cuBLASLt route can run."""
+def find_gemm_sites(func, gelu_tanh: bool = False) -> list[GemmSite]:
+    """Dense-matmul chains of ``func`` (Relax ``main``) that the cuBLASLt route can run;
+    ``gelu_tanh``: also take a GELU after the bias into the epilogue (tanh form)."""
     b = rm.collect(func)
     sites, taken = [], set()
     for var in b.order:
         mm = rm.call_of(b, var, "relax.matmul")
         if mm is None or var in taken:
             continue
-        site = _grow_chain(b, var, mm)
+        site = _grow_chain(b, var, mm, gelu_tanh)
         if site is not None:
             sites.append(site)
             taken.add(site.var)
     return sites
 
 
-def _grow_chain(b: rm.Bindings, var, mm) -> GemmSite | None:
+def _grow_chain(b: rm.Bindings, var, mm, gelu_tanh: bool = False) -> GemmSite | None:
     a, weight = mm.args[0], rm.constant_array(b, mm.args[1])
     a_type = rm.tensor_type(a)
     if weight is None or weight.ndim != 2 or a_type is None or len(a_type[0]) < 2:
@@ -122,13 +130,18 @@ def _grow_chain(b: rm.Bindings, var, mm) -> GemmSite | None:
             candidate = b.sole_user(nxt)
             if rm.constant_array(b, other) is None and rm.tensor_type(other) == rm.tensor_type(candidate):
                 end, residual = candidate, other
+    gelu = False
+    if gelu_tanh and bias is not None and residual is None:
+        user = b.sole_user(end)
+        if user is not None and rm.call_of(b, user, "relax.nn.gelu") is not None:
+            end, gelu = user, True
     out_shape, out = rm.tensor_type(end)
     if out not in ("float16", "float32") or (ab == "float32" and out != "float32"):
         return None
     m = _prod(a_type[0][:-1])
     return GemmSite(var=end, a=a, weight=weight, bias=None if bias is None else bias.astype(out),
                     residual=residual, m=m, n=int(weight.shape[1]), k=int(weight.shape[0]), ab_dtype=ab,
-                    out_dtype=out, out_shape=out_shape)
+                    out_dtype=out, out_shape=out_shape, gelu=gelu)
 
 
 def _prod(dims) -> int:
@@ -159,7 +172,7 @@ def library_call(site: GemmSite):
         args.append(relax.const(site.bias))
     if site.residual is not None:
         args.append(site.residual)
-    fn = FUNCTIONS[(site.bias is not None, site.residual is not None)]
+    fn = FUNCTIONS[(site.bias is not None, site.residual is not None, site.gelu)]
     outs = [relax.TensorType(site.out_shape, site.out_dtype), relax.TensorType((WORKSPACE_BYTES,), "uint8")]
     call = relax.call_dps_packed(relax.ExternFunc(fn), relax.Tuple(args), outs)
     return relax.TupleGetItem(call, 0)
@@ -300,6 +313,8 @@ def _probe_function(bb, name: str, site: GemmSite, library: bool) -> None:
                     out = bb.emit(relax.op.add(out, relax.const(site.bias)))
                 if residual is not None:
                     out = bb.emit(relax.op.add(out, residual))
+                if site.gelu:
+                    out = bb.emit(relax.op.nn.gelu(out))
             out = bb.emit_output(out)
         bb.emit_func_output(out)
 
@@ -336,14 +351,14 @@ def _extern_calls(mod):
 
 
 # ------------------------------------------------------------------ the pass
-def library_dispatch_pass(target, measure_on_device: bool = True):
+def library_dispatch_pass(target, measure_on_device: bool = True, gelu_tanh: bool = False):
     """Module pass of the ``library-dispatch`` technique: match, measure, rewrite ``main``, and keep
     the decisions as JSON in the module attribute ``planctl.kernel_routes`` (appended)."""
     import tvm
 
     @tvm.transform.module_pass(opt_level=0, name="planctl.LibraryDispatch")
     def run(mod, _ctx):
-        sites = find_gemm_sites(mod["main"])
+        sites = find_gemm_sites(mod["main"], gelu_tanh)
         timings = measure(sites, target) if measure_on_device else None
         decisions = decide(sites, timings)
         mod = rewrite(mod, decisions, sites)

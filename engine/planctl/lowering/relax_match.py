@@ -85,9 +85,13 @@ def tensor_type(expr) -> tuple[tuple[int, ...], str] | None:
     return dims, str(ty.dtype)
 
 
-def replace_bindings(mod, replacements: dict):
+def replace_bindings(mod, replacements: dict, preludes: dict | None = None):
     """Return ``mod`` with ``main``'s bindings in ``replacements`` (var -> new value over the
-    original vars) rebound, then dead bindings removed (relax DeadCodeElimination)."""
+    original vars) rebound, then dead bindings removed (relax DeadCodeElimination).
+
+    ``preludes``: var -> [(new var, value)] bound just before that var's replacement, so that one
+    call with several outputs can feed the replacements of several later bindings.
+    """
     import tvm
     from tvm import relax
 
@@ -100,6 +104,8 @@ def replace_bindings(mod, replacements: dict):
             if binding.var not in replacements:
                 super().visit_var_binding_(binding)
                 return
+            for extra, extra_value in (preludes or {}).get(binding.var, []):
+                self.set_var_remap(extra, self.builder_.emit(self.visit_expr(extra_value), extra.name))
             value = self.visit_expr(replacements[binding.var])
             if isinstance(binding.var, relax.DataflowVar):
                 new = self.builder_.emit(value, binding.var.name)

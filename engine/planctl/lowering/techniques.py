@@ -104,7 +104,8 @@ def _library_dispatch(t, target):
     (planctl.lowering.cuda_library); the decisions go to the record's kernel routes."""
     _require_cuda(target, "library-dispatch")
     from planctl.lowering.cuda_library import library_dispatch_pass
-    return [library_dispatch_pass(target, measure_on_device=t.select == "measured")]
+    return [library_dispatch_pass(target, measure_on_device=t.select == "measured",
+                                  gelu_tanh=t.gelu == "tanh-approximation")]
 
 
 @technique("fused-attention", "dispatch")
@@ -113,6 +114,14 @@ def _fused_attention(_t, target):
     _require_cuda(target, "fused-attention")
     from planctl.lowering.cuda_attention import fused_attention_pass
     return [fused_attention_pass()]
+
+
+@technique("fused-layer-norm", "dispatch")
+def _fused_layer_norm(_t, target):
+    """layer_norm and its float16 cast as one TIR kernel writing both (planctl.lowering.cuda_layer_norm)."""
+    _require_cuda(target, "fused-layer-norm")
+    from planctl.lowering.cuda_layer_norm import fused_layer_norm_pass
+    return [fused_layer_norm_pass()]
 
 
 def _require_cuda(target, name: str) -> None:

@@ -229,6 +229,10 @@ class LibraryDispatch(TechniqueBase):
     select: Literal["measured", "always"] = Field("measured", description=(
         "measured: time the library call and TVM's kernel side by side on the device and keep the "
         "faster; always: take the library route without measuring"))
+    gelu: Literal["keep", "tanh-approximation"] = Field("keep", description=(
+        "keep: a GELU after a routed matmul stays TVM's (erf form); tanh-approximation: fuse it into "
+        "the GEMM epilogue in cuBLASLt's tanh form (Hendrycks & Gimpel 2016), within 5e-4 absolute of "
+        "the erf form; the parity and quality gates judge the result as usual"))
 
 
 class FusedAttention(TechniqueBase):
@@ -236,6 +240,13 @@ class FusedAttention(TechniqueBase):
     attentions it cannot run keep TVM's route and the report says why."""
 
     technique: Literal["fused-attention"]
+
+
+class FusedLayerNorm(TechniqueBase):
+    """layer_norm with the float16 cast mixed precision puts after it, as one kernel that writes
+    both outputs (one warp per row); unsupported shapes keep TVM's kernels, reported."""
+
+    technique: Literal["fused-layer-norm"]
 
 
 class ServingSlo(Frozen):
@@ -267,7 +278,7 @@ class SpeculativeDecoding(TechniqueBase):
 Technique = Annotated[Union[
     ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, FastMath, Autotuning,
     StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs, LibraryDispatch,
-    FusedAttention,
+    FusedAttention, FusedLayerNorm,
     ContinuousBatching, PrefixCaching, SpeculativeDecoding,
 ], Field(discriminator="technique")]
 

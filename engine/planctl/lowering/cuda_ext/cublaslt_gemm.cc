@@ -2,6 +2,8 @@
 // module with R.call_dps_packed (planctl/lowering/cuda_library.py writes those calls).
 //
 // Row-major shapes: A [..., K] (leading dims flattened to M), W [K, N], bias [N], C and D [..., N].
+// Epilogues: bias, residual (C, beta = 1), and GELU after the bias in cuBLASLt's tanh form
+// (CUBLASLT_EPILOGUE_GELU[_BIAS]; only when the plan asks for it).
 // dtypes: A and W float16 with C, D and bias float16 or float32, or all float32; always fp32
 // accumulation (CUBLAS_COMPUTE_32F: no TF32). The last argument is a uint8 workspace tensor that
 // Relax allocates like any output, so nothing is allocated here and CUDA graph capture stays valid.
@@ -51,6 +53,8 @@ constexpr int kDescBiasPointer = 8;    // CUBLASLT_MATMUL_DESC_BIAS_POINTER
 constexpr int kDescBiasDataType = 26;  // CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE
 constexpr uint32_t kEpilogueDefault = 1;  // CUBLASLT_EPILOGUE_DEFAULT
 constexpr uint32_t kEpilogueBias = 4;     // CUBLASLT_EPILOGUE_BIAS
+constexpr uint32_t kEpilogueGelu = 32;    // CUBLASLT_EPILOGUE_GELU
+constexpr uint32_t kEpilogueGeluBias = 36;  // CUBLASLT_EPILOGUE_GELU_BIAS
 constexpr int kPrefMaxWorkspace = 1;      // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
 constexpr int kOpN = 0;                   // CUBLAS_OP_N
 
@@ -123,7 +127,7 @@ struct Plan {
   size_t workspace;
 };
 
-using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, bool, bool, size_t>;
+using Key = std::tuple<int, int, int, int64_t, int64_t, int64_t, bool, bool, size_t, bool>;
 
 Handle HandleFor(int device) {
   static std::mutex mu;
@@ -144,13 +148,13 @@ const Plan& PlanFor(Handle handle, const Key& key) {
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   const Api& api = Load();
-  auto [ab, cd, bias_type, m, n, k, has_bias, has_c, ws] = key;
+  auto [ab, cd, bias_type, m, n, k, has_bias, has_c, ws, gelu] = key;
   Plan p{};
   Check(api.desc_create(&p.desc, kComputeF32, kDataF32), "MatmulDescCreate");
   int op = kOpN;
   Check(api.desc_set(p.desc, kDescTransA, &op, sizeof(op)), "TRANSA");
   Check(api.desc_set(p.desc, kDescTransB, &op, sizeof(op)), "TRANSB");
-  uint32_t epilogue = has_bias ? kEpilogueBias : kEpilogueDefault;
+  uint32_t epilogue = gelu ? (has_bias ? kEpilogueGeluBias : kEpilogueGelu) : (has_bias ? kEpilogueBias : kEpilogueDefault);
   Check(api.desc_set(p.desc, kDescEpilogue, &epilogue, sizeof(epilogue)), "EPILOGUE");
   if (has_bias) Check(api.desc_set(p.desc, kDescBiasDataType, &bias_type, sizeof(bias_type)), "BIAS_DATA_TYPE");
   // column-major view of the row-major problem: D^T [N, M] = W^T [N, K] . A^T [K, M]
@@ -175,7 +179,7 @@ const Plan& PlanFor(Handle handle, const Key& key) {
 int64_t Rows(const TensorView& t) { return t.numel() / t.size(t.ndim() - 1); }
 
 void Gemm(TensorView a, TensorView w, const TensorView* bias, const TensorView* c, TensorView d,
-          TensorView workspace) {
+          TensorView workspace, bool gelu = false) {
   if (w.ndim() != 2) TVM_FFI_THROW(ValueError) << "cuBLASLt route: W must be 2-D [K, N]";
   int64_t k = w.size(0), n = w.size(1), m = Rows(a);
   if (a.size(a.ndim() - 1) != k || d.size(d.ndim() - 1) != n || Rows(d) != m) {
@@ -198,7 +202,7 @@ void Gemm(TensorView a, TensorView w, const TensorView* bias, const TensorView* 
   int device = d.device().device_id;
   size_t ws = static_cast<size_t>(workspace.numel());
   Handle handle = HandleFor(device);
-  const Plan& plan = PlanFor(handle, Key{ab, cd, bias_type, m, n, k, bias != nullptr, c != nullptr, ws});
+  const Plan& plan = PlanFor(handle, Key{ab, cd, bias_type, m, n, k, bias != nullptr, c != nullptr, ws, gelu});
   if (bias != nullptr) {
     // the descriptor is shared by every call of this problem; calls run on one stream in order
     const void* ptr = bias->data_ptr();
@@ -222,6 +226,9 @@ void GemmResidual(TensorView a, TensorView w, TensorView c, TensorView d, Tensor
 void GemmBiasResidual(TensorView a, TensorView w, TensorView bias, TensorView c, TensorView d, TensorView ws) {
   Gemm(a, w, &bias, &c, d, ws);
 }
+void GemmBiasGelu(TensorView a, TensorView w, TensorView bias, TensorView d, TensorView ws) {
+  Gemm(a, w, &bias, nullptr, d, ws, true);
+}
 // Where libcublasLt was opened from ("" before the first GEMM): for the report.
 tvm::ffi::String LibraryPath() { return Load().path; }
 
@@ -231,4 +238,5 @@ TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_gemm, GemmPlain);
 TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_gemm_bias, GemmBias);
 TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_gemm_residual, GemmResidual);
 TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_gemm_bias_residual, GemmBiasResidual);
+TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_gemm_bias_gelu, GemmBiasGelu);
 TVM_FFI_DLL_EXPORT_TYPED_FUNC(planctl_cublaslt_library_path, LibraryPath);
