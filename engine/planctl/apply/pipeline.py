@@ -169,6 +169,9 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
         lowered = build.lower_candidate(imported.mod, target, chosen)
     record["passes"] = [p.to_dict() for p in lowered.passes]
     scheduled_mod, tuning = _tune(ctx, target, chosen, lowered.mod, tag)
+    # counted before the build: dlight's tensorization rewrites the PrimFuncs (then mma calls are
+    # not counted as FLOPs), and the modules share them
+    flops = _flops(lowered.mod)
     with stage(record, f"candidate-build[{tag}]", progress):
         candidate = build.build_candidate(scheduled_mod, target, chosen)
         libs = {"baseline": folder / f"baseline-{tag}.so", "candidate": folder / f"candidate-{tag}.so"}
@@ -179,13 +182,13 @@ def _build_one(ctx: Context, target, chosen, shape_env: dict, folder: Path) -> d
     if "bisect" not in record and (not parity["passed"] or (quality is not None and not quality.passed)):
         record["bisect"] = _bisect(ctx, target, chosen, imported, shape_env, parity, quality,
                                    (lowered.mod, scheduled_mod))
-    profile = _gpu_profile(ctx, candidate, imported, shape_env, scheduled_mod)
+    profile = _gpu_profile(ctx, candidate, imported, shape_env, scheduled_mod, flops)
     return {"shape_env": shape_env, "tag": tag, "input_names": imported.input_names,
             "output_names": imported.output_names, "tuning": tuning,
             "kernel_routes": lowered.routes, "gpu_profile": profile,
             "libraries": {k: v.name for k, v in libs.items()}, "parity": parity,
             "quality": quality.to_dict() if quality is not None else None,
-            **_workload_evidence(lowered.mod, scheduled_mod, target)}
+            **_workload_evidence(flops, scheduled_mod, target)}
 
 
 def _tune(ctx: Context, target, chosen, mod, tag: str):
@@ -325,7 +328,7 @@ def _quality(ctx: Context, candidate, baseline, imported, shape_env: dict):
     return result
 
 
-def _gpu_profile(ctx: Context, executable, imported, shape_env: dict, mod) -> dict | None:
+def _gpu_profile(ctx: Context, executable, imported, shape_env: dict, mod, flops: dict) -> dict | None:
     """Per-kernel profile of the candidate on the GPU (planctl.measure.gpu_profile); None on CPU
     targets. Profiling never fails an apply: a profiler error is recorded as unavailable."""
     if _device(ctx) != "cuda":
@@ -346,7 +349,7 @@ def _gpu_profile(ctx: Context, executable, imported, shape_env: dict, mod) -> di
             def run():
                 vm["main"](*args)
                 dev.sync()
-            return profile_build(run, mod, cuda_source(executable))
+            return profile_build(run, mod, cuda_source(executable), flops=flops)
         except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified above
             return unavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
 
@@ -373,12 +376,17 @@ def _bisect(ctx: Context, target, chosen, imported, shape_env: dict, parity: dic
     return {**result.to_dict(), "violated": violated, "shape_env": shape_env}
 
 
-def _workload_evidence(lowered_mod, scheduled_mod, target) -> dict:
-    """FLOPs/bytes of the lowered workload and the static memory plan of the scheduled one."""
+def _flops(lowered_mod) -> dict:
     from planctl.lowering.flops import workload_flops
+
+    return workload_flops(lowered_mod)
+
+
+def _workload_evidence(flops: dict, scheduled_mod, target) -> dict:
+    """FLOPs/bytes of the lowered workload and the static memory plan of the scheduled one."""
     from planctl.lowering.memory import planned_memory
 
-    return {"flops": workload_flops(lowered_mod), "planned_memory": planned_memory(scheduled_mod, target)}
+    return {"flops": flops, "planned_memory": planned_memory(scheduled_mod, target)}
 
 
 def _merge_evidence(ctx: Context, folder: Path) -> None:

@@ -11,7 +11,8 @@ the reason, in the report's kernel routes):
 
 ===============  ===================================================================================
 dtypes           float16 Q/K/V/O: tensor cores (``mma.sync.m16n8k16``, fp32 accumulation and fp32
-                 softmax); float32: CUDA cores, fp32 throughout (online softmax, one pass over keys)
+                 softmax); float32: CUDA cores, fp32 throughout (online softmax, one pass over keys,
+                 four lanes per query row merged with warp shuffles)
 head dim D       float16: a multiple of 16, at most 128; float32: at most 128
 sequence S       float16: a multiple of 16, at most 128 (a warp per 16 query rows, one block per
                  batch and head, all keys in one pass); float32: at most 256
@@ -320,49 +321,73 @@ def _mma_kernel(site: AttentionSite) -> str:
 '''
 
 
+KEY_SPLIT = 4  # CUDA-core kernel: lanes that share one query row, each over every 4th key
+
+
 def _simt_kernel(site: AttentionSite) -> str:
-    """float32 (or any dtype through fp32): one block per (batch, head), one thread per query row,
-    online softmax over the keys in shared memory."""
-    S, H, D = site.seq, site.heads, site.head_dim
-    threads = max(32, -(-S // 32) * 32)
+    """float32 (or any dtype through fp32): one block per (batch, head); each query row is shared by
+    KEY_SPLIT adjacent lanes, each running an online softmax over every KEY_SPLIT-th key from shared
+    memory (row stride D+1: the lanes read distinct banks), merged with warp shuffles at the end."""
+    S, H, D, ks = site.seq, site.heads, site.head_dim, KEY_SPLIT
+    threads = -(-S * ks // 32) * 32
+    stride = D + 1
     out_cast = "T.float16" if site.out_dtype == "float16" else "T.float32"
-    mask = _mask_term(site, "row", "j")
+    mask = _mask_term(site, "row", "j * %d + part" % ks)
+    steps = -(-S // ks)
+    shuffles = "\n".join(
+        f"""            for d in T.unroll({D}):
+                accv[d] = accv[d] + T.tvm_warp_shuffle_xor(lanes[0], accv[d], {w}, 32, 32)
+            st[1] = st[1] + T.tvm_warp_shuffle_xor(lanes[0], st[1], {w}, 32, 32)""" for w in (1, 2))
     return _HEADER.format(params=_signature(site), kind="fused-attention-simt") + f'''
     with T.launch_thread("blockIdx.x", {site.batch * H}) as bx:
-        k_s = T.alloc_shared(({S * D},), "float32")
-        v_s = T.alloc_shared(({S * D},), "float32")
+        k_s = T.alloc_shared(({S * stride},), "float32")
+        v_s = T.alloc_shared(({S * stride},), "float32")
         with T.launch_thread("threadIdx.x", {threads}) as tx:
             qr = T.alloc_local(({D},), "float32")
             accv = T.alloc_local(({D},), "float32")
-            st = T.alloc_local((5,), "float32")
+            st = T.alloc_local((6,), "float32")
+            lanes = T.alloc_local((1,), "uint32")
             bb: T.int32 = bx // {H}
             hh: T.int32 = bx % {H}
-            row: T.int32 = tx
+            row: T.int32 = tx // {ks}
+            part: T.int32 = tx % {ks}
             for c in T.serial({-(-S * D // threads)}):
                 if c * {threads} + tx < {S * D}:
-                    k_s[c * {threads} + tx] = T.Cast("float32", k[bb, (c * {threads} + tx) // {D}, hh * {D} + (c * {threads} + tx) % {D}])
-                    v_s[c * {threads} + tx] = T.Cast("float32", v[bb, (c * {threads} + tx) // {D}, hh * {D} + (c * {threads} + tx) % {D}])
+                    k_s[((c * {threads} + tx) // {D}) * {stride} + (c * {threads} + tx) % {D}] = T.Cast("float32", k[bb, (c * {threads} + tx) // {D}, hh * {D} + (c * {threads} + tx) % {D}])
+                    v_s[((c * {threads} + tx) // {D}) * {stride} + (c * {threads} + tx) % {D}] = T.Cast("float32", v[bb, (c * {threads} + tx) // {D}, hh * {D} + (c * {threads} + tx) % {D}])
             T.tvm_storage_sync("shared")
+            st[0] = T.min_value("float32")
+            st[1] = T.float32(0)
+            for d in T.unroll({D}):
+                accv[d] = T.float32(0)
             if row < {S}:
                 for d in T.unroll({D}):
                     qr[d] = T.Cast("float32", q[bb, row, hh * {D} + d]) * T.float32({site.scale!r})
-                    accv[d] = T.float32(0)
-                st[0] = T.min_value("float32")
-                st[1] = T.float32(0)
-                for j in T.serial({S}):
-                    st[2] = T.float32(0)
-                    for d in T.unroll({D}):
-                        st[2] = st[2] + qr[d] * k_s[j * {D} + d]
-                    st[2] = st[2] + {mask}
-                    st[3] = T.max(st[0], st[2])
-                    st[4] = T.exp(st[0] - st[3])
-                    st[2] = T.exp(st[2] - st[3])
-                    st[1] = st[1] * st[4] + st[2]
-                    for d in T.unroll({D}):
-                        accv[d] = accv[d] * st[4] + st[2] * v_s[j * {D} + d]
-                    st[0] = st[3]
+                for j in T.serial({steps}):
+                    if j * {ks} + part < {S}:
+                        st[2] = T.float32(0)
+                        for d in T.unroll({D}):
+                            st[2] = st[2] + qr[d] * k_s[(j * {ks} + part) * {stride} + d]
+                        st[2] = st[2] + {mask}
+                        st[3] = T.max(st[0], st[2])
+                        st[4] = T.exp(st[0] - st[3])
+                        st[2] = T.exp(st[2] - st[3])
+                        st[1] = st[1] * st[4] + st[2]
+                        for d in T.unroll({D}):
+                            accv[d] = accv[d] * st[4] + st[2] * v_s[(j * {ks} + part) * {stride} + d]
+                        st[0] = st[3]
+            lanes[0] = T.tvm_warp_activemask()
+            st[5] = T.max(st[0], T.tvm_warp_shuffle_xor(lanes[0], st[0], 1, 32, 32))
+            st[5] = T.max(st[5], T.tvm_warp_shuffle_xor(lanes[0], st[5], 2, 32, 32))
+            st[4] = T.exp(st[0] - st[5])
+            st[1] = st[1] * st[4]
+            for d in T.unroll({D}):
+                accv[d] = accv[d] * st[4]
+{shuffles}
+            if row < {S}:
                 for d in T.unroll({D}):
-                    o[bb, row, hh * {D} + d] = {out_cast}(accv[d] / st[1])
+                    if d % {ks} == part:
+                        o[bb, row, hh * {D} + d] = {out_cast}(accv[d] / st[1])
 '''
 
 
