@@ -17,7 +17,7 @@ def kernel_routes(record: dict) -> Section | None:
         return None
     header = ["kind", "signature", "sites", "route", "library ms", "TVM ms", "why"]
     return Section("Kernel routes", paragraphs=[
-        "Routes of the dispatch techniques (library-dispatch, fused-attention). A `tvm (fallback)` row is "
+        "Routes of the dispatch techniques (library-dispatch, fused-attention, fused-layer-norm). A `tvm (fallback)` row is "
         "work that kept TVM's own kernels, with the reason; times are medians on the device."],
         tables=[Table(header, rows)])
 
