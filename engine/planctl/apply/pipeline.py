@@ -1,6 +1,6 @@
 """``planctl apply``: the stages in the order they run, over one typed context.
 
-documents → legality → lowering → tuning → build → verify → measure → decide → emit → report
+documents → legality → lowering → tuning → build → verify → profile → measure → decide → emit → report
 
 Each stage is a module of :mod:`planctl.apply.stages`: a function of the context
 (:class:`planctl.apply.context.RunContext`) that returns its evidence as a frozen model; the run
@@ -18,7 +18,8 @@ from typing import Any, Iterator
 
 from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, Progress, RunContext
-from planctl.apply.stages import build, decide, documents, emit, legality, lowering, measure, report, tuning, verify
+from planctl.apply.stages import (build, decide, documents, emit, legality, lowering, measure, profile, report, tuning,
+                                  verify)
 from planctl.errors import PlanctlError
 from planctl.report.write import json_safe
 
@@ -58,10 +59,12 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
         tuned = tuning.run(ctx)
         built = build.run(ctx)
         verified = verify.run(ctx)
+        profiled = profile.run(ctx, lowered)
         measured = measure.run(ctx)
         decided = decide.run(ctx, verified, measured, built)
         emitted = emit.run(ctx, decided)
-        record = report.run(ctx, found, checked, lowered, tuned, built, verified, measured, decided, emitted)
+        record = report.run(ctx, found, checked, lowered, tuned, built, verified, profiled, measured, decided,
+                            emitted)
         _publish(ctx, Path(emitted.destination))
     return ApplyResult(out_dir=Path(emitted.destination), record=json_safe(record))
 

@@ -13,7 +13,7 @@ written at apply time (repository-relative where the plan names them).
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,7 +84,7 @@ class Environment(Evidence):
 class StageTime(Evidence):
     name: str = Field(description="documents, legality, import[<shape>], baseline-build[<shape>], passes[<shape>], "
                                   "tuning[<shape>], candidate-build[<shape>], verify[<shape>], quality[<shape>], "
-                                  "bisect[<shape>], measure")
+                                  "bisect[<shape>], gpu-profile[<shape>], measure")
     seconds: float
 
 
@@ -118,6 +118,19 @@ class WorkloadFlops(Evidence):
     kernels: list[KernelFlops]
     unestimated: list[str]
     method: str
+
+
+class KernelRoute(Evidence):
+    """planctl.lowering.cuda_library.RouteDecision: how one kind of site of a CUDA build runs, as a
+    dispatch technique (library-dispatch, fused-attention, fused-layer-norm) decided it."""
+
+    kind: Literal["gemm", "attention", "layer_norm"]
+    signature: str = Field(description="what decides the route: problem size, dtypes, epilogue or mask")
+    sites: int = Field(description="sites of this signature in the module")
+    route: str = Field(description="cublaslt | tvm | tir-fused-attention | tir-fused-layer-norm | tvm (fallback)")
+    library_ms: Optional[float] = Field(description="median ms of the library call on the device (None: not measured)")
+    tvm_ms: Optional[float] = Field(description="median ms of TVM's kernel for the same site (None: not measured)")
+    reason: str = Field(description="why this route; for a fallback, what the kernel does not support")
 
 
 class PlannedMemory(Evidence):
@@ -309,6 +322,43 @@ class Roofline(Evidence):
     baseline_achieved_gflops: Optional[float] = None
 
 
+class GpuKernel(Evidence):
+    """planctl.measure.gpu_profile.KernelRow: one PrimFunc or library call of ``main``, per call."""
+
+    name: str = Field(description="PrimFunc name, or the library call with its problem size")
+    kernels: str = Field(description="the CUDA kernel names the profiler saw for it")
+    launches_per_call: float
+    ms_per_call: float = Field(description="GPU time per call of main")
+    share: float = Field(description="fraction of the call's kernel time")
+    flops_per_call: float
+    bytes_per_call: float
+    tflops: Optional[float] = Field(description="achieved TFLOP/s (None without a FLOP count)")
+    gbps: Optional[float] = Field(description="achieved GB/s of compulsory traffic")
+    tensor_cores: Literal["yes", "no", "unknown"]
+
+
+class GpuProfile(Evidence):
+    """planctl.measure.gpu_profile.profile_build of a candidate on its CUDA device."""
+
+    available: Literal[True] = True
+    calls: int = Field(description="calls profiled (after 20 warm-up calls)")
+    kernel_us_per_call: float = Field(description="microseconds of kernel time per call")
+    kernels_per_call: float
+    graph_launches_per_call: float = Field(description="cudaGraphLaunch per call: > 0 when CUDA graphs are active")
+    api_per_call: dict[str, float] = Field(description="CUDA runtime calls per call (the 8 most frequent)")
+    rows: list[GpuKernel] = Field(description="slowest first")
+    launches_per_call: float
+    cuda_graphs: bool
+    method: str
+
+
+class GpuProfileUnavailable(Evidence):
+    """Why a CUDA build has no profile (no torch or CUPTI, no device visible to torch, ...)."""
+
+    available: Literal[False] = False
+    reason: str
+
+
 # ------------------------------------------------------------------------------- decide, emit
 class Decision(Evidence):
     verdict: Verdict
@@ -333,6 +383,10 @@ class Build(Evidence):
     quality: Optional[Quality]
     flops: WorkloadFlops
     planned_memory: PlannedMemory
+    kernel_routes: list[KernelRoute] = Field(default_factory=list, description="CUDA targets: the routes of the "
+                                             "plan's dispatch techniques")
+    gpu_profile: Optional[Union[GpuProfile, GpuProfileUnavailable]] = Field(
+        None, description="CUDA targets: the candidate's per-kernel profile (None on CPU targets)")
 
 
 class Artifacts(Evidence):

@@ -5,26 +5,15 @@ failed or rolled-back run still renders.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from planctl.report.blocks import DASH, Section, Table, ms, num
+from planctl.report.blocks import is_number as _num
+from planctl.report.gpu import gpu_kernels, kernel_routes
+
+__all__ = ["CONTENDERS", "DASH", "Section", "Table", "ms", "num", "sections", "title"]
+
 CONTENDERS = ("baseline", "candidate", "onnxruntime")
-DASH = "—"
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    bullets: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
 
 
 def title(record: dict) -> str:
@@ -33,31 +22,10 @@ def title(record: dict) -> str:
     return f"planctl apply: {plan}" + (f" on {target}" if target else "")
 
 
-def ms(x: Any) -> str:
-    """Milliseconds: two decimals from 1 ms up, three significant digits below."""
-    if not _num(x):
-        return DASH
-    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
-
-
-def num(x: Any, fmt: str = ".3g") -> str:
-    """A finite number in ``fmt`` (``g`` when ``fmt`` does not fit its type), else a dash."""
-    if not _num(x):
-        return DASH
-    try:
-        return format(x, fmt)
-    except ValueError:   # e.g. "d" given a float
-        return format(x, "g")
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, roofline, parity, quality, bisect, passes, tuning, memory, notes, stages,
-                environment, digests)
+    builders = (verdict, latency, roofline, gpu_kernels, kernel_routes, parity, quality, bisect, passes, tuning,
+                memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 

@@ -116,17 +116,16 @@ def _task_census(preview: Preview, tvm_target) -> list[dict]:
 
 
 def _shape_census(cache, preview: Preview, shape_env: dict, tvm_target) -> dict:
-    from tvm.s_tir import meta_schedule as ms
-
     from planctl.lowering.build import lower_candidate
     from planctl.lowering.importer import import_onnx
+    from planctl.tuning.search import extract
 
     spec = preview.spec
     mod = lower_candidate(import_onnx(preview.model, spec.workload.inputs, shape_env).mod, tvm_target,
                           preview.techniques).mod
     if cache is None:
         rows = [{"task": t.task_name, "source": "unknown", "measured_on": None}
-                for t in ms.relax_integration.extract_tasks(mod, tvm_target)]
+                for t in extract(mod, tvm_target)]
     else:
         rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
                 for s in cache.sources(mod, tvm_target, preview.records)]

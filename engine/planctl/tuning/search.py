@@ -84,9 +84,17 @@ class TuningReport:
 
 
 def extract(mod, target):
+    """MetaSchedule's tuning tasks of ``mod``, less the hand-scheduled kernels (``tirx.is_scheduled``,
+    e.g. planctl.lowering.cuda_attention's): there is nothing to search in them, and a record applied
+    to them would replace the hand-written schedule."""
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.relax_integration.extract_tasks(mod, target)
+    return [t for t in ms.relax_integration.extract_tasks(mod, target) if not _hand_scheduled(t)]
+
+
+def _hand_scheduled(task) -> bool:
+    func = task.dispatched[0]["main"] if task.dispatched else None
+    return bool(func is not None and func.attrs is not None and func.attrs.get("tirx.is_scheduled", False))
 
 
 def workload_hash(task) -> str:

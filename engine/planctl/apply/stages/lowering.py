@@ -1,11 +1,11 @@
 """Lowering: import TVM, check that this host can run the target (planctl.lowering.compat), then for
 each production shape import the ONNX model into Relax, build TVM's default baseline, and run the
-plan's passes."""
+plan's passes (on CUDA targets with the kernel routes its dispatch techniques chose)."""
 from __future__ import annotations
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.documents.shapes import production_shape_envs, shape_tag
-from planctl.report.record import Environment, Evidence, PassEvidence, WorkloadFlops
+from planctl.report.record import Environment, Evidence, KernelRoute, PassEvidence, WorkloadFlops
 
 
 class ShapeLowering(Evidence):
@@ -14,7 +14,8 @@ class ShapeLowering(Evidence):
     input_names: list[str]
     output_names: list[str]
     passes: list[PassEvidence]
-    flops: WorkloadFlops
+    flops: WorkloadFlops    # counted before any build: dlight's tensorization hides the matmuls' FLOPs
+    kernel_routes: list[KernelRoute]
 
 
 class Lowering(Evidence):
@@ -80,7 +81,8 @@ def _lower(ctx: RunContext, work: ShapeWork) -> ShapeLowering:
     return ShapeLowering(shape_env=work.shape_env, tag=work.tag, input_names=work.imported.input_names,
                          output_names=work.imported.output_names,
                          passes=[PassEvidence(**p.to_dict()) for p in lowered.passes],
-                         flops=WorkloadFlops(**workload_flops(lowered.mod)))
+                         flops=WorkloadFlops(**workload_flops(lowered.mod)),
+                         kernel_routes=[KernelRoute(**r) for r in lowered.routes])
 
 
 def _environment() -> Environment:

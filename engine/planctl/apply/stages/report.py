@@ -12,13 +12,14 @@ from planctl.apply.stages.documents import Documents
 from planctl.apply.stages.emit import Emitted
 from planctl.apply.stages.lowering import Lowering
 from planctl.apply.stages.measure import Measured
+from planctl.apply.stages.profile import Profiles
 from planctl.apply.stages.tuning import Tuning
 from planctl.apply.stages.verify import Verification
 from planctl.report.record import Build, Legality, Parity, Roofline, RunRecord
 
 
 def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Lowering, tuning: Tuning,
-        builds: Builds, verification: Verification, measured: Measured, decided: Decided,
+        builds: Builds, verification: Verification, profiles: Profiles, measured: Measured, decided: Decided,
         emitted: Emitted) -> RunRecord:
     from planctl.report.write import write_reports
 
@@ -27,9 +28,10 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
     quality = verification.quality or [None] * len(parity)
     shapes = [Build(shape_env=low.shape_env, tag=low.tag, input_names=low.input_names,
                     output_names=low.output_names, tuning=tuned, libraries=built.libraries, parity=checked,
-                    quality=scored, flops=low.flops, planned_memory=built.planned_memory)
-              for low, tuned, built, checked, scored in zip(lowering.shapes, tuning.shapes, builds.shapes, parity,
-                                                           quality)]
+                    quality=scored, flops=low.flops, planned_memory=built.planned_memory,
+                    kernel_routes=low.kernel_routes, gpu_profile=profile)
+              for low, tuned, built, checked, scored, profile in zip(lowering.shapes, tuning.shapes, builds.shapes,
+                                                                    parity, quality, profiles.shapes)]
     record = RunRecord(created=ctx.clock.started, plan=documents.plan, target=documents.target,
                        model=documents.model, legality=legality, environment=lowering.environment,
                        techniques=lowering.techniques, stages=ctx.clock.stages, passes=lowering.shapes[-1].passes,
