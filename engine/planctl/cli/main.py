@@ -73,8 +73,10 @@ def _tracebacks() -> bool:
 
 def print_error(err: PlanctlError) -> None:
     """``path:line:col: error[PLNxxx] message``, the source line with a caret, then ``help:``."""
-    from planctl.documents.diagnostics import render_error
+    from planctl.documents.diagnostics import render_error, render_finding
 
+    for finding in getattr(err, "findings", ()):   # LegalityError: each finding at its line first
+        click.echo(render_finding(finding) + "\n", err=True)
     click.echo(render_error(err), err=True)
 
 

@@ -24,8 +24,9 @@ def prepare(ctx: RunContext) -> None:
     start_measurement_server(threads=ctx.threads)
 
 
-def run(ctx: RunContext) -> Measured:
-    """Raises PlanctlError when a measurement process fails or hangs."""
+def run(ctx: RunContext) -> Measured | None:
+    """None when the first shape has no candidate to measure (TVM failed to build it). Raises
+    PlanctlError when a measurement process fails or hangs."""
     import numpy as np
 
     from planctl.measure.benchmark import measure_in_subprocesses
@@ -33,6 +34,8 @@ def run(ctx: RunContext) -> Measured:
     from planctl.verify.strategies import example_inputs
 
     work, repeats, cap = ctx.shapes[0], ctx.options.measure_repeats, ctx.options.baseline_max_seconds / ROUNDS
+    if not work.has_candidate:
+        return None
     inputs_file = ctx.staging / "measure-inputs.npz"
     with ctx.clock("measure"):
         example = example_inputs(ctx.spec, work.shape_env, seed=0)

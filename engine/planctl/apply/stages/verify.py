@@ -1,23 +1,41 @@
 """Verify: hypothesis parity of each shape's candidate against onnxruntime, the task quality when
 the plan declares one, and, at the first shape that violates the envelope, the bisection that names
-the techniques responsible. Counterexamples are written into the staging folder."""
+the techniques responsible. TVM's baseline build is checked the same way: it is the fallback the
+runtime switch selects and what a rollback deploys, so it must pass parity too. A candidate TVM
+could not build fails parity by definition; bisection then names the technique whose passes break
+the build. Counterexamples are written into the staging folder (the baseline's under fallback/)."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from planctl.apply.context import RunContext, ShapeWork
-from planctl.report.record import Bisect, Evidence, Parity, Quality
+from planctl.report.record import Bisect, Evidence, Parity, Quality, TVMFailureRecord
 
 
 class Verification(Evidence):
-    parity: list[Parity]      # by production shape
+    parity: list[Parity]      # the candidate, by production shape
+    fallback: list[Parity]    # TVM's baseline build (the fallback), by production shape
     quality: list[Quality]    # by production shape; empty without a quality envelope
     bisect: Optional[Bisect]
+    failures: list[TVMFailureRecord]   # TVM failures of the candidate, with the technique named as cause
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class QualityReference:
+    """What task quality is measured against: ``model`` (the declared reference, or the parity
+    reference when none is declared), ``stand_in`` (onnxruntime on the plan's model when the
+    reference is another model, for the baseline value), ``info`` for the record."""
+
+    model: Any
+    stand_in: Any
+    info: dict
 
 
 def run(ctx: RunContext) -> Verification:
     """Raises VerificationError when the reference or the quality dataset cannot be evaluated (a
-    failing candidate is evidence, not an error)."""
+    failing candidate or baseline is evidence, not an error)."""
     from hypothesis.configuration import set_hypothesis_home_dir
 
     from planctl.tuning.store import resolve_cache_dir
@@ -26,43 +44,134 @@ def run(ctx: RunContext) -> Verification:
     # hypothesis keeps a .hypothesis/ folder in the cwd: keep it in the cache, not the user's repo
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     reference = OnnxRuntimeReference(ctx.model_file)
-    parity, quality, bisect = [], [], None
+    judge = _quality_reference(ctx, reference)
+    parity, fallback, quality, bisect = [], [], [], None
     for work in ctx.shapes:
+        fallback.append(Parity(**_fallback_parity(ctx, work, reference).to_dict()))
         checked = _parity(ctx, work, reference)
-        scored = _quality(ctx, work, reference)
+        scored = _quality(ctx, work, judge) if work.has_candidate else None
         parity.append(Parity(**checked.to_dict()))
         quality += [Quality(**scored.to_dict())] if scored is not None else []
-        if bisect is None and (not checked.passed or (scored is not None and not scored.passed)):
-            bisect = _bisect(ctx, work, reference, checked, scored)
-    return Verification(parity=parity, quality=quality, bisect=bisect)
+        if bisect is None and work.failure is not None:
+            bisect = _bisect_build(ctx, work, reference)
+        elif bisect is None and (not checked.passed or (scored is not None and not scored.passed)):
+            bisect = _bisect(ctx, work, reference, checked, scored, judge)
+    failures = [TVMFailureRecord(**_with_cause(ctx, work, bisect).to_dict()) for work in ctx.shapes if work.failure]
+    return Verification(parity=parity, fallback=fallback, quality=quality, bisect=bisect, failures=failures,
+                        notes=_quality_notes(ctx, judge))
 
 
-def _parity(ctx: RunContext, work: ShapeWork, reference):
+def _quality_reference(ctx: RunContext, reference) -> Optional[QualityReference]:
+    """The declared ``envelope.quality.reference`` on onnxruntime (its inputs must be the plan's),
+    else the parity reference; None without a quality envelope. Raises VerificationError located
+    at the plan's reference line when the reference model takes other inputs."""
+    from planctl.documents.references import QUALITY_REFERENCE, QUALITY_REFERENCE_POINTER, inside_root, position
+    from planctl.errors import VerificationError
+    from planctl.verify.quality import describe_reference
+    from planctl.verify.reference import OnnxRuntimeReference
+
+    quality, root = ctx.spec.envelope.quality, ctx.options.root
+    if quality is None:
+        return None
+    if quality.reference is None:
+        return QualityReference(reference, None, describe_reference(ctx.model_file, root, declared=False))
+    path = inside_root(root, quality.reference.onnx, what=QUALITY_REFERENCE, plan_file=str(ctx.plan.path),
+                       pointer=QUALITY_REFERENCE_POINTER)
+    model = OnnxRuntimeReference(path)
+    mismatch = _other_inputs(ctx, model)
+    if mismatch:
+        raise VerificationError(f"quality reference {quality.reference.onnx} {mismatch}", file=str(ctx.plan.path),
+                                **position(ctx.plan, QUALITY_REFERENCE_POINTER),
+                                hint="the reference must run on the same inputs (e.g. the float model the "
+                                     "plan's model was quantized from)")
+    return QualityReference(model, reference, describe_reference(path, root, declared=True))
+
+
+def _other_inputs(ctx: RunContext, model) -> Optional[str]:
+    """How the reference's declared inputs differ from the plan's at its production shapes (None: they fit)."""
+    from planctl.lowering.importer import concrete_shape
+
+    wanted = [i.name for i in ctx.spec.workload.inputs]
+    if sorted(model.input_names) != sorted(wanted):
+        return f"takes inputs {model.input_names}, the plan's model {wanted}"
+    for work in ctx.shapes:
+        for spec in ctx.spec.workload.inputs:
+            want, have = concrete_shape(spec.shape, work.shape_env), model.input_shapes.get(spec.name)
+            if have is not None and (len(have) != len(want) or any(h not in (None, w) for h, w in zip(have, want))):
+                return f"takes input {spec.name} of shape {have}, the plan gives it {want} at {work.shape_env}"
+    return None
+
+
+def _quality_notes(ctx: RunContext, judge: Optional[QualityReference]) -> list[str]:
+    """A note when the plan's model is already quantized and quality is measured against itself."""
+    from planctl.verify.quality import quantized_ops
+
+    if judge is None or judge.info["declared"]:
+        return []
+    ops = quantized_ops(ctx.model_file)
+    if not ops:
+        return []
+    listed = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()))
+    return [f"the plan's model is already quantized ({listed}) and envelope.quality names no reference model: "
+            "quality is measured against the same quantized graph on onnxruntime, which shows the build matches "
+            "it, not that quality held against the float model (declare envelope.quality.reference)"]
+
+
+def _fallback_parity(ctx: RunContext, work: ShapeWork, reference):
+    """TVM's baseline build under the same parity check as the candidate (same seed, corners)."""
     from planctl.lowering.vm import vm_callable
     from planctl.verify.parity import check_parity
 
+    with ctx.clock(f"verify-fallback[{work.tag}]"):
+        baseline = vm_callable(work.baseline, work.imported.input_names, ctx.device_kind)
+        return check_parity(baseline, reference, ctx.spec, work.shape_env, ctx.staging / "fallback", seed=0)
+
+
+def _parity(ctx: RunContext, work: ShapeWork, reference):
+    from planctl.lowering.failures import tvm_stage
+    from planctl.lowering.vm import vm_callable
+    from planctl.verify.parity import check_parity
+
+    candidate = None
+    if work.failure is None:
+        with tvm_stage("verify", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
+            candidate = vm_callable(work.candidate, work.imported.input_names, ctx.device_kind)
+        work.failure = capture.failure
+    if work.failure is not None:
+        return _not_built(work)
     with ctx.clock(f"verify[{work.tag}]"):
-        candidate = vm_callable(work.candidate, work.imported.input_names, ctx.device_kind)
         return check_parity(candidate, reference, ctx.spec, work.shape_env, ctx.staging, seed=0)
 
 
-def _quality(ctx: RunContext, work: ShapeWork, reference):
-    """Task quality of the candidate on the plan's dataset (None without a quality envelope). The
-    baseline build runs one batch only (planctl.verify.quality: onnxruntime stands in for it)."""
+def _not_built(work: ShapeWork):
+    """The parity result of a candidate TVM failed to make: violated, with the failure as the reason."""
+    from planctl.verify.parity import ParityResult
+
+    failure = work.failure
+    where = f"stage {failure.stage}" + (f", pass {failure.pass_name}" if failure.pass_name else "")
+    return ParityResult(False, dict(work.shape_env), 0, {},
+                        reason=f"no candidate to check: TVM failed to make it ({failure.code}, {where})")
+
+
+def _quality(ctx: RunContext, work: ShapeWork, judge: Optional[QualityReference]):
+    """Task quality of the candidate on the plan's dataset against the quality reference (None
+    without a quality envelope). The baseline build runs one batch only (planctl.verify.quality:
+    onnxruntime on the plan's model stands in for it)."""
     from planctl.lowering.vm import vm_callable
     from planctl.verify.quality import evaluate_quality
 
-    if ctx.spec.envelope.quality is None:
+    if judge is None:
         return None
     names = work.imported.input_names
     with ctx.clock(f"quality[{work.tag}]"):
-        return evaluate_quality(vm_callable(work.candidate, names, ctx.device_kind), reference,
+        return evaluate_quality(vm_callable(work.candidate, names, ctx.device_kind), judge.model,
                                 ctx.spec.envelope.quality, ctx.spec, work.shape_env, ctx.options.root,
                                 baseline=vm_callable(work.baseline, names, ctx.device_kind), baseline_batches=1,
-                                plan_file=str(ctx.options.plan_file))
+                                plan_file=str(ctx.options.plan_file), stand_in=judge.stand_in,
+                                reference_info=judge.info)
 
 
-def _bisect(ctx: RunContext, work: ShapeWork, reference, parity, quality) -> Bisect:
+def _bisect(ctx: RunContext, work: ShapeWork, reference, parity, quality, judge) -> Bisect:
     """Rebuild with subsets of the enabled techniques to name the ones that break the envelope;
     the probes reuse the candidate's tuned kernels."""
     from planctl.apply.bisect import bisect_techniques, envelope_probe, schedule_table
@@ -76,6 +185,35 @@ def _bisect(ctx: RunContext, work: ShapeWork, reference, parity, quality) -> Bis
                                quality_result=quality if "quality" in violated else None,
                                quality_spec=ctx.spec.envelope.quality, root=ctx.options.root,
                                plan_file=str(ctx.options.plan_file),
-                               schedules=schedule_table(work.lowered, work.scheduled), device=ctx.device_kind)
+                               schedules=schedule_table(work.lowered, work.scheduled), device=ctx.device_kind,
+                               quality_reference=judge.model if judge else None,
+                               quality_stand_in=judge.stand_in if judge else None)
         result = bisect_techniques(ctx.techniques, probe)
     return Bisect(**result.to_dict(), violated=violated, shape_env=work.shape_env)
+
+
+def _bisect_build(ctx: RunContext, work: ShapeWork, reference) -> Bisect:
+    """Rebuild with subsets of the enabled techniques (no tuned kernels) to name the ones without
+    which the candidate builds: the technique reported as the cause of a TVM failure."""
+    from planctl.apply.bisect import bisect_techniques, envelope_probe
+
+    with ctx.clock(f"bisect[{work.tag}]"):
+        probe = envelope_probe(plan_spec=ctx.spec, target=ctx.tvm_target, imported=work.imported,
+                               shape_env=work.shape_env, reference=reference, parity=None, device=ctx.device_kind)
+        result = bisect_techniques(ctx.techniques, probe, violation="the candidate does not build")
+    return Bisect(**result.to_dict(), violated=["build"], shape_env=work.shape_env)
+
+
+def _with_cause(ctx: RunContext, work: ShapeWork, bisect: Optional[Bisect]):
+    """The shape's failure with the technique named as its cause: the culprits bisection found
+    for this shape (the candidate builds without them; none when it fails with no technique at
+    all), else, for a shape bisection did not probe, the technique whose own pass raised."""
+    from planctl.lowering.failures import technique_of_pass
+
+    failure = work.failure
+    if bisect is not None and bisect.violated == ["build"] and bisect.shape_env == work.shape_env:
+        technique = ", ".join(bisect.culprits) or None   # rebuilt without them: the ground truth
+    else:
+        technique = technique_of_pass(failure.top_pass, ctx.techniques, ctx.tvm_target)
+    work.failure = failure.with_technique(technique)
+    return work.failure
