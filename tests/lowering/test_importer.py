@@ -135,3 +135,14 @@ def test_a_graph_input_declared_without_a_shape_takes_the_plan_shape(tmp_path):
     onnx.save(model, str(tmp_path / "m.onnx"))
     imported = import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [3, 5])], {})
     assert [int(d) for d in imported.mod["main"].params[0].ty.shape] == [3, 5]
+
+
+def test_a_sequence_output_is_refused_naming_it(tmp_path):
+    graph = helper.make_graph([helper.make_node("SequenceConstruct", ["x", "x"], ["s"], name="pack")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(LoweringError, match="graph output 's' is an ONNX sequence, not a tensor"):
+        import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [2, 4])], {})

@@ -63,9 +63,11 @@ def _checked(model_path: Path, root: Path, location: str, tensors: tuple[str, ..
     if not path.is_relative_to(Path(root).resolve()):
         _fail(f"{what} resolves outside the repository (a symlink leads to {path})", plan,
               "keep the data file inside the repository")
-    if not path.is_file():
+    if not path.exists():
         _fail(f"{what} does not exist (looked for {path}, relative to the model's folder)", plan,
               "commit the data file beside the model, or re-export the model")
+    if not path.is_file():
+        _fail(f"{what} is not a regular file ({path})", plan, "point the model's location at the data file itself")
     problem = lfs_pointer_problem(path)
     if problem:
         _fail(f"{what} is {problem}", plan, "run git lfs pull")

@@ -19,7 +19,8 @@ ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "
 
 @dataclass(frozen=True)
 class ImportedModel:
-    """``mod``: Relax IRModule whose ``main`` takes the inputs in ``input_names`` order."""
+    """``mod``: Relax IRModule whose ``main`` takes the inputs in ``input_names`` order (the
+    graph's order, which may differ from the order the plan lists them in)."""
 
     mod: object
     input_names: list[str]
@@ -46,6 +47,7 @@ def load_onnx(path: Path):
                             file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
     _load_external_data(model, path)
     _declare_outputs(model, path)
+    _tensor_outputs(model, path)
     try:
         onnx.checker.check_model(_checkable(model))
     except Exception as exc:  # noqa: BLE001 - onnx's ValidationError and friends
@@ -94,6 +96,18 @@ def _declare_outputs(model, path: Path) -> None:
                                 "inference cannot find one", file=str(path),
                                 hint=f"declare the output's type (helper.make_tensor_value_info('{output.name}', "
                                      "TensorProto.FLOAT, None)) when exporting")
+
+
+def _tensor_outputs(model, path: Path) -> None:
+    """Refuse a graph output that is not a tensor (a sequence, map or optional), naming it: parity,
+    the runtime's contract and the measurement all work on tensors."""
+    for output in model.graph.output:
+        kind = output.type.WhichOneof("value")
+        if kind not in (None, "tensor_type", "sparse_tensor_type"):
+            raise LoweringError(f"graph output '{output.name}' is an ONNX {kind.removesuffix('_type')}, not "
+                                "a tensor: planctl builds and verifies models whose outputs are tensors",
+                                file=str(path), hint="return the tensors themselves (e.g. ConcatFromSequence before "
+                                                     "the output), or keep this model on its current runtime")
 
 
 def _checkable(model):
@@ -174,8 +188,10 @@ def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedM
         raise LoweringError(
             f"{path}: TVM's ONNX frontend cannot import {len(missing)} node(s): {', '.join(missing[:8])}",
             hint="replace the operator before export, or keep this model on its current runtime")
+    # main's parameters follow the graph's inputs (initializers left out), whatever order the plan lists
+    initializers = {i.name for i in model.graph.initializer}
     return ImportedModel(mod=_convert(model, path, input_specs, shape_env, opset),
-                         input_names=[s.name for s in input_specs],
+                         input_names=[i.name for i in model.graph.input if i.name not in initializers],
                          output_names=[o.name for o in model.graph.output], opset=opset,
                          node_count=len(model.graph.node))
 

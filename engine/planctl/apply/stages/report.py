@@ -45,7 +45,8 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
                        memory=decided.memory, roofline=_roofline(ctx, lowering, measured), decision=decided.decision,
                        fallback=emitted.fallback, artifacts=emitted.artifacts, library_sha256=emitted.library_sha256,
                        inputs=emitted.inputs, notes=[*lowering.notes, *verification.notes,
-                                                     *(measured.notes if measured else []), *emitted.notes])
+                                                     *(measured.notes if measured else []), *ctx.notes,
+                                                     *emitted.notes])
     write_reports(record, ctx.staging)
     return record
 

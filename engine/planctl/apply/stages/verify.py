@@ -6,6 +6,7 @@ could not build fails parity by definition; bisection then names the technique w
 the build. Counterexamples are written into the staging folder (the baseline's under fallback/)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -122,9 +123,27 @@ def _fallback_parity(ctx: RunContext, work: ShapeWork, reference):
     from planctl.lowering.vm import vm_callable
     from planctl.verify.parity import check_parity
 
-    with ctx.clock(f"verify-fallback[{work.tag}]"):
+    with ctx.clock(f"verify-fallback[{work.tag}]"), _reference_failures_located(ctx):
         baseline = vm_callable(work.baseline, work.imported.input_names, ctx.device_kind)
         return check_parity(baseline, reference, ctx.spec, work.shape_env, ctx.staging / "fallback", seed=0)
+
+
+@contextlib.contextmanager
+def _reference_failures_located(ctx: RunContext):
+    """A reference that fails on inputs drawn from the plan's domains: point at the plan's inputs."""
+    from planctl.documents.references import position
+    from planctl.errors import VerificationError
+
+    try:
+        yield
+    except VerificationError as exc:
+        if exc.file is None and "reference failed" in exc.message:
+            where = position(ctx.plan, "/spec/workload/inputs")
+            exc.file, exc.line, exc.col, exc.pointer = str(ctx.plan.path), where.get("line"), where.get("col"), \
+                "/spec/workload/inputs"
+            exc.hint = ("onnxruntime refused inputs drawn from the plan's declared domains (corners included): "
+                        "narrow each input's domain to what the model accepts")
+        raise
 
 
 def _parity(ctx: RunContext, work: ShapeWork, reference):
@@ -139,7 +158,7 @@ def _parity(ctx: RunContext, work: ShapeWork, reference):
         work.failure = capture.failure
     if work.failure is not None:
         return _not_built(work)
-    with ctx.clock(f"verify[{work.tag}]"):
+    with ctx.clock(f"verify[{work.tag}]"), _reference_failures_located(ctx):
         return check_parity(candidate, reference, ctx.spec, work.shape_env, ctx.staging, seed=0)
 
 
