@@ -47,6 +47,9 @@ def test_a_wrong_import_is_rejected_and_nothing_is_deployed(tmp_path, capsys, mo
     assert record["bisect"]["note"].startswith("the envelope is violated with no technique at all")
     fallback_parity = record["builds"][0]["fallback_parity"]
     assert not fallback_parity["passed"] and Path(fallback_parity["counterexample"]).is_file()
+    capsys.readouterr()
+    assert main(fallback_parity["replay"].split()[1:]) == 1   # the replay command reruns the baseline
+    assert "reproduced" in capsys.readouterr().out
     assert record["fallback"] == {"switch": SWITCH, "library": None, "verified": False,
                                   "reason": record["fallback"]["reason"]}
     manifest = json.loads((rejected / "manifest.json").read_text())

@@ -119,12 +119,16 @@ def _quality_notes(ctx: RunContext, judge: Optional[QualityReference]) -> list[s
 
 
 def _fallback_parity(ctx: RunContext, work: ShapeWork, reference):
-    """TVM's baseline build under the same parity check as the candidate (same seed, corners)."""
+    """TVM's baseline build under the same parity check as the candidate (same seed, corners).
+    Raises LoweringError (PLN500) when TVM cannot even load it: there is nothing to fall back to."""
+    from planctl.lowering.failures import tvm_stage
     from planctl.lowering.vm import vm_callable
     from planctl.verify.parity import check_parity
 
     with ctx.clock(f"verify-fallback[{work.tag}]"), _reference_failures_located(ctx):
-        baseline = vm_callable(work.baseline, work.imported.input_names, ctx.device_kind)
+        with tvm_stage("verify", shape=work.tag, file=str(ctx.model_file),
+                       hint="TVM's baseline build could not be loaded to run"):
+            baseline = vm_callable(work.baseline, work.imported.input_names, ctx.device_kind)
         return check_parity(baseline, reference, ctx.spec, work.shape_env, ctx.staging / "fallback", seed=0)
 
 

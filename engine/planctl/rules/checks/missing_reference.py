@@ -43,12 +43,10 @@ def check(ctx):
 
     What it checks
         Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` under the repository
-        root; ``workload.model.onnx``, ``envelope.quality.dataset`` (and its ``reference``
-        model) and each technique's ``calibration.dataset`` (repository-relative) are regular
-        files, and an autotuning ``records`` is a ``.jsonl`` file or a directory (TVM's
-        JSONDatabase format); none is a Git LFS pointer (``version
-        https://git-lfs.github.com/spec/v1`` ...: a checkout without ``git lfs pull``). A path
-        that leaves the repository through a symlink is ``PLN220``'s, not this rule's.
+        root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
+        ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
+        ``records`` is a ``.jsonl`` file or a directory (TVM's JSONDatabase format). A path that
+        leaves the repository through a symlink is ``PLN220``'s, not this rule's.
 
     Why
         A plan that points at nothing cannot be compiled, measured, verified or rolled back;
@@ -58,6 +56,10 @@ def check(ctx):
     Example
         ``targets: [a100-80gb]`` with no ``targets/a100-80gb.yaml``; ``quality: {dataset:
         data/eval.jsonl}`` when the file was never committed; ``onnx: models`` (a directory).
+        The same goes for ``envelope.quality.reference.onnx``, and for a Git LFS pointer
+        (``version https://git-lfs.github.com/spec/v1`` / ``oid sha256:...`` / ``size ...``: a
+        checkout without ``git lfs pull``) named as any of these files or found in a records
+        directory: apply would read it as the model or the data.
 
     Fix
         Fix the name, add the target document or the file, or generate the model file (a
