@@ -125,9 +125,12 @@ def _sha_or_error(path: Path) -> str:
 
 
 def _file_sha(root: Path, relative: str, plan) -> dict:
+    """sha256 of a named file, or of every file in a named directory (TVM's records format)."""
+    from planctl.apply.lock import tree_digest
+
     try:
         path = inside_root(root, relative, what="file", plan_file=str(plan.path), pointer="")
-        return {"path": relative, "sha256": sha256_file(path)}
+        return {"path": relative, "sha256": tree_digest(path) if path.is_dir() else sha256_file(path)}
     except (PlanctlError, OSError) as exc:
         return {"path": relative, "sha256": None, "error": str(exc)}
 

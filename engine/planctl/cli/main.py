@@ -73,10 +73,13 @@ def _tracebacks() -> bool:
 
 def print_error(err: PlanctlError) -> None:
     """``path:line:col: error[PLNxxx] message``, the source line with a caret, then ``help:``."""
-    from planctl.documents.diagnostics import render_error, render_finding
+    from planctl.documents.diagnostics import render_error
 
-    for finding in getattr(err, "findings", ()):   # LegalityError: each finding at its line first
-        click.echo(render_finding(finding) + "\n", err=True)
+    if getattr(err, "findings", None):   # LegalityError: each finding at its line first, as check prints it
+        from planctl.rules.reporters.as_text import one, use_colour
+
+        for finding in err.findings:
+            click.echo(one(finding, use_colour(sys.stderr)) + "\n", err=True)
     click.echo(render_error(err), err=True)
 
 
