@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planctl.cli.main import main
@@ -171,3 +172,42 @@ def test_a_data_dependent_output_shape_is_verified_at_each_value_and_promoted(tm
     x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(2, 8)
     for s in (-3, -2, -1):
         np.testing.assert_array_equal(run(X=x, S=np.array([s], np.int64))[0], x[:, s:])
+
+
+def test_a_failure_at_one_production_shape_rolls_the_plan_back(tmp_path, monkeypatch):
+    """Batch 1 builds; batch 2 raises in a technique's pass: the plan is rolled back as a whole, the
+    failure is located at its shape, and the batch-1 candidate is not deployed either."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from planctl.lowering import techniques
+
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32), "W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"], name="matmul")], "dyn",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["b", 16])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["b", 16])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "models").mkdir()
+    onnx.save(model, str(tmp_path / "models" / "dyn.onnx"))
+    doc = bm.plan("dyn", "models/dyn.onnx", bm.sha256(tmp_path / "models" / "dyn.onnx"), [bm.floats("X", ["batch", 16])],
+                  ["Y"], optimizations=TECHNIQUES)
+    doc["spec"]["workload"]["production_shapes"] = {"batch": {"min": 1, "opt": 1, "max": 2, "values": [1, 2]}}
+    plan_file = bm.make_repo(tmp_path, doc)
+
+    @tvm.transform.module_pass(opt_level=0, name="test.FailsAtBatch2")
+    def fails_at_batch_2(mod, _ctx):
+        if int(mod["main"].params[0].ty.shape[0]) == 2:
+            raise tvm.error.InternalError("Check failed: batch 2 was told to fail")
+        return mod
+    broken = techniques.TechniqueImpl("dead-code-elimination", "graph", lambda *_: [fails_at_batch_2], "broken")
+    monkeypatch.setitem(techniques.REGISTRY, "dead-code-elimination", broken)
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    out_dir = tmp_path / "out" / "dyn" / "x86-64-avx2"
+    record = json.loads((out_dir / "report.json").read_text())
+    [failure] = record["failures"]
+    assert failure["shape"] == "batch-2" and failure["technique"] == "dead-code-elimination"
+    assert [p["passed"] for p in record["parity"]] == [True, False]
+    assert all(p["passed"] for p in (b["fallback_parity"] for b in record["builds"]))
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert record["decision"]["verdict"] == "rollback" and manifest["artifact"] == manifest["baseline"]
