@@ -126,7 +126,7 @@ def test_example_inputs_are_deterministic_and_accept_the_whole_plan(make_spec):
 
 
 def test_corners_of_every_domain(make_spec):
-    from planctl.verify.strategies import corner_examples
+    from planctl.verify.corners import corner_examples
 
     spec = make_spec(production_shapes={}, inputs=[
         {"name": "ids", "dtype": "int64", "shape": [3, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}},
@@ -157,7 +157,7 @@ def test_corners_of_every_domain(make_spec):
 
 
 def test_corners_leave_out_duplicates_of_a_one_point_domain(make_spec):
-    from planctl.verify.strategies import corner_examples
+    from planctl.verify.corners import corner_examples
 
     spec = make_spec(production_shapes={}, inputs=[_floats("x", "float32", 1.0, 1.0, shape=(2,))])
     assert [c["x"].tolist() for c in corner_examples(spec, {})] == [[1.0, 1.0]]

@@ -4,7 +4,7 @@
 callables, and compares every output under the envelope's tolerance (``compare.compare_output``).
 On the first violation hypothesis shrinks the inputs to a minimal failing example, which is written
 to ``out_dir/counterexample-<shape>.npz`` (inputs and both outputs) with a replay command. When the
-random draws all pass, the corners of every input's domain (``strategies.corner_examples``: min,
+random draws all pass, the corners of every input's domain (``corners.corner_examples``: min,
 max, near both, rows of equal values, rows of large magnitude) are checked too, always.
 
 Callables: ``fn(inputs: dict[str, np.ndarray]) -> list[np.ndarray]`` (outputs in order; a single
@@ -26,7 +26,8 @@ from hypothesis.errors import Flaky
 from planctl.errors import VerificationError
 from planctl.verify.compare import Comparison, compare_output
 from planctl.verify.counterexample import replay_command, save_counterexample, shape_tag
-from planctl.verify.strategies import corner_examples, inputs_strategy, plan_spec_of
+from planctl.verify.corners import corner_examples
+from planctl.verify.strategies import inputs_strategy, plan_spec_of
 
 Inputs = dict[str, np.ndarray]
 Model = Callable[[Inputs], Sequence[np.ndarray]]

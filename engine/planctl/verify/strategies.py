@@ -53,7 +53,7 @@ def inputs_strategy(plan_spec: Any, shape_env: dict[str, int] | None = None) -> 
     """
     spec = plan_spec_of(plan_spec)
     shape_env = dict(shape_env or {})
-    free = _free_dims(spec, shape_env)
+    free = free_dims(spec, shape_env)
     if not free:
         return _arrays_for(spec.workload.inputs, shape_env)
     dims = st.fixed_dictionaries({n: st.sampled_from(dim_points(spec.workload.production_shapes[n]))
@@ -64,7 +64,9 @@ def inputs_strategy(plan_spec: Any, shape_env: dict[str, int] | None = None) -> 
     return dims.flatmap(lambda drawn: _arrays_for(spec.workload.inputs, {**shape_env, **drawn}))
 
 
-def _free_dims(spec: Any, shape_env: dict[str, int]) -> list[str]:
+def free_dims(spec: Any, shape_env: dict[str, int]) -> list[str]:
+    """The symbolic dims of the inputs that ``shape_env`` leaves unbound, in order of first use;
+    VerificationError for one that production_shapes does not declare either."""
     free: list[str] = []
     for inp in spec.workload.inputs:
         for d in inp.shape:
@@ -100,7 +102,7 @@ def input_array(inp: Any, shape: tuple[int, ...]) -> st.SearchStrategy:
     if domain.kind == "integer-range":
         elements = st.integers(domain.min, domain.max)
     elif domain.kind == "enum":
-        elements = st.sampled_from(_enum_values(inp.name, domain.values, dtype))
+        elements = st.sampled_from(enum_values(inp.name, domain.values, dtype))
     else:
         elements = _floats(domain, dtype)
     # Small arrays: every element drawn on its own (no fill), so shrinking reaches a minimal example
@@ -110,7 +112,7 @@ def input_array(inp: Any, shape: tuple[int, ...]) -> st.SearchStrategy:
     return hnp.arrays(dtype, shape, elements=elements, fill=fill)
 
 
-def _enum_values(name: str, values: list, dtype: np.dtype) -> list:
+def enum_values(name: str, values: list, dtype: np.dtype) -> list:
     """The enum values at ``dtype``; ``VerificationError`` for one that ``dtype`` cannot hold exactly."""
     cast = [dtype.type(v) for v in values]
     bad = [v for v, c in zip(values, cast) if float(c) != float(v)]
@@ -124,7 +126,7 @@ def _floats(domain: Any, dtype: np.dtype) -> st.SearchStrategy:
     hypothesis forbids ``allow_nan`` or ``allow_infinity`` together with two finite bounds."""
     if dtype.kind != "f":
         raise VerificationError(f"float-range domain on a {dtype} input", hint="use integer-range or enum")
-    lo, hi = _inward_bounds(domain.min, domain.max, dtype)
+    lo, hi = inward_bounds(domain.min, domain.max, dtype)
     width = dtype.itemsize * 8
     finite = st.floats(lo, hi, width=width, allow_subnormal=domain.allow_subnormal)
     special = [math.nan] if domain.allow_nan else []
@@ -132,7 +134,7 @@ def _floats(domain: Any, dtype: np.dtype) -> st.SearchStrategy:
     return st.one_of(finite, st.sampled_from(special)) if special else finite
 
 
-def _inward_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[float, float]:
+def inward_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[float, float]:
     """Round the bounds inward to values ``dtype`` represents exactly (hypothesis requires it)."""
     lo_t, hi_t = dtype.type(lo), dtype.type(hi)
     if float(lo_t) < lo:
@@ -175,103 +177,3 @@ def example_inputs(plan_spec: Any, shape_env: dict[str, int] | None = None, *, s
 
     draw()
     return kept["inputs"]
-
-
-# ------------------------------------------------------------------------------ domain corners
-# Random draws inside a domain rarely reach its edges all at once: a row of values near the
-# domain's maximum can overflow a float16 accumulation while a hundred random draws pass. So
-# parity also runs these deterministic examples (each kind applied to every input at once).
-CORNERS = ("min", "max", "near-min", "near-max", "equal-rows", "large-rows", "large-random-rows")
-
-
-def corner_examples(plan_spec: Any, shape_env: dict[str, int] | None = None) -> list[dict[str, np.ndarray]]:
-    """The corners of every input's domain at one static shape, as input dicts (duplicates
-    dropped), in :data:`CORNERS` order:
-
-    - ``min`` / ``max``: every element at the domain's minimum / maximum;
-    - ``near-min`` / ``near-max``: one step inside them (the next representable float, the next
-      integer or enum value, a mask one longer / shorter);
-    - ``equal-rows``: each row (the last axis) holds one value, cycling through max, min, midpoint;
-    - ``large-rows``: rows of the largest magnitudes with alternating signs (max, min, max, ...),
-      shifted by one from row to row;
-    - ``large-random-rows``: each element the domain's min or max, by a fixed pseudo-random choice.
-
-    Attention masks map these onto mask lengths (``min_length`` .. the full row). Raises
-    VerificationError like :func:`inputs_strategy` for an unbound dim or an unusable dtype.
-    """
-    spec = plan_spec_of(plan_spec)
-    shape_env = dict(shape_env or {})
-    # a dim the shape env leaves free takes its largest production value
-    shape_env.update({d: max(dim_points(spec.workload.production_shapes[d])) for d in _free_dims(spec, shape_env)})
-    out: list[dict[str, np.ndarray]] = []
-    for kind in CORNERS:
-        example = {inp.name: _corner(inp, resolve_shape(inp, shape_env), kind) for inp in spec.workload.inputs}
-        if not any(all(np.array_equal(a, b, equal_nan=True) for a, b in zip(example.values(), seen.values()))
-                   for seen in out):
-            out.append(example)
-    return out
-
-
-def _corner(inp: Any, shape: tuple[int, ...], kind: str) -> np.ndarray:
-    dtype, domain = numpy_dtype(inp.dtype), inp.domain
-    if domain.kind == "attention-mask":
-        return _mask_corner(inp.name, dtype, shape, domain.min_length, kind)
-    lo, near_lo, near_hi, hi = _edges(inp.name, domain, dtype)
-    if kind in ("min", "max", "near-min", "near-max"):
-        value = {"min": lo, "max": hi, "near-min": near_lo, "near-max": near_hi}[kind]
-        return np.full(shape, value, dtype=dtype)
-    rows, width = _rows(shape)
-    if kind == "equal-rows":
-        mid = _midpoint(lo, hi, dtype)
-        values = np.array([hi, lo, mid], dtype=dtype)[np.arange(rows) % 3]
-        return np.repeat(values[:, None], width, axis=1).reshape(shape)
-    if kind == "large-rows":
-        pick = (np.arange(rows)[:, None] + np.arange(width)[None, :]) % 2 == 0
-    else:
-        pick = np.random.default_rng(0).integers(0, 2, size=(rows, width)).astype(bool)
-    return np.where(pick, dtype.type(hi), dtype.type(lo)).astype(dtype).reshape(shape)
-
-
-def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(rows, row length) of ``shape`` viewed as rows along its last axis (a scalar is one row of one)."""
-    width = shape[-1] if shape else 1
-    return (math.prod(shape) // width if width else 0), width
-
-
-def _edges(name: str, domain: Any, dtype: np.dtype) -> tuple:
-    """(min, one step above it, one step below max, max) of a domain, at ``dtype``."""
-    if domain.kind == "integer-range":
-        info = np.iinfo(dtype)
-        lo, hi = max(domain.min, info.min), min(domain.max, info.max)
-        return lo, min(lo + 1, hi), max(hi - 1, lo), hi
-    if domain.kind == "enum":
-        values = sorted(set(_enum_values(name, domain.values, dtype)))
-        return values[0], values[min(1, len(values) - 1)], values[max(len(values) - 2, 0)], values[-1]
-    if dtype.kind != "f":
-        raise VerificationError(f"float-range domain on a {dtype} input", hint="use integer-range or enum")
-    lo, hi = _inward_bounds(domain.min, domain.max, dtype)
-    up, down = np.nextafter(dtype.type(lo), dtype.type(hi)), np.nextafter(dtype.type(hi), dtype.type(lo))
-    if not domain.allow_subnormal:   # one step off zero is subnormal; step over it
-        tiny = np.finfo(dtype).tiny
-        up = dtype.type(tiny) if 0 < abs(float(up)) < tiny and lo == 0 else up
-        down = dtype.type(-tiny) if 0 < abs(float(down)) < tiny and hi == 0 else down
-    return lo, float(up), float(down), hi
-
-
-def _midpoint(lo, hi, dtype: np.dtype):
-    if dtype.kind == "f":
-        return dtype.type(float(lo) / 2 + float(hi) / 2)   # halves first: lo + hi may overflow
-    return dtype.type((int(lo) + int(hi)) // 2)
-
-
-def _mask_corner(name: str, dtype: np.dtype, shape: tuple[int, ...], min_length: int, kind: str) -> np.ndarray:
-    if not shape:
-        raise VerificationError(f"input {name}: an attention mask needs at least one axis")
-    seq, rows = shape[-1], math.prod(shape[:-1])
-    shortest = min(min_length, seq)
-    lengths = {"min": [shortest] * rows, "max": [seq] * rows,
-               "near-min": [min(shortest + 1, seq)] * rows, "near-max": [max(seq - 1, shortest)] * rows,
-               "equal-rows": [(shortest + seq) // 2] * rows,
-               "large-rows": [seq if r % 2 == 0 else shortest for r in range(rows)],
-               "large-random-rows": list(np.random.default_rng(0).integers(shortest, seq + 1, size=rows))}[kind]
-    return (np.arange(seq) < np.asarray(lengths, dtype=np.int64).reshape(shape[:-1] + (1,))).astype(dtype)
