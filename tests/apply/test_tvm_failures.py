@@ -211,3 +211,25 @@ def test_a_failure_at_one_production_shape_rolls_the_plan_back(tmp_path, monkeyp
     assert all(p["passed"] for p in (b["fallback_parity"] for b in record["builds"]))
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert record["decision"]["verdict"] == "rollback" and manifest["artifact"] == manifest["baseline"]
+
+
+def test_a_failure_applying_the_tuned_schedules_is_located_and_rolls_back(tmp_path, monkeypatch):
+    """The tuning stage's TVM pass (MetaScheduleApplyDatabase) raises: stage ``tuning``; the
+    search itself is replaced by an empty report so the test needs no tuning run."""
+    from planctl.apply.stages import tuning
+    from planctl.tuning.search import TuningReport
+
+    bm.mlp(tmp_path / "models" / "mlp.onnx")
+    doc = bm.plan("mlp", "models/mlp.onnx", bm.sha256(tmp_path / "models" / "mlp.onnx"), [bm.floats("X", [4, 16])],
+                  ["Y"], optimizations=[*TECHNIQUES, {"technique": "autotuning",
+                                                      "budget": {"trials": 2, "wall_clock_s": 60, "trials_per_task": 1}}])
+    doc["spec"]["bottleneck"]["layer"] = "kernel"
+    plan_file = bm.make_repo(tmp_path, doc)
+    monkeypatch.setattr(tuning, "_search", lambda ctx, *_: TuningReport(cache_dir=str(ctx.cache.store.path)))
+    monkeypatch.setattr(tvm.relax.transform, "MetaScheduleApplyDatabase",
+                        lambda **_: boom("test.MetaScheduleApplyDatabase"))
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    record = json.loads((tmp_path / "out" / "mlp" / "x86-64-avx2" / "report.json").read_text())
+    [failure] = record["failures"]
+    assert (failure["stage"], failure["pass_name"]) == ("tuning", "test.MetaScheduleApplyDatabase")
+    assert record["decision"]["verdict"] == "rollback" and record["fallback"]["verified"]
