@@ -38,6 +38,7 @@ class ImportResult:
     source: str
     lines: int = 0
     added: int = 0
+    usable: int = 0   # records read whole (added, or already in the store)
     problems: list[str] = field(default_factory=list)
 
 
@@ -125,7 +126,7 @@ def import_jsonl(store: Store, path: Path, verify_workload=None) -> ImportResult
         records.append(rec)
     for key in keys.values():
         store.ensure_key(key)
-    result.added = store.add(records)
+    result.added, result.usable = store.add(records), len(records)
     _note(store, text, result)
     return result
 
@@ -177,7 +178,7 @@ def import_legacy(store: Store, directory: Path, key: CacheKey, provenance: dict
             continue
         records.append(Record.new(key.key_id, workload_hash, trace, run_secs, target, args_info, note, created=0.0))
     store.ensure_key(key)
-    result.added = store.add(records)
+    result.added, result.usable = store.add(records), len(records)
     _note(store, (directory / WORKLOAD_FILE).read_text(errors="replace")
           + (directory / RECORD_FILE).read_text(errors="replace"), result)
     return result
@@ -210,11 +211,33 @@ def _note(store: Store, text: str, result: ImportResult) -> None:
 
 
 def import_any(store: Store, path: Path, key: CacheKey, provenance: dict, verify_workload=None) -> ImportResult:
-    """A ``.jsonl`` file, or a legacy directory (which must hold TVM's two JSONDatabase files)."""
+    """A ``.jsonl`` file, or a legacy directory (which must hold TVM's two JSONDatabase files).
+    Raises TuningError for a missing file, a Git LFS pointer, or a file that yields no usable
+    record (an empty import would silently turn into a full search)."""
+    if not path.exists():
+        raise TuningError(f"tuning records {path} do not exist", hint="export them with planctl cache export")
+    refuse_lfs_pointers(path)
     if path.is_dir():
         if (path / JSONL_NAME).is_file():
-            return import_jsonl(store, path / JSONL_NAME, verify_workload)
-        return import_legacy(store, path, key, provenance)
-    if not path.is_file():
-        raise TuningError(f"tuning records {path} do not exist", hint="export them with planctl cache export")
-    return import_jsonl(store, path, verify_workload)
+            return require_usable(import_jsonl(store, path / JSONL_NAME, verify_workload))
+        return require_usable(import_legacy(store, path, key, provenance))
+    return require_usable(import_jsonl(store, path, verify_workload))
+
+
+def refuse_lfs_pointers(path: Path) -> None:
+    """TuningError when ``path`` (or a file in it) is a Git LFS pointer instead of the records."""
+    from planctl.files import lfs_pointer_problem
+
+    for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+        problem = lfs_pointer_problem(file)
+        if problem:
+            raise TuningError(f"tuning records {file} are {problem}", hint="git lfs install && git lfs pull")
+
+
+def require_usable(result: ImportResult) -> ImportResult:
+    """``result`` when it read at least one whole record; else TuningError naming the first problems."""
+    if result.usable:
+        return result
+    why = "; ".join(result.problems[:3]) or "the file holds no record"
+    raise TuningError(f"tuning records {result.source} yield no usable record ({result.lines} line(s) read: {why})",
+                      hint="re-export them with planctl cache export FILE.jsonl, or fix the records path")

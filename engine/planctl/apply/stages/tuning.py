@@ -23,6 +23,8 @@ def run(ctx: RunContext) -> Tuning:
     from planctl.tuning.budget import effective_budget
     from planctl.tuning.governed import open_cache
 
+    from planctl.lowering.failures import tvm_stage
+
     autotuning = find_autotuning(ctx.techniques)
     if autotuning is None:
         for work in ctx.shapes:
@@ -36,11 +38,22 @@ def run(ctx: RunContext) -> Tuning:
     budget = effective_budget(autotuning.budget, ctx.options.root)
     shapes = []
     for i, work in enumerate(ctx.shapes):
-        with ctx.clock(f"tuning[{work.tag}]"):
+        if work.failure is not None:   # the candidate's passes failed: nothing to tune
+            shapes.append(None)
+            continue
+        report = None
+        # a TuningError (a replay miss, a broken cache) stops apply; TVM raising is this candidate's failure
+        with ctx.clock(f"tuning[{work.tag}]"), \
+                tvm_stage("tuning", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
             report = _search(ctx, work, autotuning, budget)
             report.imported_records = imported if i == 0 else 0
-            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work)
+            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work, capture)
             report.integrity = list(ctx.cache.store.problems)
+        work.failure = capture.failure
+        if work.failure is not None:
+            work.scheduled = None
+            shapes.append(None)
+            continue
         work.workloads = [t.workload_hash for t in report.tasks]
         shapes.append(TuningEvidence(**report.to_dict()))
     return Tuning(shapes=shapes)
@@ -77,7 +90,7 @@ def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str
     return report
 
 
-def _apply_database(ctx: RunContext, work: ShapeWork):
+def _apply_database(ctx: RunContext, work: ShapeWork, capture):
     from planctl.lowering.build import apply_database
 
-    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database())
+    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database(), instruments=capture.instruments)
