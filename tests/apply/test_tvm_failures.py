@@ -57,9 +57,9 @@ def inject_legalize(monkeypatch):   # a pass of the candidate's legalization, wh
 
 
 def inject_build(monkeypatch):   # a pass of the candidate's final lowering (relax.build)
-    from planctl.lowering import build
+    from planctl.lowering import backend
 
-    real = build.backend_pipeline
+    real = backend.backend_pipeline
 
     class Backend:
         def __init__(self, target):
@@ -70,7 +70,7 @@ def inject_build(monkeypatch):   # a pass of the candidate's final lowering (rel
 
         def finalize_passes(self, target):
             return [*self.real.finalize_passes(target), boom("test.Finalize")]
-    monkeypatch.setattr(build, "backend_pipeline", Backend)
+    monkeypatch.setattr(backend, "backend_pipeline", Backend)
 
 
 def inject_export(monkeypatch):   # exporting the candidate's library
