@@ -101,6 +101,19 @@ def test_any_input_change_changes_the_digest(tiny_repo: Path, monkeypatch, chang
     assert _digest(tiny_repo, environ, **kwargs) != before
 
 
+def test_a_records_folder_is_digested_by_its_files(tiny_repo: Path):
+    """TVM's JSONDatabase format is a folder: replacing a file in it is a change (issue 12 D)."""
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    folder = tiny_repo / "records" / "x86"
+    folder.mkdir(parents=True)
+    (folder / "database_workload.json").write_text("[]\n")
+    (folder / "database_tuning_record.json").write_text("[0, []]\n")
+    plan.write_text(plan.read_text().replace("trials_per_task: 2}", "trials_per_task: 2}\n      records: records/x86"))
+    before = _digest(tiny_repo)
+    (folder / "database_tuning_record.json").write_text("[0, [1]]\n")
+    assert _digest(tiny_repo) != before
+
+
 def test_gpu_names_count_for_a_cuda_target(tiny_repo: Path, monkeypatch):
     target = tiny_repo / "targets" / "x86-64-avx2.yaml"
     found = inputs.components(_options(tiny_repo), load_plan(tiny_repo / "plans" / "tiny.yaml"),

@@ -21,18 +21,20 @@ from planctl.errors import PlanctlError
 from planctl.files import sha256_file
 from planctl.tuning.digest import canonical
 
-LIBRARIES = ("artifact", "baseline", "candidate")  # manifest keys naming library files
+LIBRARIES = ("artifact", "baseline", "candidate", "fallback")  # manifest keys naming library files
 NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"]
 NVIDIA_SMI_TIMEOUT_S = 5.0
 
 
-def components(options, plan, target, environ=os.environ) -> dict:
+def components(options, plan, target, environ=os.environ, external_data=()) -> dict:
     """The inputs of one apply of the plan document ``plan`` for the target document ``target``
-    under ``options`` (ApplyOptions). Raises nothing for a missing or unreadable file: its entry
-    says so, and the run itself reports it."""
+    under ``options`` (ApplyOptions); ``external_data``: the model's external data files
+    (planctl.lowering.external_data.ExternalData), digested like the model itself. Raises nothing
+    for a missing or unreadable file: its entry says so, and the run itself reports it."""
     spec, target_spec = plan.model.spec, target.model.spec
     tuning = autotuning(spec)
     found = {"plan": plan.sha256, "target": target.sha256, "model": spec.workload.model.sha256,
+             "model_external_data": {d.location: _sha_or_error(d.path) for d in external_data},
              "files": _named_files(options, plan), "versions": _versions(),
              "host": _host(target_spec.capabilities.device),
              "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
@@ -101,10 +103,20 @@ def _named_files(options, plan) -> dict:
     return {ref.pointer: _file_sha(options.root, ref.path, plan) for ref in read_by_apply(plan.model.spec)}
 
 
+def _sha_or_error(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"unreadable: {exc}"
+
+
 def _file_sha(root: Path, relative: str, plan) -> dict:
+    """sha256 of a named file, or of every file in a named directory (TVM's records format)."""
+    from planctl.apply.lock import tree_digest
+
     try:
         path = inside_root(root, relative, what="file", plan_file=str(plan.path), pointer="")
-        return {"path": relative, "sha256": sha256_file(path)}
+        return {"path": relative, "sha256": tree_digest(path) if path.is_dir() else sha256_file(path)}
     except (PlanctlError, OSError) as exc:
         return {"path": relative, "sha256": None, "error": str(exc)}
 

@@ -43,17 +43,18 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
     """Run every stage; return where the output went and the record.
 
     When the live output was made from the same inputs (planctl.apply.inputs) and its libraries are
-    intact, nothing runs (unless ``options.force``). Raises a PlanctlError subclass for bad input
-    (nothing is written then); a plan that fails its envelope is not an error: the result's verdict
-    says ``rollback``.
+    intact, nothing runs (unless ``options.force``). Raises LegalityError when ``planctl check``
+    rejects the plan, another PlanctlError subclass for bad input (nothing is written then); a plan
+    that fails its envelope is not an error: the result's verdict says ``rollback`` (or ``reject``
+    when not even the baseline build is verified).
     """
     ctx, found = documents.run(options, progress)
+    checked = legality.run(ctx)   # stops on what check rejects, before anything else (even "up to date")
     previous = None if options.force else inputs.live_output(ctx.output.live, inputs.digest(ctx.inputs))
     if previous is not None:
         since = {"up_to_date_since": previous["created"]} if previous.get("created") else {}
         return ApplyResult(out_dir=ctx.output.live, record={**previous, "up_to_date": True, **since})
     with _exclusive(ctx), _staging(ctx):
-        checked = legality.run(ctx)
         measure.prepare(ctx)
         lowered = lowering.run(ctx)
         tuned = tuning.run(ctx)
@@ -62,7 +63,7 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
         profiled = profile.run(ctx, lowered)
         measured = measure.run(ctx)
         decided = decide.run(ctx, verified, measured, built)
-        emitted = emit.run(ctx, decided)
+        emitted = emit.run(ctx, decided, verified)
         record = report.run(ctx, found, checked, lowered, tuned, built, verified, profiled, measured, decided,
                             emitted)
         _publish(ctx, Path(emitted.destination))

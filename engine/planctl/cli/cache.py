@@ -198,9 +198,10 @@ def import_(ctx: click.Context, source: Path, target_name: str | None, root: Pat
         if target_name is None:
             raise TuningError(f"{source} is a TVM JSONDatabase directory: name the target it was tuned for",
                               hint="add --target NAME")
-        result = record_files.import_legacy(store, source, *_key(target_name, root),
-                                            {"imported": time.strftime("%Y-%m-%d"), "path": str(source),
-                                             **_plan_provenance(plan_file)})
+        record_files.refuse_lfs_pointers(source)
+        result = record_files.require_usable(record_files.import_legacy(
+            store, source, *_key(target_name, root),
+            {"imported": time.strftime("%Y-%m-%d"), "path": str(source), **_plan_provenance(plan_file)}))
     else:
         result = record_files.import_any(store, source, None, None, {})
     for problem in result.problems:

@@ -53,11 +53,12 @@ def dlight_schedules(target):
     return apply
 
 
-def compile_scheduled(mod, target, config: dict | None = None, disabled_passes: Sequence[str] = ()):
+def compile_scheduled(mod, target, config: dict | None = None, disabled_passes: Sequence[str] = (),
+                      instruments: Sequence = ()):
     """``relax.build`` of a legalized, scheduled module with TVM's dataflow-lowering and finalize
     passes of ``target``'s backend (dlight schedules first on GPU targets); ``config``: PassContext
-    config (e.g. ``relax.backend.use_cuda_graph``); ``disabled_passes``: TVM pass names left out.
-    Returns a VMExecutable; raises TVM's errors unchanged."""
+    config (e.g. ``relax.backend.use_cuda_graph``); ``disabled_passes``: TVM pass names left out;
+    ``instruments``: PassInstruments that see its passes. Returns a VMExecutable; raises TVM's errors unchanged."""
     import tvm
     from tvm import relax
 
@@ -66,7 +67,8 @@ def compile_scheduled(mod, target, config: dict | None = None, disabled_passes: 
     if is_gpu(target):
         finish = [dlight_schedules(target), *finish]
     pipeline = tvm.transform.Sequential(finish)
-    with target, tvm.transform.PassContext(opt_level=3, config=config or {}, disabled_pass=list(disabled_passes)):
+    with target, tvm.transform.PassContext(opt_level=3, config=config or {}, disabled_pass=list(disabled_passes),
+                                           instruments=list(instruments)):
         return relax.build(mod, target=target, relax_pipeline=pipeline)
 
 

@@ -38,15 +38,18 @@ def make_target(tvm_dict: dict):
     return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
 
 
-def build_baseline(mod, target):
-    """TVM's default build of the imported module (``tvm.compile``); returns a VMExecutable."""
+def build_baseline(mod, target, instruments: Sequence = ()):
+    """TVM's default build of the imported module (``tvm.compile``); returns a VMExecutable.
+    ``instruments``: PassInstruments that see its passes (under TVM's default PassContext settings)."""
     import tvm
 
-    return tvm.compile(mod, target)
+    with tvm.transform.PassContext(instruments=list(instruments)):
+        return tvm.compile(mod, target)
 
 
-def lower_candidate(mod, target, techniques) -> LoweredCandidate:
-    """Run the plan's passes in order under a PassContext with the per-pass recorder."""
+def lower_candidate(mod, target, techniques, instruments: Sequence = ()) -> LoweredCandidate:
+    """Run the plan's passes in order under a PassContext with the per-pass recorder (and
+    ``instruments``, e.g. planctl.lowering.failures.pass_tracker)."""
     import tvm
     from tvm import relax
 
@@ -56,7 +59,7 @@ def lower_candidate(mod, target, techniques) -> LoweredCandidate:
     legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
                 relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
     fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:1]
-    with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records)]):
+    with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records), *instruments]):
         for p in [*graph, *dispatch]:
             mod = p(mod)
         routes = read_routes(mod)
@@ -80,30 +83,31 @@ def prepack_passes(techniques) -> list:
             relax.transform.FoldConstant()]
 
 
-def apply_database(mod, target, database):
+def apply_database(mod, target, database, instruments: Sequence = ()):
     """Swap in the database's best schedule for each PrimFunc; returns (mod, scheduled, total)."""
     import tvm
     from tvm import relax, tirx
 
-    with target, database, tvm.transform.PassContext(opt_level=3):
+    with target, database, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
     funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]
     scheduled = sum(1 for f in funcs if f.attrs is not None and "tirx.is_scheduled" in f.attrs)
     return mod, scheduled, len(funcs)
 
 
-def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()):
+def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = (), instruments: Sequence = ()):
     """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets);
     ``disabled_passes``: TVM pass names left out (planctl.lowering.techniques.disabled_passes).
     A module with library routes (planctl.lowering.cuda_library) comes back linked, so the
     in-memory build runs as shipped."""
     import tvm
 
-    with target, tvm.transform.PassContext(opt_level=3):
+    with target, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         for p in prepack_passes(techniques)[1:]:
             mod = p(mod)
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
-    executable = compile_scheduled(mod, target, config=config, disabled_passes=disabled_passes)
+    executable = compile_scheduled(mod, target, config=config, disabled_passes=disabled_passes,
+                                   instruments=instruments)
     # library routes are C++ compiled at export: link now so the in-memory build runs as shipped
     return linked_executable(executable) if uses_extension(mod) else executable

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 REPORT_VERSION = 1
 Statistic = Literal["p50", "p90", "p95", "p99", "mean", "min", "max"]
-Verdict = Literal["promote", "rollback", "inconclusive"]
+Verdict = Literal["promote", "rollback", "inconclusive", "reject"]
 
 
 class Evidence(BaseModel):
@@ -59,8 +59,8 @@ class LegalityFinding(Evidence):
 
 
 class Legality(Evidence):
-    """The legality rules run on the plan and its targets before lowering (recorded; apply does not
-    stop on them yet)."""
+    """The legality rules run on the plan and its targets before lowering, as ``planctl check``
+    runs them (same engine, same waivers); an unwaived error stops apply, so a report has none."""
 
     findings: list[LegalityFinding] = Field(default_factory=list)
     errors: int = Field(0, description="unwaived findings of severity error")
@@ -144,6 +144,22 @@ class PlannedMemory(Evidence):
     static_planning: bool = Field(True, description="False when the plan disables static-memory-planning")
 
 
+class TVMFailureRecord(Evidence):
+    """planctl.lowering.failures.TVMFailure: an exception TVM raised while making the candidate
+    (finding PLN500)."""
+
+    code: Literal["PLN500"] = "PLN500"
+    stage: str = Field(description="import | baseline-build | passes | tuning | candidate-build | export | verify")
+    shape: Optional[str] = Field(None, description="the production shape's tag")
+    passes: list[str] = Field(default_factory=list, description="the passes running when TVM raised, outermost first")
+    pass_name: Optional[str] = Field(None, description="the innermost of them (TVM's Sequential wrapper left out)")
+    node: Optional[str] = Field(None, description="the ONNX node, where known")
+    error: str = Field(description="the exception's type")
+    detail: str = Field(description="TVM's message")
+    log: Optional[str] = Field(None, description="the crash log with the traceback")
+    technique: Optional[str] = Field(None, description="the plan technique reported as the cause")
+
+
 # ------------------------------------------------------------------------------- tuning
 class Budget(Evidence):
     trials: int
@@ -203,12 +219,13 @@ class Tuning(Evidence):
 
 # ------------------------------------------------------------------------------- verify
 class OutputParity(Evidence):
-    """planctl.verify.parity.OutputParity (non-finite errors are null)."""
+    """planctl.verify.parity.OutputParity (non-finite errors are null; tolerances are always finite:
+    the documents stage refuses any other)."""
 
     max_abs: Optional[float]
     max_rel: Optional[float]
-    rtol: float
-    atol: float
+    rtol: FiniteFloat
+    atol: FiniteFloat
     passed: bool
     nonfinite: int = 0
 
@@ -225,6 +242,17 @@ class Parity(Evidence):
     reason: Optional[str] = None
     seed: int = 0
     shrink_calls: int = 0
+    corners: int = Field(0, description="domain-corner examples among `examples` (min, max, near both, rows "
+                                        "of equal values, rows of large magnitude)")
+
+
+class QualityReference(Evidence):
+    """What quality is measured against (planctl.verify.quality.describe_reference)."""
+
+    model: str = Field(description="repository-relative ONNX file")
+    sha256: str
+    runtime: str = Field(description="e.g. 'onnxruntime 1.32.0 (CPUExecutionProvider)'")
+    declared: bool = Field(description="True: envelope.quality.reference; False: the plan's own model")
 
 
 class Quality(Evidence):
@@ -234,13 +262,15 @@ class Quality(Evidence):
     dataset: str
     dataset_sha256: str
     examples: int
-    value: float = Field(description="the candidate's metric (mean over examples)")
-    worst: float = Field(description="lowest per-example score")
+    value: Optional[float] = Field(description="the candidate's metric (mean over examples); None when it raised")
+    worst: Optional[float] = Field(description="lowest per-example score")
     baseline: dict[str, Any] = Field(description="{value, source, examples, baseline_build: {examples, batches, value}}")
     goal: dict[str, Any] = Field(description="{type: threshold|max-degradation|percent-max-degradation, value}")
     passed: bool
     reason: str
     shape_env: dict[str, int]
+    reference: Optional[QualityReference] = Field(None, description="the model and runtime the outputs are "
+                                                                     "compared with")
 
 
 class Probe(Evidence):
@@ -255,7 +285,7 @@ class Bisect(Evidence):
     passing_plan: list[str] = Field(description="the enabled techniques without the culprits (built and checked)")
     probes: list[Probe] = Field(description="subsets built, in order")
     note: Optional[str] = None
-    violated: list[Literal["parity", "quality"]]
+    violated: list[Literal["parity", "quality", "build"]]
     shape_env: dict[str, int]
 
 
@@ -367,7 +397,7 @@ class Decision(Evidence):
 
 class Libraries(Evidence):
     baseline: str
-    candidate: str
+    candidate: Optional[str] = Field(None, description="None when TVM failed to build the candidate")
 
 
 class Build(Evidence):
@@ -380,17 +410,29 @@ class Build(Evidence):
     tuning: Optional[Tuning]
     libraries: Libraries
     parity: Parity
+    fallback_parity: Optional[Parity] = Field(None, description="TVM's baseline build under the same parity "
+                                                                 "check: the fallback must pass it too")
     quality: Optional[Quality]
-    flops: WorkloadFlops
-    planned_memory: PlannedMemory
+    flops: Optional[WorkloadFlops] = Field(description="None when the candidate's passes failed")
+    planned_memory: Optional[PlannedMemory] = Field(description="None without a candidate")
     kernel_routes: list[KernelRoute] = Field(default_factory=list, description="CUDA targets: the routes of the "
                                              "plan's dispatch techniques")
     gpu_profile: Optional[Union[GpuProfile, GpuProfileUnavailable]] = Field(
         None, description="CUDA targets: the candidate's per-kernel profile (None on CPU targets)")
 
 
+class Fallback(Evidence):
+    """What the plan's fallback switch selects at run time (planctl.runtime.load)."""
+
+    switch: str = Field(description="the environment variable (spec.fallback.switch)")
+    library: Optional[str] = Field(description="the verified baseline library it runs; None when the baseline "
+                                               "failed parity (the runtime then refuses the switch)")
+    verified: bool
+    reason: str
+
+
 class Artifacts(Evidence):
-    library: Optional[str] = Field(description="the deployed library (None when on_violation: fail)")
+    library: Optional[str] = Field(description="the deployed library (None when on_violation: fail, or on reject)")
     records: str
     report_json: str
     report_md: str
@@ -420,16 +462,20 @@ class RunRecord(Evidence):
     stages: list[StageTime]
     passes: list[PassEvidence] = Field(description="the candidate's passes at the last production shape")
     builds: list[Build]
+    failures: list[TVMFailureRecord] = Field(default_factory=list, description="PLN500: TVM failures of the "
+                                                                               "candidate, each with its cause")
     parity: list[Parity] = Field(description="one per production shape")
     quality: list[Quality] = Field(default_factory=list, description="one per production shape, when the plan has "
                                                                      "a quality envelope")
     bisect: Optional[Bisect] = None
-    latency: dict[str, LatencyStats] = Field(description="baseline, candidate, onnxruntime at the first shape")
-    measurement: Measurement
-    speedup: Speedup
+    latency: dict[str, LatencyStats] = Field(default_factory=dict, description="baseline, candidate, onnxruntime "
+                                                  "at the first shape (empty when there was no candidate to measure)")
+    measurement: Optional[Measurement] = None
+    speedup: Optional[Speedup] = None
     memory: Memory
     roofline: Optional[Roofline] = None
     decision: Decision
+    fallback: Optional[Fallback] = None
     artifacts: Artifacts
     library_sha256: dict[str, str] = Field(description="library file -> sha256, as in manifest.json")
     inputs: Inputs

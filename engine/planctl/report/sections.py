@@ -24,8 +24,8 @@ def title(record: dict) -> str:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, roofline, gpu_kernels, kernel_routes, parity, quality, bisect, passes, tuning,
-                memory, notes, stages, environment, digests)
+    builders = (verdict, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity, quality,
+                bisect, passes, tuning, memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -33,6 +33,38 @@ def verdict(record: dict) -> Section:
     decision = record.get("decision") or {}
     word = str(decision.get("verdict", "unknown")).upper()
     return Section("Verdict", paragraphs=[word], bullets=[str(r) for r in decision.get("reasons", [])])
+
+
+def failures(record: dict) -> Section | None:
+    """PLN500: each exception TVM raised while making the candidate, located, with its cause."""
+    items = record.get("failures") or []
+    if not items:
+        return None
+    rows = [[str(f.get("shape") or DASH), str(f.get("stage")), str(f.get("pass_name") or DASH),
+             str(f.get("node") or DASH), str(f.get("technique") or DASH)] for f in items]
+    bullets = [f"{f.get('code', 'PLN500')} at {f.get('shape')}: {f.get('error')}: {f.get('detail')} "
+               f"(passes running: {' > '.join(f.get('passes') or []) or 'none'}; crash log: {f.get('log')})"
+               for f in items]
+    return Section("TVM failures (PLN500)", tables=[Table(["shape", "stage", "pass", "ONNX node", "cause"], rows)],
+                   bullets=bullets)
+
+
+def fallback(record: dict) -> Section | None:
+    """What the fallback switch runs, and the baseline's own parity at each shape."""
+    fb = record.get("fallback")
+    if not fb:
+        return None
+    lines = [f"Fallback switch {fb.get('switch')}: "
+             + (f"runs {fb['library']} (verified: {fb.get('reason')})." if fb.get("library")
+                else f"no verified build; planctl.runtime refuses the switch ({fb.get('reason')}).")]
+    rows = []
+    for b in record.get("builds") or []:
+        res = b.get("fallback_parity") or {}
+        if res:
+            rows.append([str(b.get("tag")), num(res.get("examples"), "d"), num(res.get("corners"), "d"),
+                         "pass" if res.get("passed") else "FAIL", str(res.get("reason") or DASH)])
+    tables = [Table(["shape", "examples", "of which corners", "baseline parity", "reason"], rows)] if rows else []
+    return Section("Fallback", paragraphs=lines, tables=tables)
 
 
 def latency(record: dict) -> Section | None:
@@ -219,6 +251,11 @@ def quality(record: dict) -> Section | None:
                      num(q.get("value"), ".8g"), num(q.get("worst"), ".8g"), num(base.get("value"), ".8g"),
                      f"{goal.get('type')} {num(goal.get('value'), '.10g')}", "pass" if q.get("passed") else "FAIL"])
         bullets.append(f"{shape}: {q.get('reason')}")
+        ref = q.get("reference") or {}
+        if ref:
+            bullets.append(f"reference: {ref.get('model')} run by {ref.get('runtime')} ("
+                           + ("declared in envelope.quality.reference" if ref.get("declared")
+                              else "the plan's own model: no envelope.quality.reference") + ")")
         if base.get("source"):
             bullets.append(f"baseline: {base['source']}")
         check = base.get("baseline_build")
@@ -233,9 +270,13 @@ def bisect(record: dict) -> Section | None:
     if not b:
         return None
     what = b.get("violated") or []
-    violated = f"{' and '.join(what)} {'were' if len(what) > 1 else 'was'}" if what else "the envelope was"
     culprits = b.get("culprits") or []
-    paragraphs = [f"{violated.capitalize()} violated; rebuilding with subsets of the enabled techniques "
+    if what == ["build"]:
+        head = "The candidate did not build"
+    else:
+        head = (f"{' and '.join(what)} {'were' if len(what) > 1 else 'was'}" if what else "the envelope was")
+        head = head.capitalize() + " violated"
+    paragraphs = [f"{head}; rebuilding with subsets of the enabled techniques "
                   + (f"names {', '.join(culprits)} as the smallest set that breaks it." if culprits
                      else "named no culprit.")]
     if b.get("note"):

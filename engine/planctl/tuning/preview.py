@@ -92,12 +92,14 @@ def _runs_here(tvm_dict: dict) -> str:
 
 def _envelope(spec) -> dict:
     env = spec.envelope
-    out = {"parity": f"{env.parity.examples} hypothesis examples per shape vs {env.parity.reference}, "
-                     f"rtol {env.parity.default.rtol:g} atol {env.parity.default.atol:g}",
+    out = {"parity": f"{env.parity.examples} hypothesis examples per shape plus the corners of each input's "
+                     f"domain vs {env.parity.reference}, rtol {env.parity.default.rtol:g} atol "
+                     f"{env.parity.default.atol:g}, for the candidate and for the baseline (the fallback)",
            "performance": f"{env.performance.statistic} speedup >= {env.performance.min_speedup:g}x"}
     if env.quality is not None:
-        out["quality"] = (f"{env.quality.metric} on {env.quality.dataset}: {env.quality.goal.type} "
-                          f"{env.quality.goal.value:g}")
+        against = env.quality.reference.onnx if env.quality.reference is not None else "the plan's model"
+        out["quality"] = (f"{env.quality.metric} on {env.quality.dataset} against {against} on onnxruntime: "
+                          f"{env.quality.goal.type} {env.quality.goal.value:g}")
     return out
 
 

@@ -56,6 +56,7 @@ class ImportResult:
     source: str
     lines: int = 0
     added: int = 0
+    usable: int = 0   # records read whole (added, or already in the store)
     problems: list[str] = field(default_factory=list)
     identities: set[str] = field(default_factory=set)
 
@@ -148,7 +149,7 @@ def import_jsonl(store: Store, path: Path, verify_workload=None) -> ImportResult
         store.ensure_device(item)
     for p in parsed:
         store.put_workload(p.record.workload_hash, p.workload)
-    result.added = store.add([p.record for p in parsed])
+    result.added, result.usable = store.add([p.record for p in parsed]), len(parsed)
     _note(store, path.read_text(encoding="utf-8", errors="replace"), result)
     return result
 
@@ -208,7 +209,7 @@ def import_legacy(store: Store, directory: Path, key: CacheKey, device: Device, 
                                   note, created=0.0))
     store.ensure_key(key)
     store.ensure_device(device)
-    result.added = store.add(records)
+    result.added, result.usable = store.add(records), len(records)
     result.identities = {rec.identity() for rec in records}
     _note(store, (directory / WORKLOAD_FILE).read_text(errors="replace")
           + (directory / RECORD_FILE).read_text(errors="replace"), result)
@@ -252,20 +253,43 @@ def jsonl_files(path: Path) -> list[Path]:
 def import_any(store: Store, path: Path, key: CacheKey | None, device: Device | None, provenance: dict,
                verify_workload=None) -> ImportResult:
     """A ``.jsonl`` file, a directory of them (one per target, say), or a legacy directory (which
-    must hold TVM's two JSONDatabase files; it needs ``key`` and ``device``)."""
+    must hold TVM's two JSONDatabase files; it needs ``key`` and ``device``). Raises TuningError for
+    a missing path, a Git LFS pointer, or a file that yields no usable record (an empty import
+    would silently turn into a full search)."""
     if not path.exists():
         raise TuningError(f"tuning records {path} do not exist", hint="export them with planctl cache export")
+    refuse_lfs_pointers(path)
     files = jsonl_files(path)
     if not files:
         if key is None or device is None:
             raise TuningError(f"{path} is a TVM JSONDatabase directory: name the target it was tuned for",
                               hint="add --target NAME")
-        return import_legacy(store, path, key, device, provenance)
+        return require_usable(import_legacy(store, path, key, device, provenance))
     total = ImportResult(source=str(path))
-    for file in files:
-        part = import_jsonl(store, file, verify_workload)
+    for file in files:   # every file the plan commits must hold records: none may be silently empty
+        part = require_usable(import_jsonl(store, file, verify_workload))
         total.lines += part.lines
         total.added += part.added
+        total.usable += part.usable
         total.problems += part.problems
         total.identities |= part.identities
     return total
+
+
+def refuse_lfs_pointers(path: Path) -> None:
+    """TuningError when ``path`` (or a file in it) is a Git LFS pointer instead of the records."""
+    from planctl.files import lfs_pointer_problem
+
+    for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+        problem = lfs_pointer_problem(file)
+        if problem:
+            raise TuningError(f"tuning records {file} are {problem}", hint="git lfs install && git lfs pull")
+
+
+def require_usable(result: ImportResult) -> ImportResult:
+    """``result`` when it read at least one whole record; else TuningError naming the first problems."""
+    if result.usable:
+        return result
+    why = "; ".join(result.problems[:3]) or "the file holds no record"
+    raise TuningError(f"tuning records {result.source} yield no usable record ({result.lines} line(s) read: {why})",
+                      hint="re-export them with planctl cache export FILE.jsonl, or fix the records path")

@@ -1,7 +1,13 @@
 """Lowering: import TVM, check that this host can run the target (planctl.lowering.compat), then for
 each production shape import the ONNX model into Relax, build TVM's default baseline, and run the
-plan's passes (on CUDA targets with the kernel routes its dispatch techniques chose)."""
+plan's passes (on CUDA targets with the kernel routes its dispatch techniques chose).
+
+TVM failures are PLN500 findings (planctl.lowering.failures): one in the import or the baseline
+build stops apply (there is nothing verified to fall back to); one in the plan's passes is
+recorded on the shape (``ShapeWork.failure``) and the run goes on with the baseline only."""
 from __future__ import annotations
+
+from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.documents.shapes import production_shape_envs, shape_tag
@@ -14,8 +20,9 @@ class ShapeLowering(Evidence):
     input_names: list[str]
     output_names: list[str]
     passes: list[PassEvidence]
-    flops: WorkloadFlops    # counted before any build: dlight's tensorization hides the matmuls' FLOPs
-    kernel_routes: list[KernelRoute]
+    flops: Optional[WorkloadFlops]   # counted before any build (dlight's tensorization hides the
+    # matmuls' FLOPs); None when the candidate's passes failed
+    kernel_routes: list[KernelRoute] = []
 
 
 class Lowering(Evidence):
@@ -67,22 +74,31 @@ def gather_notes(ctx: RunContext) -> list[str]:
 
 def _lower(ctx: RunContext, work: ShapeWork) -> ShapeLowering:
     from planctl.lowering import build
+    from planctl.lowering.failures import tvm_stage
     from planctl.lowering.flops import workload_flops
     from planctl.lowering.importer import import_onnx
 
     with ctx.clock(f"import[{work.tag}]"):
         work.imported = import_onnx(ctx.model_file, ctx.spec.workload.inputs, work.shape_env)
-    with ctx.clock(f"baseline-build[{work.tag}]"):
-        work.baseline = build.build_baseline(work.imported.mod, ctx.tvm_target)
-    with ctx.clock(f"passes[{work.tag}]"):
-        lowered = build.lower_candidate(work.imported.mod, ctx.tvm_target, ctx.techniques)
-    work.lowered = lowered.mod
+    with ctx.clock(f"baseline-build[{work.tag}]"), \
+            tvm_stage("baseline-build", shape=work.tag, file=str(ctx.model_file),
+                      hint="TVM's default build of the imported model failed, so there is no baseline to "
+                           "verify or fall back to") as capture:
+        work.baseline = build.build_baseline(work.imported.mod, ctx.tvm_target, instruments=capture.instruments)
+    lowered, flops = None, None
+    with ctx.clock(f"passes[{work.tag}]"), \
+            tvm_stage("passes", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
+        lowered = build.lower_candidate(work.imported.mod, ctx.tvm_target, ctx.techniques,
+                                        instruments=capture.instruments)
+        flops = WorkloadFlops(**workload_flops(lowered.mod))
+    work.failure = capture.failure
+    work.lowered = lowered.mod if lowered is not None and work.failure is None else None
     ctx.shapes.append(work)
     return ShapeLowering(shape_env=work.shape_env, tag=work.tag, input_names=work.imported.input_names,
                          output_names=work.imported.output_names,
-                         passes=[PassEvidence(**p.to_dict()) for p in lowered.passes],
-                         flops=WorkloadFlops(**workload_flops(lowered.mod)),
-                         kernel_routes=[KernelRoute(**r) for r in lowered.routes])
+                         passes=[PassEvidence(**p.to_dict()) for p in lowered.passes] if lowered else [],
+                         flops=flops if work.failure is None else None,
+                         kernel_routes=[KernelRoute(**r) for r in lowered.routes] if lowered else [])
 
 
 def _environment() -> Environment:

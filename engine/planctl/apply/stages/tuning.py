@@ -24,6 +24,7 @@ def run(ctx: RunContext) -> Tuning:
     TuningError for a replay the cache cannot serve or a search that fails."""
     from planctl.documents.load import compatible_targets
     from planctl.documents.references import records_path
+    from planctl.lowering.failures import tvm_stage
     from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
     from planctl.tuning.governed import open_cache
@@ -43,11 +44,22 @@ def run(ctx: RunContext) -> Tuning:
     budget = effective_budget(autotuning.budget, load_config(ctx.options.root))
     shapes = []
     for i, work in enumerate(ctx.shapes):
-        with ctx.clock(f"tuning[{work.tag}]"):
+        if work.failure is not None:   # the candidate's passes failed: nothing to tune
+            shapes.append(None)
+            continue
+        report = None
+        # a TuningError (a replay miss, a broken cache) stops apply; TVM raising is this candidate's failure
+        with ctx.clock(f"tuning[{work.tag}]"), \
+                tvm_stage("tuning", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
             report = _search(ctx, work, autotuning, budget)
             report.imported_records = imported if i == 0 else 0
-            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work)
+            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work, capture)
             report.integrity = list(ctx.cache.store.problems)
+        work.failure = capture.failure
+        if work.failure is not None:
+            work.scheduled = None
+            shapes.append(None)
+            continue
         work.workloads = [t.workload_hash for t in report.tasks]
         shapes.append(TuningEvidence(**report.to_dict()))
     return Tuning(shapes=shapes)
@@ -92,7 +104,7 @@ def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str
     return report
 
 
-def _apply_database(ctx: RunContext, work: ShapeWork):
+def _apply_database(ctx: RunContext, work: ShapeWork, capture):
     from planctl.lowering.build import apply_database
 
-    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database())
+    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database(), instruments=capture.instruments)

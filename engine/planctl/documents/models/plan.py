@@ -307,10 +307,20 @@ class QualityGoal(Frozen):
     value: Float
 
 
+class QualityReference(Frozen):
+    """The model task quality is measured against, run by onnxruntime on the same inputs: for a
+    plan whose model is already quantized, the float model it came from. Without one, the
+    reference is the plan's own model (which then only shows the build matches onnxruntime)."""
+
+    onnx: RepoPath
+    sha256: Sha256
+
+
 class Quality(Frozen):
     metric: Literal["cosine-similarity", "top1-agreement", "accuracy"]
     dataset: RepoPath
     goal: QualityGoal
+    reference: QualityReference | None = None
 
 
 class PerformanceGate(Frozen):
