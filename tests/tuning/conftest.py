@@ -1,16 +1,10 @@
 """Stores with hand-made records (no TVM needed): the cache's governance is tested on them, on
-SQLite and on a PostgreSQL server this module starts (``postgres``, once per session, on loopback,
-in a temporary folder; each test gets a database of its own)."""
+SQLite and on PostgreSQL (the suite's server, tests/conftest.py; each test a database of its own)."""
 from __future__ import annotations
 
-import itertools
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers.py
-from servers import PostgresServer, postgres_bin  # noqa: E402
 
 from planctl.tuning.keys import CacheKey, Device
 from planctl.tuning.store import Record, Store
@@ -48,31 +42,6 @@ def fill(store: Store, key: CacheKey, workloads=("111", "222"), per_workload: in
         store.put_workload(w, f"blob-of-{w}")
     store.add([make_record(key, w, secs=(i + 1) * 1e-3, n=i, device=device)
                for w in workloads for i in range(per_workload)])
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL server for the session (skipped where PostgreSQL is not installed:
-    scripts/setup.sh installs it, so CI always has it)."""
-    bindir = postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (scripts/setup.sh installs them)")
-    server = PostgresServer(bindir).start()
-    yield server
-    server.stop()
-
-
-_databases = itertools.count()
-
-
-@pytest.fixture
-def pg_url(postgres, monkeypatch, tmp_path: Path) -> str:
-    """A new database's URL, without password: the password is in $PGPASSWORD, as a team would
-    give it. The working directory is ``tmp_path`` (a PostgreSQL cache's local folder, for search
-    logs, is ``.planctl/cache`` under it)."""
-    monkeypatch.setenv("PGPASSWORD", postgres.password)
-    monkeypatch.chdir(tmp_path)
-    return postgres.create_database(f"cache_{next(_databases)}")
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]

@@ -143,7 +143,8 @@ class SearchLocks:
 
             folder = self.local_dir / "locks"
             folder.mkdir(parents=True, exist_ok=True)
-            lock = self._files.setdefault(name, FileLock(str(folder / f"{lock_key(name) & (2**64 - 1):016x}.lock")))
+            lock = self._files.setdefault(name, FileLock(str(folder / f"{lock_key(name) & (2**64 - 1):016x}.lock"),
+                                                          thread_local=False))
             try:
                 lock.acquire(timeout=0)
                 got = True
