@@ -65,7 +65,7 @@ class CacheLocation:
             return str(self.local_dir)
         from sqlalchemy.engine import make_url
 
-        return make_url(self.url).set(password=None).render_as_string(hide_password=False)
+        return make_url(self.url).set(password=None, drivername="postgresql").render_as_string(hide_password=False)
 
     @property
     def spec(self) -> str:
@@ -84,7 +84,10 @@ def redact(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql+psycopg":  # as the user wrote it: the driver is ours
+            parsed = parsed.set(drivername="postgresql")
+        return parsed.render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return url.split("://", 1)[0] + "://***"
 
