@@ -146,7 +146,8 @@ class RpcFarm:
         """Servers the tracker lists under the key now (0 while the tracker is not up)."""
         from planctl.tuning.farm import farm_servers
 
-        try:
+        try:  # TVM's client waits 5 s per retry for a tracker that is not listening yet: ask the port first
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
             return len(farm_servers(self.address, self.key))
         except Exception:  # noqa: BLE001 - not up yet
             return 0
