@@ -143,6 +143,10 @@ _DOCUMENT_CODES = [
          "Plans name targets and apply finds them as `targets/<name>.yaml`; a document in a "
          "`targets/` folder whose name "
          "differs from its file's stem would be reported, keyed and cached under two names."),
+    Code("PLN122", "duplicate-target-file", "A target is defined by two files, `x.yaml` and `x.yml`.",
+         "Plans name targets and apply finds them as `targets/<name>.yaml` or `.yml`; with both "
+         "present, which file a build used would depend on the lookup order. apply refuses to "
+         "choose (PLN100) and validate reports each file of the pair."),
     Code("PLN121", "non-finite-number", "A number is infinite or not a number.",
          "Every number in a plan, target or lock is finite. YAML reads `.inf`, `-.inf` and `.nan` "
          "as such, and a literal beyond the float range (`1e999`) as infinity: a tolerance of "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planctl.errors import MissingReferenceError
+from planctl.errors import DocumentError, MissingReferenceError
 
 PLANS, TARGETS = "plans", "targets"
 SUFFIXES = (".yaml", ".yml")
@@ -49,13 +49,24 @@ def expected_kind(path: Path) -> str | None:
     return FOLDER_KINDS.get(path.parent.name) if is_document(path) else None
 
 
+def twins(path: Path) -> list[Path]:
+    """The other files of ``path``'s folder with its stem and another document suffix
+    (``x.yml`` for ``x.yaml``): none in a tidy repository."""
+    path = Path(path)
+    return [path.with_suffix(s) for s in SUFFIXES if s != path.suffix and path.with_suffix(s).is_file()]
+
+
 def target_path(name: str, root: Path) -> Path | None:
-    """The file of target ``name`` under ``root`` (``.yaml`` first, then ``.yml``), or None."""
-    for suffix in SUFFIXES:
-        path = Path(root) / TARGETS / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    """The file of target ``name`` under ``root`` (``targets/<name>.yaml`` or ``.yml``), or None.
+
+    Raises :class:`DocumentError` when both exist: serving either one silently could build for
+    the wrong target (``planctl validate`` reports the pair as PLN122)."""
+    found = [p for p in (Path(root) / TARGETS / f"{name}{s}" for s in SUFFIXES) if p.is_file()]
+    if len(found) > 1:
+        raise DocumentError(f"target `{name}` is defined twice: {found[0]} and {found[1]}",
+                            file=str(found[1]), hint="keep one file per target: delete or rename "
+                            "the other (planctl validate reports it as PLN122)")
+    return found[0] if found else None
 
 
 def find_target(name: str, root: Path) -> Path:

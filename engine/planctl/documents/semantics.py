@@ -11,6 +11,7 @@ import posixpath
 from pathlib import Path
 from typing import Any, Iterator
 
+from planctl.documents import layout
 from planctl.documents.positions import SourceIndex, join
 from planctl.documents.problems import dotted
 from planctl.documents.source import Issue, key_token
@@ -26,7 +27,8 @@ def check(kind: str, data: Any, index: SourceIndex, path: Path | None = None) ->
     ``targets/`` folder must be named as its file; without a path that check is skipped)."""
     checks = {"OptimizationPlan": (_shape_ranges, _inputs, _domains, _plan_paths,
                                    _parity_outputs, _telemetry),
-              "Target": (_target_tvm, _target_device, lambda d: _target_name(d, path)),
+              "Target": (_target_tvm, _target_device, lambda d: _target_name(d, path),
+                         lambda d: _target_twin(path)),
               "Lock": (_lock_paths,)}.get(kind, ())
     issues = []
     for fn in (_finite, *checks):
@@ -228,3 +230,15 @@ def _target_name(data: Any, path: Path | None) -> Iterator[Found]:
         yield ("PLN120", "/metadata/name", f"target `{name}` is in file {Path(path).name}; plans "
                f"find targets by file name", f"rename the file to {name}.yaml or set "
                f"`name: {Path(path).stem}`")
+
+
+def _target_twin(path: Path | None) -> Iterator[Found]:
+    """PLN122 the ``targets/`` folder holds this target under both suffixes (``x.yaml`` and
+    ``x.yml``): a plan naming ``x`` would get whichever file a lookup tries first."""
+    if path is None or Path(path).parent.name != "targets":
+        return
+    twins = [p.name for p in layout.twins(Path(path))]
+    if twins:
+        yield ("PLN122", "", f"target `{Path(path).stem}` is also defined by "
+               f"{', '.join(twins)} in the same folder", "keep one file per target: delete or "
+               "rename the other")
