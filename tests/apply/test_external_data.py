@@ -102,3 +102,21 @@ def test_bad_external_data_is_a_located_error_before_any_build(tmp_path, capsys,
     line = next(i for i, text in enumerate(plan_file.read_text().splitlines(), 1) if "onnx: models/ext.onnx" in text)
     assert f"plan.yaml:{line}:" in err and "external data" in err and expected in err and "Traceback" not in err
     assert not (tmp_path / "out" / "external").exists()
+
+
+def test_a_saved_plan_goes_stale_when_only_the_external_weights_change(tmp_path, capsys):
+    """The model file's digest does not move when only weights.bin is replaced; the saved plan
+    pins the external data too and `apply SAVED` names it."""
+    from planctl.apply.lock import check_lock, make_lock, write_lock
+    from planctl.documents.load import find_target, load_plan, load_target
+    from planctl.errors import StaleLockError
+
+    plan_file = external_repo(tmp_path)
+    plan, target = load_plan(plan_file), load_target(find_target("x86-64-avx2", tmp_path))
+    lock = tmp_path / "saved.yaml"
+    write_lock(make_lock(plan, target, "x86-64-avx2", tmp_path), lock)
+    check_lock(lock, tmp_path)   # fresh
+    weights = tmp_path / "models" / "weights.bin"
+    weights.write_bytes(np.full((64, 64), 0.5, np.float32).tobytes())
+    with pytest.raises(StaleLockError, match="model's external data digest"):
+        check_lock(lock, tmp_path)

@@ -21,7 +21,8 @@ from planctl.errors import DocumentError, StaleLockError
 from planctl.files import atomic_write_text
 
 DIGEST_LABELS = {"plan": "plan file", "model": "model file", "target": "target file",
-                 "schema": "plan schema", "records": "committed tuning records"}
+                 "schema": "plan schema", "records": "committed tuning records",
+                 "model_external_data": "model's external data"}
 
 
 def tvm_version() -> str:
@@ -61,7 +62,25 @@ def current_digests(plan, target, root: Path) -> dict:
     model = checked_model(root, plan)
     records = records_path(plan, root)
     return {"plan": plan.sha256, "model": sha256_file(model), "target": target.sha256,
-            "schema": schema_digest(), "records": tree_digest(records) if records is not None else None}
+            "schema": schema_digest(), "records": tree_digest(records) if records is not None else None,
+            "model_external_data": external_data_digest(model, root, plan)}
+
+
+def external_data_digest(model: Path, root: Path, plan) -> str | None:
+    """sha256 over the model's external data files (each ``location`` and its file's sha256, in
+    location order), or None for a model that keeps its tensors inside the ``.onnx`` file. Raises
+    MissingReferenceError for a location that is missing, escapes the repository or is an LFS
+    pointer (planctl.lowering.external_data)."""
+    from planctl.files import sha256_file
+    from planctl.lowering.external_data import external_data
+
+    files = sorted(external_data(model, root, plan), key=lambda d: d.location)
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for item in files:
+        digest.update(item.location.encode() + b"\0" + sha256_file(item.path).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:

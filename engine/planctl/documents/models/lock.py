@@ -14,6 +14,9 @@ class LockDigests(Frozen):
     target: Sha256
     schema_: Sha256 = Field(alias="schema")
     records: Sha256 | None = None
+    # the files the ONNX model stores its tensors in (ONNX external data), when it has any: the
+    # model file's own digest does not move when only its weights are replaced
+    model_external_data: Sha256 | None = None
 
 
 class LockSpec(Frozen):
