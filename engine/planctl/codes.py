@@ -143,7 +143,7 @@ _DOCUMENT_CODES = [
          "Plans name targets and apply finds them as `targets/<name>.yaml`; a document in a "
          "`targets/` folder whose name "
          "differs from its file's stem would be reported, keyed and cached under two names."),
-    Code("PLN122", "duplicate-target-file", "A target is defined by two files, `x.yaml` and `x.yml`.",
+    Code("PLN123", "duplicate-target-file", "A target is defined by two files, `x.yaml` and `x.yml`.",
          "Plans name targets and apply finds them as `targets/<name>.yaml` or `.yml`; with both "
          "present, which file a build used would depend on the lookup order. apply refuses to "
          "choose (PLN100) and validate reports each file of the pair."),

@@ -82,7 +82,7 @@ def test_target_name_must_match_its_file_in_targets(tmp_path):
 
 
 def test_target_defined_by_two_suffixes_is_reported_and_never_chosen_silently(tmp_path):
-    """PLN122: targets/x.yaml and targets/x.yml both define `x`; validate reports each file and a
+    """PLN123: targets/x.yaml and targets/x.yml both define `x`; validate reports each file and a
     lookup of `x` (check, apply, plan) refuses to pick one."""
     from planctl.documents.layout import target_path
     from planctl.errors import DocumentError
@@ -93,7 +93,7 @@ def test_target_defined_by_two_suffixes_is_reported_and_never_chosen_silently(tm
         (tmp_path / "targets" / f"x86-64-avx2{suffix}").write_text(text)
     for suffix in (".yaml", ".yml"):
         [finding] = validate_file(tmp_path / "targets" / f"x86-64-avx2{suffix}")
-        assert finding.rule == "PLN122" and finding.severity == "error"
+        assert finding.rule == "PLN123" and finding.severity == "error"
     with pytest.raises(DocumentError, match="defined twice"):
         target_path("x86-64-avx2", tmp_path)
     (tmp_path / "targets" / "x86-64-avx2.yml").unlink()

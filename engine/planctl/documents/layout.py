@@ -60,12 +60,12 @@ def target_path(name: str, root: Path) -> Path | None:
     """The file of target ``name`` under ``root`` (``targets/<name>.yaml`` or ``.yml``), or None.
 
     Raises :class:`DocumentError` when both exist: serving either one silently could build for
-    the wrong target (``planctl validate`` reports the pair as PLN122)."""
+    the wrong target (``planctl validate`` reports the pair as PLN123)."""
     found = [p for p in (Path(root) / TARGETS / f"{name}{s}" for s in SUFFIXES) if p.is_file()]
     if len(found) > 1:
         raise DocumentError(f"target `{name}` is defined twice: {found[0]} and {found[1]}",
                             file=str(found[1]), hint="keep one file per target: delete or rename "
-                            "the other (planctl validate reports it as PLN122)")
+                            "the other (planctl validate reports it as PLN123)")
     return found[0] if found else None
 
 

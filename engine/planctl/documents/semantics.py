@@ -233,12 +233,12 @@ def _target_name(data: Any, path: Path | None) -> Iterator[Found]:
 
 
 def _target_twin(path: Path | None) -> Iterator[Found]:
-    """PLN122 the ``targets/`` folder holds this target under both suffixes (``x.yaml`` and
+    """PLN123 the ``targets/`` folder holds this target under both suffixes (``x.yaml`` and
     ``x.yml``): a plan naming ``x`` would get whichever file a lookup tries first."""
     if path is None or Path(path).parent.name != "targets":
         return
     twins = [p.name for p in layout.twins(Path(path))]
     if twins:
-        yield ("PLN122", "", f"target `{Path(path).stem}` is also defined by "
+        yield ("PLN123", "", f"target `{Path(path).stem}` is also defined by "
                f"{', '.join(twins)} in the same folder", "keep one file per target: delete or "
                "rename the other")
