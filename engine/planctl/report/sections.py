@@ -56,8 +56,8 @@ def _num(x: Any) -> bool:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, roofline, parity, quality, bisect, passes, tuning, memory, notes, stages,
-                environment, digests)
+    builders = (verdict, latency, roofline, parity, quality, bisect, quantization, passes, tuning, memory, notes,
+                stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -247,6 +247,12 @@ def quality(record: dict) -> Section | None:
             bullets.append(f"baseline build on its first {check.get('examples')} example(s): "
                            f"{q.get('metric')} {num(check.get('value'), '.8g')}")
     return Section("Quality", tables=[Table(header, rows)], bullets=bullets)
+
+
+def quantization(record: dict) -> Section | None:
+    from planctl.report.quantization import section
+
+    return section(record)
 
 
 def bisect(record: dict) -> Section | None:

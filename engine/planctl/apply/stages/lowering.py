@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.documents.shapes import production_shape_envs, shape_tag
-from planctl.report.record import Environment, Evidence, PassEvidence, WorkloadFlops
+from planctl.report.record import Environment, Evidence, PassEvidence, QuantizedOperator, WorkloadFlops
 
 
 class ShapeLowering(Evidence):
@@ -14,6 +14,7 @@ class ShapeLowering(Evidence):
     output_names: list[str]
     passes: list[PassEvidence]
     flops: WorkloadFlops
+    quantization: list[QuantizedOperator] = []   # each matmul with a constant weight, when the plan quantizes
 
 
 class Lowering(Evidence):
@@ -39,7 +40,8 @@ def run(ctx: RunContext) -> Lowering:
     ctx.tvm_target = tvm_target(ctx.target)
     ctx.device_kind = device_kind(ctx.target)
     check_host(ctx.target, ctx.options.target_name, str(ctx.options.plan_file))  # before the first build
-    shapes = [_lower(ctx, ShapeWork(env, shape_tag(env))) for env in production_shape_envs(ctx.spec)]
+    ranges = _quantization_checks(ctx)
+    shapes = [_lower(ctx, ShapeWork(env, shape_tag(env)), ranges) for env in production_shape_envs(ctx.spec)]
     return Lowering(techniques=[t.technique for t in ctx.techniques], environment=environment, shapes=shapes,
                     notes=drift_notes())
 
@@ -52,23 +54,48 @@ def drift_notes() -> list[str]:
             "(tvm-ffi 0.1.15.post2 crashes in MetaSchedule's database writes)" for drift in version_drift()]
 
 
-def _lower(ctx: RunContext, work: ShapeWork) -> ShapeLowering:
+def _quantization_checks(ctx: RunContext):
+    """Refuse, at its line, a quantization setting apply cannot honour (planctl.lowering.quantize.
+    check_plan); the calibrated activation ranges of a static scheme ({node: [lo, hi]}), else None."""
+    from planctl.documents.techniques import find
+    from planctl.lowering.quantize import check_plan
+
+    technique = find(ctx.techniques, "quantization")
+    if technique is None:
+        return None
+    check_plan(ctx.plan, technique, ctx.tvm_target)
+    if technique.precision.activations not in ("int8", "uint8") or technique.activation_scales != "static-per-tensor":
+        return None
+    from planctl.lowering.calibration import activation_ranges
+
+    shape_env = production_shape_envs(ctx.spec)[0]
+    with ctx.clock("calibration"):
+        return activation_ranges(ctx.model_file, technique.calibration, ctx.spec, shape_env, ctx.options.root,
+                                 str(ctx.options.plan_file), ctx.threads)
+
+
+def _lower(ctx: RunContext, work: ShapeWork, ranges=None) -> ShapeLowering:
     from planctl.lowering import build
     from planctl.lowering.flops import workload_flops
     from planctl.lowering.importer import import_onnx
+    from planctl.lowering.quantize import RANGES_ATTR, check_keep_float, evidence
 
     with ctx.clock(f"import[{work.tag}]"):
         work.imported = import_onnx(ctx.model_file, ctx.spec.workload.inputs, work.shape_env)
     with ctx.clock(f"baseline-build[{work.tag}]"):
         work.baseline = build.build_baseline(work.imported.mod, ctx.tvm_target)
+    mod = work.imported.mod if ranges is None else work.imported.mod.with_attr(RANGES_ATTR, ranges)
     with ctx.clock(f"passes[{work.tag}]"):
-        lowered = build.lower_candidate(work.imported.mod, ctx.tvm_target, ctx.techniques)
+        lowered = build.lower_candidate(mod, ctx.tvm_target, ctx.techniques)
     work.lowered = lowered.mod
+    operators = evidence(lowered.mod)
+    check_keep_float(ctx.plan, ctx.techniques, operators)
     ctx.shapes.append(work)
     return ShapeLowering(shape_env=work.shape_env, tag=work.tag, input_names=work.imported.input_names,
                          output_names=work.imported.output_names,
                          passes=[PassEvidence(**p.to_dict()) for p in lowered.passes],
-                         flops=WorkloadFlops(**workload_flops(lowered.mod)))
+                         flops=WorkloadFlops(**workload_flops(lowered.mod)),
+                         quantization=[QuantizedOperator(**op) for op in operators])
 
 
 def _environment() -> Environment:

@@ -14,7 +14,7 @@ from planctl.apply.stages.lowering import Lowering
 from planctl.apply.stages.measure import Measured
 from planctl.apply.stages.tuning import Tuning
 from planctl.apply.stages.verify import Verification
-from planctl.report.record import Build, Legality, Parity, Roofline, RunRecord
+from planctl.report.record import Build, Legality, Parity, Quantization, Roofline, RunRecord
 
 
 def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Lowering, tuning: Tuning,
@@ -34,6 +34,7 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
                        model=documents.model, legality=legality, environment=lowering.environment,
                        techniques=lowering.techniques, stages=ctx.clock.stages, passes=lowering.shapes[-1].passes,
                        builds=shapes, parity=parity, quality=verification.quality, bisect=verification.bisect,
+                       quantization=_quantization(ctx, lowering, builds, verification, decided),
                        latency=measured.latency, measurement=measured.measurement, speedup=measured.speedup,
                        memory=decided.memory, roofline=_roofline(ctx, lowering, measured), decision=decided.decision,
                        artifacts=emitted.artifacts, library_sha256=emitted.library_sha256, inputs=emitted.inputs,
@@ -45,6 +46,24 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
 def _published(ctx: RunContext, parity: Parity, destination: Path) -> Parity:
     return parity.model_copy(update={"counterexample": ctx.output.published(parity.counterexample, destination),
                                      "replay": ctx.output.published(parity.replay, destination)})
+
+
+def _quantization(ctx: RunContext, lowering: Lowering, builds: Builds, verification: Verification,
+                  decided: Decided) -> Quantization | None:
+    """The quantized operators, kernel path, size and memory against the float build (first shape),
+    and the sensitivity search, when the plan quantizes."""
+    from planctl.documents.techniques import find
+    from planctl.report.quantization import size_evidence
+
+    technique = find(ctx.techniques, "quantization")
+    if technique is None:
+        return None
+    work, built, lowered = ctx.shapes[0], builds.shapes[0], lowering.shapes[0]
+    size = size_evidence(lowered.quantization, work.libraries["candidate"], work.libraries["baseline"],
+                         built.planned_memory.planned_bytes, built.float_planned_bytes,
+                         decided.memory.peak_rss_mb_by_contender)
+    return Quantization(settings=technique.model_dump(mode="json", exclude={"enabled"}), operators=lowered.quantization,
+                        kernel=built.kernel_path, size=size, sensitivity=verification.sensitivity)
 
 
 def _roofline(ctx: RunContext, lowering: Lowering, measured: Measured) -> Roofline | None:

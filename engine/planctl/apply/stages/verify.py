@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
-from planctl.report.record import Bisect, Evidence, Parity, Quality
+from planctl.report.record import Bisect, Evidence, Parity, Quality, Sensitivity
 
 
 class Verification(Evidence):
     parity: list[Parity]      # by production shape
     quality: list[Quality]    # by production shape; empty without a quality envelope
     bisect: Optional[Bisect]
+    sensitivity: Optional[Sensitivity] = None   # quantized operators to keep float, when quality failed
 
 
 def run(ctx: RunContext) -> Verification:
@@ -26,7 +27,7 @@ def run(ctx: RunContext) -> Verification:
     # hypothesis keeps a .hypothesis/ folder in the cwd: keep it in the cache, not the user's repo
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     reference = OnnxRuntimeReference(ctx.model_file)
-    parity, quality, bisect = [], [], None
+    parity, quality, bisect, sensitivity = [], [], None, None
     for work in ctx.shapes:
         checked = _parity(ctx, work, reference)
         scored = _quality(ctx, work, reference)
@@ -34,7 +35,32 @@ def run(ctx: RunContext) -> Verification:
         quality += [Quality(**scored.to_dict())] if scored is not None else []
         if bisect is None and (not checked.passed or (scored is not None and not scored.passed)):
             bisect = _bisect(ctx, work, reference, checked, scored)
-    return Verification(parity=parity, quality=quality, bisect=bisect)
+        if sensitivity is None and scored is not None and not scored.passed:
+            sensitivity = _sensitivity(ctx, work, reference, scored)
+    return Verification(parity=parity, quality=quality, bisect=bisect, sensitivity=sensitivity)
+
+
+def _sensitivity(ctx: RunContext, work: ShapeWork, reference, quality) -> Optional[Sensitivity]:
+    """The smallest set of quantized operators to keep float (planctl.apply.sensitivity); None
+    when the plan quantizes nothing."""
+    from planctl.apply.sensitivity import run as search
+    from planctl.documents.techniques import find
+    from planctl.lowering.int8_kernels import kernel_path
+    from planctl.lowering.quantize import RANGES_ATTR, evidence
+
+    technique = find(ctx.techniques, "quantization")
+    quantized = [op["name"] for op in evidence(work.lowered) if op["quantized"]]
+    if technique is None or not quantized:
+        return None
+    path = kernel_path(ctx.tvm_target)
+    ranges = work.lowered.attrs.get(RANGES_ATTR) if work.lowered.attrs is not None else None
+    with ctx.clock(f"sensitivity[{work.tag}]"):
+        found = search(model_file=ctx.model_file, technique=technique, levels=path.activation_levels if path else 256,
+                       quantized=quantized, quality_spec=ctx.spec.envelope.quality, plan_spec=ctx.spec,
+                       shape_env=work.shape_env, root=ctx.options.root, plan_file=str(ctx.options.plan_file),
+                       reference=reference, measured=quality.value, threads=ctx.threads,
+                       ranges={str(k): [float(x) for x in v] for k, v in ranges.items()} if ranges else None)
+    return Sensitivity(**found.to_dict(), plan_keep_float=list(technique.keep_float), shape_env=work.shape_env)
 
 
 def _parity(ctx: RunContext, work: ShapeWork, reference):
