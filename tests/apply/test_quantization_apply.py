@@ -35,7 +35,7 @@ spec:
     inputs:
       - name: x
         dtype: float32
-        shape: [batch, 16, 64]
+        shape: [batch, 32, 64]
         domain: {{kind: float-range, min: -1.0, max: 1.0}}
     outputs: [y]
     production_shapes:
@@ -78,7 +78,7 @@ STATIC = "      calibration: {dataset: data/rows.jsonl, samples: 6, method: perc
 
 
 def mlp(path: Path) -> str:
-    """y = relu(x @ W1) @ W2, x [2, 16, 64], W1 [64, 64] ('up'), W2 [64, 32] ('down'); its sha256."""
+    """y = relu(x @ W1) @ W2, x [2, 32, 64], W1 [64, 64] ('up'), W2 [64, 32] ('down'); its sha256."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -88,8 +88,8 @@ def mlp(path: Path) -> str:
     nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"], name="up"),
              helper.make_node("Relu", ["h"], ["r"], name="act"),
              helper.make_node("MatMul", ["r", "W2"], ["y"], name="down")]
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16, 64])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16, 32])], [w1, w2])
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 32, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32, 32])], [w1, w2])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,7 @@ def mlp(path: Path) -> str:
 def repo(tmp_path: Path, *, activations="uint8", extra=DYNAMIC, threshold="0.99") -> Path:
     sha = mlp(tmp_path / "models" / "mlp.onnx")
     rng = np.random.default_rng(1)
-    rows = [json.dumps({"inputs": {"x": rng.uniform(-1, 1, (16, 64)).round(4).tolist()}}) for _ in range(6)]
+    rows = [json.dumps({"inputs": {"x": rng.uniform(-1, 1, (32, 64)).round(4).tolist()}}) for _ in range(6)]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "rows.jsonl").write_text("\n".join(rows) + "\n")
     (tmp_path / "plans").mkdir()

@@ -183,13 +183,12 @@ def _fits(scheme: QuantScheme, k: int, n: int) -> str:
     return ""
 
 
-def quantization_pass(technique, target, calibration: Optional[dict] = None):
+def quantization_pass(technique, target):
     """The module pass of a plan's ``quantization`` technique for ``target`` (a tvm Target).
 
-    ``calibration``: ``{dataset, samples, method}`` recorded with each op when the scheme is
-    static (the ranges themselves come from the module attribute :data:`RANGES_ATTR`).
-    Raises LoweringError when the target has no int8 kernel path (planctl.lowering.int8_kernels)
-    and the activations are integer.
+    A static scheme's ranges come from the module attribute :data:`RANGES_ATTR` (set by the
+    lowering stage from planctl.lowering.calibration). Raises LoweringError when the activations
+    are integer and the target has no int8 kernel path (planctl.lowering.int8_kernels).
     """
     import numpy as np
     import tvm
@@ -208,6 +207,7 @@ def quantization_pass(technique, target, calibration: Optional[dict] = None):
                             hint="use an x86 target with AVX2 or later, or weight-only activations: float32")
     scheme = QuantScheme.of(technique, levels=path.activation_levels if path else 256)
     keep = set(technique.keep_float)
+    calibration = technique.calibration.model_dump(mode="json") if scheme.static and technique.calibration else {}
 
     @mutator
     class Quantize(PyExprMutator):
@@ -269,7 +269,7 @@ def quantization_pass(technique, target, calibration: Optional[dict] = None):
                 lo, hi = self.ranges[op.name]
                 s, z = (np.asarray(v).item() for v in activation_scale(lo, hi, scheme))
                 static = (s, z)
-                op.calibration = {**(calibration or {}), "range": [lo, hi]}
+                op.calibration = {**calibration, "range": [lo, hi]}
                 op.outliers = ("clipped to the calibrated range: the 0.01th-99.99th percentiles of the calibration "
                                "activations" if scheme.calibration_method == "percentile"
                                else "none: the calibrated range covers every calibration value (minmax)")
