@@ -68,7 +68,8 @@ def child(spec: dict) -> dict:
         from planctl.lowering.vm import vm_callable
 
         run = vm_callable(spec["path"], spec["input_names"])
-    out = [np.asarray(run({k: v[i:i + 2] for k, v in arrays.items()})[0]) for i in range(0, len(arrays["input_ids"]), 2)]
+    rows = range(0, len(arrays["input_ids"]), 2)
+    out = [np.asarray(run({k: v[i:i + 2] for k, v in arrays.items()})[0]) for i in rows]
     return {"embeddings": np.concatenate(out).tolist()}
 
 
