@@ -144,7 +144,7 @@ def lookup_cost(root: Path, repeat: int) -> dict:
     target = make_target(target_doc.spec.tvm)
     mod = import_onnx(root / "models" / "mlp.onnx", plan.spec.workload.inputs, {"batch": 32}).mod
     lowered = lower_candidate(mod, target, tech.enabled_techniques(plan.spec)).mod
-    cache = open_cache(root / "cache", target_doc, "x86-64-avx2", root)
+    cache = open_cache(root / "cache", target_doc.spec, "x86-64-avx2")
     query, applying, tasks = [], [], 0
     for _ in range(repeat):
         started = time.perf_counter()

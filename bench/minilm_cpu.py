@@ -8,8 +8,10 @@ each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch 
 thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
 (``ratio_vs_onnxruntime`` = planctl p50 / onnxruntime p50; goal <= 1.5 on 2 cores).
 
-Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2] [--rounds 3] [--repeats 30]
-Needs a finished `planctl apply plans/minilm-embed.yaml --target x86-64-avx2` (scripts/demo.sh).
+Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30]
+Needs a finished `planctl apply plans/minilm-embed.yaml --target T` (scripts/demo.sh) per ``--out``.
+Several ``--out`` (one per target this host runs, e.g. x86-64-avx2 and x86-64-avx512) are measured
+side by side in the same rounds: contenders ``planctl:<target>``, ratios for each.
 """
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ def inputs_file(tmp: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "out" / "minilm-embed" / "x86-64-avx2")
+    parser.add_argument("--out", type=Path, nargs="+", default=[REPO / "out" / "minilm-embed" / "x86-64-avx2"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -86,34 +88,45 @@ def main() -> None:
 
     from planctl.measure.stats import LatencyStats
 
-    manifest = json.loads((args.out / "manifest.json").read_text())
+    from planctl.host import cpu
+
+    manifests = {(f"planctl:{out.name}" if len(args.out) > 1 else "planctl"): (out, json.loads(
+        (out / "manifest.json").read_text())) for out in args.out}
     threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
     with tempfile.TemporaryDirectory() as tmp:
-        common = {"inputs": str(inputs_file(Path(tmp))), "input_names": manifest["input_names"],
+        common = {"inputs": str(inputs_file(Path(tmp))),
+                  "input_names": next(iter(manifests.values()))[1]["input_names"],
                   "threads": threads, "warmup": 5, "repeats": args.repeats}
-        contenders = {
-            "planctl": {**common, "kind": "tvm", "path": str(args.out / manifest["artifact"])},
+        contenders = {name: {**common, "kind": "tvm", "path": str(out / manifest["artifact"])}
+                      for name, (out, manifest) in manifests.items()}
+        contenders.update({
             "onnxruntime": {**common, "kind": "onnxruntime",
                             "path": str(REPO / "examples" / "minilm" / "minilm-b2-s128.onnx")},
             "torch_eager": {**common, "kind": "torch", "path": "torch"},
-        }
+        })
         names, samples = list(contenders), {n: [] for n in contenders}
         for r in range(args.rounds):
-            for name in names[r % 3:] + names[:r % 3]:
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
                 samples[name].extend(run_child(contenders[name])["samples_ms"])
     stats = {n: LatencyStats.from_samples(s, interleaved=True) for n, s in samples.items()}
     summary = {n: {"p50_ms": s.p50, "p90_ms": s.p90, "p99_ms": s.p99, "mean_ms": s.mean, "stdev_ms": s.stdev,
                    "min_ms": s.min, "n": s.n,
                    "iqr_ms": float(np.subtract(*np.percentile(s.samples_ms, [75, 25])))}
                for n, s in stats.items()}
+    ratios = {}
+    for name in manifests:
+        suffix = name.removeprefix("planctl")  # "" or ":<target>"
+        ratios.update({f"ratio_vs_onnxruntime{suffix}": stats[name].p50 / stats["onnxruntime"].p50,
+                       f"ratio_vs_torch_eager{suffix}": stats[name].p50 / stats["torch_eager"].p50,
+                       f"ratio_p99_vs_onnxruntime{suffix}": stats[name].p99 / stats["onnxruntime"].p99})
+    first = next(iter(manifests.values()))[1]
     print(json.dumps({
-        "benchmark": "minilm_cpu", "artifact": manifest["artifact"], "verdict": manifest["verdict"],
-        "contenders": summary,
-        "ratio_vs_onnxruntime": stats["planctl"].p50 / stats["onnxruntime"].p50,
-        "ratio_vs_torch_eager": stats["planctl"].p50 / stats["torch_eager"].p50,
-        "ratio_p99_vs_onnxruntime": stats["planctl"].p99 / stats["onnxruntime"].p99,
+        "benchmark": "minilm_cpu", "artifact": first["artifact"], "verdict": first["verdict"],
+        "targets": {name: manifest["target"] for name, (_out, manifest) in manifests.items()},
+        "contenders": summary, **ratios,
         "method": f"{args.rounds} rounds x {args.repeats} runs, fresh process per contender per round, rotated order",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
                     "TVM_NUM_THREADS": threads, "python": platform.python_version()},
     }, indent=2))
 

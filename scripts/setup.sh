@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Set up planctl on a fresh machine: a virtual environment in .venv with planctl[tvm,examples,test]
 # installed editable, and the example model exported to ONNX. Idempotent: a second run that finds
-# the same pyproject.toml installs nothing.
+# the same pyproject.toml installs nothing. pip's and the exporter's own output goes to
+# .planctl/logs/setup.log (shown when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
+mkdir -p .planctl/logs
+log=.planctl/logs/setup.log
+: > "$log"
+step() {  # run "$@" with its output in the log; on failure show the log's end and stop
+  if ! "$@" >> "$log" 2>&1; then
+    echo "setup: '$*' failed; the end of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
 if [[ ! -x .venv/bin/python ]]; then
-  "$python" -m venv .venv
+  step "$python" -m venv .venv
 fi
 stamp=.venv/.planctl-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-  .venv/bin/python -m pip install -q --upgrade pip
+  echo "setup: installing planctl[tvm,examples,test] into .venv (a few minutes; output in $log)" >&2
+  step .venv/bin/python -m pip install -q --upgrade pip
   # The CPU build of torch first: unpinned, a dependency would pull a multi-GB CUDA build.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[tvm,examples,test]"
+  step .venv/bin/python -m pip install -q "torch==2.13.0"
+  step .venv/bin/python -m pip install -q -e ".[tvm,examples,test]"
   echo "$want" > "$stamp"
 fi
-.venv/bin/python examples/minilm/export.py
+step .venv/bin/python examples/minilm/export.py
 # the GPU plan (plans/minilm-embed-h200.yaml) runs batch 32; `planctl check` verifies its digest too
-.venv/bin/python examples/minilm/export.py --batch 32 --out examples/minilm/minilm-b32-s128.onnx
+step .venv/bin/python examples/minilm/export.py --batch 32 --out examples/minilm/minilm-b32-s128.onnx
+grep -E "^(exported|.*exists \(sha256)" "$log" | sed 's/^/setup: /' >&2 || true

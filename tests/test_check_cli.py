@@ -35,8 +35,9 @@ def over_budget(tmp_path):
 def test_example_plan_checks_clean_with_a_small_model(tmp_path, capsys):
     """plans/minilm-embed.yaml as committed, with a tiny stand-in for its (git-ignored) model
     and the committed records and dataset it names (PLN215 checks every referenced file)."""
-    for rel in ("plans/minilm-embed.yaml", "targets/x86-64-avx2.yaml",
-                "examples/minilm/records/x86-64-avx2.jsonl", "examples/minilm/sentences.jsonl"):
+    for rel in ("plans/minilm-embed.yaml", "targets/x86-64-avx2.yaml", "targets/x86-64-avx512.yaml",
+                *(p.relative_to(REPO).as_posix() for p in (REPO / "examples/minilm/records/minilm-embed").glob("*")),
+                "examples/minilm/sentences.jsonl"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / rel, tmp_path / rel)
     model = tmp_path / "examples/minilm/minilm-b2-s128.onnx"
@@ -48,7 +49,7 @@ def test_example_plan_checks_clean_with_a_small_model(tmp_path, capsys):
     plan.write_text(text)
     code, out, _ = run(capsys, "--root", str(tmp_path), *TODAY)
     assert code == 0, out
-    assert "checked 1 plan, 1 target: 0 errors, 0 warnings, 0 notes (0 waived)" in out
+    assert "checked 1 plan, 2 targets: 0 errors, 0 warnings, 0 notes (0 waived)" in out
 
 
 @pytest.mark.skipif(not (REPO / "examples/minilm/minilm-b2-s128.onnx").exists(),

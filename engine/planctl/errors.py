@@ -53,16 +53,55 @@ class DocumentError(PlanctlError):
     code = "PLN100"
 
 
+class LegalityError(PlanctlError):
+    """apply refused a plan that ``planctl check`` rejects (unwaived legality errors).
+
+    apply runs the legality rules first, with the same engine, configuration and waivers as
+    check, and stops before any build when one reports an error (each is printed at its line).
+    Fix each finding, or waive it with a reason (``metadata.annotations``); ``planctl check`` on
+    the plan shows the same findings.
+    """
+
+    exit_code = 1
+    code = "PLN200"
+
+    def __init__(self, message: str, findings: list | tuple = (), **kwargs):
+        super().__init__(message, **kwargs)
+        self.findings = list(findings)   # planctl.findings.Finding, printed before the error
+
+
 class MissingReferenceError(PlanctlError):
     """A document names something that does not exist or does not match (model file, digest, target)."""
 
     code = "PLN300"
 
 
+class HostMismatchError(PlanctlError):
+    """This host cannot run the target's code: the target enables instructions (LLVM ``mcpu`` or
+    ``mattr``) that this CPU lacks, or needs a CUDA architecture this GPU does not have.
+
+    apply checks before it builds anything, so the run stops here instead of dying on an illegal
+    instruction. `planctl targets` lists the repository's targets and whether this host can run
+    each; pick one it can, or run apply on a host of the target."""
+
+    code = "PLN310"
+
+
 class LoweringError(PlanctlError):
-    """The model could not be imported into Relax or built with TVM (unsupported operator, opset, shape)."""
+    """The model could not be imported into Relax or built with TVM (unsupported operator, opset, shape).
+
+    When TVM itself raised (during the import, in a pass or in the build), ``failure`` holds the
+    finding (planctl.lowering.failures.TVMFailure): the stage, the pass that was running, the ONNX
+    node where known, TVM's message and the path of the crash log with its traceback. A failure
+    of the plan's candidate is recorded in the report and the run rolls back to the verified
+    baseline; a failure of the import or of TVM's own baseline build stops apply with this error.
+    """
 
     code = "PLN500"
+
+    def __init__(self, message: str, *, failure=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.failure = failure
 
 
 class TuningError(PlanctlError):
@@ -94,3 +133,15 @@ class RolledBack(PlanctlError):
 
     exit_code = 1
     code = "PLN010"
+
+
+class Rejected(PlanctlError):
+    """``apply`` finished without a verified build to deploy (verdict ``reject``).
+
+    Neither the candidate nor TVM's baseline build passed parity against the reference (for
+    example a wrong import), so nothing new was deployed and the previously promoted output, if
+    any, stays live. The report says which checks failed; the run's evidence is in
+    ``<target>.rejected/``."""
+
+    exit_code = 1
+    code = "PLN011"

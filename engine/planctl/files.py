@@ -41,3 +41,22 @@ def sha256_file(path: Path | str) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+
+
+def lfs_pointer_problem(path: Path | str) -> str | None:
+    """``"a Git LFS pointer, not the file itself"`` when ``path`` is a regular file that holds a
+    Git LFS pointer (``version https://git-lfs.github.com/spec/v1`` / ``oid sha256:...`` /
+    ``size ...``: what a checkout without ``git lfs pull`` leaves behind); else None (also for a
+    directory or a file that cannot be read: those are reported by whoever reads it)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(LFS_POINTER_PREFIX))
+    except OSError:
+        return None
+    if head != LFS_POINTER_PREFIX:
+        return None
+    size = Path(path).stat().st_size
+    return f"a Git LFS pointer ({size} bytes), not the file itself: run git lfs pull"

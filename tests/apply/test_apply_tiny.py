@@ -21,7 +21,15 @@ def apply(repo: Path, *extra: str) -> int:
 
 def test_validate_then_apply_promotes_and_reuses_records(tiny_repo: Path, capsys):
     assert main(["validate", str(tiny_repo / "plans" / "tiny.yaml")]) == 0
+    capsys.readouterr()
     assert apply(tiny_repo) == 0
+    said = capsys.readouterr()
+    # what the search will do is said before it runs; library chatter goes to the run's log
+    assert ("planctl apply: tuning at batch=32: 1 tasks: 0 served by the cache, 0 by the committed records, "
+            "0 by other devices' records, 1 left to search") in said.err
+    assert "search: at most 4 trials (2 per task), wall-clock ceiling 300 s" in said.err
+    log = tiny_repo / "cache" / "logs" / "apply-tiny-x86-64-avx2.log"
+    assert f"log: {log}" in said.out and log.is_file()
     out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
     record = json.loads((out_dir / "report.json").read_text())
     assert record["decision"]["verdict"] == "promote"
@@ -178,3 +186,18 @@ def test_missing_records_file_is_reported_at_its_line_before_any_build(tiny_repo
     assert apply(tiny_repo) == 2
     err = capsys.readouterr().err
     assert f"tiny.yaml:{line}:" in err and "records/none.jsonl does not exist" in err and _no_output(tiny_repo)
+
+
+def test_a_host_without_the_targets_isa_is_refused_before_any_build(tiny_repo: Path, capsys, tmp_path, monkeypatch):
+    """The target's LLVM mcpu (haswell: AVX2, FMA) against a CPU that has neither: a located error
+    (the target document's mcpu line), exit 2, nothing built or written."""
+    fingerprint = tmp_path / "old-cpu.json"
+    fingerprint.write_text(json.dumps({"cpu": {"model": "Old CPU", "machine": "x86_64",
+                                               "flags": ["sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt"]}}))
+    monkeypatch.setenv("PLANCTL_HOST_FINGERPRINT", str(fingerprint))
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "x86-64-avx2.yaml:" in err and "error[PLN310]" in err
+    assert "Old CPU (x86_64) lacks" in err and "avx2" in err and "fma" in err
+    assert "planctl targets" in err
+    assert not (tiny_repo / "out" / "tiny-mlp").exists()

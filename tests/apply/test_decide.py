@@ -13,6 +13,8 @@ def envelope(**extra) -> Envelope:
 QUALITY = {"quality": {"metric": "cosine-similarity", "dataset": "d.jsonl", "goal": {"type": "threshold", "value": 0.999}}}
 FAST = {"value": 3.0, "ci_low": 2.8, "ci_high": 3.2}
 PARITY = [{"passed": True, "shape_env": {"batch": 2}}]
+OK = PARITY                                                    # the baseline (the fallback) passed parity
+WRONG = [{"passed": False, "shape_env": {"batch": 2}, "reason": "Y: 2 of 49 elements outside tolerance"}]
 
 
 def q(passed: bool) -> dict:
@@ -20,28 +22,57 @@ def q(passed: bool) -> dict:
 
 
 def test_quality_violation_rolls_back_with_its_reason():
-    d = decide(PARITY, FAST, envelope(**QUALITY), [q(False)])
+    d = decide(PARITY, FAST, envelope(**QUALITY), [q(False)], fallback=OK)
     assert d["verdict"] == "rollback"
-    assert any(r.startswith("quality violated at {'batch': 2}: cosine-similarity") for r in d["reasons"])
+    assert any(r.startswith("quality violated at batch=2: cosine-similarity") for r in d["reasons"])
 
 
 def test_quality_that_holds_promotes():
-    assert decide(PARITY, FAST, envelope(**QUALITY), [q(True)])["verdict"] == "promote"
+    assert decide(PARITY, FAST, envelope(**QUALITY), [q(True)], fallback=OK)["verdict"] == "promote"
 
 
 def test_a_quality_envelope_that_was_not_evaluated_does_not_promote():
-    d = decide(PARITY, FAST, envelope(**QUALITY), None)
+    d = decide(PARITY, FAST, envelope(**QUALITY), None, fallback=OK)
     assert d["verdict"] == "rollback" and "task quality was not evaluated" in d["reasons"]
 
 
 def test_memory_ceiling():
     env = envelope(memory={"planned_bytes": 1000, "peak_rss_mb": 500})
-    assert decide(PARITY, FAST, env, memory={"planned_bytes": 999, "peak_rss_mb": 400})["verdict"] == "promote"
-    d = decide(PARITY, FAST, env, memory={"planned_bytes": 2000, "peak_rss_mb": 400})
+    assert decide(PARITY, FAST, env, memory={"planned_bytes": 999, "peak_rss_mb": 400}, fallback=OK)["verdict"] == "promote"
+    d = decide(PARITY, FAST, env, memory={"planned_bytes": 2000, "peak_rss_mb": 400}, fallback=OK)
     assert d["verdict"] == "rollback" and any("planned 2,000 bytes" in r for r in d["reasons"])
 
 
 def test_parity_and_gate_unchanged():
-    assert decide([{"passed": False, "shape_env": {}}], FAST, envelope())["verdict"] == "rollback"
-    assert decide(PARITY, {"value": 1.2, "ci_low": 1.1, "ci_high": 1.3}, envelope())["verdict"] == "rollback"
-    assert decide(PARITY, {"value": 1.6, "ci_low": 1.4, "ci_high": 1.8}, envelope())["verdict"] == "inconclusive"
+    assert decide([{"passed": False, "shape_env": {}}], FAST, envelope(), fallback=OK)["verdict"] == "rollback"
+    assert decide(PARITY, {"value": 1.2, "ci_low": 1.1, "ci_high": 1.3}, envelope(), fallback=OK)["verdict"] == "rollback"
+    assert decide(PARITY, {"value": 1.6, "ci_low": 1.4, "ci_high": 1.8}, envelope(), fallback=OK)["verdict"] == "inconclusive"
+
+
+def test_a_rollback_needs_a_verified_baseline_else_it_is_a_reject():
+    d = decide([{"passed": False, "shape_env": {}}], FAST, envelope(), fallback=WRONG)
+    assert d["verdict"] == "reject"
+    assert any("the baseline build (the fallback) fails parity" in r for r in d["reasons"])
+    assert any(r.startswith("reject: not promoted (rollback)") and "nothing new is deployed" in r for r in d["reasons"])
+    slow = decide(PARITY, {"value": 1.2, "ci_low": 1.1, "ci_high": 1.3}, envelope(), fallback=WRONG)
+    unsure = decide(PARITY, {"value": 1.6, "ci_low": 1.4, "ci_high": 1.8}, envelope(), fallback=WRONG)
+    assert slow["verdict"] == unsure["verdict"] == "reject"
+
+
+def test_a_promotion_with_an_unverified_baseline_says_the_switch_has_nothing_to_run():
+    d = decide(PARITY, FAST, envelope(), fallback=WRONG)
+    assert d["verdict"] == "promote"
+    assert any("the fallback switch has no verified build" in r for r in d["reasons"])
+
+
+def test_a_candidate_tvm_could_not_build_rolls_back_naming_the_failure_and_its_cause():
+    failure = {"code": "PLN500", "stage": "candidate-build", "shape": "static", "pass_name": "RewriteDataflowReshape",
+               "node": None, "error": "InternalError", "detail": "no definition of shape_func",
+               "technique": "constant-folding", "log": "/tmp/out/tvm-failure-candidate-build-static.log"}
+    d = decide([{"passed": False, "shape_env": {}, "reason": "no candidate to check"}], None, envelope(),
+               fallback=OK, failures=[failure])
+    assert d["verdict"] == "rollback"
+    assert d["reasons"][0].startswith("PLN500 TVM failed to make the candidate at static (stage candidate-build, "
+                                      "pass RewriteDataflowReshape)")
+    assert "technique constant-folding is the cause" in d["reasons"][0]
+    assert "tvm-failure-candidate-build-static.log" in d["reasons"][0]

@@ -94,11 +94,24 @@ def test_any_input_change_changes_the_digest(tiny_repo: Path, monkeypatch, chang
         import planctl
         monkeypatch.setattr(planctl, "__version__", "99.0")
     elif change == "cpu":
-        from planctl.tuning import keys
-        monkeypatch.setattr(keys, "cpu_fingerprint", lambda: {"kind": "cpu", "model": "other", "isa": []})
+        from planctl import host
+        monkeypatch.setattr(host, "cpu_fingerprint", lambda: {"kind": "cpu", "model": "other", "isa": []})
     elif change == "budget":
         (tiny_repo / "planctl.toml").write_text("max_trials = 2\n")
     assert _digest(tiny_repo, environ, **kwargs) != before
+
+
+def test_a_records_folder_is_digested_by_its_files(tiny_repo: Path):
+    """TVM's JSONDatabase format is a folder: replacing a file in it is a change (issue 12 D)."""
+    plan = tiny_repo / "plans" / "tiny.yaml"
+    folder = tiny_repo / "records" / "x86"
+    folder.mkdir(parents=True)
+    (folder / "database_workload.json").write_text("[]\n")
+    (folder / "database_tuning_record.json").write_text("[0, []]\n")
+    plan.write_text(plan.read_text().replace("trials_per_task: 2}", "trials_per_task: 2}\n      records: records/x86"))
+    before = _digest(tiny_repo)
+    (folder / "database_tuning_record.json").write_text("[0, [1]]\n")
+    assert _digest(tiny_repo) != before
 
 
 def test_gpu_names_count_for_a_cuda_target(tiny_repo: Path, monkeypatch):

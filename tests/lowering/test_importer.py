@@ -81,3 +81,68 @@ def test_not_an_onnx_file(tmp_path):
 
 def test_concrete_shape_binds_symbolic_dims():
     assert concrete_shape(["batch", 128], {"batch": 4}) == [4, 128]
+
+
+def _unshaped(path: Path, op: str = "Relu", domain: str = "") -> Path:
+    """x -> op -> y declared without a shape, and -> Sigmoid -> z declared with no type at all."""
+    z = onnx.ValueInfoProto()
+    z.name = "z"
+    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"], name="act", domain=domain),
+                               helper.make_node("Sigmoid", ["x"], ["z"], name="gate")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None), z])
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_outputs_declared_without_shape_or_type_are_accepted(tmp_path):
+    """onnx.checker wants a shape on every graph output; the spec and onnxruntime do not."""
+    import onnxruntime as ort
+
+    path = _unshaped(tmp_path / "m.onnx")
+    ort.InferenceSession(str(path))   # onnxruntime runs it
+    imported = import_onnx(path, [Input("x", "float32", [2, 4])], {})
+    assert imported.output_names == ["y", "z"]
+    ex = tvm.compile(imported.mod, tvm.target.Target({"kind": "llvm"}))
+    vm = tvm.relax.VirtualMachine(ex, tvm.cpu())
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
+    y, z = vm["main"](tvm.runtime.tensor(x))
+    np.testing.assert_allclose(y.numpy(), np.maximum(x, 0))
+    np.testing.assert_allclose(z.numpy(), 1 / (1 + np.exp(-x)), rtol=1e-6)
+
+
+def test_an_output_whose_type_nothing_can_tell_is_named(tmp_path):
+    z = onnx.ValueInfoProto()
+    z.name = "mystery"
+    graph = helper.make_graph([helper.make_node("MyOp", ["x"], ["mystery"], name="act", domain="com.example")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])], [z])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(LoweringError, match="graph output 'mystery' has no declared type"):
+        import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [2, 4])], {})
+
+
+def test_a_graph_input_declared_without_a_shape_takes_the_plan_shape(tmp_path):
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="act")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    imported = import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [3, 5])], {})
+    assert [int(d) for d in imported.mod["main"].params[0].ty.shape] == [3, 5]
+
+
+def test_a_sequence_output_is_refused_naming_it(tmp_path):
+    graph = helper.make_graph([helper.make_node("SequenceConstruct", ["x", "x"], ["s"], name="pack")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(LoweringError, match="graph output 's' is an ONNX sequence, not a tensor"):
+        import_onnx(tmp_path / "m.onnx", [Input("x", "float32", [2, 4])], {})

@@ -1,4 +1,5 @@
-"""planctl.lowering.target: the target document's TVM target, its device, and the host check."""
+"""planctl.lowering.target: the target document's TVM target and its device; the host check
+(planctl.lowering.compat.require) as apply's lowering stage makes it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,9 @@ import pytest
 
 tvm = pytest.importorskip("tvm")
 from planctl.documents.load import load_target  # noqa: E402
-from planctl.errors import DocumentError, PlanctlError  # noqa: E402
-from planctl.lowering.target import check_host, device_kind, tvm_target  # noqa: E402
+from planctl.errors import DocumentError, HostMismatchError  # noqa: E402
+from planctl.lowering.compat import require  # noqa: E402
+from planctl.lowering.target import device_kind, tvm_target  # noqa: E402
 
 pytestmark = pytest.mark.tvm
 TARGETS = Path(__file__).resolve().parents[2] / "targets"
@@ -27,7 +29,7 @@ def test_the_document_dict_becomes_the_tvm_target():
     target = tvm_target(document)
     assert target.kind.name == "llvm" and str(target.attrs["mcpu"]) == "haswell"
     assert device_kind(document) == "cpu"
-    check_host(document, "x86-64-avx2", "plans/x.yaml")   # a CPU target runs anywhere
+    assert require(document, "x86-64-avx2").runs   # this host has AVX2 and FMA (CI's hosts do)
 
 
 def test_an_mcpu_llvm_does_not_know_is_a_document_error(tmp_path):
@@ -42,5 +44,6 @@ def test_a_cuda_target_without_a_gpu_fails_before_any_build():
     assert device_kind(document) == "cuda"
     if tvm.cuda(0).exist:
         pytest.skip("this host has a GPU")
-    with pytest.raises(PlanctlError, match="needs a CUDA GPU"):
-        check_host(document, "nvidia-h200", "plans/x.yaml")
+    with pytest.raises(HostMismatchError, match="lacks a visible CUDA GPU") as err:
+        require(document, "nvidia-h200")
+    assert err.value.file.endswith("nvidia-h200.yaml") and err.value.pointer == "/spec/tvm/arch"

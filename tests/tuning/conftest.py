@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from planctl.tuning.keys import CacheKey
+from planctl.tuning.keys import CacheKey, Device
 from planctl.tuning.store import Record, Store
 
 TARGET = {"kind": "llvm", "mcpu": "haswell", "num-cores": 2}
@@ -15,22 +15,32 @@ MEASUREMENT = {"runner": "local", "number": 3, "repeat": 1, "min_repeat_ms": 50,
 
 
 def make_key(**changes) -> CacheKey:
-    fields = {"target": TARGET, "device": DEVICE, "versions": VERSIONS, "measurement": MEASUREMENT,
-              "target_name": "x86-64-avx2", **changes}
+    fields = {"target": TARGET, "versions": VERSIONS, "target_name": "x86-64-avx2", **changes}
     return CacheKey(**fields)
 
 
-def make_record(key: CacheKey, workload: str = "111", secs: float = 1e-3, n: int = 0, **provenance) -> Record:
+def make_device(**changes) -> Device:
+    fields = {"device": DEVICE, "measurement": MEASUREMENT, **changes}
+    return Device(**fields)
+
+
+def make_record(key: CacheKey, workload: str = "111", secs: float = 1e-3, n: int = 0, device: Device | None = None,
+                **provenance) -> Record:
     trace = [["GetSBlock", [], ["matmul", "main"], [f"b{n}"]]]
-    return Record.new(key.key_id, workload, trace, [secs], {**TARGET, "keys": ["cpu"], "tag": ""},
-                      [["TENSOR", "float32", [32, 128]]], {"plan": "p", "seed": 0, "n": n, **provenance})
+    return Record.new(key.key_id, (device or make_device()).device_id, workload, trace, [secs],
+                      {**key.target, "keys": ["cpu"], "tag": ""}, [["TENSOR", "float32", [32, 128]]],
+                      {"plan": "p", "seed": 0, "n": n, **provenance})
 
 
-def fill(store: Store, key: CacheKey, workloads=("111", "222"), per_workload: int = 3) -> None:
+def fill(store: Store, key: CacheKey, workloads=("111", "222"), per_workload: int = 3,
+         device: Device | None = None) -> None:
+    device = device or make_device()
     store.ensure_key(key)
+    store.ensure_device(device)
     for w in workloads:
         store.put_workload(w, f"blob-of-{w}")
-    store.add([make_record(key, w, secs=(i + 1) * 1e-3, n=i) for w in workloads for i in range(per_workload)])
+    store.add([make_record(key, w, secs=(i + 1) * 1e-3, n=i, device=device)
+               for w in workloads for i in range(per_workload)])
 
 
 @pytest.fixture
@@ -45,5 +55,5 @@ def kit():
     """The helpers above, for test modules (``--import-mode=importlib`` cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(make_key=make_key, make_record=make_record, fill=fill, TARGET=TARGET,
-                           DEVICE=DEVICE, VERSIONS=VERSIONS, MEASUREMENT=MEASUREMENT)
+    return SimpleNamespace(make_key=make_key, make_device=make_device, make_record=make_record, fill=fill,
+                           TARGET=TARGET, DEVICE=DEVICE, VERSIONS=VERSIONS, MEASUREMENT=MEASUREMENT)

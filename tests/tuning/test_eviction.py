@@ -6,14 +6,15 @@ import time
 from planctl.tuning.eviction import prune
 
 
-def test_keeps_the_best_k_per_workload_and_key(store, kit):
-    me, other = kit.make_key(), kit.make_key(device={"model": "other"})
-    kit.fill(store, me, per_workload=5)
-    kit.fill(store, other, per_workload=5)
+def test_keeps_the_best_k_per_workload_key_and_device(store, kit):
+    me, elsewhere = kit.make_device(), kit.make_device(device={"model": "other"})
+    kit.fill(store, kit.make_key(), per_workload=5, device=me)
+    kit.fill(store, kit.make_key(), per_workload=5, device=elsewhere)
     result = prune(store, keep=2)
     assert result.beyond_top_k == 12
-    for key in (me, other):
-        assert [r.mean_s for r in store.top_k("111", [key.key_id], 9)] == [1e-3, 2e-3]
+    for device in (me, elsewhere):
+        assert [r.mean_s for r in store.top_k("111", [kit.make_key().key_id], 9, device_ids=[device.device_id])] \
+            == [1e-3, 2e-3]
 
 
 def test_dry_run_deletes_nothing(store, kit):
@@ -43,7 +44,7 @@ def test_a_workload_whose_candidates_all_failed_keeps_a_failure_mark(store, kit)
     store.ensure_key(key)
     store.add([kit.make_record(key, "999", secs=1e10, n=i) for i in range(4)])
     prune(store, keep=1)
-    assert store.summary([key.key_id])["999"]["records"] == 1
+    assert store.count(workloads=["999"]) == 1
 
 
 def test_old_search_log_folders_go(store):

@@ -21,7 +21,9 @@ def test_export_import_export_is_byte_identical(store, kit, tmp_path: Path):
     line = json.loads(first.read_text().splitlines()[0])
     assert {"key", "workload_hash", "workload", "trace", "run_secs", "target", "args_info", "provenance",
             "checksum"} <= set(line)
-    assert set(line["key"]["digests"]) == {"target", "device", "versions", "measurement"}
+    assert line["format"] == 2
+    assert set(line["key"]["digests"]) == {"target", "versions"}
+    assert set(line["device"]["digests"]) == {"device", "measurement"} and line["device"]["label"]
 
 
 def test_top_k_export_keeps_the_best(store, kit, tmp_path: Path):
@@ -51,10 +53,11 @@ def test_legacy_directory_loads_under_the_current_key_and_skips_other_targets(st
     good = [0, [[["GetSBlock", [], ["m", "main"], ["b0"]]], [1e-4], {**kit.TARGET, "keys": ["cpu"], "tag": ""}, []]]
     wrong = [0, [[], [2e-4], {"kind": "llvm", "mcpu": "znver4", "num-cores": 2}, []]]
     (legacy / files.RECORD_FILE).write_text(json.dumps(good) + "\n" + json.dumps(wrong) + "\n{broken\n")
-    key = kit.make_key()
-    result = files.import_legacy(store, legacy, key, {"plan": "p"})
+    key, device = kit.make_key(), kit.make_device()
+    result = files.import_legacy(store, legacy, key, device, {"plan": "p"})
     assert result.added == 1 and len(result.problems) == 2
     rec = store.top_k("123", [key.key_id], 1)[0]
+    assert rec.device_id == device.device_id
     provenance = rec.json("provenance")
     assert provenance["plan"] == "p" and provenance["source"] == "legacy TVM JSONDatabase"
     assert set(files.PROVENANCE_FIELDS) <= set(provenance)

@@ -1,10 +1,14 @@
-"""Key components and the compatibility/version policy: which stored keys may serve a lookup."""
+"""Validity key, device provenance and the compatibility/version/other-device policy: which stored
+records may serve a lookup."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from planctl.host import cpu_fingerprint
+from planctl.rules.config import load_config
 from planctl.tuning.budget import effective_budget
-from planctl.tuning.keys import cpu_fingerprint
 from planctl.tuning.scope import resolve
 
 CPUINFO = """processor\t: 0
@@ -22,35 +26,50 @@ def test_cpu_fingerprint_keeps_model_and_isa_flags_only():
     assert fp["isa"] == ["avx", "avx2", "avx512f", "f16c", "fma", "sse", "sse2", "sse4_1", "sse4_2", "ssse3"]
 
 
-def test_every_component_changes_the_key(kit):
+def test_the_validity_key_is_target_and_versions_only(kit):
     base = kit.make_key()
-    others = [kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}), kit.make_key(device={"model": "other"}),
-              kit.make_key(versions={**kit.VERSIONS, "apache-tvm": "0.28.0"}),
-              kit.make_key(measurement={**kit.MEASUREMENT, "number": 10})]
-    assert len({base.key_id, *(k.key_id for k in others)}) == 5
+    others = [kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}),
+              kit.make_key(versions={**kit.VERSIONS, "apache-tvm": "0.28.0"})]
+    assert len({base.key_id, *(k.key_id for k in others)}) == 3
     assert kit.make_key(target_name="renamed").key_id == base.key_id  # a label, not a component
+    assert set(base.digests()) == {"target", "versions"}
 
 
-def test_only_the_exact_key_serves_by_default(kit):
+def test_device_and_measurement_are_provenance(kit):
+    base = kit.make_device()
+    assert kit.make_device(device={**kit.DEVICE, "model": "Intel Xeon"}).device_id != base.device_id
+    assert kit.make_device(measurement={**kit.MEASUREMENT, "number": 10}).device_id != base.device_id
+    assert base.label == "Test CPU (x86_64)"
+
+
+def test_another_target_is_never_served(kit):
     me = kit.make_key()
-    stored = {k.key_id: k for k in [me, kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}, target_name="zen3"),
-                                    kit.make_key(device={"model": "other"})]}
-    scope = resolve(me, stored)
+    zen = kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}, target_name="zen3")
+    scope = resolve(me, {me.key_id: me, zen.key_id: zen}, kit.make_device())
     assert scope.serving == {me.key_id: "exact"}
-    assert sorted(scope.ignored.values()) == ["another target (zen3)", "same target dict, another device"]
+    assert list(scope.ignored.values()) == ["another target (zen3)"]
+
+
+def test_records_of_other_devices_serve_by_default_and_only_here_otherwise(kit):
+    me, here = kit.make_key(), kit.make_device()
+    assert resolve(me, {}, here).device_ids is None  # serve: every device
+    for policy in ("re-measure", "search"):
+        assert resolve(me, {}, here, policy).device_ids == [here.device_id]
+    with pytest.raises(ValueError):
+        resolve(me, {}, here, "sometimes")
 
 
 def test_a_named_compatible_target_serves_and_is_labelled(kit):
     me = kit.make_key()
-    zen = kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}, device={"model": "elsewhere"}, target_name="zen3")
-    scope = resolve(me, {me.key_id: me, zen.key_id: zen}, compatible={"zen3": zen.target})
+    zen = kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}, target_name="zen3")
+    scope = resolve(me, {me.key_id: me, zen.key_id: zen}, kit.make_device(), compatible={"zen3": zen.target})
     assert scope.serving[zen.key_id] == "compatible:zen3"
 
 
 def test_another_tvm_version_is_drift_never_served(kit):
     me = kit.make_key()
     old = kit.make_key(versions={**kit.VERSIONS, "apache-tvm": "0.26.0"})
-    scope = resolve(me, {me.key_id: me, old.key_id: old})
+    scope = resolve(me, {me.key_id: me, old.key_id: old}, kit.make_device())
     assert old.key_id in scope.drift and old.key_id not in scope.serving
 
 
@@ -58,8 +77,8 @@ def test_budget_is_capped_by_the_repository_ceiling(tmp_path: Path):
     from planctl.documents.models.plan import TuningBudget
 
     plan = TuningBudget(trials=500, wall_clock_s=900, trials_per_task=64)
-    assert effective_budget(plan, tmp_path).capped_by == ()
+    assert effective_budget(plan, load_config(tmp_path)).capped_by == ()
     (tmp_path / "planctl.toml").write_text("max_trials = 100\nmax_wall_clock_s = 60\n")
-    budget = effective_budget(plan, tmp_path)
+    budget = effective_budget(plan, load_config(tmp_path))
     assert (budget.trials, budget.wall_clock_s, budget.trials_per_task) == (100, 60.0, 64)
     assert budget.capped_by == ("max_trials", "max_wall_clock_s")

@@ -33,15 +33,17 @@ def fused(tmp_path_factory):
     return fuse(bb.get())
 
 
-def open_cache(cache_dir: Path, versions=None):
+def open_cache(cache_dir: Path, versions=None, policy: str = "serve", device: dict | None = None, target=None):
     from planctl.tuning.governed import GovernedCache
-    from planctl.tuning.keys import make_key
+    from planctl.tuning.keys import make_key, this_device
     from planctl.tuning.store import Store
 
     store = Store.open(cache_dir)
-    key = make_key(TARGET, "x86-64-avx2", versions=versions)
+    target = target or TARGET
+    key, here = make_key(target, target["mcpu"], versions=versions), this_device(target, device=device)
     store.ensure_key(key)
-    return GovernedCache(store, key)
+    store.ensure_device(here)
+    return GovernedCache(store, key, here, policy)
 
 
 def test_cold_search_then_warm_cache_then_version_drift(fused, tmp_path: Path):
@@ -68,7 +70,7 @@ def test_cold_search_then_warm_cache_then_version_drift(fused, tmp_path: Path):
     drifted = now.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=True, allow_search=False)
     assert any("re-measured before use" in n for n in drifted.notes)
     assert [t.served_by for t in drifted.tasks] == ["remeasured"]
-    remeasured = now.store.records(f"key_id='{now.key.key_id}'")
+    remeasured = now.store.records(key_ids=[now.key.key_id])
     assert remeasured and remeasured[0].json("provenance")["remeasured_from"] == old.key.key_id
     _, scheduled, _ = apply_database(fused, target, now.database())
     assert scheduled == 1
@@ -95,3 +97,37 @@ tvm.error.InternalError: Check failed: source_buffer->dtype == scalar_dtype (T.f
     assert error_reason(message) == ("tvm.error.InternalError: Check failed: source_buffer->dtype == scalar_dtype "
                                      "(T.float16 vs. T.float32) at 0x…")
     assert error_reason("") == "unknown error"
+
+
+def test_other_devices_records_serve_or_are_remeasured_as_the_target_says(fused, tmp_path: Path):
+    """Records measured on another CPU serve under ``serve`` (and say where they were measured);
+    under ``re-measure`` the best are timed here within the budget, then serve."""
+    from planctl.lowering.build import apply_database, make_target
+    from planctl.tuning.budget import Budget
+
+    target, budget = make_target(TARGET), Budget(trials=2, wall_clock_s=300, trials_per_task=2)
+    xeon = {"kind": "cpu", "model": "Intel Xeon (elsewhere)", "machine": "x86_64", "isa": ["avx2", "avx512f"]}
+    elsewhere = open_cache(tmp_path / "cache", device=xeon)
+    assert elsewhere.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False).trials_spent > 0
+
+    # another TVM target (another mcpu) is never served, whichever device measured it
+    other = {**TARGET, "mcpu": "cascadelake"}
+    cascade = open_cache(tmp_path / "cache", target=other)
+    assert [s.source for s in cascade.sources(fused, make_target(other))] == ["search"]
+    _, scheduled, _ = apply_database(fused, make_target(other), cascade.database())
+    assert scheduled == 0
+
+    served = open_cache(tmp_path / "cache").tune(fused, target, budget, seed=0, plan=("tiny", "abc"),
+                                                  allow_drift=False)
+    assert served.trials_spent == 0 and served.census["other-devices"] == 1
+    assert served.tasks[0].measured_on == "Intel Xeon (elsewhere) (x86_64)"
+
+    heard = []
+    remeasure = open_cache(tmp_path / "cache", policy="re-measure")
+    report = remeasure.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False,
+                            announce=heard.append, shape="batch=32")
+    assert "1 to re-measure here" in heard[0][0]
+    assert [t.served_by for t in report.tasks] == ["remeasured"] and 0 < report.trials_spent <= budget.trials
+    assert report.tasks[0].measured_on == "this host"
+    _, scheduled, _ = apply_database(fused, target, remeasure.database())
+    assert scheduled == 1

@@ -14,7 +14,8 @@ def test_records_come_back_best_first_with_their_provenance(store, kit):
     best = store.top_k("111", [key.key_id], 2)
     assert [r.mean_s for r in best] == [1e-3, 2e-3]
     assert best[0].json("provenance")["plan"] == "p"
-    assert store.summary([key.key_id])["222"] == {"records": 3, "valid": 3, "best_s": 1e-3, "key_id": key.key_id}
+    assert store.key_device_summary() == [{"key_id": key.key_id, "device_id": kit.make_device().device_id,
+                                           "records": 6, "valid": 6, "workloads": 2}]
 
 
 def test_the_same_record_imported_twice_is_stored_once(store, kit):
@@ -29,7 +30,7 @@ def test_failed_candidates_mark_a_workload_searched_but_are_never_served(store, 
     store.ensure_key(key)
     store.add([kit.make_record(key, "333", secs=1e10)])
     assert store.top_k("333", [key.key_id], 1) == []
-    assert store.summary([key.key_id])["333"]["valid"] == 0
+    assert [r["valid"] for r in store.serving_rows([key.key_id])] == [False]
 
 
 def test_a_tampered_record_is_quarantined_reported_and_never_used(store, kit):
@@ -41,7 +42,7 @@ def test_a_tampered_record_is_quarantined_reported_and_never_used(store, kit):
     assert [r.mean_s for r in served] == [1e-3]
     assert len(store.problems) == 2 and all("checksum mismatch" in p for p in store.problems)
     assert store.query("SELECT COUNT(*) FROM quarantine")[0][0] == 2
-    assert store.count("workload_hash='111'") == 1
+    assert store.count(workloads=["111"]) == 1
 
 
 def test_a_tampered_workload_is_quarantined(store, kit):
@@ -87,11 +88,12 @@ WRITER = """
 import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from conftest import make_key, make_record
+from conftest import make_device, make_key, make_record
 from planctl.tuning.store import Store
 store = Store.open(Path({cache!r}), check=False)
 key = make_key()
 store.ensure_key(key)
+store.ensure_device(make_device())
 for i in range(150):
     store.put_workload(f"w{{i % 7}}", "blob")
     store.add([make_record(key, f"w{{i % 7}}", secs=1e-3 * (i + 1) + {offset}, n=i, writer={name!r})])

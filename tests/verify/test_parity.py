@@ -13,7 +13,9 @@ from planctl.verify.reference import OnnxRuntimeReference
 
 def test_identical_candidate_passes_every_example(spec, tmp_path, numpy_embed):
     result = check_parity(numpy_embed, numpy_embed, spec, {"batch": 2}, tmp_path)
-    assert result.passed and result.examples == 6 and result.counterexample is None and result.reason is None
+    assert result.corners == 7   # every corner of the two domains is distinct here
+    assert result.passed and result.examples == 6 + result.corners and result.counterexample is None
+    assert result.reason is None
     assert result.outputs["embedding"].max_abs == 0.0 and result.outputs["embedding"].passed
     assert not list(tmp_path.iterdir())
 
@@ -118,3 +120,30 @@ def test_unreadable_counterexample_is_a_verification_error(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(VerificationError):
         load_counterexample(bad)
+
+
+def _large_rows_overflow(reference):
+    """A candidate that is right except where a whole row has large magnitude (>= 90% of the
+    domain's bound), where it returns NaN: a float16 accumulation overflowing, as in issue 12 A."""
+    def candidate(inputs):
+        x = inputs["x"]
+        out = reference(inputs)[0].copy()
+        big = (np.abs(x) >= 0.9 * 3.0e4).all(axis=-1)
+        out[big] = np.nan
+        return [out]
+    return candidate
+
+
+def test_domain_corners_catch_what_random_draws_miss(tmp_path, make_spec):
+    spec = make_spec(inputs=[{"name": "x", "dtype": "float32", "shape": [1, 4, 64],
+                              "domain": {"kind": "float-range", "min": -3.0e4, "max": 3.0e4}}],
+                     production_shapes={}, outputs=["y"], default={"rtol": 1e9, "atol": 1e9}, examples=100)
+
+    def reference(inputs):
+        return [np.tanh(inputs["x"] / 3.0e4)]
+    result = check_parity(_large_rows_overflow(reference), reference, spec, {}, tmp_path)
+    # 100 random draws passed; a corner row of large values broke it, whatever the tolerance says
+    assert not result.passed and result.corners >= 1 and result.examples == 100 + result.corners
+    assert "non-finite" in result.reason and result.outputs["y"].nonfinite > 0
+    x = load_counterexample(result.counterexample).inputs["x"]
+    assert (np.abs(x) >= 0.9 * 3.0e4).all(axis=-1).any()

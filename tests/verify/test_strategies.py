@@ -123,3 +123,41 @@ def test_example_inputs_are_deterministic_and_accept_the_whole_plan(make_spec):
     a, b = example_inputs(Plan(), {"batch": 2}, seed=1), example_inputs(Plan(), {"batch": 2}, seed=1)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     assert a["input_ids"].shape == (2, 4) and a["input_ids"].any()   # not the all-zero simplest example
+
+
+def test_corners_of_every_domain(make_spec):
+    from planctl.verify.corners import corner_examples
+
+    spec = make_spec(production_shapes={}, inputs=[
+        {"name": "ids", "dtype": "int64", "shape": [3, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}},
+        {"name": "mask", "dtype": "int64", "shape": [3, 4], "domain": {"kind": "attention-mask", "min_length": 2}},
+        _floats("x", "float32", -2.5, 7.0, shape=(3, 4)),
+        {"name": "e", "dtype": "float32", "shape": [3, 4], "domain": {"kind": "enum", "values": [1, 5, 3]}}])
+    corners = corner_examples(spec, {})
+    by_kind = dict(zip(("min", "max", "near-min", "near-max", "equal-rows", "large-rows", "large-random-rows"),
+                       corners))
+    assert len(corners) == 7
+    assert (by_kind["min"]["ids"] == 0).all() and (by_kind["max"]["ids"] == 9).all()
+    assert (by_kind["min"]["x"] == np.float32(-2.5)).all() and (by_kind["max"]["x"] == np.float32(7.0)).all()
+    assert (by_kind["near-min"]["x"] > -2.5).all() and (by_kind["near-min"]["x"] == np.nextafter(
+        np.float32(-2.5), np.float32(7.0))).all()
+    assert (by_kind["near-max"]["ids"] == 8).all() and (by_kind["near-max"]["e"] == 3).all()
+    assert (by_kind["min"]["mask"].sum(axis=1) == 2).all() and (by_kind["max"]["mask"] == 1).all()
+    rows = by_kind["equal-rows"]["x"]
+    assert all(len(set(row.tolist())) == 1 for row in rows) and {rows[0, 0], rows[1, 0]} == {np.float32(7.0),
+                                                                                            np.float32(-2.5)}
+    large = by_kind["large-rows"]["x"]
+    assert set(large.ravel().tolist()) == {-2.5, 7.0} and (large[:, :-1] != large[:, 1:]).all()
+    for example in corners:   # every corner lies inside its domain, at the input's dtype and shape
+        assert example["ids"].dtype == np.int64 and example["x"].dtype == np.float32
+        assert example["x"].shape == (3, 4) and -2.5 <= example["x"].min() and example["x"].max() <= 7.0
+        assert set(np.unique(example["e"]).tolist()) <= {1.0, 3.0, 5.0}
+        lengths = example["mask"].sum(axis=1)
+        assert (lengths >= 2).all() and (example["mask"][:, :2] == 1).all()
+
+
+def test_corners_leave_out_duplicates_of_a_one_point_domain(make_spec):
+    from planctl.verify.corners import corner_examples
+
+    spec = make_spec(production_shapes={}, inputs=[_floats("x", "float32", 1.0, 1.0, shape=(2,))])
+    assert [c["x"].tolist() for c in corner_examples(spec, {})] == [[1.0, 1.0]]

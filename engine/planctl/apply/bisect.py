@@ -71,8 +71,10 @@ def minimal_failing(items: Sequence, fails: Callable[[Sequence], bool]) -> list:
     return items
 
 
-def bisect_techniques(techniques: Sequence, probe: Probe, name: Callable = lambda t: t.technique) -> Bisection:
-    """Find the culprits among ``techniques`` (the plan's enabled ones, in order) with ``probe``."""
+def bisect_techniques(techniques: Sequence, probe: Probe, name: Callable = lambda t: t.technique,
+                      violation: str = "the envelope is violated") -> Bisection:
+    """Find the culprits among ``techniques`` (the plan's enabled ones, in order) with ``probe``;
+    ``violation`` says what the probe finds, for the notes (``the candidate does not build``)."""
     fails = _Cached(probe, name)
     names = [name(t) for t in techniques]
     result = Bisection()
@@ -80,7 +82,7 @@ def bisect_techniques(techniques: Sequence, probe: Probe, name: Callable = lambd
         result.passing_plan = names
         result.note = "the violation did not reproduce on the probe inputs; no culprit named"
     elif fails(()):
-        result.note = ("the envelope is violated with no technique at all: the cause is the import or "
+        result.note = (f"{violation} with no technique at all: the cause is the import or "
                        "TVM's default lowering, not the plan")
     else:
         remaining = list(techniques)
@@ -128,13 +130,16 @@ def apply_schedules(mod, table: dict):
 
 def envelope_probe(*, plan_spec, target, imported, shape_env: dict, reference, parity: dict | None,
                    quality_result=None, quality_spec=None, root=None, plan_file: str = "",
-                   schedules: dict | None = None, device: str = "cpu", examples: int = 3, quality_examples: int = 8) -> Probe:
+                   schedules: dict | None = None, device: str = "cpu", examples: int = 3, quality_examples: int = 8,
+                   quality_reference=None, quality_stand_in=None) -> Probe:
     """A probe that builds the candidate with a subset of techniques and re-checks what failed.
 
     ``parity``: the failed ParityResult dict (its counterexample is replayed), or None when parity
     held; ``quality_result``: the failed QualityResult (its worst examples are re-scored), or None;
     ``schedules``: :func:`schedule_table` of the candidate (applied when the subset has autotuning);
-    ``device``: the target's device kind (``cuda`` runs on the GPU, anything else on the CPU).
+    ``device``: the target's device kind (``cuda`` runs on the GPU, anything else on the CPU);
+    ``quality_reference`` / ``quality_stand_in``: what quality is judged against (default: the
+    parity ``reference``; planctl.verify.quality.evaluate_quality).
     """
     from planctl.errors import VerificationError
     from planctl.lowering import build
@@ -177,8 +182,9 @@ def envelope_probe(*, plan_spec, target, imported, shape_env: dict, reference, p
                         for nm, c, r in zip(output_names(declared, len(ref)), cand, ref)):
                     return True
             if quality_result is not None:
-                return not evaluate_quality(run, reference, quality_spec, plan_spec, shape_env, root,
-                                            plan_file=plan_file, indices=worst).passed
+                return not evaluate_quality(run, quality_reference or reference, quality_spec, plan_spec, shape_env,
+                                            root, plan_file=plan_file, indices=worst,
+                                            stand_in=quality_stand_in).passed
         except VerificationError:
             raise
         except Exception:  # noqa: BLE001 - TVMError and friends from the candidate

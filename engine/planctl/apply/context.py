@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import tvm
     from tvm.relax import VMExecutable
 
+    from planctl.lowering.external_data import ExternalData
+    from planctl.lowering.failures import TVMFailure
     from planctl.lowering.importer import ImportedModel
     from planctl.tuning.governed import GovernedCache
 
@@ -89,6 +91,11 @@ class ShapeWork:
     candidate: Optional["VMExecutable"] = None
     libraries: dict[str, Path] = field(default_factory=dict)   # baseline / candidate .so in staging
     workloads: list[str] = field(default_factory=list)         # workload hashes of its tuning tasks
+    failure: Optional["TVMFailure"] = None   # TVM raised while making the candidate: no candidate then
+
+    @property
+    def has_candidate(self) -> bool:
+        return self.failure is None and self.candidate is not None
 
 
 @dataclass
@@ -121,6 +128,7 @@ class RunContext:
     output: OutputFolder
     clock: StageClock
     inputs: dict[str, Any]   # planctl.apply.inputs.components, taken before any stage changes the env
+    external_data: list["ExternalData"] = field(default_factory=list)   # the model's data files, checked
     techniques: list[Technique] = field(default_factory=list)   # the plan's enabled ones, in order
     tvm_target: Optional["tvm.target.Target"] = None
     device_kind: str = "cpu"                            # where builds run: cpu | cuda

@@ -1,50 +1,96 @@
 """The promotion decision: the envelope first (parity, task quality, memory ceiling), then the
-performance gate with its confidence interval."""
+performance gate with its confidence interval, and whether a verified build is left to deploy."""
 from __future__ import annotations
+
+from pathlib import Path
+
+from planctl.documents.shapes import shape_text
 
 
 def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dict] | None = None,
-           memory: dict | None = None) -> dict:
-    """Return ``{"verdict": promote|rollback|inconclusive, "reasons": [...]}``.
+           memory: dict | None = None, *, fallback: list[dict], failures: list[dict] | None = None) -> dict:
+    """Return ``{"verdict": promote|rollback|inconclusive|reject, "reasons": [...]}``.
 
-    ``speedup`` holds ``value``, ``ci_low``, ``ci_high`` (baseline/candidate on the gate's statistic);
-    ``quality``: one ``QualityResult.to_dict()`` per production shape (None or [] when the plan has
-    no quality envelope); ``memory``: the record's memory section (``peak_rss_mb``, ``planned_bytes``).
+    ``parity``: the candidate's ParityResult dicts, one per production shape; ``fallback``: those
+    of TVM's baseline build (what a rollback deploys and the fallback switch runs);
+    ``speedup`` holds ``value``, ``ci_low``, ``ci_high`` (baseline/candidate on the gate's statistic),
+    None when nothing was measured; ``quality``: one ``QualityResult.to_dict()`` per production
+    shape (None or [] when the plan has no quality envelope); ``memory``: the record's memory
+    section (``peak_rss_mb``, ``planned_bytes``); ``failures``: the TVMFailure dicts of the
+    candidate (PLN500), each with its cause.
+
     A parity or quality violation, a memory ceiling exceeded, or a speedup below the gate rolls
     back; a confidence interval that straddles the gate while the point estimate passes is
-    ``inconclusive`` (not promoted).
+    ``inconclusive`` (not promoted). Either of those deploys the baseline, so when the baseline
+    itself fails parity the verdict is ``reject``: nothing is deployed.
     """
-    reasons = []
+    reasons = [_failure_reason(f) for f in failures or []]
     failed = [p for p in parity if not p.get("passed")]
     for p in failed:
-        reasons.append(f"parity violated at {p.get('shape_env')}: {p.get('reason') or 'outside tolerance'}")
+        reasons.append(f"parity violated at {shape_text(p.get('shape_env'))}: {p.get('reason') or 'outside tolerance'}")
     violated = bool(failed)
-    if envelope.quality is not None and not quality:
+    if envelope.quality is not None and not quality and not failures:
         reasons.append("task quality was not evaluated")
         violated = True
     for q in quality or []:
         if not q.get("passed"):
             violated = True
-            reasons.append(f"quality violated at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality violated at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
         else:
-            reasons.append(f"quality held at {q.get('shape_env')}: {q.get('reason')}")
+            reasons.append(f"quality held at {shape_text(q.get('shape_env'))}: {q.get('reason')}")
     memory_reasons = _memory(envelope, memory or {})
     violated = violated or bool(memory_reasons)
     reasons += memory_reasons
-    gate = envelope.performance
+    verdict = _verdict(violated, speedup, envelope.performance, reasons)
+    return _deployable(verdict, reasons, fallback)
+
+
+def _verdict(violated: bool, speedup: dict | None, gate, reasons: list[str]) -> str:
+    """promote, rollback or inconclusive from the envelope and the gate; appends the gate's reason."""
     if speedup is None:
         reasons.append("performance was not measured")
-        return {"verdict": "rollback", "reasons": reasons}
+        return "rollback"
     value, low = speedup["value"], speedup.get("ci_low")
     met = value >= gate.min_speedup
     reasons.append(f"{gate.statistic} speedup {value:.2f}x vs gate {gate.min_speedup:.2f}x "
                    f"({'met' if met else 'not met'}; 95% CI {low:.2f}-{speedup.get('ci_high'):.2f})"
                    if low is not None else f"{gate.statistic} speedup {value:.2f}x vs gate {gate.min_speedup:.2f}x")
     if violated or not met:
-        return {"verdict": "rollback", "reasons": reasons}
+        return "rollback"
     if low is not None and low < gate.min_speedup:
-        return {"verdict": "inconclusive", "reasons": reasons + ["the confidence interval straddles the gate"]}
-    return {"verdict": "promote", "reasons": reasons + ["parity held at every production shape"]}
+        reasons.append("the confidence interval straddles the gate")
+        return "inconclusive"
+    reasons.append("parity held at every production shape")
+    return "promote"
+
+
+def _deployable(verdict: str, reasons: list[str], fallback: list[dict]) -> dict:
+    """A verdict that deploys the baseline needs a baseline that passed parity at every shape."""
+    broken = [p for p in fallback if not p.get("passed")]
+    for p in broken:
+        reasons.append(f"the baseline build (the fallback) fails parity at {shape_text(p.get('shape_env'))}: "
+                       f"{p.get('reason') or 'outside tolerance'}")
+    if not broken:
+        return {"verdict": verdict, "reasons": reasons}
+    if verdict == "promote":
+        reasons.append("the fallback switch has no verified build to run: the runtime refuses it for this output")
+        return {"verdict": verdict, "reasons": reasons}
+    reasons.append(f"reject: not promoted ({verdict}), and the baseline a {verdict} would deploy is not "
+                   "verified either; nothing new is deployed (a previously promoted output stays live)")
+    return {"verdict": "reject", "reasons": reasons}
+
+
+def _failure_reason(failure: dict) -> str:
+    where = [f"stage {failure.get('stage')}"]
+    if failure.get("pass_name"):
+        where.append(f"pass {failure['pass_name']}")
+    if failure.get("node"):
+        where.append(f"ONNX node {failure['node']}")
+    cause = (f"technique {failure['technique']} is the cause" if failure.get("technique")
+             else "no plan technique is named as the cause (see the bisection)")
+    return (f"{failure.get('code', 'PLN500')} TVM failed to make the candidate at {failure.get('shape')} "
+            f"({', '.join(where)}): {failure.get('error')}: {failure.get('detail')}; {cause}; "
+            f"crash log {Path(failure['log']).name if failure.get('log') else None} in the output folder")
 
 
 def _memory(envelope, memory: dict) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -22,18 +21,20 @@ from planctl.errors import PlanctlError
 from planctl.files import sha256_file
 from planctl.tuning.digest import canonical
 
-LIBRARIES = ("artifact", "baseline", "candidate")  # manifest keys naming library files
+LIBRARIES = ("artifact", "baseline", "candidate", "fallback")  # manifest keys naming library files
 NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"]
 NVIDIA_SMI_TIMEOUT_S = 5.0
 
 
-def components(options, plan, target, environ=os.environ) -> dict:
+def components(options, plan, target, environ=os.environ, external_data=()) -> dict:
     """The inputs of one apply of the plan document ``plan`` for the target document ``target``
-    under ``options`` (ApplyOptions). Raises nothing for a missing or unreadable file: its entry
-    says so, and the run itself reports it."""
+    under ``options`` (ApplyOptions); ``external_data``: the model's external data files
+    (planctl.lowering.external_data.ExternalData), digested like the model itself. Raises nothing
+    for a missing or unreadable file: its entry says so, and the run itself reports it."""
     spec, target_spec = plan.model.spec, target.model.spec
     tuning = autotuning(spec)
     found = {"plan": plan.sha256, "target": target.sha256, "model": spec.workload.model.sha256,
+             "model_external_data": {d.location: _sha_or_error(d.path) for d in external_data},
              "files": _named_files(options, plan), "versions": _versions(),
              "host": _host(target_spec.capabilities.device),
              "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
@@ -55,22 +56,9 @@ def digest(found: dict) -> str:
 def cache_generation(cache_dir) -> dict:
     """Record count, highest record id and quarantine count of the tuning cache, read without
     creating or changing it (a search, an import, a prune or a quarantine moves one of them)."""
-    from planctl.tuning.store import DB_FILE, resolve_cache_dir
+    from planctl.tuning.store import generation, resolve_cache_dir
 
-    path = resolve_cache_dir(cache_dir).resolve() / DB_FILE
-    found = {"path": str(path)}
-    if not path.is_file():
-        return {**found, "state": "absent"}
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
-        try:
-            count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM records").fetchone()
-            quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return {**found, "state": f"unreadable: {exc}"}
-    return {**found, "records": count, "max_id": last, "quarantined": quarantined}
+    return generation(resolve_cache_dir(cache_dir))
 
 
 REPORTS = ("report.md", "report.html")  # written with report.json; a run without them is incomplete
@@ -115,27 +103,34 @@ def _named_files(options, plan) -> dict:
     return {ref.pointer: _file_sha(options.root, ref.path, plan) for ref in read_by_apply(plan.model.spec)}
 
 
+def _sha_or_error(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"unreadable: {exc}"
+
+
 def _file_sha(root: Path, relative: str, plan) -> dict:
+    """sha256 of a named file, or of every file in a named directory (TVM's records format)."""
+    from planctl.apply.lock import tree_digest
+
     try:
         path = inside_root(root, relative, what="file", plan_file=str(plan.path), pointer="")
-        return {"path": relative, "sha256": sha256_file(path)}
+        return {"path": relative, "sha256": tree_digest(path) if path.is_dir() else sha256_file(path)}
     except (PlanctlError, OSError) as exc:
         return {"path": relative, "sha256": None, "error": str(exc)}
 
 
 def _versions() -> dict:
     """Installed versions of planctl and of what builds, verifies and measures (metadata only)."""
-    from importlib import metadata
-
     import planctl
     from planctl.lowering.tvm_env import versions
+    from planctl.versions import version
 
     found = {"planctl": planctl.__version__, "planctl_source": _source_digest(Path(planctl.__file__).parent),
              **versions()}
-    try:  # hypothesis draws the parity examples
-        found["hypothesis"] = metadata.version("hypothesis")
-    except metadata.PackageNotFoundError:
-        pass
+    if hypothesis := version("hypothesis"):  # hypothesis draws the parity examples
+        found["hypothesis"] = hypothesis
     return found
 
 
@@ -150,7 +145,7 @@ def _source_digest(package: Path) -> str:
 
 
 def _host(device: str) -> dict:
-    from planctl.tuning.keys import cpu_fingerprint
+    from planctl.host import cpu_fingerprint
 
     host = {"cpu": cpu_fingerprint()}
     if device == "cuda":
@@ -175,10 +170,11 @@ def _tvm_threads(target_spec, environ) -> str:
 
 def _budget(tuning, root: Path) -> dict:
     """The budget the search gets (the plan's, capped by planctl.toml / [tool.planctl])."""
+    from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
 
     try:
-        return effective_budget(tuning.budget, root).to_dict()
+        return effective_budget(tuning.budget, load_config(root)).to_dict()
     except PlanctlError as exc:
         return {"error": str(exc)}
 

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from planctl import API_VERSION
@@ -26,10 +25,9 @@ DIGEST_LABELS = {"plan": "plan file", "model": "model file", "target": "target f
 
 
 def tvm_version() -> str:
-    try:
-        return metadata.version("apache-tvm")
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    from planctl.versions import version
+
+    return version("apache-tvm") or "not installed"
 
 
 def schema_digest() -> str:

@@ -1,6 +1,6 @@
 """``planctl apply``: the stages in the order they run, over one typed context.
 
-documents → legality → lowering → tuning → build → verify → measure → decide → emit → report
+documents → legality → lowering → tuning → build → verify → profile → measure → decide → emit → report
 
 Each stage is a module of :mod:`planctl.apply.stages`: a function of the context
 (:class:`planctl.apply.context.RunContext`) that returns its evidence as a frozen model; the run
@@ -18,7 +18,8 @@ from typing import Any, Iterator
 
 from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, Progress, RunContext
-from planctl.apply.stages import build, decide, documents, emit, legality, lowering, measure, report, tuning, verify
+from planctl.apply.stages import (build, decide, documents, emit, legality, lowering, measure, profile, report, tuning,
+                                  verify)
 from planctl.errors import PlanctlError
 from planctl.report.write import json_safe
 
@@ -42,26 +43,29 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
     """Run every stage; return where the output went and the record.
 
     When the live output was made from the same inputs (planctl.apply.inputs) and its libraries are
-    intact, nothing runs (unless ``options.force``). Raises a PlanctlError subclass for bad input
-    (nothing is written then); a plan that fails its envelope is not an error: the result's verdict
-    says ``rollback``.
+    intact, nothing runs (unless ``options.force``). Raises LegalityError when ``planctl check``
+    rejects the plan, another PlanctlError subclass for bad input (nothing is written then); a plan
+    that fails its envelope is not an error: the result's verdict says ``rollback`` (or ``reject``
+    when not even the baseline build is verified).
     """
     ctx, found = documents.run(options, progress)
+    checked = legality.run(ctx)   # stops on what check rejects, before anything else (even "up to date")
     previous = None if options.force else inputs.live_output(ctx.output.live, inputs.digest(ctx.inputs))
     if previous is not None:
         since = {"up_to_date_since": previous["created"]} if previous.get("created") else {}
         return ApplyResult(out_dir=ctx.output.live, record={**previous, "up_to_date": True, **since})
     with _exclusive(ctx), _staging(ctx):
-        checked = legality.run(ctx)
         measure.prepare(ctx)
         lowered = lowering.run(ctx)
         tuned = tuning.run(ctx)
         built = build.run(ctx)
         verified = verify.run(ctx)
+        profiled = profile.run(ctx, lowered)
         measured = measure.run(ctx)
         decided = decide.run(ctx, verified, measured, built)
-        emitted = emit.run(ctx, decided)
-        record = report.run(ctx, found, checked, lowered, tuned, built, verified, measured, decided, emitted)
+        emitted = emit.run(ctx, decided, verified)
+        record = report.run(ctx, found, checked, lowered, tuned, built, verified, profiled, measured, decided,
+                            emitted)
         _publish(ctx, Path(emitted.destination))
     return ApplyResult(out_dir=Path(emitted.destination), record=json_safe(record))
 

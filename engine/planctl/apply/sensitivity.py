@@ -98,11 +98,13 @@ def search(quantized: Sequence[str], score: Score, meets: Callable[[float], bool
 
 
 def run(*, model_file, technique, levels: int, quantized: Sequence[str], quality_spec: Any, plan_spec: Any,
-        shape_env: dict, root, plan_file: str, reference, measured: Optional[float], threads: int,
-        ranges: Optional[dict] = None) -> SensitivityResult:
+        shape_env: dict, root, plan_file: str, reference, baseline: float, measured: Optional[float],
+        threads: int, ranges: Optional[dict] = None) -> SensitivityResult:
     """The search for one plan: the ONNX model at ``model_file``, its ``quantization`` technique on a
     kernel path with ``levels`` activation levels, the operators the candidate ``quantized``, and
-    the plan's quality envelope. Raises VerificationError when onnxruntime cannot run the model."""
+    the plan's quality envelope judged as apply judged the candidate (``reference``: the quality
+    reference model; ``baseline``: the metric's baseline value). Raises VerificationError when
+    onnxruntime cannot run the model."""
     from planctl.lowering.quant_scheme import QuantScheme
     from planctl.verify import fake_quant
     from planctl.verify.quality import example_arrays, judge, labels_of, load_dataset, run_batched, scores
@@ -112,7 +114,6 @@ def run(*, model_file, technique, levels: int, quantized: Sequence[str], quality
     arrays, batch = example_arrays(dataset, plan_spec, shape_env)
     labels = labels_of(dataset, quality_spec.metric)
     ref = run_batched(reference, arrays, batch)
-    baseline = float(scores(quality_spec.metric, ref, ref, labels).mean())
     model = fake_quant.load(model_file)
 
     def score(names: Sequence[str]) -> float:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from planctl.errors import RolledBack
+from planctl.errors import Rejected, RolledBack
 
 
 def _progress(verbose: int):
@@ -45,21 +46,35 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | No
     was made from the same inputs (plan, target, model, named files, versions, host, options, tuning
     cache), nothing is rebuilt and its verdict is reported again.
 
-    Exit 0 when the candidate is promoted, 1 when the plan was rolled back (the report says why),
-    2 for bad input, 3 for an internal error.
+    Exit 0 when the candidate is promoted; 1 when check rejects the plan, when it was rolled back to
+    the verified baseline, or when nothing verified was left to deploy (reject; the report says
+    why); 2 for bad input, including a model TVM cannot import or build; 3 for an internal error.
     """
     from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
+    from planctl.cli.runlog import capture
+    from planctl.tuning.store import resolve_cache_dir
 
     plan_file, target_name = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan_file=plan_file, target_name=target_name, root=root, out_root=out_root,
                            cache_dir=cache_dir, replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    result = run_apply(options, progress=_progress(verbose))
-    click.echo(up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir))
+    cache = resolve_cache_dir(cache_dir)
+    log = cache / "logs" / f"apply-{plan_file.stem}-{target_name}.log"  # beside the search logs
+    # a run refused before it opened the cache creates none: its captured output goes to stderr
+    with capture(log, header=f"planctl apply {plan_file} --target {target_name}", keep_on_error=cache.exists):
+        result = run_apply(options, progress=_progress(verbose))
+    text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
+    click.echo(text + ("" if result.record.get("up_to_date") else
+                       f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))
     if write_keep_float:
         click.echo(keep_float_written(plan_file, result.record), err=True)
+    if result.verdict == "reject":
+        raise Rejected(f"reject: neither the candidate nor TVM's baseline build passed parity; nothing new was "
+                       f"deployed; see {result.out_dir / 'report.md'}",
+                       hint="the baseline's own parity failure means TVM builds this model wrong (see the report's "
+                            "fallback parity); a previously promoted output stays live")
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
 
@@ -108,6 +123,16 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
                      f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+        elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
+                            if t.get("source") == "other-devices" and t.get("measured_on"))
+        if elsewhere:
+            lines.append("  schedules measured on another device: " + "; ".join(
+                f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
+    fallback = record.get("fallback") or {}
+    if fallback:
+        lines.append(f"  fallback ({fallback.get('switch')}): "
+                     + (f"{fallback['library']}, verified" if fallback.get("verified") and fallback.get("library")
+                        else f"none ({fallback.get('reason')})"))
     for reason in decision.get("reasons", []):
         lines.append(f"  - {reason}")
     for note in record.get("notes", []):

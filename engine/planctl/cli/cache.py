@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from planctl.errors import TuningError
+from planctl.tuning.store.schema import SCHEMA_VERSION
 
 
 class CacheDamaged(TuningError):
@@ -28,6 +29,9 @@ def _store(ctx: click.Context, create: bool = True, repair: bool = True):
     from planctl.tuning.store import Store, resolve_cache_dir
 
     store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]), create=create, repair=repair)
+    if store.migrated_from is not None:
+        click.echo(f"planctl cache: migrated {store.path} from schema {store.migrated_from} to {SCHEMA_VERSION}",
+                   err=True)
     for problem in store.problems:
         click.echo(f"planctl cache: {problem}", err=True)
     return store
@@ -54,23 +58,24 @@ def command(ctx: click.Context, cache_dir: Path | None) -> None:
 @OUTPUT
 @click.pass_context
 def ls(ctx: click.Context, output: str) -> None:
-    """One line per key: target, device, TVM version, workloads, records (valid), size."""
-    from planctl.tuning.eviction import database_bytes
-
+    """One line per validity key (target, TVM versions) and device that measured its records
+    (provenance): workloads, records (valid)."""
     store = _store(ctx, create=False, repair=False)
+    keys, devices = store.keys(), store.devices()
     rows = []
-    for key_id, key in sorted(store.keys().items()):
-        n, valid, workloads = store.query(
-            "SELECT COUNT(*), SUM(mean_s < 1e9), COUNT(DISTINCT workload_hash) FROM records WHERE key_id=?",
-            (key_id,))[0]
-        rows.append({"key_id": key_id, "target_name": key.target_name, "target": key.target,
-                     "device": key.device.get("model"), "tvm": key.versions.get("apache-tvm"),
-                     "workloads": workloads, "records": n, "valid": valid or 0})
-    text = "\n".join([f"cache {store.path} ({database_bytes(store):,} bytes)"] + [
-        f"  {r['key_id']}  {r['target_name'] or '-':<16} {json.dumps(r['target'], sort_keys=True)}  "
-        f"device={r['device']}  tvm={r['tvm']}  workloads={r['workloads']} records={r['records']} "
-        f"(valid {r['valid']})" for r in rows])
-    _emit({"cache": str(store.path), "keys": rows}, output, text)
+    for found in store.key_device_summary():
+        key, device = keys.get(found["key_id"]), devices.get(found["device_id"])
+        rows.append({**found, "target_name": key.target_name if key else None, "target": key.target if key else None,
+                     "versions": key.versions if key else None,
+                     "measured_on": device.label if device else None,
+                     "device": device.device if device else None,
+                     "measurement": device.measurement if device else None})
+    text = "\n".join([f"cache {store.path} ({store.size_bytes():,} bytes, schema {SCHEMA_VERSION})"] + [
+        f"  key {r['key_id']}  {r['target_name'] or '-':<16} {json.dumps(r['target'], sort_keys=True)}  "
+        f"tvm={(r['versions'] or {}).get('apache-tvm')}\n"
+        f"    measured on {r['measured_on']} (device {r['device_id']})  workloads={r['workloads']} "
+        f"records={r['records']} (valid {r['valid']})" for r in rows])
+    _emit({"cache": str(store.path), "schema_version": SCHEMA_VERSION, "keys": rows}, output, text)
 
 
 @command.command("show")
@@ -78,17 +83,20 @@ def ls(ctx: click.Context, output: str) -> None:
 @OUTPUT
 @click.pass_context
 def show(ctx: click.Context, ident: str, output: str) -> None:
-    """Records of a workload hash or a key id (a unique prefix is enough), best first."""
+    """Records of a workload hash, a key id or a device id (a unique prefix is enough), best first."""
     store = _store(ctx, create=False, repair=False)
-    records = store.records("workload_hash LIKE ? OR key_id LIKE ?", (ident + "%", ident + "%"))
+    records = store.find(ident)
     if not records:
-        raise TuningError(f"no record matches '{ident}'", hint="planctl cache ls lists the keys")
-    keys = store.keys()
+        raise TuningError(f"no record matches '{ident}'", hint="planctl cache ls lists the keys and devices")
+    keys, devices = store.keys(), store.devices()
     data = [{"id": r.id, "key_id": r.key_id, "target_name": keys[r.key_id].target_name,
+             "target": keys[r.key_id].target, "versions": keys[r.key_id].versions,
+             "device_id": r.device_id, "measured_on": devices[r.device_id].label,
              "workload_hash": r.workload_hash, "mean_ms": r.mean_s * 1e3 if r.valid else None,
              "run_secs": r.json("run_secs"), "created": r.created, "provenance": r.json("provenance"),
              "checksum": r.checksum} for r in records]
     text = "\n".join(f"{d['workload_hash']}  key {d['key_id']} ({d['target_name']})  {_ms(d['mean_ms'])}  "
+                     f"measured on {d['measured_on']} (device {d['device_id']})  "
                      f"{json.dumps(d['provenance'], sort_keys=True)}" for d in data)
     _emit(data, output, text)
 
@@ -108,9 +116,9 @@ def verify(ctx: click.Context, deep: bool, output: str) -> None:
     hashes = sorted(store.workload_hashes())
     bad_hashes = [h for h in hashes if store.workload(h) is None]
     if deep:
-        from planctl.tuning.governed import _verify_workload
+        from planctl.tuning.database import workload_hash_holds
 
-        bad_hashes += [h for h in hashes if h not in bad_hashes and not _verify_workload(h, store.workload(h))]
+        bad_hashes += [h for h in hashes if h not in bad_hashes and not workload_hash_holds(h, store.workload(h))]
         for h in bad_hashes:
             store.problems.append(f"workload {h}: does not hash to its key")
     data = {"cache": str(store.path), "records_ok": len(records), "workloads": len(hashes),
@@ -155,10 +163,11 @@ def prune(ctx: click.Context, keep, max_age_days, max_bytes, dry_run: bool, outp
 @click.option("--target-name", default=None, help="Only keys of this target document name.")
 @click.option("--workload", "workloads", multiple=True, help="Only these workload hashes.")
 @click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=0),
-              help="Best records per workload and key; 0 exports every record.")
+              help="Best records per workload, key and device; 0 exports every record.")
 @click.pass_context
 def export(ctx: click.Context, file: Path, key_ids, target_name, workloads, top_k: int) -> None:
-    """Write records as sorted, checksummed JSON lines for review and commit beside a plan."""
+    """Write records as sorted, checksummed JSON lines for review and commit beside a plan (format 2:
+    each line holds its validity key and the device that measured it)."""
     from planctl.tuning import records as record_files
 
     store = _store(ctx, create=False, repair=False)
@@ -185,15 +194,16 @@ def import_(ctx: click.Context, source: Path, target_name: str | None, root: Pat
     from planctl.tuning import records as record_files
 
     store = _store(ctx)
-    if source.is_dir() and not (source / record_files.JSONL_NAME).is_file():
+    if source.is_dir() and not record_files.jsonl_files(source):
         if target_name is None:
             raise TuningError(f"{source} is a TVM JSONDatabase directory: name the target it was tuned for",
                               hint="add --target NAME")
-        result = record_files.import_legacy(store, source, _key(target_name, root),
-                                            {"imported": time.strftime("%Y-%m-%d"), "path": str(source),
-                                             **_plan_provenance(plan_file)})
+        record_files.refuse_lfs_pointers(source)
+        result = record_files.require_usable(record_files.import_legacy(
+            store, source, *_key(target_name, root),
+            {"imported": time.strftime("%Y-%m-%d"), "path": str(source), **_plan_provenance(plan_file)}))
     else:
-        result = record_files.import_any(store, source, None, {})
+        result = record_files.import_any(store, source, None, None, {})
     for problem in result.problems:
         click.echo(f"planctl cache: {problem}", err=True)
     click.echo(f"{result.added} new record(s) of {result.lines} line(s) from {source}", err=True)
@@ -202,11 +212,12 @@ def import_(ctx: click.Context, source: Path, target_name: str | None, root: Pat
 
 
 def _key(target_name: str, root: Path):
+    """The validity key of ``target_name`` and this device (the legacy format records neither)."""
     from planctl.documents.load import find_target, load_target
-    from planctl.tuning.keys import make_key
+    from planctl.tuning.keys import make_key, this_device
 
     spec = load_target(find_target(target_name, root)).model.spec
-    return make_key(spec.tvm, target_name, spec.measurement.model_dump())
+    return make_key(spec.tvm, target_name), this_device(spec.tvm, spec.measurement.model_dump())
 
 
 def _plan_provenance(plan_file: Path | None) -> dict:

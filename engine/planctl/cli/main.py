@@ -29,6 +29,7 @@ COMMANDS = {
     "rollback": "planctl.cli.rollback:command",
     "cache": "planctl.cli.cache:command",
     "verify": "planctl.cli.verify:command",
+    "targets": "planctl.cli.targets:command",
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -75,6 +76,11 @@ def print_error(err: PlanctlError) -> None:
     """``path:line:col: error[PLNxxx] message``, the source line with a caret, then ``help:``."""
     from planctl.documents.diagnostics import render_error
 
+    if getattr(err, "findings", None):   # LegalityError: each finding at its line first, as check prints it
+        from planctl.rules.reporters.as_text import one, use_colour
+
+        for finding in err.findings:
+            click.echo(one(finding, use_colour(sys.stderr)) + "\n", err=True)
     click.echo(render_error(err), err=True)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from planctl.documents.shapes import shape_text
+
 
 @click.command("plan")
 @click.argument("plan", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -34,7 +36,7 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Pa
                             f"{plan_document.model.spec.targets}", file=str(plan))
     target_document = load_target(find_target(target, root))
     lock = make_lock(plan_document, target_document, target, root) if out is not None else None
-    info = describe(plan_document, target_document, target, root, cache_dir)
+    info = describe(_preview(plan_document, target_document, target, root, cache_dir))
     if out is not None:
         write_lock(lock, out)
     if fmt == "json":
@@ -44,6 +46,29 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Pa
         click.echo(render_description(info, out, lock))
 
 
+def _preview(plan_document, target_document, target: str, root: Path, cache_dir: Path | None):
+    """The dry run's inputs read from the documents (planctl.tuning.preview.Preview). Raises
+    MissingReferenceError when the model is missing or its sha256 differs, or a target named in
+    ``compatible_with`` is missing."""
+    from planctl.documents.load import compatible_targets
+    from planctl.documents.references import checked_model, records_path
+    from planctl.documents.shapes import production_shape_envs
+    from planctl.documents.techniques import autotuning, enabled
+    from planctl.errors import PlanctlError
+    from planctl.rules.config import load_config
+    from planctl.tuning.preview import Preview
+
+    spec, target_spec = plan_document.model.spec, target_document.model.spec
+    try:
+        ceiling = load_config(root)
+    except PlanctlError:  # a bad configuration file is check's to report; the plan still prints
+        ceiling = None
+    return Preview(plan=plan_document.model.metadata.name, target=target, spec=spec, target_spec=target_spec,
+                   shapes=production_shape_envs(spec), techniques=enabled(spec), autotuning=autotuning(spec),
+                   model=checked_model(root, plan_document), records=records_path(plan_document, root),
+                   compatible=compatible_targets(target_spec, root), ceiling=ceiling, cache_dir=cache_dir)
+
+
 def render_description(info: dict, lock_path: Path | None = None, lock: dict | None = None) -> str:
     """The dry run as the few lines ``planctl plan`` prints."""
     lines = [f"planctl plan: {info['plan']} on {info['target']} (nothing is compiled)"]
@@ -51,7 +76,9 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         d = lock["spec"]["digests"]
         lines.append(f"  saved plan: {lock_path}  (TVM {lock['spec']['tvm_version']}; "
                      + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
-    shapes = ", ".join(", ".join(f"{k}={v}" for k, v in s.items()) or "static" for s in info["shapes"])
+    if info.get("runs_here"):
+        lines.append(f"  this host runs {info['target']}: {info['runs_here']}")
+    shapes = ", ".join(shape_text(s) for s in info["shapes"])
     lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
     lines.append("  techniques -> passes:")
     for t in info["techniques"]:
@@ -70,14 +97,20 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         if budget.get("effective"):
             lines.append(f"    effective (repository ceiling applied): {budget['effective']}")
     if info.get("tasks") is not None:
+        from planctl.tuning.census import TaskSource, render
+
         for shape in info["tasks"]:
-            counts = {s: sum(1 for r in shape["tasks"] if r["source"] == s)
-                      for s in ("cache", "committed records", "search")}
-            where = ", ".join(f"{k}={v}" for k, v in shape["shape_env"].items()) or "static"
-            lines.append(f"  tasks at {where}: {len(shape['tasks'])} ({counts['cache']} cached, "
-                         f"{counts['committed records']} from committed records, {counts['search']} to search"
-                         + ("" if shape["cache_known"] else "; the cache could not be read") + ")")
-            todo = [r["task"] for r in shape["tasks"] if r["source"] == "search"]
+            where = shape_text(shape["shape_env"])
+            if not shape["cache_known"]:
+                lines.append(f"  tasks at {where}: {len(shape['tasks'])} (the cache could not be read)")
+                continue
+            sources = [TaskSource(r["task"], "", r["source"], measured_on=r.get("measured_on"))
+                       for r in shape["tasks"]]
+            lines += [f"  {line}" for line in render(where, sources, None, lead="tasks at")]
+            policy = shape.get("policy")
+            if policy and policy != "serve":
+                lines.append(f"    other devices' records: {policy} (the target's other_device_records)")
+            todo = [r["task"] for r in shape["tasks"] if r["source"] in ("search", "re-measure", "drift")]
             if todo:
                 lines.append(f"    to search: {', '.join(todo[:8])}{' ...' if len(todo) > 8 else ''}")
     elif budget and info.get("tasks_unavailable"):

@@ -17,7 +17,8 @@ def command() -> None:
 @command.command("replay")
 @click.argument("counterexample", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--library", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Compiled library to run [default: the candidate named by manifest.json beside the file].")
+              help="Compiled library to run [default: the candidate named by manifest.json beside the file; "
+                   "the baseline for a counterexample of the baseline's own parity check, under fallback/].")
 def replay(counterexample: Path, library: Path | None) -> None:
     """Rerun COUNTEREXAMPLE's inputs on the candidate and compare with the saved reference outputs.
 
@@ -36,13 +37,17 @@ def replay(counterexample: Path, library: Path | None) -> None:
 
 
 def _candidate(counterexample: Path, library: Path | None):
-    manifest_path = counterexample.parent / "manifest.json"
+    # apply writes the baseline's counterexamples (its parity check as the fallback) under fallback/
+    fallback = counterexample.parent.name == "fallback"
+    folder = counterexample.parent.parent if fallback else counterexample.parent
+    manifest_path = folder / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError) as exc:
         raise VerificationError(f"{manifest_path}: no apply manifest beside the counterexample ({exc})",
                                 hint="pass --library PATH to the compiled candidate") from exc
-    path = library or counterexample.parent / manifest.get("candidate", manifest.get("artifact") or "")
+    default = manifest.get("baseline") if fallback else manifest.get("candidate", manifest.get("artifact"))
+    path = library or folder / (default or "")
     if not path.is_file():
         raise PlanctlError(f"{path}: the candidate library is not there", hint="pass --library PATH")
     from planctl.lowering.vm import vm_callable

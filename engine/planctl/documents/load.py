@@ -148,6 +148,13 @@ def find_target(name: str, root: Path) -> Path:
     return layout.find_target(name, root)
 
 
+def compatible_targets(target_spec, root: Path) -> dict[str, dict]:
+    """``{name: spec.tvm}`` of the targets a target document names in ``compatible_with`` (their
+    tuning records may serve it). Raises MissingReferenceError or DocumentError for one that is
+    missing or invalid."""
+    return {name: dict(load_target(find_target(name, root)).model.spec.tvm) for name in target_spec.compatible_with}
+
+
 def _error(issue: Issue, file: str) -> DocumentError:
     err = DocumentError(issue.message, file=file, line=issue.line, col=issue.col, hint=issue.help,
                         pointer=issue.pointer)

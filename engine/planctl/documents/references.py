@@ -1,8 +1,9 @@
 """The files a plan names, in one list, and the checks apply makes on them before any work.
 
 :func:`references` is the one list (the model, each technique's committed tuning ``records`` and
-``calibration.dataset``, the quality dataset), used by ``check`` (rules PLN215, PLN220), by apply's
-early check and by the digest of apply's inputs. Paths are repository-relative; a resolved path
+``calibration.dataset``, the quality dataset and reference model), used by ``check`` (rules PLN215,
+PLN220), by apply's early check and by the digest of apply's inputs. A named file that is a Git
+LFS pointer (a checkout without ``git lfs pull``) is refused wherever it is named. Paths are repository-relative; a resolved path
 must stay inside the repository root (plans are data: they never make planctl read elsewhere).
 No TVM, numpy or hypothesis here.
 """
@@ -14,11 +15,13 @@ from pathlib import Path
 from planctl.documents.load import Loaded
 from planctl.documents.models.plan import OptimizationPlan, PlanSpec
 from planctl.errors import MissingReferenceError
-from planctl.files import sha256_file
+from planctl.files import lfs_pointer_problem, sha256_file
 
 MODEL_POINTER = "/spec/workload/model/onnx"
 MODEL = "model file"
 RECORDS = "tuning records"
+QUALITY_REFERENCE = "quality reference model"
+QUALITY_REFERENCE_POINTER = "/spec/envelope/quality/reference/onnx"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ def references(spec: PlanSpec) -> list[Reference]:
                                    "calibration dataset", technique.enabled))
     if spec.envelope.quality is not None:
         found.append(Reference("/spec/envelope/quality/dataset", spec.envelope.quality.dataset, "quality dataset"))
+        if spec.envelope.quality.reference is not None:
+            found.append(Reference(QUALITY_REFERENCE_POINTER, spec.envelope.quality.reference.onnx, QUALITY_REFERENCE))
     return found
 
 
@@ -83,6 +88,7 @@ def checked_model(root: Path, plan: Loaded[OptimizationPlan]) -> Path:
         raise MissingReferenceError(f"model file {model.onnx} does not exist", file=str(plan.path),
                                     **position(plan, MODEL_POINTER),
                                     hint="export it first (see the plan's comment or README)")
+    _not_an_lfs_pointer(plan, path, f"model file {model.onnx}", MODEL_POINTER)
     actual = sha256_file(path)
     if actual != model.sha256:
         raise MissingReferenceError(
@@ -93,14 +99,36 @@ def checked_model(root: Path, plan: Loaded[OptimizationPlan]) -> Path:
 
 
 def checked_references(root: Path, plan: Loaded[OptimizationPlan]) -> None:
-    """Every file of :func:`read_by_apply` is inside ``root`` and exists, before any build; else
-    MissingReferenceError at the naming line (what check's PLN215 reports)."""
+    """Every file of :func:`read_by_apply` is inside ``root``, exists, is no Git LFS pointer (nor
+    holds one, for a records directory), and a quality reference model has its declared sha256,
+    before any build; else MissingReferenceError at the naming line (what check's PLN215 reports)."""
     for ref in read_by_apply(plan.model.spec):
         path = inside_root(root, ref.path, what=ref.what, plan_file=str(plan.path), pointer=ref.pointer)
         if not path.exists():
             raise MissingReferenceError(f"{ref.what} {ref.path} does not exist", file=str(plan.path),
                                         **position(plan, ref.pointer),
                                         hint="commit the file, or fix the path (relative to the repository root)")
+        for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+            _not_an_lfs_pointer(plan, file, f"{ref.what} {ref.path}" + (f" ({file.name})" if file != path else ""),
+                                ref.pointer)
+        if ref.what == QUALITY_REFERENCE:
+            _declared_sha256(plan, path, plan.model.spec.envelope.quality.reference.sha256,
+                             f"{ref.what} {ref.path}", "/spec/envelope/quality/reference/sha256")
+
+
+def _not_an_lfs_pointer(plan, path: Path, what: str, pointer: str) -> None:
+    problem = lfs_pointer_problem(path)
+    if problem:
+        raise MissingReferenceError(f"{what} is {problem}", file=str(plan.path), **position(plan, pointer),
+                                    hint="fetch the LFS objects (git lfs install && git lfs pull), then run again")
+
+
+def _declared_sha256(plan, path: Path, declared: str, what: str, pointer: str) -> None:
+    actual = sha256_file(path)
+    if actual != declared:
+        raise MissingReferenceError(f"{what} has sha256 {actual}, the plan declares {declared}",
+                                    file=str(plan.path), **position(plan, pointer),
+                                    hint="re-export it, or update the digest after review")
 
 
 def records_path(plan: Loaded[OptimizationPlan], root: Path) -> Path | None:

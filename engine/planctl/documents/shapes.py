@@ -54,6 +54,12 @@ def _distinct(envs: list[dict[str, int]]) -> list[dict[str, int]]:
     return out
 
 
+def shape_text(shape_env: Mapping[str, int] | None) -> str:
+    """A shape env as people write it, in reports, verdicts and progress lines:
+    ``{"batch": 2, "seq": 128}`` -> ``batch=2, seq=128``; ``{}`` or None -> ``static``."""
+    return ", ".join(f"{name}={value}" for name, value in (shape_env or {}).items()) or "static"
+
+
 def shape_tag(shape_env: Mapping[str, int]) -> str:
     """File-name tag of a shape env: ``{"batch": 2, "seq": 128}`` -> ``batch-2_seq-128``;
     ``{}`` -> ``static``."""

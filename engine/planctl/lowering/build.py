@@ -1,9 +1,10 @@
 """Baseline and candidate builds.
 
 - baseline: the imported module through ``tvm.compile`` (TVM's default pipeline, no plan technique).
-- candidate: the plan's graph passes in order, then legalization (and fusion when the plan asks),
-  then the tuned schedules from the database, then TVM's own dataflow-lowering and finalize passes
-  (the same lists ``tvm.compile`` uses, from ``relax.pipeline``), built with ``relax.build``.
+- candidate: the plan's graph passes in order, then its dispatch techniques (CUDA kernel routes),
+  then legalization (and fusion when the plan asks), then the tuned schedules from the database,
+  then TVM's own dataflow-lowering and finalize passes (the same lists ``tvm.compile`` uses, from
+  ``relax.pipeline``), built with ``relax.build`` (planctl.lowering.backend).
 """
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from typing import Sequence
 
 from planctl.documents.techniques import autotuning
 from planctl.lowering import techniques as tech
+from planctl.lowering.backend import backend_pipeline, compile_scheduled, dlight_schedules, is_gpu
+from planctl.lowering.cuda_library import linked_executable, read_routes, uses_extension
 from planctl.lowering.instrument import PassRecord, make_recorder
+
+__all__ = ["LoweredCandidate", "apply_database", "backend_pipeline", "build_baseline", "build_candidate",
+           "dlight_schedules", "is_gpu", "lower_candidate", "make_target", "prepack_passes"]
 
 
 @dataclass
@@ -21,6 +27,7 @@ class LoweredCandidate:
 
     mod: object
     passes: list[PassRecord] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # kernel routes of the dispatch techniques
 
 
 def make_target(tvm_dict: dict):
@@ -31,43 +38,34 @@ def make_target(tvm_dict: dict):
     return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
 
 
-def backend_pipeline(target):
-    """TVM's per-backend pass lists (``tvm.relax.backend.<name>.pipeline``).
-
-    Imported from the submodule because 0.27's ``relax.pipeline.dataflow_lower_passes`` reaches
-    ``backend.cpu_generic.dataflow_lower_passes``, which that package's ``__init__`` does not export.
-    """
-    import importlib
-
-    name = {"llvm": "cpu_generic", "cuda": "cuda", "rocm": "rocm"}.get(target.kind.name, "gpu_generic")
-    return importlib.import_module(f"tvm.relax.backend.{name}.pipeline")
-
-
-def is_gpu(target) -> bool:
-    return "gpu" in [str(k) for k in target.keys]
-
-
-def build_baseline(mod, target):
-    """TVM's default build of the imported module (``tvm.compile``); returns a VMExecutable."""
+def build_baseline(mod, target, instruments: Sequence = ()):
+    """TVM's default build of the imported module (``tvm.compile``); returns a VMExecutable.
+    ``instruments``: PassInstruments that see its passes (under TVM's default PassContext settings)."""
     import tvm
 
-    return tvm.compile(mod, target)
+    with tvm.transform.PassContext(instruments=list(instruments)):
+        return tvm.compile(mod, target)
 
 
-def lower_candidate(mod, target, techniques) -> LoweredCandidate:
-    """Run the plan's passes in order under a PassContext with the per-pass recorder."""
+def lower_candidate(mod, target, techniques, instruments: Sequence = ()) -> LoweredCandidate:
+    """Run the plan's passes in order under a PassContext with the per-pass recorder (and
+    ``instruments``, e.g. planctl.lowering.failures.pass_tracker)."""
     import tvm
     from tvm import relax
 
     records: list[PassRecord] = []
     graph = tech.passes_for(techniques, "graph", target)
+    dispatch = tech.passes_for(techniques, "dispatch", target)  # library GEMMs, fused attention
     legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
                 relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
     fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:1]
-    with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records)]):
-        for p in [*graph, *legalize, *fuse]:
+    with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records), *instruments]):
+        for p in [*graph, *dispatch]:
             mod = p(mod)
-    return LoweredCandidate(mod=mod, passes=records)
+        routes = read_routes(mod)
+        for p in [*legalize, *fuse]:
+            mod = p(mod)
+    return LoweredCandidate(mod=mod, passes=records, routes=routes)
 
 
 def prepack_passes(techniques) -> list:
@@ -85,7 +83,7 @@ def prepack_passes(techniques) -> list:
             relax.transform.FoldConstant()]
 
 
-def apply_database(mod, target, database):
+def apply_database(mod, target, database, instruments: Sequence = ()):
     """Swap in the database's best schedule for each PrimFunc; returns (mod, scheduled, total)."""
     import tvm
     from tvm import relax, tirx
@@ -93,55 +91,26 @@ def apply_database(mod, target, database):
     from planctl.lowering import int8_kernels
 
     int8_kernels.register()  # records of int8 kernels replay their tensor intrinsics
-    with target, database, tvm.transform.PassContext(opt_level=3):
+    with target, database, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
     funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]
     scheduled = sum(1 for f in funcs if f.attrs is not None and "tirx.is_scheduled" in f.attrs)
     return mod, scheduled, len(funcs)
 
 
-def dlight_schedules(target):
-    """A module pass: TVM's dlight default GPU schedules for every function not yet scheduled.
-
-    They run under ``target`` with the arch's feature suffix dropped (``sm_90a`` -> ``sm_90``):
-    dlight's Matmul rule uses tensor cores only when ``check_sm_version(arch) >= 70``, and that
-    function (tvm/s_tir/dlight/gpu/matmul.py) returns -1 for an arch that is not all digits, so on
-    ``sm_90a`` every fp16 matmul was scheduled without tensor cores (no mma in the CUDA source).
-    Code generation still uses ``target`` itself.
-    """
-    import re
-
-    import tvm
-    from tvm.s_tir import dlight as dl
-
-    rules = dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
-                                    dl.gpu.GeneralReduction(), dl.gpu.Fallback())
-    arch = str(target.attrs.get("arch", ""))
-    plain = re.sub(r"^(sm_\d+)[a-z]$", r"\1", arch)
-    schedule_target = target if plain == arch else tvm.target.Target({**dict(target.export()), "arch": plain})
-
-    @tvm.transform.module_pass(opt_level=0, name="planctl.DlightSchedules")
-    def apply(mod, _ctx):
-        with schedule_target:
-            return rules(mod)
-    return apply
-
-
-def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()):
+def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = (), instruments: Sequence = ()):
     """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets);
-    ``disabled_passes``: TVM pass names left out (planctl.lowering.techniques.disabled_passes)."""
+    ``disabled_passes``: TVM pass names left out (planctl.lowering.techniques.disabled_passes).
+    A module with library routes (planctl.lowering.cuda_library) comes back linked, so the
+    in-memory build runs as shipped."""
     import tvm
-    from tvm import relax
 
-    with target, tvm.transform.PassContext(opt_level=3):
+    with target, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         for p in prepack_passes(techniques)[1:]:
             mod = p(mod)
-    backend = backend_pipeline(target)
-    finish = [*backend.dataflow_lower_passes(target), *backend.finalize_passes(target)]
-    if is_gpu(target):
-        finish = [dlight_schedules(target), *finish]
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
-    pipeline = tvm.transform.Sequential(finish)
-    with target, tvm.transform.PassContext(opt_level=3, config=config, disabled_pass=list(disabled_passes)):
-        return relax.build(mod, target=target, relax_pipeline=pipeline)
+    executable = compile_scheduled(mod, target, config=config, disabled_passes=disabled_passes,
+                                   instruments=instruments)
+    # library routes are C++ compiled at export: link now so the in-memory build runs as shipped
+    return linked_executable(executable) if uses_extension(mod) else executable

@@ -20,7 +20,8 @@ ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "
 
 @dataclass(frozen=True)
 class ImportedModel:
-    """``mod``: Relax IRModule whose ``main`` takes the inputs in ``input_names`` order."""
+    """``mod``: Relax IRModule whose ``main`` takes the inputs in ``input_names`` order (the
+    graph's order, which may differ from the order the plan lists them in)."""
 
     mod: object
     input_names: list[str]
@@ -30,16 +31,100 @@ class ImportedModel:
 
 
 def load_onnx(path: Path):
-    """Load and structurally check an ONNX file. Raises LoweringError naming the file."""
+    """Load an ONNX file with its external data (resolved relative to the model's folder, as ONNX
+    does), infer the shapes of its graph outputs and check it structurally.
+
+    Graph outputs declared without a shape (or without a type), which onnxruntime runs and the
+    ONNX spec allows, get the inferred type; the structural check then runs on a copy in which an
+    output whose rank stays unknown counts as checked (planctl reads output shapes from the runs).
+    Raises LoweringError naming the file, and the output or tensor at fault.
+    """
     import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-        onnx.checker.check_model(model)
-    except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
+    except Exception as exc:  # onnx raises DecodeError, OSError...
+        raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
+                            file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
+    _load_external_data(model, path)
+    _declare_outputs(model, path)
+    _tensor_outputs(model, path)
+    try:
+        onnx.checker.check_model(_checkable(model))
+    except Exception as exc:  # noqa: BLE001 - onnx's ValidationError and friends
         raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
                             file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
     return model
+
+
+def _load_external_data(model, path: Path) -> None:
+    """Read the external data of ``model`` from the model's folder (never the working directory).
+    The apply documents stage has already checked the files (planctl.lowering.external_data)."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    try:
+        load_external_data_for_model(model, str(Path(path).resolve().parent))
+    except Exception as exc:  # noqa: BLE001 - onnx's ValidationError, OSError
+        raise LoweringError(f"{path}: its external data cannot be read: {str(exc).splitlines()[0][:300]}",
+                            file=str(path), hint="store each data file beside the model, as ONNX resolves it "
+                            "relative to the model's folder") from exc
+
+
+def _declare_outputs(model, path: Path) -> None:
+    """Give each graph output declared without a type or shape what shape inference finds."""
+    import onnx
+
+    missing = [o for o in model.graph.output if not (o.type.HasField("tensor_type") and
+                                                      o.type.tensor_type.HasField("shape"))]
+    if not missing:
+        return
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - inference is a help here; what it cannot fill is named below
+        inferred = model
+    known = {v.name: v for v in [*inferred.graph.output, *inferred.graph.value_info]}
+    for output in missing:
+        found = known.get(output.name)
+        if found is not None and found.type.HasField("tensor_type") and found.type.tensor_type.elem_type:
+            output.type.CopyFrom(found.type)
+        elif output.type.HasField("tensor_type") and output.type.tensor_type.elem_type:
+            continue   # its dtype is declared; only the rank is unknown
+        elif output.type.HasField("sequence_type") or output.type.HasField("map_type") or \
+                output.type.HasField("optional_type"):
+            continue   # not a tensor: whoever runs it says whether it is supported
+        else:
+            raise LoweringError(f"{path}: graph output '{output.name}' has no declared type and shape "
+                                "inference cannot find one", file=str(path),
+                                hint=f"declare the output's type (helper.make_tensor_value_info('{output.name}', "
+                                     "TensorProto.FLOAT, None)) when exporting")
+
+
+def _tensor_outputs(model, path: Path) -> None:
+    """Refuse a graph output that is not a tensor (a sequence, map or optional), naming it: parity,
+    the runtime's contract and the measurement all work on tensors."""
+    for output in model.graph.output:
+        kind = output.type.WhichOneof("value")
+        if kind not in (None, "tensor_type", "sparse_tensor_type"):
+            raise LoweringError(f"graph output '{output.name}' is an ONNX {kind.removesuffix('_type')}, not "
+                                "a tensor: planctl builds and verifies models whose outputs are tensors",
+                                file=str(path), hint="return the tensors themselves (e.g. ConcatFromSequence before "
+                                                     "the output), or keep this model on its current runtime")
+
+
+def _checkable(model):
+    """``model`` for onnx.checker: a graph input or output whose rank is unknown gets a placeholder
+    shape in this copy only (the checker requires the field; onnxruntime and the spec do not, and
+    an input's shape is the plan's)."""
+    def unshaped(values):
+        return [v for v in values if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape")]
+
+    if not unshaped(model.graph.input) and not unshaped(model.graph.output):
+        return model
+    copy = type(model)()
+    copy.CopyFrom(model)
+    for value in [*unshaped(copy.graph.input), *unshaped(copy.graph.output)]:
+        value.type.tensor_type.shape.SetInParent()
+    return copy
 
 
 def default_opset(model) -> int:
@@ -75,6 +160,8 @@ def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -
         if dtype != spec.dtype:
             raise LoweringError(f"{path}: input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan")
         want = concrete_shape(spec.shape, shape_env)
+        if not tensor.HasField("shape"):
+            continue   # declared without a shape: any rank, the plan's shape is what it gets
         have = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         if len(have) != len(want) or any(h is not None and h != w for h, w in zip(have, want)):
             raise LoweringError(
@@ -102,9 +189,11 @@ def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedM
         raise LoweringError(
             f"{path}: TVM's ONNX frontend cannot import {len(missing)} node(s): {', '.join(missing[:8])}",
             hint="replace the operator before export, or keep this model on its current runtime")
+    # main's parameters follow the graph's inputs (initializers left out), whatever order the plan lists
+    initializers = {i.name for i in model.graph.initializer}
     mod = _convert(model, path, input_specs, shape_env, opset)
     return ImportedModel(mod=mod.with_attr(NAMES_ATTR, weight_names(model)),
-                         input_names=[s.name for s in input_specs],
+                         input_names=[i.name for i in model.graph.input if i.name not in initializers],
                          output_names=[o.name for o in model.graph.output], opset=opset,
                          node_count=len(model.graph.node))
 
@@ -129,18 +218,48 @@ def weight_names(model) -> dict[str, str]:
 
 
 def _convert(model, path: Path, input_specs, shape_env, opset: int):
+    """TVM's ONNX frontend on ``model``. Raises LoweringError with a PLN500 TVMFailure (stage
+    ``import``, the ONNX node being converted, TVM's message, the crash log)."""
     from tvm.relax.frontend.onnx import from_onnx
+
+    from planctl.documents.shapes import shape_tag
+    from planctl.lowering.failures import tvm_stage
 
     shapes = {s.name: concrete_shape(s.shape, shape_env) for s in input_specs}
     dtypes = {s.name: s.dtype for s in input_specs}
     chatter = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(chatter):
+    with tvm_stage("import", shape=shape_tag(shape_env), file=str(path),
+                   hint=f"TVM's ONNX frontend (opset {opset}) failed on this model; replace the operator before "
+                        "export, or keep this model on its current runtime") as capture:
+        with contextlib.redirect_stdout(chatter), _converting_node(capture, model):
             return from_onnx(model, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
-    except Exception as exc:  # TVMError, ValueError, NotImplementedError from converters
-        where = next((line for line in chatter.getvalue().splitlines() if "Error converting" in line), "")
-        op = where.split("operator", 1)[-1].split(",")[0].strip() if where else "?"
-        raise LoweringError(
-            f"{path}: TVM could not convert operator {op} (opset {opset}): "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
-            hint="run with PLANCTL_TRACEBACK=1 for TVM's traceback") from exc
+
+
+@contextlib.contextmanager
+def _converting_node(capture, model):
+    """Tell ``capture.node`` which ONNX node TVM's frontend is converting.
+
+    TVM 0.27's frontend names no node in its errors (it prints "Error converting operator <op>"),
+    so the importer's ``_convert_operator`` is wrapped for the duration of one import: the node's
+    name comes from the ``tvm_custom`` attribute the frontend passes it, the op type from its
+    first argument. The class attribute is restored on the way out.
+    """
+    from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter
+
+    original = ONNXGraphImporter._convert_operator
+    index = {n.name: i for i, n in enumerate(model.graph.node) if n.name}
+
+    def convert(self, op_name, inputs, attrs, opset):
+        name = (attrs.get("tvm_custom") or {}).get("name") if isinstance(attrs, dict) else None
+        capture.node = f"'{name}' ({op_name})" if name else f"unnamed {op_name}"
+        if name in index:
+            capture.node += f", node {index[name]} of the graph"
+        result = original(self, op_name, inputs, attrs, opset)
+        capture.node = None
+        return result
+
+    ONNXGraphImporter._convert_operator = convert
+    try:
+        yield
+    finally:
+        ONNXGraphImporter._convert_operator = original

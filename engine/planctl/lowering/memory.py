@@ -31,7 +31,7 @@ def planned_memory(mod, target, static_planning: bool = True) -> dict:
     import tvm
     from tvm import relax
 
-    from planctl.lowering.build import backend_pipeline
+    from planctl.lowering.backend import backend_pipeline
 
     backend = backend_pipeline(target)
     plan = [relax.transform.StaticPlanBlockMemory()] if static_planning else []

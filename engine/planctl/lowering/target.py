@@ -1,4 +1,5 @@
-"""The target document's TVM target, its device, and whether this host can run it.
+"""The target document's TVM target and its device (whether this host can run it is
+planctl.lowering.compat's check).
 
 "Target" names two things in apply; here they are kept apart: the *target document*
 (``targets/<name>.yaml``, a ``Loaded[Target]``) and the ``tvm.target.Target`` built from its
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planctl.errors import DocumentError, PlanctlError
+from planctl.errors import DocumentError
 
 if TYPE_CHECKING:
     import tvm
@@ -42,12 +43,3 @@ def device_kind(target_document: "Loaded[Target]") -> str:
     """``cuda`` for a CUDA target document, else ``cpu``: where its builds run."""
     return "cuda" if target_document.model.spec.capabilities.device == "cuda" else "cpu"
 
-
-def check_host(target_document: "Loaded[Target]", target_name: str, plan_file: str) -> None:
-    """Fail before any build when this host cannot run what the target builds (a CUDA target and
-    no visible GPU); PlanctlError naming the plan file. CUDA code generation alone works anywhere."""
-    import tvm
-
-    if device_kind(target_document) == "cuda" and not tvm.cuda(0).exist:
-        raise PlanctlError(f"target {target_name} needs a CUDA GPU and none is visible here", file=plan_file,
-                           hint="run apply on a machine with the GPU (CUDA code generation alone works anywhere)")

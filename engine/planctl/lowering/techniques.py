@@ -2,7 +2,8 @@
 
 Explicit registry (decorator → dict), so ``planctl plan`` can list what ``apply`` would run and the
 rules can see which techniques apply knows how to lower. A technique's ``stage`` orders it:
-``graph`` passes run in plan order on the imported Relax module, ``lowering`` ones shape the
+``graph`` passes run in plan order on the imported Relax module, ``dispatch`` ones then route
+op chains to library calls or hand-written kernels (before legalization), ``lowering`` ones shape the
 legalize/fuse step, ``tuning`` the schedule search, ``build`` the final lowering; ``serving``
 techniques are configuration that apply records, not passes.
 """
@@ -18,7 +19,7 @@ from planctl.errors import LoweringError
 @dataclass(frozen=True)
 class TechniqueImpl:
     name: str
-    stage: str  # graph | lowering | tuning | build | serving
+    stage: str  # graph | dispatch | lowering | tuning | build | serving
     passes: Callable  # (technique_model, target) -> list[tvm.transform.Pass]
     doc: str
 
@@ -109,6 +110,38 @@ def _static_memory(_t, _target):
 def _cuda_graphs(_t, _target):
     """relax.transform.RewriteCUDAGraph: capture static launch sequences (CUDA targets)."""
     return []
+
+
+@technique("library-dispatch", "dispatch")
+def _library_dispatch(t, target):
+    """Dense matmuls (+ bias, + residual) to cuBLASLt through R.call_dps_packed where measured faster
+    (planctl.lowering.cuda_library); the decisions go to the record's kernel routes."""
+    _require_cuda(target, "library-dispatch")
+    from planctl.lowering.cuda_library import library_dispatch_pass
+    return [library_dispatch_pass(target, measure_on_device=t.select == "measured",
+                                  gelu_tanh=t.gelu == "tanh-approximation")]
+
+
+@technique("fused-attention", "dispatch")
+def _fused_attention(_t, target):
+    """softmax(Q.K^T * scale + mask) . V as one TIR kernel per attention (planctl.lowering.cuda_attention)."""
+    _require_cuda(target, "fused-attention")
+    from planctl.lowering.cuda_attention import fused_attention_pass
+    return [fused_attention_pass()]
+
+
+@technique("fused-layer-norm", "dispatch")
+def _fused_layer_norm(_t, target):
+    """layer_norm and its float16 cast as one TIR kernel writing both (planctl.lowering.cuda_layer_norm)."""
+    _require_cuda(target, "fused-layer-norm")
+    from planctl.lowering.cuda_layer_norm import fused_layer_norm_pass
+    return [fused_layer_norm_pass()]
+
+
+def _require_cuda(target, name: str) -> None:
+    if target.kind.name != "cuda":
+        raise LoweringError(f"technique '{name}' needs a CUDA target, not '{target.kind.name}'",
+                            hint="disable it for this target (enabled: false) or plan it for a CUDA target only")
 
 
 for _serving in ("continuous-batching", "prefix-caching", "speculative-decoding"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from importlib import metadata
 
 from planctl.errors import MissingExtraError
 
@@ -54,14 +53,11 @@ def _torch_hidden():
 
 
 def versions() -> dict[str, str]:
-    """Installed versions of the packages a build depends on (for reports and cache keys)."""
-    found = {}
-    for name in ("apache-tvm", "apache-tvm-ffi", "onnx", "onnxruntime", "numpy", "torch"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
+    """Installed versions of the packages a build depends on (planctl.versions.BUILD; absent ones
+    left out), for reports and the inputs digest."""
+    from planctl.versions import installed
+
+    return {name: found for name, found in installed().items() if found is not None}
 
 
 def version_drift() -> list[str]:

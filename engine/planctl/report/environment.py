@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
 from typing import Iterable
+
+from planctl.versions import version
 
 # Variables that change measured latency or numerics; recorded when set.
 ENV_VARS = ("TVM_NUM_THREADS", "TVM_BIND_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -13,13 +14,6 @@ ENV_VARS = ("TVM_NUM_THREADS", "TVM_BIND_THREADS", "OMP_NUM_THREADS", "MKL_NUM_T
 
 _DISTRIBUTIONS = {"tvm": "apache-tvm", "tvm_ffi": "apache-tvm-ffi", "onnxruntime": "onnxruntime",
                   "numpy": "numpy"}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def cpu_model() -> str:
@@ -38,6 +32,6 @@ def collect_environment(env_vars: Iterable[str] = ENV_VARS) -> dict:
     """``{python, tvm, tvm_ffi, onnxruntime, numpy, cpu, cores, env}`` (versions None when absent;
     ``cores``: CPUs this process may run on)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = {key: _version(dist) for key, dist in _DISTRIBUTIONS.items()}
+    versions = {key: version(dist) for key, dist in _DISTRIBUTIONS.items()}
     return {"python": platform.python_version(), **versions, "cpu": cpu_model(), "cores": cores,
             "env": {k: os.environ[k] for k in env_vars if k in os.environ}}

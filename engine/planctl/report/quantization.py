@@ -19,6 +19,8 @@ def machine_code(executable, instructions) -> dict[str, dict[str, int]]:
     (``instructions``: mnemonics to count, e.g. ``vpdpbusd``). Empty when the executable has no
     LLVM module to inspect."""
     counts: dict[str, dict[str, int]] = {}
+    if executable is None:
+        return counts
     for module in getattr(executable.mod, "imports", []):
         if module.kind != "llvm":
             continue
@@ -78,11 +80,12 @@ def float_planned_bytes(imported_mod, target) -> int:
     return int(planned_memory(mod, target)["planned_bytes"])
 
 
-def size_evidence(operators: list[QuantizedOperator], candidate: Path, baseline: Path,
+def size_evidence(operators: list[QuantizedOperator], candidate: Optional[Path], baseline: Path,
                   planned_bytes: Optional[int], float_planned: Optional[int],
                   peak_rss_mb: dict[str, float]) -> ArtifactSize:
     quantized = [op for op in operators if op.quantized]
-    return ArtifactSize(candidate_library_bytes=candidate.stat().st_size, float_library_bytes=baseline.stat().st_size,
+    return ArtifactSize(candidate_library_bytes=candidate.stat().st_size if candidate is not None else None,
+                        float_library_bytes=baseline.stat().st_size,
                         weight_bytes_float32=sum(op.weight_bytes.get("float32", 0) for op in quantized),
                         weight_bytes_quantized=sum(op.weight_bytes.get("int8", 0) for op in quantized),
                         planned_bytes=planned_bytes, float_planned_bytes=float_planned,
@@ -92,7 +95,7 @@ def size_evidence(operators: list[QuantizedOperator], candidate: Path, baseline:
 # ------------------------------------------------------------------------------- rendering
 def section(record: dict):
     """The report's Quantization section (planctl.report.sections), or None."""
-    from planctl.report.sections import Section, Table, num
+    from planctl.report.blocks import Section, Table, num
 
     q = record.get("quantization")
     if not q:
@@ -116,7 +119,7 @@ def section(record: dict):
                           f"the library's machine code holds {found} in its int8 kernels.")
     if size:
         paragraphs.append(
-            f"Library {num(size.get('candidate_library_bytes', 0) / 2**20, '.1f')} MiB against "
+            f"Library {num((size.get('candidate_library_bytes') or 0) / 2**20, '.1f')} MiB against "
             f"{num(size.get('float_library_bytes', 0) / 2**20, '.1f')} MiB for the float build; quantized weights "
             f"{num(size.get('weight_bytes_quantized', 0) / 2**20, '.1f')} MiB from "
             f"{num(size.get('weight_bytes_float32', 0) / 2**20, '.1f')} MiB; planned activation memory "

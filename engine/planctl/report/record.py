@@ -13,13 +13,13 @@ written at apply time (repository-relative where the plan names them).
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 REPORT_VERSION = 1
 Statistic = Literal["p50", "p90", "p95", "p99", "mean", "min", "max"]
-Verdict = Literal["promote", "rollback", "inconclusive"]
+Verdict = Literal["promote", "rollback", "inconclusive", "reject"]
 
 
 class Evidence(BaseModel):
@@ -59,8 +59,8 @@ class LegalityFinding(Evidence):
 
 
 class Legality(Evidence):
-    """The legality rules run on the plan and its targets before lowering (recorded; apply does not
-    stop on them yet)."""
+    """The legality rules run on the plan and its targets before lowering, as ``planctl check``
+    runs them (same engine, same waivers); an unwaived error stops apply, so a report has none."""
 
     findings: list[LegalityFinding] = Field(default_factory=list)
     errors: int = Field(0, description="unwaived findings of severity error")
@@ -84,7 +84,7 @@ class Environment(Evidence):
 class StageTime(Evidence):
     name: str = Field(description="documents, legality, import[<shape>], baseline-build[<shape>], passes[<shape>], "
                                   "tuning[<shape>], candidate-build[<shape>], verify[<shape>], quality[<shape>], "
-                                  "bisect[<shape>], measure")
+                                  "bisect[<shape>], gpu-profile[<shape>], measure")
     seconds: float
 
 
@@ -120,6 +120,19 @@ class WorkloadFlops(Evidence):
     method: str
 
 
+class KernelRoute(Evidence):
+    """planctl.lowering.cuda_library.RouteDecision: how one kind of site of a CUDA build runs, as a
+    dispatch technique (library-dispatch, fused-attention, fused-layer-norm) decided it."""
+
+    kind: Literal["gemm", "attention", "layer_norm"]
+    signature: str = Field(description="what decides the route: problem size, dtypes, epilogue or mask")
+    sites: int = Field(description="sites of this signature in the module")
+    route: str = Field(description="cublaslt | tvm | tir-fused-attention | tir-fused-layer-norm | tvm (fallback)")
+    library_ms: Optional[float] = Field(description="median ms of the library call on the device (None: not measured)")
+    tvm_ms: Optional[float] = Field(description="median ms of TVM's kernel for the same site (None: not measured)")
+    reason: str = Field(description="why this route; for a fallback, what the kernel does not support")
+
+
 class PlannedMemory(Evidence):
     """planctl.lowering.memory.planned_memory of the scheduled candidate module."""
 
@@ -131,12 +144,31 @@ class PlannedMemory(Evidence):
     static_planning: bool = Field(True, description="False when the plan disables static-memory-planning")
 
 
+class TVMFailureRecord(Evidence):
+    """planctl.lowering.failures.TVMFailure: an exception TVM raised while making the candidate
+    (finding PLN500)."""
+
+    code: Literal["PLN500"] = "PLN500"
+    stage: str = Field(description="import | baseline-build | passes | tuning | candidate-build | export | verify")
+    shape: Optional[str] = Field(None, description="the production shape's tag")
+    passes: list[str] = Field(default_factory=list, description="the passes running when TVM raised, outermost first")
+    pass_name: Optional[str] = Field(None, description="the innermost of them (TVM's Sequential wrapper left out)")
+    node: Optional[str] = Field(None, description="the ONNX node, where known")
+    error: str = Field(description="the exception's type")
+    detail: str = Field(description="TVM's message")
+    log: Optional[str] = Field(None, description="the crash log with the traceback")
+    technique: Optional[str] = Field(None, description="the plan technique reported as the cause")
+
+
 # ------------------------------------------------------------------------------- tuning
 class Budget(Evidence):
     trials: int
     wall_clock_s: float
     trials_per_task: int
     capped_by: list[str] = Field(description="repository limits that lowered the plan's budget")
+
+
+TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search"]  # tuning.census.SOURCES
 
 
 class TuningTask(Evidence):
@@ -148,6 +180,9 @@ class TuningTask(Evidence):
     trials: int
     best_ms: Optional[float]
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
+    source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
+                                                           "(planctl.tuning.census)")
+    measured_on: Optional[str] = Field(None, description="'this host', or the device whose record serves the task")
     budget_share: Optional[float]
     drift_records: int
     candidates: int
@@ -169,7 +204,13 @@ class Tuning(Evidence):
     scheduled_funcs: int
     total_funcs: int
     budget: Budget
-    key: dict[str, Any] = Field(description="the tuning cache key (planctl.tuning.keys.CacheKey.to_dict)")
+    key: dict[str, Any] = Field(description="the validity key: target dict and TVM versions "
+                                            "(planctl.tuning.keys.CacheKey.to_dict)")
+    device: dict[str, Any] = Field(default_factory=dict, description="the device that measures here: provenance, "
+                                                                     "not validity (planctl.tuning.keys.Device.to_dict)")
+    policy: Literal["serve", "re-measure", "search"] = Field(
+        "serve", description="the target's other_device_records: what records measured on another device do")
+    census: dict[TaskSource, int] = Field(default_factory=dict, description="tasks per source before the search")
     session: Optional[str]
     notes: list[str]
     integrity: list[str]
@@ -178,12 +219,13 @@ class Tuning(Evidence):
 
 # ------------------------------------------------------------------------------- verify
 class OutputParity(Evidence):
-    """planctl.verify.parity.OutputParity (non-finite errors are null)."""
+    """planctl.verify.parity.OutputParity (non-finite errors are null; tolerances are always finite:
+    the documents stage refuses any other)."""
 
     max_abs: Optional[float]
     max_rel: Optional[float]
-    rtol: float
-    atol: float
+    rtol: FiniteFloat
+    atol: FiniteFloat
     passed: bool
     nonfinite: int = 0
 
@@ -200,6 +242,17 @@ class Parity(Evidence):
     reason: Optional[str] = None
     seed: int = 0
     shrink_calls: int = 0
+    corners: int = Field(0, description="domain-corner examples among `examples` (min, max, near both, rows "
+                                        "of equal values, rows of large magnitude)")
+
+
+class QualityReference(Evidence):
+    """What quality is measured against (planctl.verify.quality.describe_reference)."""
+
+    model: str = Field(description="repository-relative ONNX file")
+    sha256: str
+    runtime: str = Field(description="e.g. 'onnxruntime 1.32.0 (CPUExecutionProvider)'")
+    declared: bool = Field(description="True: envelope.quality.reference; False: the plan's own model")
 
 
 class Quality(Evidence):
@@ -209,13 +262,15 @@ class Quality(Evidence):
     dataset: str
     dataset_sha256: str
     examples: int
-    value: float = Field(description="the candidate's metric (mean over examples)")
-    worst: float = Field(description="lowest per-example score")
+    value: Optional[float] = Field(description="the candidate's metric (mean over examples); None when it raised")
+    worst: Optional[float] = Field(description="lowest per-example score")
     baseline: dict[str, Any] = Field(description="{value, source, examples, baseline_build: {examples, batches, value}}")
     goal: dict[str, Any] = Field(description="{type: threshold|max-degradation|percent-max-degradation, value}")
     passed: bool
     reason: str
     shape_env: dict[str, int]
+    reference: Optional[QualityReference] = Field(None, description="the model and runtime the outputs are "
+                                                                     "compared with")
 
 
 class Probe(Evidence):
@@ -230,7 +285,7 @@ class Bisect(Evidence):
     passing_plan: list[str] = Field(description="the enabled techniques without the culprits (built and checked)")
     probes: list[Probe] = Field(description="subsets built, in order")
     note: Optional[str] = None
-    violated: list[Literal["parity", "quality"]]
+    violated: list[Literal["parity", "quality", "build"]]
     shape_env: dict[str, int]
 
 
@@ -269,7 +324,7 @@ class KernelPath(Evidence):
 class ArtifactSize(Evidence):
     """The quantized build against the float one (TVM's default build of the same graph)."""
 
-    candidate_library_bytes: int
+    candidate_library_bytes: Optional[int] = Field(description="the candidate library (None without a candidate)")
     float_library_bytes: int = Field(description="the baseline library: the fp32 weights embedded")
     weight_bytes_float32: int = Field(description="weights of the matmuls the plan quantizes, in float32")
     weight_bytes_quantized: int = Field(description="the same as stored: int8 plus scales (and zero points)")
@@ -304,7 +359,7 @@ class Quantization(Evidence):
 
     settings: dict[str, Any] = Field(description="the technique as the plan declares it")
     operators: list[QuantizedOperator]
-    kernel: KernelPath
+    kernel: Optional[KernelPath] = Field(description="None without a candidate build")
     size: ArtifactSize
     sensitivity: Optional[Sensitivity] = None
 
@@ -372,6 +427,43 @@ class Roofline(Evidence):
     baseline_achieved_gflops: Optional[float] = None
 
 
+class GpuKernel(Evidence):
+    """planctl.measure.gpu_profile.KernelRow: one PrimFunc or library call of ``main``, per call."""
+
+    name: str = Field(description="PrimFunc name, or the library call with its problem size")
+    kernels: str = Field(description="the CUDA kernel names the profiler saw for it")
+    launches_per_call: float
+    ms_per_call: float = Field(description="GPU time per call of main")
+    share: float = Field(description="fraction of the call's kernel time")
+    flops_per_call: float
+    bytes_per_call: float
+    tflops: Optional[float] = Field(description="achieved TFLOP/s (None without a FLOP count)")
+    gbps: Optional[float] = Field(description="achieved GB/s of compulsory traffic")
+    tensor_cores: Literal["yes", "no", "unknown"]
+
+
+class GpuProfile(Evidence):
+    """planctl.measure.gpu_profile.profile_build of a candidate on its CUDA device."""
+
+    available: Literal[True] = True
+    calls: int = Field(description="calls profiled (after 20 warm-up calls)")
+    kernel_us_per_call: float = Field(description="microseconds of kernel time per call")
+    kernels_per_call: float
+    graph_launches_per_call: float = Field(description="cudaGraphLaunch per call: > 0 when CUDA graphs are active")
+    api_per_call: dict[str, float] = Field(description="CUDA runtime calls per call (the 8 most frequent)")
+    rows: list[GpuKernel] = Field(description="slowest first")
+    launches_per_call: float
+    cuda_graphs: bool
+    method: str
+
+
+class GpuProfileUnavailable(Evidence):
+    """Why a CUDA build has no profile (no torch or CUPTI, no device visible to torch, ...)."""
+
+    available: Literal[False] = False
+    reason: str
+
+
 # ------------------------------------------------------------------------------- decide, emit
 class Decision(Evidence):
     verdict: Verdict
@@ -380,7 +472,7 @@ class Decision(Evidence):
 
 class Libraries(Evidence):
     baseline: str
-    candidate: str
+    candidate: Optional[str] = Field(None, description="None when TVM failed to build the candidate")
 
 
 class Build(Evidence):
@@ -393,13 +485,29 @@ class Build(Evidence):
     tuning: Optional[Tuning]
     libraries: Libraries
     parity: Parity
+    fallback_parity: Optional[Parity] = Field(None, description="TVM's baseline build under the same parity "
+                                                                 "check: the fallback must pass it too")
     quality: Optional[Quality]
-    flops: WorkloadFlops
-    planned_memory: PlannedMemory
+    flops: Optional[WorkloadFlops] = Field(description="None when the candidate's passes failed")
+    planned_memory: Optional[PlannedMemory] = Field(description="None without a candidate")
+    kernel_routes: list[KernelRoute] = Field(default_factory=list, description="CUDA targets: the routes of the "
+                                             "plan's dispatch techniques")
+    gpu_profile: Optional[Union[GpuProfile, GpuProfileUnavailable]] = Field(
+        None, description="CUDA targets: the candidate's per-kernel profile (None on CPU targets)")
+
+
+class Fallback(Evidence):
+    """What the plan's fallback switch selects at run time (planctl.runtime.load)."""
+
+    switch: str = Field(description="the environment variable (spec.fallback.switch)")
+    library: Optional[str] = Field(description="the verified baseline library it runs; None when the baseline "
+                                               "failed parity (the runtime then refuses the switch)")
+    verified: bool
+    reason: str
 
 
 class Artifacts(Evidence):
-    library: Optional[str] = Field(description="the deployed library (None when on_violation: fail)")
+    library: Optional[str] = Field(description="the deployed library (None when on_violation: fail, or on reject)")
     records: str
     report_json: str
     report_md: str
@@ -429,17 +537,21 @@ class RunRecord(Evidence):
     stages: list[StageTime]
     passes: list[PassEvidence] = Field(description="the candidate's passes at the last production shape")
     builds: list[Build]
+    failures: list[TVMFailureRecord] = Field(default_factory=list, description="PLN500: TVM failures of the "
+                                                                               "candidate, each with its cause")
     parity: list[Parity] = Field(description="one per production shape")
     quality: list[Quality] = Field(default_factory=list, description="one per production shape, when the plan has "
                                                                      "a quality envelope")
     bisect: Optional[Bisect] = None
     quantization: Optional[Quantization] = Field(None, description="when the plan quantizes")
-    latency: dict[str, LatencyStats] = Field(description="baseline, candidate, onnxruntime at the first shape")
-    measurement: Measurement
-    speedup: Speedup
+    latency: dict[str, LatencyStats] = Field(default_factory=dict, description="baseline, candidate, onnxruntime "
+                                                  "at the first shape (empty when there was no candidate to measure)")
+    measurement: Optional[Measurement] = None
+    speedup: Optional[Speedup] = None
     memory: Memory
     roofline: Optional[Roofline] = None
     decision: Decision
+    fallback: Optional[Fallback] = None
     artifacts: Artifacts
     library_sha256: dict[str, str] = Field(description="library file -> sha256, as in manifest.json")
     inputs: Inputs

@@ -5,26 +5,15 @@ failed or rolled-back run still renders.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from planctl.report.blocks import DASH, Section, Table, ms, num
+from planctl.report.blocks import is_number as _num
+from planctl.report.gpu import gpu_kernels, kernel_routes
+
+__all__ = ["CONTENDERS", "DASH", "Section", "Table", "ms", "num", "sections", "title"]
+
 CONTENDERS = ("baseline", "candidate", "onnxruntime")
-DASH = "—"
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    bullets: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
 
 
 def title(record: dict) -> str:
@@ -33,31 +22,10 @@ def title(record: dict) -> str:
     return f"planctl apply: {plan}" + (f" on {target}" if target else "")
 
 
-def ms(x: Any) -> str:
-    """Milliseconds: two decimals from 1 ms up, three significant digits below."""
-    if not _num(x):
-        return DASH
-    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
-
-
-def num(x: Any, fmt: str = ".3g") -> str:
-    """A finite number in ``fmt`` (``g`` when ``fmt`` does not fit its type), else a dash."""
-    if not _num(x):
-        return DASH
-    try:
-        return format(x, fmt)
-    except ValueError:   # e.g. "d" given a float
-        return format(x, "g")
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, latency, roofline, parity, quality, bisect, quantization, passes, tuning, memory, notes,
-                stages, environment, digests)
+    builders = (verdict, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity, quality,
+                bisect, quantization, passes, tuning, memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -65,6 +33,38 @@ def verdict(record: dict) -> Section:
     decision = record.get("decision") or {}
     word = str(decision.get("verdict", "unknown")).upper()
     return Section("Verdict", paragraphs=[word], bullets=[str(r) for r in decision.get("reasons", [])])
+
+
+def failures(record: dict) -> Section | None:
+    """PLN500: each exception TVM raised while making the candidate, located, with its cause."""
+    items = record.get("failures") or []
+    if not items:
+        return None
+    rows = [[str(f.get("shape") or DASH), str(f.get("stage")), str(f.get("pass_name") or DASH),
+             str(f.get("node") or DASH), str(f.get("technique") or DASH)] for f in items]
+    bullets = [f"{f.get('code', 'PLN500')} at {f.get('shape')}: {f.get('error')}: {f.get('detail')} "
+               f"(passes running: {' > '.join(f.get('passes') or []) or 'none'}; crash log: {f.get('log')})"
+               for f in items]
+    return Section("TVM failures (PLN500)", tables=[Table(["shape", "stage", "pass", "ONNX node", "cause"], rows)],
+                   bullets=bullets)
+
+
+def fallback(record: dict) -> Section | None:
+    """What the fallback switch runs, and the baseline's own parity at each shape."""
+    fb = record.get("fallback")
+    if not fb:
+        return None
+    lines = [f"Fallback switch {fb.get('switch')}: "
+             + (f"runs {fb['library']} (verified: {fb.get('reason')})." if fb.get("library")
+                else f"no verified build; planctl.runtime refuses the switch ({fb.get('reason')}).")]
+    rows = []
+    for b in record.get("builds") or []:
+        res = b.get("fallback_parity") or {}
+        if res:
+            rows.append([str(b.get("tag")), num(res.get("examples"), "d"), num(res.get("corners"), "d"),
+                         "pass" if res.get("passed") else "FAIL", str(res.get("reason") or DASH)])
+    tables = [Table(["shape", "examples", "of which corners", "baseline parity", "reason"], rows)] if rows else []
+    return Section("Fallback", paragraphs=lines, tables=tables)
 
 
 def latency(record: dict) -> Section | None:
@@ -154,17 +154,28 @@ def tuning(record: dict) -> Section | None:
         ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
         ("budget", _budget(t.get("budget") or {})),
         ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
-        ("reused from cache", "yes" if t.get("reused") else "no")) if value is not None]
+        ("reused from cache", "yes" if t.get("reused") else "no"),
+        ("records measured on another device", t.get("policy") and
+         f"{t['policy']} (the target's other_device_records)"),
+        ("tasks before the search", _census(t.get("census") or {}))) if value is not None]
+    bullets += [str(n) for n in t.get("notes") or []]
     tasks = t.get("tasks") or []
     flag, label = ("cached", "from cache") if any("cached" in k for k in tasks) else ("scheduled", "scheduled")
-    tables = [Table(["task", "trials", "best ms", label, "failed builds", "failed runs"],
+    tables = [Table(["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"],
                     [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
-                      "yes" if k.get(flag) else "no", _failed(k, "build_errors"), _failed(k, "run_errors")]
+                      "yes" if k.get(flag) else "no", str(k.get("measured_on") or DASH),
+                      _failed(k, "build_errors"), _failed(k, "run_errors")]
                      for k in tasks])] if tasks else []
     reasons = [[str(k.get("name", "?")), str(n), why] for k in tasks for why, n in (k.get("errors") or {}).items()]
     if reasons:
         tables.append(Table(["task", "candidates", "why they failed (MetaSchedule builder/runner)"], reasons))
     return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def _census(counts: dict) -> str | None:
+    """``24 from other devices' records, 0 searched``: where the tasks' schedules came from."""
+    shown = [f"{n} {source}" for source, n in counts.items() if n]
+    return ", ".join(shown) or None
 
 
 def _budget(b: dict) -> str | None:
@@ -240,6 +251,11 @@ def quality(record: dict) -> Section | None:
                      num(q.get("value"), ".8g"), num(q.get("worst"), ".8g"), num(base.get("value"), ".8g"),
                      f"{goal.get('type')} {num(goal.get('value'), '.10g')}", "pass" if q.get("passed") else "FAIL"])
         bullets.append(f"{shape}: {q.get('reason')}")
+        ref = q.get("reference") or {}
+        if ref:
+            bullets.append(f"reference: {ref.get('model')} run by {ref.get('runtime')} ("
+                           + ("declared in envelope.quality.reference" if ref.get("declared")
+                              else "the plan's own model: no envelope.quality.reference") + ")")
         if base.get("source"):
             bullets.append(f"baseline: {base['source']}")
         check = base.get("baseline_build")
@@ -260,9 +276,13 @@ def bisect(record: dict) -> Section | None:
     if not b:
         return None
     what = b.get("violated") or []
-    violated = f"{' and '.join(what)} {'were' if len(what) > 1 else 'was'}" if what else "the envelope was"
     culprits = b.get("culprits") or []
-    paragraphs = [f"{violated.capitalize()} violated; rebuilding with subsets of the enabled techniques "
+    if what == ["build"]:
+        head = "The candidate did not build"
+    else:
+        head = (f"{' and '.join(what)} {'were' if len(what) > 1 else 'was'}" if what else "the envelope was")
+        head = head.capitalize() + " violated"
+    paragraphs = [f"{head}; rebuilding with subsets of the enabled techniques "
                   + (f"names {', '.join(culprits)} as the smallest set that breaks it." if culprits
                      else "named no culprit.")]
     if b.get("note"):

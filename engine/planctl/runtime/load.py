@@ -3,7 +3,9 @@
 ``load(out_dir)`` reads ``manifest.json`` and returns an :class:`Artifact` that runs the promoted
 candidate, or the baseline when the plan's fallback switch (an environment variable) is set to a
 true value, and says which one it runs (``Artifact.which``, and a log line), so a fast path that
-falls back is never hidden.
+falls back is never hidden. The switch only ever selects a build that passed parity (the
+manifest's ``fallback``): when apply saw the baseline fail, or the output predates that check,
+load refuses the switch instead of running an unverified build.
 """
 from __future__ import annotations
 
@@ -75,6 +77,18 @@ def _check_domain(name: str, value, domain: dict) -> None:
                              f"plan's domain [{domain['min']}, {domain['max']}]")
 
 
+def _fallback_library(out: Path, manifest: dict, switch: str) -> str:
+    """The library the fallback switch runs: the manifest's verified ``fallback``; else PlanctlError."""
+    library = manifest.get("fallback")
+    if library:
+        return library
+    why = manifest.get("fallback_reason") or ("this output was written before planctl verified fallback builds"
+                                              if "fallback" not in manifest else "no verified baseline")
+    raise PlanctlError(f"{out}: the fallback switch {switch} is set, but this output has no verified fallback "
+                       f"build ({why}); planctl never runs an unverified build",
+                       hint=f"unset {switch} to run the verified artifact, or re-run planctl apply")
+
+
 def load(out_dir: str | os.PathLike) -> Artifact:
     """Load the artifact in ``out_dir``. Raises PlanctlError when there is nothing to run."""
     out = Path(out_dir)
@@ -85,9 +99,12 @@ def load(out_dir: str | os.PathLike) -> Artifact:
                            hint="point at OUT/<plan>/<target>/ written by planctl apply") from exc
     switch = manifest.get("fallback_switch")
     fallback = bool(switch) and os.environ.get(switch, "").strip().lower() in TRUE
-    library = manifest["baseline"] if fallback else manifest.get("artifact")
+    library = _fallback_library(out, manifest, switch) if fallback else manifest.get("artifact")
     if not library:
-        raise PlanctlError(f"{out}: the plan failed its envelope and emitted no artifact")
+        why = ("neither the candidate nor the baseline passed parity (verdict reject)"
+               if manifest.get("verdict") == "reject" else "the plan failed its envelope")
+        raise PlanctlError(f"{out}: {why} and emitted no artifact",
+                           hint="read report.md beside it; keep serving the previous build")
     which = "baseline" if library == manifest["baseline"] else "candidate"
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
     log.warning("planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)

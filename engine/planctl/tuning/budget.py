@@ -1,10 +1,18 @@
 """The tuning budget an apply may spend: the plan's, capped by the repository-wide ceiling
 (``max_trials`` / ``max_wall_clock_s`` of planctl.toml or ``[tool.planctl]``, the same limits rule
-PLN209 checks). Trials are MetaSchedule measurements; seconds are wall clock of the search process."""
+PLN209 checks; the caller reads them with planctl.rules.config.load_config). Trials are
+MetaSchedule measurements; seconds are wall clock of the search process."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import Protocol
+
+
+class Ceiling(Protocol):
+    """The repository's limits (planctl.rules.config.CheckConfig has them)."""
+
+    max_trials: int
+    max_wall_clock_s: float
 
 
 @dataclass(frozen=True)
@@ -20,11 +28,8 @@ class Budget:
         return data
 
 
-def effective_budget(plan_budget, root: Path | None = None) -> Budget:
-    """``plan_budget`` is the plan's TuningBudget; raises ConfigError for a bad configuration file."""
-    from planctl.rules.config import load_config
-
-    ceiling = load_config(Path(root or "."))
+def effective_budget(plan_budget, ceiling: Ceiling) -> Budget:
+    """``plan_budget`` is the plan's TuningBudget (trials, wall_clock_s, trials_per_task)."""
     trials = min(plan_budget.trials, ceiling.max_trials)
     seconds = min(float(plan_budget.wall_clock_s), float(ceiling.max_wall_clock_s))
     capped = tuple(name for name, lowered in (("max_trials", trials < plan_budget.trials),

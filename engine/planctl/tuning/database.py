@@ -2,7 +2,8 @@
 ``MetaScheduleApplyDatabase`` read and write the SQLite cache directly.
 
 One ``StoreDatabase`` is a view for one scope (planctl.tuning.scope): reads see only the keys that
-may serve this target (TVM's own lookup ignores the target), writes go to the current key with the
+may serve this target (TVM's own lookup ignores the target) and the devices the other-device policy
+lets serve, records measured here first; writes go to the current key and this device with the
 session's provenance. Records whose checksum fails are quarantined by the store and never returned.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from planctl.lowering.tvm_env import import_tvm
 
 import_tvm()  # before tvm_ffi, so that it skips torch (planctl.lowering.tvm_env._torch_hidden)
+import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.database import PyDatabase, TuningRecord, Workload
@@ -23,6 +25,37 @@ from planctl.tuning.store import Record, Store
 def structural_hash(mod) -> str:
     """The workload key TVM's JSONDatabase uses: the structural hash as a decimal string."""
     return str(tvm_ffi.structural_hash(mod))
+
+
+def plain_json(value):
+    """TVM's JSON of a record as plain Python values, the way MetaSchedule's ``JSONDatabase`` writes
+    it (``JSONDumps`` in src/s_tir/meta_schedule/utils.h): an ``IndexMap`` (the layout rewrites of
+    ``prepack_weights``) becomes the text of ``tvm.ir.save_json``, which ``TuningRecord.from_json``
+    reads back. ``TuningRecord.as_json()`` raises ``TypeError`` for it. Raises TypeError for a
+    value no TVM database can store either."""
+    from tvm_ffi import Array, Map
+    from tvm.tirx import FloatImm, IndexMap, IntImm
+
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (IntImm, FloatImm)):
+        return value.value
+    if isinstance(value, Array):
+        return [plain_json(item) for item in value]
+    if isinstance(value, Map):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, IndexMap):
+        return tvm.ir.save_json(value)
+    raise TypeError(f"a tuning record holds a {type(value).__name__}, which no TVM database can store")
+
+
+def record_json(record) -> list:
+    """``[trace, run_secs, target, args_info]`` of a TuningRecord (TVM's own ``AsJSON``)."""
+    from tvm.s_tir.meta_schedule import _ffi_api
+
+    return plain_json(_ffi_api.TuningRecordAsJSON(record))
 
 
 def to_tvm(rec: Record, workload) -> TuningRecord:
@@ -79,26 +112,33 @@ class StoreDatabase(PyDatabase):
 
     def commit_tuning_record(self, record) -> None:
         key = self._hash_of(record.workload)
-        trace, run_secs, target, args_info = record.as_json()
+        trace, run_secs, target, args_info = record_json(record)
         self.trials[key] = self.trials.get(key, 0) + 1
         provenance = {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "trial": self.trials[key]}
-        self.store.add([Record.new(self.scope.key_id, key, trace, run_secs, target, args_info,
-                                   provenance, session=self.session)])
+        self.store.add([Record.new(self.scope.key_id, self.scope.device_id, key, trace, run_secs, target,
+                                   args_info, provenance, session=self.session)])
 
     def get_top_k(self, workload, top_k: int) -> list:
-        records = self.store.top_k(self._hash_of(workload), self.scope.serving_ids, top_k)
+        records = self.store.top_k(self._hash_of(workload), self.scope.serving_ids, top_k,
+                                   device_ids=self.scope.device_ids, prefer=self.scope.device_id)
         return [to_tvm(rec, workload) for rec in records]
 
     def get_all_tuning_records(self) -> list:
-        marks = ",".join("?" * len(self.scope.serving_ids))
         out = []
-        for rec in self.store.records(f"key_id IN ({marks})", tuple(self.scope.serving_ids)):
+        for rec in self.store.records(key_ids=self.scope.serving_ids, device_ids=self.scope.device_ids):
             workload = self._workload(rec.workload_hash)
             if workload is not None:
                 out.append(to_tvm(rec, workload))
         return out
 
     def __len__(self) -> int:
-        marks = ",".join("?" * len(self.scope.serving_ids))
-        return self.store.count(f"key_id IN ({marks})", tuple(self.scope.serving_ids))
+        return self.store.count(key_ids=self.scope.serving_ids, device_ids=self.scope.device_ids)
+
+
+def workload_hash_holds(workload_hash: str, blob: str) -> bool:
+    """Whether a workload blob (base64 of TVM's JSON) still has TVM's structural hash ``workload_hash``."""
+    try:
+        return structural_hash(Workload.from_json([workload_hash, blob]).mod) == str(workload_hash)
+    except Exception:  # noqa: BLE001 - an undecodable workload is a bad record, not a crash
+        return False

@@ -1,35 +1,39 @@
-"""The cache key: an explicit list of components, each stored with its own digest.
+"""What makes a tuning record valid, and where it was measured.
 
-A tuning record is found by ``workload_hash`` (TVM's structural hash of the fused PrimFunc module,
-decimal string) within a *key*: the canonical target (the target document's TVM dict, keys sorted),
-the device fingerprint (CPU model and ISA flags, or GPU name and compute capability), the TVM and
-tvm-ffi versions, and the measurement settings. ``key_id`` hashes the four component digests.
-No TVM import here except to fingerprint a GPU.
+- The **validity key** (:class:`CacheKey`) decides whether a record's schedule is correct for a
+  build: the TVM target exactly as the target document writes it (``spec.tvm``, keys sorted) and the
+  apache-tvm / apache-tvm-ffi versions. With the record's ``workload_hash`` (TVM's structural hash
+  of the fused PrimFunc module, a decimal string) it is all a lookup compares. ``key_id`` hashes
+  the component digests.
+- The **device** (:class:`Device`) is provenance: the CPU (model, ISA flags) or GPU that measured
+  the record, or the RPC device key, and the measurement settings. It says how fast a schedule was
+  and where; it never decides whether the schedule may build. The target document's
+  ``other_device_records`` policy decides what a lookup does with records measured elsewhere
+  (planctl.tuning.scope).
+
+Cache format 1 (planctl before schema 2) keyed records by all four components; :func:`split_v1`
+turns such a key into the two parts. No TVM import here except to fingerprint a GPU.
 """
 from __future__ import annotations
 
-import platform
-import re
 from dataclasses import asdict, dataclass
-from importlib import metadata
 
+from planctl.host import cpu_fingerprint, describe, gpu_fingerprint
 from planctl.tuning.digest import digest
+from planctl.versions import tvm_versions
 
-# Only instruction-set flags: hypervisors differ in mitigation and paravirt flags between VMs of one
-# type, and those do not change which schedules are fast or even legal.
-ISA_FLAG = re.compile(r"^(sse\d?|ssse3|sse4_[12]|avx.*|fma4?|f16c|amx.*|.*vnni.*|bmi\d|popcnt|"
-                      r"asimd.*|neon|sve\d?|fp16|bf16|i8mm|dotprod)$")
-COMPONENTS = ("target", "device", "versions", "measurement")
+COMPONENTS = ("target", "versions")
+DEVICE_COMPONENTS = ("device", "measurement")
+V1_COMPONENTS = ("target", "device", "versions", "measurement")
 
 
 @dataclass(frozen=True)
 class CacheKey:
-    """Key components (plain JSON values) and the display name of the target."""
+    """The validity key: the target document's TVM dict and the TVM versions, plus the display name
+    of the target (a label, not a component)."""
 
     target: dict
-    device: dict
     versions: dict
-    measurement: dict
     target_name: str = ""
 
     def digests(self) -> dict[str, str]:
@@ -47,43 +51,42 @@ class CacheKey:
         return cls(**{name: data[name] for name in (*COMPONENTS, "target_name") if name in data})
 
 
-def tvm_versions() -> dict[str, str | None]:
-    """Installed apache-tvm and apache-tvm-ffi versions (None when absent)."""
-    found = {}
-    for name in ("apache-tvm", "apache-tvm-ffi"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+@dataclass(frozen=True)
+class Device:
+    """Provenance of a measurement: the device fingerprint and the runner settings."""
+
+    device: dict
+    measurement: dict
+
+    def digests(self) -> dict[str, str]:
+        return {name: digest(getattr(self, name)) for name in DEVICE_COMPONENTS}
+
+    @property
+    def device_id(self) -> str:
+        return digest(self.digests(), length=20)
+
+    @property
+    def label(self) -> str:
+        """``AMD EPYC (x86_64)``: what "measured on ..." says."""
+        return describe(self.device)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "digests": self.digests(), "device_id": self.device_id, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Device":
+        return cls(**{name: data[name] for name in DEVICE_COMPONENTS})
 
 
-def cpu_fingerprint(cpuinfo: str | None = None) -> dict:
-    """CPU model name and sorted ISA flags from /proc/cpuinfo (``platform`` data elsewhere)."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-                cpuinfo = fh.read()
-        except OSError:
-            cpuinfo = ""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.split("\n\n")[0].splitlines():
-        name, _, value = line.partition(":")
-        fields.setdefault(name.strip().lower(), value.strip())
-    model = fields.get("model name") or fields.get("cpu model") or platform.processor() or "unknown"
-    flags = fields.get("flags") or fields.get("features") or ""
-    return {"kind": "cpu", "model": model, "machine": platform.machine(),
-            "isa": sorted({f for f in flags.split() if ISA_FLAG.match(f)})}
+def v1_key_id(data: dict) -> str:
+    """The ``key_id`` format 1 gave a key of four components (to verify old record files)."""
+    return digest({name: digest(data[name]) for name in V1_COMPONENTS}, length=20)
 
 
-def gpu_fingerprint(kind: str) -> dict:
-    """GPU name and compute capability of device 0 of ``kind`` (imports TVM)."""
-    import tvm
-
-    dev = tvm.device(kind, 0)
-    if not dev.exist:
-        return {"kind": kind, "model": "absent"}
-    return {"kind": kind, "model": dev.device_name, "compute": dev.compute_version}
+def split_v1(data: dict) -> tuple[CacheKey, Device]:
+    """A format-1 key (``target``, ``device``, ``versions``, ``measurement``) as validity key and device."""
+    return (CacheKey(data["target"], data["versions"], data.get("target_name", "")),
+            Device(data["device"], data["measurement"]))
 
 
 def device_fingerprint(target: dict, measurement: dict) -> dict:
@@ -105,9 +108,13 @@ def measurement_settings(measurement_doc: dict | None = None, number: int = 3, r
     return settings
 
 
-def make_key(target_dict: dict, target_name: str = "", measurement_doc: dict | None = None,
-             device: dict | None = None, versions: dict | None = None) -> CacheKey:
-    """The key of records tuned here, now, for ``target_dict`` (a Target document's ``spec.tvm``)."""
+def make_key(target_dict: dict, target_name: str = "", versions: dict | None = None) -> CacheKey:
+    """The validity key of records for ``target_dict`` (a Target document's ``spec.tvm``) under the
+    installed TVM (or ``versions``)."""
+    return CacheKey(target=dict(target_dict), versions=versions or tvm_versions(), target_name=target_name)
+
+
+def this_device(target_dict: dict, measurement_doc: dict | None = None, device: dict | None = None) -> Device:
+    """The device that measures here for ``target_dict`` (``device`` replaces the fingerprint)."""
     measurement = measurement_settings(measurement_doc)
-    return CacheKey(target=dict(target_dict), device=device or device_fingerprint(target_dict, measurement),
-                    versions=versions or tvm_versions(), measurement=measurement, target_name=target_name)
+    return Device(device or device_fingerprint(target_dict, measurement), measurement)

@@ -2,134 +2,157 @@
 without compiling anything.
 
 It lives with tuning because that is the part of an apply that depends on more than the plan: which
-tuning tasks the governed cache already serves, which the plan's committed records serve, and what
-is left to search within which budget (terraform's plan is a diff against state; the tuning cache
-is apply's only state). Around it: the techniques and the TVM passes they map to (planctl.lowering,
-which runs before tuning), the production shapes and the envelope. Lowering the model (legalize,
-fuse) is needed to extract the tasks; nothing is built.
+tuning tasks the governed cache already serves, which the plan's committed records serve, which
+other devices' records serve, and what is left to search within which budget (terraform's plan is a
+diff against state; the tuning cache is apply's only state). Where each task's schedule comes from
+is decided by the same census apply announces before it searches (planctl.tuning.census, through
+:meth:`planctl.tuning.governed.GovernedCache.sources`), so the two cannot disagree. Around it: the
+techniques and the TVM passes they map to (planctl.lowering, which runs before tuning), the
+production shapes and the envelope. Lowering the model (legalize, fuse) is needed to extract the
+tasks; nothing is built.
+
+The caller reads the documents (planctl.cli.plan) and hands over plain values (:class:`Preview`):
+the cache is a service below the flow and loads no plan, target or configuration itself.
 """
 from __future__ import annotations
 
-import json
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
-from planctl.documents.references import checked_model, records_path
-from planctl.documents.shapes import production_shape_envs
-from planctl.documents.techniques import autotuning, enabled
+from planctl.tuning.budget import Ceiling
 
 
-def describe(plan, target, target_name: str, root: Path, cache_dir: Path | None) -> dict:
-    """What apply would do for the plan document ``plan`` on the target document ``target``:
-    ``{plan, target, techniques, shapes, envelope, budget, tasks, tasks_unavailable}``. ``tasks``
-    is None when TVM is not importable here (``tasks_unavailable`` says why) or the plan does not tune.
-    Raises MissingReferenceError when the model is missing or its sha256 differs."""
+@dataclass(frozen=True)
+class Preview:
+    """What the dry run of one plan on one target reads.
+
+    ``spec``: the plan's ``PlanSpec`` (its techniques and envelope); ``target_spec``: the target
+    document's ``spec`` (``tvm``, ``measurement``, ``other_device_records``); ``shapes``: the
+    production shape envs (``[{"batch": 2}]``); ``techniques``: the enabled techniques in plan order;
+    ``autotuning``: the enabled autotuning technique or None; ``model``: the checked ONNX file;
+    ``records``: the committed tuning records (a JSONL file or a folder of them) or None;
+    ``compatible``: ``{name: TVM dict}`` of the targets ``compatible_with`` names; ``ceiling``: the
+    repository's tuning limits (None when its configuration cannot be read)."""
+
+    plan: str
+    target: str
+    spec: Any
+    target_spec: Any
+    shapes: list[dict[str, int]]
+    techniques: list[Any]
+    autotuning: Any | None
+    model: Path
+    records: Path | None = None
+    compatible: dict[str, dict] = field(default_factory=dict)
+    ceiling: Ceiling | None = None
+    cache_dir: Path | None = None
+
+
+def describe(preview: Preview) -> dict:
+    """What apply would do: ``{plan, target, runs_here, techniques, shapes, envelope, budget,
+    tasks, tasks_unavailable}``. ``tasks`` (one entry per production shape: ``shape_env``, ``tasks``
+    as ``{task, source, measured_on}``, ``cache_known``, ``policy``) is None when TVM is not
+    importable here (``tasks_unavailable`` says why) or the plan does not tune."""
     from planctl.lowering.techniques import describe_techniques
 
-    spec = plan.model.spec
-    tvm_target, why = _tvm_target(target)
-    tuning = autotuning(spec)
-    out = {"plan": plan.model.metadata.name, "target": target_name,
-           "techniques": describe_techniques(spec, tvm_target), "shapes": production_shape_envs(spec),
-           "envelope": _envelope(spec), "budget": None, "tasks": None, "tasks_unavailable": why}
+    tvm_target, why = _tvm_target(preview.target_spec.tvm)
+    tuning = preview.autotuning
+    out = {"plan": preview.plan, "target": preview.target,
+           "runs_here": _runs_here(preview.target_spec.tvm) if tvm_target is not None else None,
+           "techniques": describe_techniques(preview.spec, tvm_target), "shapes": preview.shapes,
+           "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
     if tuning is not None:
         out["budget"] = {"trials": tuning.budget.trials, "wall_clock_s": tuning.budget.wall_clock_s,
                          "trials_per_task": tuning.budget.trials_per_task, "records": tuning.records,
-                         "effective": _effective_budget(tuning.budget, root)}
+                         "effective": _effective_budget(tuning.budget, preview.ceiling)}
         if tvm_target is not None:
-            out["tasks"] = _task_census(plan, target, target_name, root, cache_dir, tvm_target)
+            out["tasks"] = _task_census(preview, tvm_target)
     return out
 
 
-def _tvm_target(target):
+def _tvm_target(tvm_dict: dict):
     try:
         from planctl.lowering.build import make_target
         from planctl.lowering.tvm_env import import_tvm
 
-        import_tvm(num_threads=target.model.spec.tvm.get("num-cores"))
-        return make_target(target.model.spec.tvm), None
+        import_tvm(num_threads=tvm_dict.get("num-cores"))
+        return make_target(tvm_dict), None
     except Exception as exc:  # noqa: BLE001 - TVM missing or a target TVM rejects: plan still prints
         return None, f"TVM is not importable here ({type(exc).__name__}: {str(exc)[:200]})"
 
 
+def _runs_here(tvm_dict: dict) -> str:
+    """Whether this host can run the target's code (the check apply makes before it builds)."""
+    from planctl.lowering.compat import support
+
+    return support(dict(tvm_dict)).reason()
+
+
 def _envelope(spec) -> dict:
     env = spec.envelope
-    out = {"parity": f"{env.parity.examples} hypothesis examples per shape vs {env.parity.reference}, "
-                     f"rtol {env.parity.default.rtol:g} atol {env.parity.default.atol:g}",
+    out = {"parity": f"{env.parity.examples} hypothesis examples per shape plus the corners of each input's "
+                     f"domain vs {env.parity.reference}, rtol {env.parity.default.rtol:g} atol "
+                     f"{env.parity.default.atol:g}, for the candidate and for the baseline (the fallback)",
            "performance": f"{env.performance.statistic} speedup >= {env.performance.min_speedup:g}x"}
     if env.quality is not None:
-        out["quality"] = (f"{env.quality.metric} on {env.quality.dataset}: {env.quality.goal.type} "
-                          f"{env.quality.goal.value:g}")
+        against = env.quality.reference.onnx if env.quality.reference is not None else "the plan's model"
+        out["quality"] = (f"{env.quality.metric} on {env.quality.dataset} against {against} on onnxruntime: "
+                          f"{env.quality.goal.type} {env.quality.goal.value:g}")
     return out
 
 
-def _effective_budget(budget, root: Path):
-    try:
-        from planctl.tuning.budget import effective_budget
+def _effective_budget(budget, ceiling: Ceiling | None) -> dict | None:
+    from planctl.tuning.budget import effective_budget
 
-        return effective_budget(budget, root).to_dict()
-    except Exception:  # noqa: BLE001 - optional: a bad configuration file is reported by check
-        return None
+    return effective_budget(budget, ceiling).to_dict() if ceiling is not None else None
 
 
-def committed_workloads(path: Path | None) -> set[str]:
-    """Workload hashes in a committed record set (``records.jsonl`` lines or TVM's JSON pair)."""
-    if path is None or not path.exists():
-        return set()
-    found: set[str] = set()
-    files = [path] if path.is_file() else sorted(path.glob("*.jsonl")) + [path / "database_workload.json"]
-    for file in files:
-        if not file.is_file():
-            continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(item, dict) and "workload_hash" in item:
-                found.add(str(item["workload_hash"]))
-            elif isinstance(item, list) and item:
-                found.add(str(item[0]))
-    return found
+def _task_census(preview: Preview, tvm_target) -> list[dict]:
+    """Per production shape: where each task's schedule would come from (planctl.tuning.census:
+    the cache, the committed records, other devices' records, left to search), and the device
+    whose records serve it."""
+    with _cache(preview) as cache:
+        return [_shape_census(cache, preview, shape_env, tvm_target) for shape_env in preview.shapes]
 
 
-def _task_census(plan, target, target_name, root, cache_dir, tvm_target) -> list[dict]:
-    """Per production shape: tasks served by the cache, by the committed records, left to search."""
-    import tvm_ffi
-    from tvm.s_tir import meta_schedule as ms
-
+def _shape_census(cache, preview: Preview, shape_env: dict, tvm_target) -> dict:
     from planctl.lowering.build import lower_candidate
     from planctl.lowering.importer import import_onnx
+    from planctl.tuning.search import extract
 
-    spec = plan.model.spec
-    model = checked_model(root, plan)
-    committed = committed_workloads(records_path(plan, root))
-    out = []
-    for shape_env in production_shape_envs(spec):
-        mod = lower_candidate(import_onnx(model, spec.workload.inputs, shape_env).mod, tvm_target, enabled(spec)).mod
-        tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
-        cached = _cached(cache_dir, target, target_name, root, mod, tvm_target)
-        rows = []
-        for task in tasks:
-            key = str(tvm_ffi.structural_hash(task.dispatched[0]))
-            source = ("cache" if cached is not None and key in cached else
-                      "committed records" if key in committed else "search")
-            rows.append({"task": task.task_name, "source": source})
-        out.append({"shape_env": shape_env, "tasks": rows, "cache_known": cached is not None})
-    return out
+    spec = preview.spec
+    mod = lower_candidate(import_onnx(preview.model, spec.workload.inputs, shape_env).mod, tvm_target,
+                          preview.techniques).mod
+    if cache is None:
+        rows = [{"task": t.task_name, "source": "unknown", "measured_on": None}
+                for t in extract(mod, tvm_target)]
+    else:
+        rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
+                for s in cache.sources(mod, tvm_target, preview.records)]
+    return {"shape_env": shape_env, "tasks": rows, "cache_known": cache is not None,
+            "policy": cache.policy if cache is not None else None}
 
 
-def _cached(cache_dir, target, target_name, root, mod, tvm_target) -> set[str] | None:
-    """Workload hashes the tuning cache serves for this target (None when it cannot be read)."""
+@contextlib.contextmanager
+def _cache(preview: Preview) -> Iterator:
+    """The governed cache for this target (a temporary empty one when none exists yet, so the
+    committed records are still counted: planctl plan creates nothing); None when it cannot be read."""
+    import tempfile
+
+    from planctl.tuning.governed import open_cache
     from planctl.tuning.store import resolve_cache_dir
 
-    if not resolve_cache_dir(cache_dir).exists():
-        return set()
-    try:
-        from planctl.tuning import search
-        from planctl.tuning.governed import open_cache
-
-        cache = open_cache(cache_dir, target.model, target_name, root)
-        _todo, _drift, reports = search.plan_tasks(mod, tvm_target, cache.store, cache.scope)
-        return {r.workload_hash for r in reports if r.cached}
-    except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
-        return None
+    where = resolve_cache_dir(preview.cache_dir)
+    with tempfile.TemporaryDirectory(prefix="planctl-plan-") as empty:
+        try:
+            cache = open_cache(where if where.exists() else Path(empty), preview.target_spec, preview.target,
+                               preview.compatible)
+        except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
+            cache = None
+        try:
+            yield cache
+        finally:
+            if cache is not None:
+                cache.store.close()

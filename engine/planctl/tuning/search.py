@@ -1,12 +1,15 @@
 """Governed search: tune only the tasks the cache cannot serve, within the budget.
 
-A task is served when the scope's keys (planctl.tuning.scope) hold any record for its workload:
-MetaSchedule commits a record for every measured candidate, failed ones with 1e10 s, so a task
-whose every candidate failed is not searched again and a second apply of the same plan and target
-spends no trials. Records from another TVM version are re-measured first when the apply allows
-version drift, else ignored (the report says which). The search runs in a child process
-(worker.py) that writes the same SQLite store; the parent stops it at the wall-clock deadline and
-shows a progress bar of committed trials on a terminal.
+Where each task's schedule comes from is decided first (planctl.tuning.census) and announced
+before any search starts. A task is served when the scope (planctl.tuning.scope) holds a record of
+its workload: MetaSchedule commits a record for every measured candidate, failed ones with 1e10 s,
+so a task whose every candidate failed here is not searched again and a second apply of the same
+plan and target spends no trials. Valid records measured on another device serve, are re-measured
+here first, or are ignored, as the target's ``other_device_records`` says. Records from another TVM
+version are re-measured first when the apply allows version drift, else ignored (the report says
+which). The search runs in a child process (worker.py) that writes the same SQLite store; the
+parent stops it at the wall-clock deadline and shows a progress bar of committed trials on a
+terminal.
 """
 from __future__ import annotations
 
@@ -18,15 +21,19 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from planctl.errors import TuningError
+from planctl.tuning import census
 from planctl.tuning.budget import Budget
 from planctl.tuning.scope import Scope
 from planctl.tuning.store import Store
+from planctl.tuning.worker import CANDIDATES_FILE, STOPPED_FILE
 
-REMEASURE_TOP = 3  # drifted traces re-measured per task: the best few, not the whole history
+REMEASURE_TOP = 3  # traces re-measured per task (drifted, other devices'): the best few, not the whole history
+SERVED = ("cache", "committed", "other-devices")  # census sources that need no search
 KILL_GRACE_S = 15  # past the wall-clock budget before the worker is killed (it stops itself first)
 
 
@@ -38,6 +45,8 @@ class TaskReport:
     trials: int = 0
     best_ms: float | None = None
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
+    source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
+    measured_on: str | None = None    # "this host" or the device whose record serves the task
     budget_share: float | None = None  # this task's share of the trials spent in this apply
     drift_records: int = 0             # records of another TVM version for this workload
     candidates: int = 0                # candidates this apply measured (built and run)
@@ -61,6 +70,9 @@ class TuningReport:
     total_funcs: int = 0
     budget: dict = field(default_factory=dict)
     key: dict = field(default_factory=dict)
+    device: dict = field(default_factory=dict)
+    policy: str = "serve"             # the target's other_device_records
+    census: dict = field(default_factory=dict)  # source -> tasks, before the search
     session: str | None = None
     notes: list[str] = field(default_factory=list)
     integrity: list[str] = field(default_factory=list)
@@ -72,9 +84,17 @@ class TuningReport:
 
 
 def extract(mod, target):
+    """MetaSchedule's tuning tasks of ``mod``, less the hand-scheduled kernels (``tirx.is_scheduled``,
+    e.g. planctl.lowering.cuda_attention's): there is nothing to search in them, and a record applied
+    to them would replace the hand-written schedule."""
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.relax_integration.extract_tasks(mod, target)
+    return [t for t in ms.relax_integration.extract_tasks(mod, target) if not _hand_scheduled(t)]
+
+
+def _hand_scheduled(task) -> bool:
+    func = task.dispatched[0]["main"] if task.dispatched else None
+    return bool(func is not None and func.attrs is not None and func.attrs.get("tirx.is_scheduled", False))
 
 
 def workload_hash(task) -> str:
@@ -83,30 +103,46 @@ def workload_hash(task) -> str:
     return structural_hash(task.dispatched[0])
 
 
-def plan_tasks(mod, target, store: Store, scope: Scope) -> tuple[list, dict, list[TaskReport]]:
-    """(tasks to search, {task name: drifted record ids}, reports for every task)."""
-    served = store.summary(scope.serving_ids)
-    drifted = store.summary(list(scope.drift)) if scope.drift else {}
-    todo, drift, reports = [], {}, []
-    for task in extract(mod, target):
-        key = workload_hash(task)
-        info = served.get(key)
-        report = TaskReport(task.task_name, key, cached=info is not None,
-                            drift_records=drifted.get(key, {}).get("records", 0))
-        if info:
-            report.best_ms = info["best_s"] * 1e3 if info["best_s"] is not None else None
-            report.served_by = scope.label(info["key_id"])
-        elif report.drift_records:
-            drift[task.task_name] = _best_ids(store, key, list(scope.drift))
-            todo.append(task)
+def task_sources(mod, target, store: Store, scope: Scope, committed: set[str] | None = None,
+                 extra_rows: list[dict] | None = None) -> tuple[list, list[census.TaskSource]]:
+    """(extracted tasks, where each one's schedule comes from); ``extra_rows``: records not in the
+    store yet (a committed file ``planctl plan`` reads without loading it)."""
+    tasks = extract(mod, target)
+    rows = store.serving_rows(scope.serving_ids) + list(extra_rows or [])
+    drift_rows = store.serving_rows(list(scope.drift)) if scope.drift else []
+    names = [(t.task_name, workload_hash(t)) for t in tasks]
+    return tasks, census.classify(names, rows, scope, committed or set(), drift_rows)
+
+
+def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | None = None
+               ) -> tuple[list, dict, list[TaskReport]]:
+    """(tasks to search, {task name: record ids to re-measure first}, reports for every task).
+    Re-measured: the best of another device's records (policy ``re-measure``) and of another TVM
+    version's (used only with ``--allow-version-drift``)."""
+    tasks, sources = task_sources(mod, target, store, scope, committed)
+    todo, remeasure, reports = [], {}, []
+    for task, found in zip(tasks, sources):
+        report = TaskReport(task.task_name, found.workload_hash, cached=found.source in SERVED,
+                            source=found.source, measured_on=found.measured_on,
+                            drift_records=store.count(key_ids=list(scope.drift), workloads=[found.workload_hash])
+                            if scope.drift else 0)
+        if report.cached:
+            report.best_ms = found.best_s * 1e3 if found.best_s is not None else None
+            report.served_by = scope.label(found.key_id)
         else:
             todo.append(task)
+            if found.source == "re-measure":
+                remeasure[task.task_name] = _best_ids(store, found.workload_hash, scope.serving_ids,
+                                                      exclude=scope.device_id)
+            elif found.source == "drift":
+                remeasure[task.task_name] = _best_ids(store, found.workload_hash, list(scope.drift))
         reports.append(report)
-    return todo, drift, reports
+    return todo, remeasure, reports
 
 
-def _best_ids(store: Store, key: str, key_ids: list[str]) -> list[int]:
-    return [rec.id for rec in store.top_k(key, key_ids, REMEASURE_TOP)]
+def _best_ids(store: Store, key: str, key_ids: list[str], exclude: str | None = None) -> list[int]:
+    records = store.top_k(key, key_ids, REMEASURE_TOP * 4)
+    return [rec.id for rec in records if rec.device_id != exclude][:REMEASURE_TOP]
 
 
 def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dict:
@@ -116,26 +152,37 @@ def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dic
 
 def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Budget, seed: int,
          log_dir: Path, plan: tuple[str, str] = ("", ""), compatible: dict | None = None,
-         allow_drift: bool = False, allow_search: bool = True, progress: bool = False) -> TuningReport:
+         allow_drift: bool = False, allow_search: bool = True, progress: bool = False,
+         committed: set[str] | None = None, announce=None, shape: str = "") -> TuningReport:
     """Search (and re-measure) the tasks of ``mod`` (legalized and fused) the scope cannot serve.
+    ``committed``: identities of the plan's committed records (counted apart in the census);
+    ``announce(lines)`` is called once, before anything is searched, with what will happen
+    (planctl.tuning.census.render for ``shape``, e.g. ``batch=2``).
 
     Raises TuningError when the child process fails for a reason other than the deadline.
     """
-    report = TuningReport(cache_dir=str(store.path), budget=budget.to_dict(), key=scope.key.to_dict())
-    todo, drift, report.tasks = plan_tasks(mod, target, store, scope)
-    _drift_notes(report, scope, drift, allow_drift)
+    report = TuningReport(cache_dir=str(store.path), budget=budget.to_dict(), key=scope.key.to_dict(),
+                          device=scope.device.to_dict(), policy=scope.policy)
+    todo, remeasure, report.tasks = plan_tasks(mod, target, store, scope, committed)
+    report.census = source_counts(report.tasks)
+    _drift_notes(report, scope, remeasure, allow_drift)
     if not allow_drift:
-        drift = {}
-    search = [t.task_name for t in todo if t.task_name not in drift] if allow_search else []
-    if not search and not drift:
+        remeasure = {name: ids for name, ids in remeasure.items()
+                     if next(t for t in report.tasks if t.name == name).source != "drift"}
+    search = [t.task_name for t in todo if t.task_name not in remeasure] if allow_search else []
+    if announce is not None:
+        announce(census.render(shape or "its shape", [_as_source(t) for t in report.tasks],
+                               budget.to_dict() if allow_search or remeasure else None, allow_drift))
+    if not search and not remeasure:
         return report
     session = uuid.uuid4().hex[:16]
     report.session = session
-    spec = {"cache_dir": str(store.cache_dir), "key": scope.key.to_dict(), "compatible": compatible or {},
+    spec = {"cache_dir": str(store.cache_dir), "key": scope.key.to_dict(), "device": scope.device.to_dict(),
+            "policy": scope.policy, "compatible": compatible or {},
             "provenance": provenance(*plan, seed, session), "session": session, "target": target_dict,
-            "search": search, "remeasure": drift, "allow_search": allow_search, "trials": budget.trials,
+            "search": search, "remeasure": remeasure, "allow_search": allow_search, "trials": budget.trials,
             "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir / session)}
-    store.start_session(session, scope.key_id, {"budget": budget.to_dict(), **spec["provenance"]})
+    store.start_session(session, scope.key_id, scope.device_id, {"budget": budget.to_dict(), **spec["provenance"]})
     spec["wall_clock_s"] = budget.wall_clock_s
     started = time.monotonic()
     report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
@@ -145,10 +192,17 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
     return report
 
 
+def source_counts(tasks: list[TaskReport]) -> dict[str, int]:
+    """{census source: tasks} (planctl.tuning.census.SOURCES, every source present)."""
+    return census.counts([_as_source(t) for t in tasks])
+
+
+def _as_source(task: TaskReport) -> census.TaskSource:
+    return census.TaskSource(task.name, task.workload_hash, task.source or "search", measured_on=task.measured_on)
+
+
 def _read_worker_files(report: TuningReport, log_dir: Path) -> None:
     """Candidate and failure counts per task, and why the search stopped (planctl.tuning.worker)."""
-    from planctl.tuning.worker import CANDIDATES_FILE, STOPPED_FILE
-
     stopped = log_dir / STOPPED_FILE
     report.stopped_by = "killed" if report.timed_out else (stopped.read_text().strip() if stopped.exists() else None)
     try:
@@ -163,34 +217,43 @@ def _read_worker_files(report: TuningReport, log_dir: Path) -> None:
         task.errors = entry.get("reasons", {})
 
 
-def _drift_notes(report: TuningReport, scope: Scope, drift: dict, allowed: bool) -> None:
+def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: bool) -> None:
     for key_id, other in scope.drift.items():
         versions = ", ".join(f"{k} {v}" for k, v in sorted(other.versions.items()))
         action = ("re-measured before use" if allowed
                   else "ignored (pass --allow-version-drift to re-measure them)")
         report.notes.append(f"records of key {key_id} were tuned with {versions}: {action}")
-    for key_id, why in scope.ignored.items():
-        report.notes.append(f"records of key {key_id} not used: {why}")
-    for name in drift:
-        report.notes.append(f"task {name}: served only by another TVM version's records")
+    ignored = Counter(why for why in scope.ignored.values())
+    for why, count in sorted(ignored.items()):
+        report.notes.append(f"records of {count} other key(s) not used: {why}")
+    for task in report.tasks:
+        if task.source == "drift":
+            report.notes.append(f"task {task.name}: served only by another TVM version's records")
+        elif task.source == "re-measure":
+            report.notes.append(f"task {task.name}: only other devices' records; the best "
+                                f"{len(remeasure.get(task.name, []))} are re-measured here (other_device_records: "
+                                "re-measure)")
+    others = census.elsewhere([_as_source(t) for t in report.tasks])
+    if others:
+        report.notes.append("tasks served by records measured on another device: " + "; ".join(
+            f"{count} measured on {label}" for label, count in sorted(others.items()))
+            + " (the target's other_device_records: serve)")
 
 
 def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> None:
     """Per task: trials this session committed, best time now, who serves it, share of the budget."""
-    rows = store.query("SELECT workload_hash, COUNT(*), MAX(provenance LIKE '%\"remeasured\"%') "
-                       "FROM records WHERE session=? GROUP BY workload_hash", (session,))
-    spent = {r[0]: (r[1], bool(r[2])) for r in rows}
-    served = store.summary(scope.serving_ids)
+    spent = store.session_summary(session)
     report.trials_spent = sum(n for n, _ in spent.values())
     for task in report.tasks:
         trials, remeasured = spent.get(task.workload_hash, (0, False))
-        info = served.get(task.workload_hash)
         task.trials = trials
         task.budget_share = round(trials / report.trials_spent, 4) if report.trials_spent else 0.0
-        if info:
-            task.best_ms = info["best_s"] * 1e3 if info["best_s"] is not None else None
-            if trials:
-                task.served_by = "remeasured" if remeasured else "searched"
+        if trials:
+            best = store.top_k(task.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids,
+                               prefer=scope.device_id)
+            task.best_ms = best[0].mean_s * 1e3 if best else None
+            task.measured_on = scope.measured_on(best[0].device_id) if best else None
+            task.served_by = "remeasured" if remeasured else "searched"
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
@@ -221,7 +284,7 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
                     if time.monotonic() > deadline:
                         _kill_group(proc)
                         return True
-                    bar.update(store.count("session=?", (spec["session"],)))
+                    bar.update(store.count(session=spec["session"]))
                     time.sleep(0.5)
             except BaseException:
                 _kill_group(proc)

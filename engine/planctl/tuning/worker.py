@@ -11,8 +11,9 @@ counts each task's candidates, build and run failures and their reasons into ``c
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
 (docs/tvm-0.27.md §9).
 
-Spec (JSON): cache_dir, key, compatible, provenance, session, target, module_json, search (task
-names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir, wall_clock_s.
+Spec (JSON): cache_dir, key, device, policy, compatible, provenance, session, target, module_json,
+search (task names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir,
+wall_clock_s.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def fast_build(mod, target, _params):
 def builder_runner(spec: dict):
     from tvm.s_tir import meta_schedule as ms
 
-    m = spec["key"]["measurement"]
+    m = spec["device"]["measurement"]
     builder = ms.builder.LocalBuilder(f_build=fast_build, timeout_sec=spec.get("build_timeout_s", 60))
     runner = ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(
         number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"]))
@@ -49,13 +50,13 @@ def open_database(spec: dict):
     from pathlib import Path
 
     from planctl.tuning.database import StoreDatabase
-    from planctl.tuning.keys import CacheKey
+    from planctl.tuning.keys import CacheKey, Device
     from planctl.tuning.scope import resolve
     from planctl.tuning.store import Store
 
     store = Store.open(Path(spec["cache_dir"]), check=False)  # the parent checked it
-    key = CacheKey.from_dict(spec["key"])
-    scope = resolve(key, store.keys(), spec.get("compatible"))
+    scope = resolve(CacheKey.from_dict(spec["key"]), store.keys(), Device.from_dict(spec["device"]),
+                    spec.get("policy", "serve"), spec.get("compatible"), store.devices())
     return store, StoreDatabase(store, scope, spec["provenance"], spec["session"])
 
 
@@ -65,7 +66,8 @@ def device_type(target) -> str:
 
 
 def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tuple[int, set[str]]:
-    """Re-measure the traces of records from another TVM version under the current key.
+    """Re-measure here, under the current key and this device, the traces of records from another
+    TVM version or another device, at most ``spec["trials"]`` of them (they count against the budget).
 
     Returns (measurements made, names of tasks that got no valid re-measured record)."""
     from tvm.s_tir import Schedule
@@ -81,7 +83,9 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
         mod = tasks[name].dispatched[0]
         workload = database.commit_workload(mod)
         valid = False
-        for old in database.store.records(f"id IN ({','.join('?' * len(ids))})", tuple(ids)):
+        for old in database.store.by_ids(ids):
+            if made >= spec["trials"]:
+                break
             record = to_tvm(old, workload)
             sch = Schedule(mod)
             record.trace.apply_to_schedule(sch, remove_postproc=False)
@@ -95,6 +99,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
                 if result.error_msg is not None:
                     print(f"remeasure {name}: run failed: {result.error_msg}", flush=True)
             database.provenance = {**base, "source": "remeasured", "remeasured_from": old.key_id,
+                                   "remeasured_from_device": old.device_id,
                                    "original_run_secs": old.json("run_secs")}
             database.commit_tuning_record(TuningRecord(record.trace, workload, secs, target, record.args_info))
             made += 1

@@ -3,7 +3,9 @@
 ``check_parity`` draws workload inputs with hypothesis (``strategies.inputs_strategy``), runs both
 callables, and compares every output under the envelope's tolerance (``compare.compare_output``).
 On the first violation hypothesis shrinks the inputs to a minimal failing example, which is written
-to ``out_dir/counterexample-<shape>.npz`` (inputs and both outputs) with a replay command.
+to ``out_dir/counterexample-<shape>.npz`` (inputs and both outputs) with a replay command. When the
+random draws all pass, the corners of every input's domain (``corners.corner_examples``: min,
+max, near both, rows of equal values, rows of large magnitude) are checked too, always.
 
 Callables: ``fn(inputs: dict[str, np.ndarray]) -> list[np.ndarray]`` (outputs in order; a single
 array or a tuple is accepted too). A reference that raises makes the check itself fail
@@ -24,6 +26,7 @@ from hypothesis.errors import Flaky
 from planctl.errors import VerificationError
 from planctl.verify.compare import Comparison, compare_output
 from planctl.verify.counterexample import replay_command, save_counterexample, shape_tag
+from planctl.verify.corners import corner_examples
 from planctl.verify.strategies import inputs_strategy, plan_spec_of
 
 Inputs = dict[str, np.ndarray]
@@ -57,7 +60,7 @@ class ParityResult:
     ``examples``: examples evaluated up to and including the first failure (all of them when it
     passed); ``shrink_calls``: further evaluations hypothesis spent shrinking; ``counterexample``: the
     ``.npz`` path of the shrunk failing example; ``replay``: a command that reruns it; ``reason``: why
-    it failed (None when it passed).
+    it failed (None when it passed); ``corners``: domain-corner examples among ``examples``.
     """
 
     passed: bool
@@ -69,13 +72,14 @@ class ParityResult:
     reason: str | None = None
     seed: int = 0
     shrink_calls: int = 0
+    corners: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (non-finite floats become None)."""
         return {"passed": self.passed, "shape_env": dict(self.shape_env), "examples": self.examples,
                 "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
                 "counterexample": self.counterexample, "replay": self.replay, "reason": self.reason,
-                "seed": self.seed, "shrink_calls": self.shrink_calls}
+                "seed": self.seed, "shrink_calls": self.shrink_calls, "corners": self.corners}
 
 
 def _finite(x: float) -> float | None:
@@ -95,6 +99,7 @@ class _Tracker:
     names: list[str]
     tolerances: Callable[[str], tuple[float, float]]
     calls: int = 0
+    corners: int = 0
     first_failure_at: int | None = None
     reference_error: BaseException | None = None
     failure: dict[str, Any] | None = None
@@ -178,7 +183,8 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
     """Property-test ``candidate`` against ``reference`` on inputs of one production shape.
 
     ``plan_spec``: a ``PlanSpec`` (or ``OptimizationPlan``); ``shape_env`` pins its symbolic dims;
-    ``examples`` overrides ``envelope.parity.examples``; ``seed`` makes generation reproducible.
+    ``examples`` overrides ``envelope.parity.examples`` (random draws; the domain corners come on
+    top of them); ``seed`` makes generation reproducible.
     Output names: ``spec.workload.outputs``, else the reference's ``output_names``, else ``output_<i>``.
     Returns a ``ParityResult``; on failure writes ``out_dir/counterexample-<shape_tag>.npz``.
     Raises ``VerificationError`` when the reference fails or the inputs cannot be generated.
@@ -196,6 +202,8 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
         pass
     except Flaky as exc:   # failed once, then not on replay: a nondeterministic candidate is a failure too
         flaky = f"flaky: {exc}"
+    if tracker.failure is None and tracker.reference_error is None:
+        _check_corners(tracker, corner_examples(spec, shape_env))
     if tracker.reference_error is not None:
         error = tracker.reference_error
         raise VerificationError(f"the parity reference failed: {error}",
@@ -203,15 +211,28 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
     return _result(tracker, shape_env, Path(out_dir), seed, n, flaky)
 
 
+def _check_corners(tracker: _Tracker, corners: list[Inputs]) -> None:
+    """Run the domain corners after the random draws passed; stop at the first violation (a corner
+    is already simple: it is recorded as the counterexample without shrinking)."""
+    for inputs in corners:
+        tracker.corners += 1
+        try:
+            tracker(inputs)
+        except _Violation:
+            return
+        if tracker.reference_error is not None:
+            return
+
+
 def _result(tracker: _Tracker, shape_env: dict[str, int], out_dir: Path, seed: int, n: int,
             flaky: str | None) -> ParityResult:
     outputs = {name: OutputParity(s[0], s[1], *tracker.tolerances(name), passed=s[2], nonfinite=s[3])
                for name, s in tracker.stats.items()}
     if tracker.failure is None:
-        return ParityResult(True, shape_env, tracker.calls, outputs, seed=seed)
+        return ParityResult(True, shape_env, tracker.calls, outputs, seed=seed, corners=tracker.corners)
     path = save_counterexample(out_dir / f"counterexample-{shape_tag(shape_env)}.npz", tracker.failure,
                                shape_env, {k: tracker.tolerances(k) for k in tracker.failure["names"]}, seed)
     first = tracker.first_failure_at or tracker.calls
     reason = tracker.failure["reason"] + (f" ({flaky})" if flaky else "")
     return ParityResult(False, shape_env, first, outputs, str(path), replay_command(path), reason, seed,
-                        shrink_calls=tracker.calls - first)
+                        shrink_calls=tracker.calls - first, corners=tracker.corners)

@@ -19,8 +19,13 @@ Metrics (output 0 of the model, one value per example, the metric is their mean)
 ``cosine-similarity`` of the model's output to the reference's; ``top1-agreement``: the argmax over
 the last axis equals the reference's; ``accuracy``: the argmax equals the row's ``label``.
 
-Baseline (what ``max-degradation`` goals resolve against): the onnxruntime fp32 reference is the
-stand-in for the baseline build, measured on the whole dataset. The baseline TVM build is TVM's
+Reference (what the candidate's outputs are compared with): the model ``envelope.quality.reference``
+declares, run by onnxruntime (for a plan whose model is already quantized, the float model it came
+from), else the plan's own model run by onnxruntime, which then only shows that the build matches
+onnxruntime on the same graph. The record names which model and which runtime it was.
+
+Baseline (what ``max-degradation`` goals resolve against): onnxruntime running the plan's model is
+the stand-in for the baseline build, measured on the whole dataset against the reference. The baseline TVM build is TVM's
 default build of the same fp32 graph, but untuned it takes seconds per call (MiniLM: ~4 s per
 batch of 2, ~2 min for 64 sentences), so it is evaluated on the first ``baseline_batches`` batches
 only and recorded beside (``baseline_build``) as evidence that the stand-in holds. For the two
@@ -257,42 +262,92 @@ class QualityResult:
     reason: str
     shape_env: dict
     scores: np.ndarray | None = field(default=None, repr=False)
+    reference: dict | None = None   # describe_reference: which model, which runtime
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "scores"}
+        """JSON-safe (a NaN metric, from a candidate that raised, becomes None)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "scores"}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
     def worst_indices(self, count: int) -> list[int]:
         """Indices of the ``count`` examples that scored lowest (what a bisection probe re-runs)."""
         return sorted(np.argsort(self.scores, kind="stable")[:count].tolist()) if self.scores is not None else []
 
 
+def describe_reference(model_path: Path | str, root: Path, declared: bool) -> dict:
+    """``{model, sha256, runtime, declared}`` of a quality reference (for the record)."""
+    from planctl.files import sha256_file
+
+    try:
+        import onnxruntime
+        runtime = f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+    except ImportError:   # pragma: no cover - the reference itself needs it
+        runtime = "onnxruntime"
+    path = Path(model_path)
+    try:
+        shown = path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        shown = str(path)
+    return {"model": shown, "sha256": sha256_file(path), "runtime": runtime, "declared": declared}
+
+
+QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
+                 "QLinearMatMul", "QLinearConv", "MatMulNBits", "DynamicQuantizeMatMul")
+
+
+def quantized_ops(model_path: Path | str) -> dict[str, int]:
+    """``{op type: count}`` of the quantization operators in an ONNX model's main graph (empty
+    for a float model): what says the plan's model is already quantized."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(model_path), load_external_data=False).graph.node:
+        if node.op_type in QUANTIZED_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
 def evaluate_quality(candidate: Model, reference: Model, quality: Any, plan_spec: Any,
                      shape_env: Mapping[str, int], root: Path, *, baseline: Model | None = None,
                      baseline_batches: int = 1, plan_file: str = "",
-                     indices: Sequence[int] | None = None) -> QualityResult:
+                     indices: Sequence[int] | None = None, stand_in: Model | None = None,
+                     reference_info: dict | None = None) -> QualityResult:
     """Score ``candidate`` on the plan's quality dataset and judge ``quality.goal``.
 
-    ``reference``: the onnxruntime fp32 model (reference outputs and the baseline stand-in);
+    ``reference``: the model the outputs are compared with (the declared quality reference on
+    onnxruntime, else the plan's model on onnxruntime); ``stand_in``: onnxruntime running the
+    plan's model, the baseline stand-in scored against ``reference`` (None: ``reference`` is the
+    plan's model itself); ``reference_info``: :func:`describe_reference`, for the record;
     ``baseline``: the baseline build, run on ``baseline_batches`` batches for the record;
-    ``indices``: evaluate only these rows (a bisection probe). Raises VerificationError when the
-    dataset or a model cannot be evaluated.
+    ``indices``: evaluate only these rows (a bisection probe). A candidate that raises scores as
+    a failure with the exception as the reason. Raises VerificationError when the dataset or a
+    reference cannot be evaluated.
     """
     dataset = load_dataset(root, quality.dataset, plan_file=plan_file)
     arrays, batch = example_arrays(dataset, plan_spec, shape_env, indices)
     labels = labels_of(dataset, quality.metric, indices)
     ref = run_batched(reference, arrays, batch)
-    out = run_batched(candidate, arrays, batch)
+    stand = run_batched(stand_in, arrays, batch) if stand_in is not None else ref
+    base_value = float(scores(quality.metric, stand, ref, labels).mean())
+    source = ("onnxruntime running the plan's model, scored against the reference (stand-in for the baseline build)"
+              if stand_in is not None else "the reference itself (stand-in for the baseline build)")
+    base = {"value": base_value, "source": source, "examples": len(ref)}
+    goal = {"type": quality.goal.type, "value": quality.goal.value}
+    try:
+        out = run_batched(candidate, arrays, batch)
+    except Exception as exc:  # noqa: BLE001 - a candidate that raises fails quality, like parity
+        reason = f"{quality.metric} on {quality.dataset}: the candidate raised {type(exc).__name__}: {exc}"
+        return QualityResult(quality.metric, quality.dataset, dataset.sha256, 0, math.nan, math.nan, base, goal,
+                             False, reason, dict(shape_env), None, reference_info)
     per_example = scores(quality.metric, out, ref, labels)
     value = float(per_example.mean())
-    base_value = float(scores(quality.metric, ref, ref, labels).mean())
-    base = {"value": base_value, "source": "onnxruntime fp32 reference (stand-in for the baseline build)",
-            "examples": len(ref)}
     if baseline is not None and baseline_batches > 0:
         bout = run_batched(baseline, arrays, batch, max_batches=baseline_batches)
         base["baseline_build"] = {"examples": len(bout), "batches": baseline_batches,
                                   "value": float(scores(quality.metric, bout, ref[: len(bout)], labels).mean())}
     met, sentence = judge(quality.goal, value, base_value)
-    reason = f"{quality.metric} on {quality.dataset}: {sentence}"
+    against = f" against {reference_info['model']}" if reference_info else ""
+    reason = f"{quality.metric} on {quality.dataset}{against}: {sentence}"
     return QualityResult(quality.metric, quality.dataset, dataset.sha256, len(out), value,
-                         float(per_example.min()), base, {"type": quality.goal.type, "value": quality.goal.value},
-                         met, reason, dict(shape_env), per_example)
+                         float(per_example.min()), base, goal, met, reason, dict(shape_env), per_example,
+                         reference_info)

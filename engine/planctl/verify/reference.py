@@ -69,6 +69,9 @@ class OnnxRuntimeReference:
                                                  providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
+        # name -> declared shape (ints, or None for a symbolic/unknown dim; None for unknown rank)
+        self.input_shapes = {i.name: ([d if isinstance(d, int) else None for d in i.shape]
+                                      if i.shape is not None else None) for i in self._session.get_inputs()}
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         missing = [n for n in self.input_names if n not in inputs]

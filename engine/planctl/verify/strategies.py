@@ -53,7 +53,7 @@ def inputs_strategy(plan_spec: Any, shape_env: dict[str, int] | None = None) -> 
     """
     spec = plan_spec_of(plan_spec)
     shape_env = dict(shape_env or {})
-    free = _free_dims(spec, shape_env)
+    free = free_dims(spec, shape_env)
     if not free:
         return _arrays_for(spec.workload.inputs, shape_env)
     dims = st.fixed_dictionaries({n: st.sampled_from(dim_points(spec.workload.production_shapes[n]))
@@ -64,7 +64,9 @@ def inputs_strategy(plan_spec: Any, shape_env: dict[str, int] | None = None) -> 
     return dims.flatmap(lambda drawn: _arrays_for(spec.workload.inputs, {**shape_env, **drawn}))
 
 
-def _free_dims(spec: Any, shape_env: dict[str, int]) -> list[str]:
+def free_dims(spec: Any, shape_env: dict[str, int]) -> list[str]:
+    """The symbolic dims of the inputs that ``shape_env`` leaves unbound, in order of first use;
+    VerificationError for one that production_shapes does not declare either."""
     free: list[str] = []
     for inp in spec.workload.inputs:
         for d in inp.shape:
@@ -100,7 +102,7 @@ def input_array(inp: Any, shape: tuple[int, ...]) -> st.SearchStrategy:
     if domain.kind == "integer-range":
         elements = st.integers(domain.min, domain.max)
     elif domain.kind == "enum":
-        elements = st.sampled_from(_enum_values(inp.name, domain.values, dtype))
+        elements = st.sampled_from(enum_values(inp.name, domain.values, dtype))
     else:
         elements = _floats(domain, dtype)
     # Small arrays: every element drawn on its own (no fill), so shrinking reaches a minimal example
@@ -110,7 +112,7 @@ def input_array(inp: Any, shape: tuple[int, ...]) -> st.SearchStrategy:
     return hnp.arrays(dtype, shape, elements=elements, fill=fill)
 
 
-def _enum_values(name: str, values: list, dtype: np.dtype) -> list:
+def enum_values(name: str, values: list, dtype: np.dtype) -> list:
     """The enum values at ``dtype``; ``VerificationError`` for one that ``dtype`` cannot hold exactly."""
     cast = [dtype.type(v) for v in values]
     bad = [v for v, c in zip(values, cast) if float(c) != float(v)]
@@ -124,7 +126,7 @@ def _floats(domain: Any, dtype: np.dtype) -> st.SearchStrategy:
     hypothesis forbids ``allow_nan`` or ``allow_infinity`` together with two finite bounds."""
     if dtype.kind != "f":
         raise VerificationError(f"float-range domain on a {dtype} input", hint="use integer-range or enum")
-    lo, hi = _inward_bounds(domain.min, domain.max, dtype)
+    lo, hi = inward_bounds(domain.min, domain.max, dtype)
     width = dtype.itemsize * 8
     finite = st.floats(lo, hi, width=width, allow_subnormal=domain.allow_subnormal)
     special = [math.nan] if domain.allow_nan else []
@@ -132,7 +134,7 @@ def _floats(domain: Any, dtype: np.dtype) -> st.SearchStrategy:
     return st.one_of(finite, st.sampled_from(special)) if special else finite
 
 
-def _inward_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[float, float]:
+def inward_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[float, float]:
     """Round the bounds inward to values ``dtype`` represents exactly (hypothesis requires it)."""
     lo_t, hi_t = dtype.type(lo), dtype.type(hi)
     if float(lo_t) < lo:

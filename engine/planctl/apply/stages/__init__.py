@@ -1,6 +1,6 @@
 """The stages of ``planctl apply``, one module each, in the order they run:
 
-documents, legality, lowering, tuning, build, verify, measure, decide, emit, report.
+documents, legality, lowering, tuning, build, verify, profile, measure, decide, emit, report.
 
 Each is a function over the typed :class:`planctl.apply.context.RunContext` that returns its
 evidence as a frozen model; the report stage builds the run record from those results alone.

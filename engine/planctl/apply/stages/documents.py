@@ -1,5 +1,7 @@
 """Documents: load the plan and its target document, check every file the plan names (inside the
-repository, present, the model's sha256), and fix where the output goes. No TVM here."""
+repository, present, no Git LFS pointer, the model's sha256) and the files the model names (its
+external data), refuse tolerances that are not finite numbers, and fix where the output goes.
+No TVM here."""
 from __future__ import annotations
 
 from planctl.apply import inputs
@@ -18,18 +20,23 @@ class Documents(Evidence):
 
 def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents]:
     """The run's context and the documents' evidence. Raises DocumentError (exit 2) for an invalid
-    plan or target, or a target the plan does not name; MissingReferenceError for a missing file
-    or a model whose sha256 differs, located at the plan's line."""
+    plan or target, a target the plan does not name, or a tolerance that is not a finite number;
+    MissingReferenceError for a missing file, a Git LFS pointer, a model whose sha256 differs or
+    external data outside the model's folder, located at the plan's line."""
+    from planctl.lowering.external_data import external_data
+
     clock = StageClock(progress)
     with clock("documents"):
         plan, target = _load(options)
+        _finite_tolerances(plan)
         model_file = checked_model(options.root, plan)
         checked_references(options.root, plan)
+        data = external_data(model_file, options.root, plan)
     name = plan.model.metadata.name
     ctx = RunContext(options=options, plan=plan, target=target, model_file=model_file,
                      output=OutputFolder(live=options.out_root / name / options.target_name), clock=clock,
                      # taken before any stage changes the environment (import_tvm sets TVM_NUM_THREADS)
-                     inputs=inputs.components(options, plan, target))
+                     inputs=inputs.components(options, plan, target, external_data=data), external_data=data)
     model = plan.model.spec.workload.model
     return ctx, Documents(plan=PlanRef(name=name, path=str(options.plan_file), sha256=plan.sha256),
                           target=TargetRef(name=options.target_name, tvm=target.model.spec.tvm,
@@ -52,3 +59,23 @@ def _load(options: ApplyOptions):
                             file=str(options.plan_file), line=line, col=col, pointer="/spec/targets",
                             hint=f"use --target {targets[0]} or add it to spec.targets")
     return plan, target
+
+
+def _finite_tolerances(plan) -> None:
+    """Refuse a parity tolerance that is not a finite number (``.inf`` or ``1e999``, which YAML
+    reads as infinity, would let any wrong output pass). The documents stage of validate does
+    this for every numeric field; apply checks the ones its verdict rests on again here."""
+    import math
+
+    parity = plan.model.spec.envelope.parity
+    tolerances = {"/spec/envelope/parity/default": parity.default,
+                  **{f"/spec/envelope/parity/outputs/{name}": tol for name, tol in parity.outputs.items()}}
+    for pointer, tol in tolerances.items():
+        for key in ("rtol", "atol"):
+            value = getattr(tol, key)
+            if not math.isfinite(value):
+                line, col, _, _ = plan.index.locate(f"{pointer}/{key}")
+                raise DocumentError(f"parity {key} is {value}: a tolerance must be a finite number >= 0",
+                                    file=str(plan.path), line=line, col=col, pointer=f"{pointer}/{key}",
+                                    hint=f"give {key} as a number, e.g. 1.0e-4 (.inf or 1e999 would let any "
+                                         "output pass)")

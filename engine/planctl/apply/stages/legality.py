@@ -1,20 +1,30 @@
 """Legality: ``planctl check``'s rule engine on the plan and its target documents, with the same
-waivers, before anything is lowered. The findings are recorded in the report; apply does not stop
-on them yet (the place where it will: :func:`run` returns before lowering starts)."""
+waivers and configuration, before anything is lowered (and before an unchanged run is skipped as
+up to date: a waiver that expired since must stop it too). Unwaived errors stop apply, as they
+fail check; warnings and notes are recorded in the report."""
 from __future__ import annotations
 
 from planctl.apply.context import RunContext
+from planctl.errors import LegalityError
 from planctl.findings import Severity
 from planctl.report.record import Legality, LegalityFinding
 
 
 def run(ctx: RunContext) -> Legality:
-    """The findings of every legality rule on the plan (rules PLN2xx; no TVM)."""
+    """The findings of every legality rule on the plan (rules PLN2xx; no TVM). Raises
+    LegalityError (exit 1) listing each unwaived error, located at its line, as check prints it."""
     from planctl.rules.engine import Options, check
 
     with ctx.clock("legality"):
         report = check([ctx.options.plan_file], Options(root=ctx.options.root))
     findings = [LegalityFinding(rule=f.rule, severity=Severity(f.severity).value, message=f.message, file=f.file,
                                 line=f.line, col=f.col, waived=f.waived) for f in report.findings]
-    errors = sum(1 for f in findings if f.severity == "error" and not f.waived)
-    return Legality(findings=findings, errors=errors)
+    errors = [f for f in report.active if Severity(f.severity) == Severity.ERROR]
+    if errors:
+        rules = ", ".join(sorted({f.rule for f in errors}))
+        raise LegalityError(
+            f"apply stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
+            findings=errors, file=str(ctx.options.plan_file),
+            hint=f"fix them, or waive each with a reason in metadata.annotations; "
+                 f"`planctl check {ctx.options.plan_file}` shows the same findings")
+    return Legality(findings=findings, errors=0)

@@ -1,6 +1,9 @@
-"""Tuning: the governed cache serves what it can, MetaSchedule searches the rest within the budget
-(the plan's, capped by the repository ceiling), and the best schedules are applied to each shape's
-lowered module. Without ``autotuning`` in the plan the lowered modules go on unscheduled."""
+"""Tuning: the governed cache serves what it can (records valid for this target and TVM, measured
+here or, as the target's ``other_device_records`` says, on another device), MetaSchedule searches
+the rest within the budget (the plan's, capped by the repository ceiling), and the best schedules
+are applied to each shape's lowered module. Before any search, where each task's schedule comes
+from is announced on stderr (planctl.tuning.census). Without ``autotuning`` in the plan the lowered
+modules go on unscheduled."""
 from __future__ import annotations
 
 from typing import Optional
@@ -19,7 +22,10 @@ class Tuning(Evidence):
 def run(ctx: RunContext) -> Tuning:
     """Set each shape's ``scheduled`` module and ``workloads``, and ``ctx.cache``. Raises
     TuningError for a replay the cache cannot serve or a search that fails."""
+    from planctl.documents.load import compatible_targets
     from planctl.documents.references import records_path
+    from planctl.lowering.failures import tvm_stage
+    from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
     from planctl.tuning.governed import open_cache
 
@@ -28,19 +34,32 @@ def run(ctx: RunContext) -> Tuning:
         for work in ctx.shapes:
             work.scheduled = work.lowered
         return Tuning(shapes=[None] * len(ctx.shapes))
+    target_spec = ctx.target.model.spec
     with ctx.clock("tuning-cache"):
-        ctx.cache = open_cache(ctx.options.cache_dir, ctx.target.model, ctx.options.target_name, ctx.options.root)
+        ctx.cache = open_cache(ctx.options.cache_dir, target_spec, ctx.options.target_name,
+                               compatible_targets(target_spec, ctx.options.root))
         committed = records_path(ctx.plan, ctx.options.root)
         imported = ctx.cache.import_records(committed, {"plan": ctx.plan_name, "seed": autotuning.seed,
                                                         "path": autotuning.records}) if committed else 0
-    budget = effective_budget(autotuning.budget, ctx.options.root)
+    budget = effective_budget(autotuning.budget, load_config(ctx.options.root))
     shapes = []
     for i, work in enumerate(ctx.shapes):
-        with ctx.clock(f"tuning[{work.tag}]"):
+        if work.failure is not None:   # the candidate's passes failed: nothing to tune
+            shapes.append(None)
+            continue
+        report = None
+        # a TuningError (a replay miss, a broken cache) stops apply; TVM raising is this candidate's failure
+        with ctx.clock(f"tuning[{work.tag}]"), \
+                tvm_stage("tuning", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
             report = _search(ctx, work, autotuning, budget)
             report.imported_records = imported if i == 0 else 0
-            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work)
+            work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work, capture)
             report.integrity = list(ctx.cache.store.problems)
+        work.failure = capture.failure
+        if work.failure is not None:
+            work.scheduled = None
+            shapes.append(None)
+            continue
         work.workloads = [t.workload_hash for t in report.tasks]
         shapes.append(TuningEvidence(**report.to_dict()))
     return Tuning(shapes=shapes)
@@ -48,36 +67,44 @@ def run(ctx: RunContext) -> Tuning:
 
 def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
     """The cache's records for every task of ``work``, searching (or, with ``--replay``, refusing)
-    what it cannot serve; a TuningReport."""
+    what it cannot serve, after announcing where each task's schedule comes from; a TuningReport."""
+    from planctl.documents.shapes import shape_text
+    from planctl.tuning.census import print_lines
+
     plan = (ctx.plan_name, ctx.plan.sha256)
     if ctx.options.replay:
         return _replay(ctx, work, autotuning.seed, budget, plan)
     return ctx.cache.tune(work.lowered, ctx.tvm_target, budget, autotuning.seed, plan, ctx.options.allow_version_drift,
-                          progress=ctx.clock.progress is not None)
+                          progress=ctx.clock.progress is not None, announce=print_lines,
+                          shape=shape_text(work.shape_env))
 
 
 def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str, str]):
     """No search: every task must be served by the cache (records of another TVM version are
-    re-measured first when drift is allowed). Raises TuningError naming the tasks it cannot serve."""
+    re-measured first when drift is allowed, other devices' records when the target's policy is
+    ``re-measure``: re-measuring is not a search). Raises TuningError naming the tasks it cannot serve."""
     from planctl.tuning import search
 
     cache, allow_drift = ctx.cache, ctx.options.allow_version_drift
-    todo, drift, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope)
+    todo, remeasure, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope, cache.committed)
     report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
-                                 key=cache.key.to_dict())
-    if drift and allow_drift:
-        report = cache.tune(work.lowered, ctx.tvm_target, budget, seed, plan, allow_drift=True, allow_search=False)
+                                 key=cache.key.to_dict(), device=cache.device.to_dict(), policy=cache.policy)
+    report.census = search.source_counts(tasks)
+    drifted = [t for t in tasks if t.source == "drift"]
+    if remeasure and (allow_drift or len(drifted) < len(remeasure)):
+        report = cache.tune(work.lowered, ctx.tvm_target, budget, seed, plan, allow_drift=allow_drift,
+                            allow_search=False)
         todo = [t for t in todo if not next(r for r in report.tasks if r.name == t.task_name).served_by]
     if todo:
         names = ", ".join(t.task_name for t in todo[:6])
-        also = (f" ({len(drift)} only have records of another TVM version: pass --allow-version-drift)"
-                if drift and not allow_drift else "")
+        also = (f" ({len(drifted)} only have records of another TVM version: pass --allow-version-drift)"
+                if drifted and not allow_drift else "")
         raise TuningError(f"--replay: no tuning record for {len(todo)} task(s): {names}{also}",
                           hint="run apply without --replay to search them, or import the team's records")
     return report
 
 
-def _apply_database(ctx: RunContext, work: ShapeWork):
+def _apply_database(ctx: RunContext, work: ShapeWork, capture):
     from planctl.lowering.build import apply_database
 
-    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database())
+    return apply_database(work.lowered, ctx.tvm_target, ctx.cache.database(), instruments=capture.instruments)

@@ -232,6 +232,36 @@ class CudaGraphs(TechniqueBase):
     technique: Literal["cuda-graphs"]
 
 
+class LibraryDispatch(TechniqueBase):
+    """Dense matmuls with their bias and residual epilogues run in a vendor GEMM library (cuBLASLt,
+    fp32 accumulation) where that measured faster than TVM's kernel on the device; the route taken
+    for each kind of matmul is recorded in the report."""
+
+    technique: Literal["library-dispatch"]
+    libraries: list[Literal["cublaslt"]] = Field(default_factory=lambda: ["cublaslt"], min_length=1)
+    select: Literal["measured", "always"] = Field("measured", description=(
+        "measured: time the library call and TVM's kernel side by side on the device and keep the "
+        "faster; always: take the library route without measuring"))
+    gelu: Literal["keep", "tanh-approximation"] = Field("keep", description=(
+        "keep: a GELU after a routed matmul stays TVM's (erf form); tanh-approximation: fuse it into "
+        "the GEMM epilogue in cuBLASLt's tanh form (Hendrycks & Gimpel 2016), within 5e-4 absolute of "
+        "the erf form; the parity and quality gates judge the result as usual"))
+
+
+class FusedAttention(TechniqueBase):
+    """softmax(Q.K^T * scale + mask) . V as one IO-aware kernel (FlashAttention-style, TIR); the
+    attentions it cannot run keep TVM's route and the report says why."""
+
+    technique: Literal["fused-attention"]
+
+
+class FusedLayerNorm(TechniqueBase):
+    """layer_norm with the float16 cast mixed precision puts after it, as one kernel that writes
+    both outputs (one warp per row); unsupported shapes keep TVM's kernels, reported."""
+
+    technique: Literal["fused-layer-norm"]
+
+
 class ServingSlo(Frozen):
     ttft_p95_ms: PositiveFloat | None = None
     ttft_p99_ms: PositiveFloat | None = None
@@ -261,7 +291,8 @@ class SpeculativeDecoding(TechniqueBase):
 
 Technique = Annotated[Union[
     ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, FastMath, Autotuning,
-    StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs,
+    StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs, LibraryDispatch,
+    FusedAttention, FusedLayerNorm,
     ContinuousBatching, PrefixCaching, SpeculativeDecoding,
 ], Field(discriminator="technique")]
 
@@ -289,10 +320,20 @@ class QualityGoal(Frozen):
     value: Float
 
 
+class QualityReference(Frozen):
+    """The model task quality is measured against, run by onnxruntime on the same inputs: for a
+    plan whose model is already quantized, the float model it came from. Without one, the
+    reference is the plan's own model (which then only shows the build matches onnxruntime)."""
+
+    onnx: RepoPath
+    sha256: Sha256
+
+
 class Quality(Frozen):
     metric: Literal["cosine-similarity", "top1-agreement", "accuracy"]
     dataset: RepoPath
     goal: QualityGoal
+    reference: QualityReference | None = None
 
 
 class PerformanceGate(Frozen):

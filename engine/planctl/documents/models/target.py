@@ -2,7 +2,8 @@
 
 ``spec.tvm`` is a TVM 0.27 target dict passed to ``tvm.target.Target`` unchanged (string targets
 with options are gone in 0.27, see docs/tvm-0.27.md §3). Beside it, the capabilities the
-legality rules reason about and the roofline peaks the report uses.
+legality rules reason about, the roofline peaks the report uses, and what tuning records measured
+on another device are good for here (``other_device_records``).
 """
 from __future__ import annotations
 
@@ -62,6 +63,12 @@ class TargetSpec(Frozen):
     measurement: Measurement = Field(default_factory=lambda: LocalMeasurement(kind="local"))
     compatible_with: list[str] = Field(default_factory=list,
                                        description="Targets whose tuning records may be reused here.")
+    other_device_records: Literal["serve", "re-measure", "search"] = Field(
+        "serve", description=(
+            "What apply does with valid tuning records (same target dict and TVM versions) that another "
+            "device measured: `serve` them (the report says where they were measured), `re-measure` the "
+            "best few per task on this host within the plan's budget before one is chosen, or `search` "
+            "the task anew. Records of another target or TVM version are never served."))
 
 
 class Target(Frozen):

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Iterator
 
 from planctl.documents.references import references as document_references
+from planctl.files import lfs_pointer_problem
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
@@ -23,12 +24,17 @@ def inside(path: Path, root: Path) -> bool:
 
 def kind_problem(path: Path, what: str) -> str | None:
     """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
-    directory (TVM's JSONDatabase), everything else a regular file."""
-    if what == "tuning records":
-        if path.is_dir() or (path.is_file() and path.suffix == ".jsonl"):
-            return None
+    directory (of ``.jsonl`` files, or TVM's JSONDatabase), everything else a regular file; none is
+    a Git LFS pointer (nor, for a directory, holds one)."""
+    if what == "tuning records" and not (path.is_dir() or (path.is_file() and path.suffix == ".jsonl")):
         return "is neither a .jsonl file nor a directory"
-    return None if path.is_file() else "is not a regular file"
+    if what != "tuning records" and not path.is_file():
+        return "is not a regular file"
+    for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+        problem = lfs_pointer_problem(file)
+        if problem:
+            return "is " + problem if file == path else f"holds {file.name}, {problem}"
+    return None
 
 
 @rule("PLN215", "missing-reference", "error")
@@ -39,7 +45,8 @@ def check(ctx):
         Each name in ``spec.targets`` has a document ``targets/<name>.yaml`` (or ``.yml``) under
         the repository root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
         ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
-        ``records`` is a ``.jsonl`` file or a directory (TVM's JSONDatabase format). A path that
+        ``records`` is a ``.jsonl`` file or a directory (of ``.jsonl`` files, one per target say, or
+        TVM's JSONDatabase format). A path that
         leaves the repository through a symlink is ``PLN220``'s, not this rule's.
 
     Why
@@ -50,6 +57,10 @@ def check(ctx):
     Example
         ``targets: [a100-80gb]`` with no ``targets/a100-80gb.yaml``; ``quality: {dataset:
         data/eval.jsonl}`` when the file was never committed; ``onnx: models`` (a directory).
+        The same goes for ``envelope.quality.reference.onnx``, and for a Git LFS pointer
+        (``version https://git-lfs.github.com/spec/v1`` / ``oid sha256:...`` / ``size ...``: a
+        checkout without ``git lfs pull``) named as any of these files or found in a records
+        directory: apply would read it as the model or the data.
 
     Fix
         Fix the name, add the target document or the file, or generate the model file (a
@@ -66,4 +77,4 @@ def check(ctx):
                             help="fix the path or add (generate) the file")
         elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
-                            help="point at the file itself")
+                            help="run git lfs pull" if "Git LFS" in problem else "point at the file itself")

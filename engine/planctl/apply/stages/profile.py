@@ -1,0 +1,40 @@
+"""Profile: on CUDA targets, the per-kernel GPU profile of each shape's candidate
+(planctl.measure.gpu_profile): time, share, achieved TFLOP/s or GB/s and tensor-core use of each
+kernel, and launches per call (whether CUDA graphs are active). Evidence only: a profiler that
+cannot run is recorded as unavailable and never fails the apply. Nothing runs on CPU targets."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from planctl.apply.context import RunContext, ShapeWork
+from planctl.apply.stages.lowering import Lowering
+from planctl.report.record import Evidence, GpuProfile, GpuProfileUnavailable, WorkloadFlops
+
+Profile = Union[GpuProfile, GpuProfileUnavailable]
+
+
+class Profiles(Evidence):
+    shapes: list[Optional[Profile]]   # by production shape; None on CPU targets
+
+
+def run(ctx: RunContext, lowering: Lowering) -> Profiles:
+    """``lowering``: its FLOP counts, taken before the build, give each kernel's FLOPs and bytes."""
+    if ctx.device_kind != "cuda":
+        return Profiles(shapes=[None] * len(ctx.shapes))
+    return Profiles(shapes=[_profile(ctx, work, low.flops) for work, low in zip(ctx.shapes, lowering.shapes)])
+
+
+def _profile(ctx: RunContext, work: ShapeWork, flops: WorkloadFlops) -> Profile:
+    from planctl.lowering.vm import vm_callable
+    from planctl.measure.gpu_profile import cuda_source, profile_build
+    from planctl.verify.strategies import example_inputs
+
+    with ctx.clock(f"gpu-profile[{work.tag}]"):
+        try:
+            example = example_inputs(ctx.spec, work.shape_env, seed=0)
+            call = vm_callable(work.candidate, work.imported.input_names, ctx.device_kind).bound(example)
+            found = profile_build(call, work.scheduled, cuda_source(work.candidate), flops=flops.model_dump())
+            return GpuProfile(**found) if found.get("available") else GpuProfileUnavailable(**found)
+        except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified before
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            return GpuProfileUnavailable(reason=f"{type(exc).__name__}: {first}")

@@ -1,0 +1,91 @@
+"""The run's log file: library chatter goes there, planctl's own progress and summary to the
+terminal.
+
+TVM's C++ logger, onnxruntime, the ONNX exporter and subprocesses write straight to file
+descriptor 2, and Python libraries raise ``warnings``; none of it is planctl's to show. While
+:func:`capture` is active, descriptor 2 is the log file (so are Python warnings and records of the
+``logging`` module that no handler takes), and ``sys.stderr`` is the terminal, which is what
+planctl's progress lines, rich progress bars and errors write to.
+
+The log is written to a temporary file and moved to its place when the block ends, so a run that
+is refused before it made anything (a legality error, a missing file) leaves no folder behind:
+``keep_on_error`` says whether to keep the log after an error (apply keeps it once the tuning
+cache, where its logs live, exists); otherwise what was captured goes to the terminal instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+
+@contextlib.contextmanager
+def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lambda: True):
+    """Send library output to ``log`` (replaced) until the block ends; yields its path. After an
+    exception, the log is kept only when ``keep_on_error()`` says so; else its text goes to stderr."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd, held = tempfile.mkstemp(prefix="planctl-", suffix=".log")
+    os.close(fd)
+    ok = False
+    try:
+        with _redirected(Path(held), header):
+            yield log
+        ok = True
+    finally:
+        _settle(Path(held), log, keep=ok or keep_on_error())
+
+
+def _settle(held: Path, log: Path, keep: bool) -> None:
+    """Move the held log to ``log``, or show what it caught (after its header line) and drop it."""
+    if keep:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(held, log)   # the temporary folder may be another filesystem
+        return
+    caught = held.read_text(encoding="utf-8", errors="replace").partition("\n")[2]
+    held.unlink(missing_ok=True)
+    if caught.strip():
+        sys.stderr.write(caught)
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _redirected(held: Path, header: str):
+    """Descriptor 2, Python warnings and unhandled logging records to ``held``; sys.stderr to the terminal."""
+    with open(held, "w", encoding="utf-8", errors="replace", buffering=1) as text:
+        text.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {header}\n")
+        saved = os.dup(2)
+        # a sys.stderr that is not descriptor 2 (a test's capture) stays where it is
+        terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                             errors="replace") if _on_fd2(sys.stderr) else None
+        os.dup2(text.fileno(), 2)
+        old_stderr, old_show, old_last = sys.stderr, warnings.showwarning, logging.lastResort
+        sys.stderr = terminal or old_stderr
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: text.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
+        logging.lastResort = logging.StreamHandler(text)
+        logging.lastResort.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            text.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sys.stderr, warnings.showwarning, logging.lastResort = old_stderr, old_show, old_last
+            if terminal is not None:
+                terminal.close()
+
+
+def _on_fd2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and ValueError
+        return False

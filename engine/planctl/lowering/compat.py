@@ -1,0 +1,128 @@
+"""Whether this host can run a target's code, checked before apply builds anything.
+
+- LLVM (CPU) targets: every instruction-set feature that TVM's LLVM enables for the target's
+  ``mcpu`` and ``mattr`` (``tvm.target.codegen.llvm_cpu_has_features``) must be among this CPU's
+  flags (planctl.host, ``/proc/cpuinfo``). :data:`FEATURE_FLAGS` maps LLVM's feature names to the
+  kernel's flag names; a feature outside it is not checked.
+- CUDA targets: a GPU must be visible whose compute capability runs the target's ``arch``: the same
+  major version and at least its minor one; an arch-specific ``sm_XYa`` runs only on exactly X.Y.
+
+A target that fails is a located error (:class:`planctl.errors.HostMismatchError`) rather than a
+build that dies on an illegal instruction. Host flags that cannot be read are not held against
+the target (the check says so). Imports TVM.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from planctl.errors import HostMismatchError
+from planctl.host import cpu, describe, gpus
+
+# LLVM feature -> /proc/cpuinfo flag (x86 from the kernel's cpufeatures.h names; aarch64 "Features")
+FEATURE_FLAGS = {
+    "sse4.1": "sse4_1", "sse4.2": "sse4_2", "ssse3": "ssse3", "avx": "avx", "avx2": "avx2", "fma": "fma",
+    "f16c": "f16c", "bmi": "bmi1", "bmi2": "bmi2", "popcnt": "popcnt", "movbe": "movbe", "aes": "aes",
+    "pclmul": "pclmulqdq", "adx": "adx", "sha": "sha_ni", "gfni": "gfni", "vaes": "vaes",
+    "vpclmulqdq": "vpclmulqdq", "avx512f": "avx512f", "avx512cd": "avx512cd", "avx512bw": "avx512bw",
+    "avx512dq": "avx512dq", "avx512vl": "avx512vl", "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16",
+    "avx512fp16": "avx512_fp16", "avx512vbmi": "avx512vbmi", "avx512vbmi2": "avx512_vbmi2",
+    "avx512ifma": "avx512ifma", "avx512bitalg": "avx512_bitalg", "avx512vpopcntdq": "avx512_vpopcntdq",
+    "avxvnni": "avx_vnni", "amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16",
+    "xop": "xop", "fma4": "fma4", "sse4a": "sse4a",
+    "neon": "asimd", "sve": "sve", "sve2": "sve2", "dotprod": "asimddp", "i8mm": "i8mm", "bf16": "bf16",
+}
+
+
+@dataclass(frozen=True)
+class Support:
+    """``runs``: this host can run the target's code; ``missing``: what it lacks (LLVM feature
+    names, or the GPU architecture); ``host``: this host in a few words; ``checked``: False when the
+    host's features could not be read (then ``runs`` is True and nothing was held against it)."""
+
+    runs: bool
+    host: str
+    missing: tuple[str, ...] = ()
+    needs: str = ""
+    checked: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def reason(self) -> str:
+        if not self.checked:
+            return f"not checked: {self.notes[0] if self.notes else 'host features unknown'}"
+        return "yes" if self.runs else f"no: {self.host} lacks {', '.join(self.missing)}"
+
+
+def support(tvm_dict: dict) -> Support:
+    """Whether this host runs code built for ``tvm_dict`` (a Target document's ``spec.tvm``).
+    Raises MissingExtraError when TVM is not installed."""
+    kind = tvm_dict.get("kind")
+    if kind in ("llvm", "c"):
+        return _cpu_support(tvm_dict)
+    if kind == "cuda":
+        return _cuda_support(tvm_dict)
+    return Support(True, "this host", checked=False, notes=(f"no host check for TVM kind '{kind}'",))
+
+
+def _cpu_support(tvm_dict: dict) -> Support:
+    from planctl.lowering.build import make_target
+    from planctl.lowering.tvm_env import import_tvm
+
+    import_tvm()
+    from tvm.target import codegen
+
+    host = cpu()
+    label = describe({"kind": "cpu", **host})
+    if not host["flags"]:
+        return Support(True, label, checked=False, notes=("this host's CPU flags cannot be read",))
+    triple = str(tvm_dict.get("mtriple", ""))
+    if triple and not triple.startswith(host["machine"]) and not (
+            host["machine"] == "arm64" and triple.startswith("aarch64")):
+        return Support(False, label, (f"mtriple {triple}",), needs=f"a {triple.split('-')[0]} CPU")
+    target = make_target({k: v for k, v in tvm_dict.items() if k != "host"})
+    enabled = [f for f in FEATURE_FLAGS if codegen.llvm_cpu_has_features(f, target)]
+    missing = tuple(f for f in enabled if FEATURE_FLAGS[f] not in host["flags"])
+    needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
+                                                             if tvm_dict.get("mattr") else "")
+    return Support(not missing, label, missing, needs=f"{needs}: {', '.join(enabled) or 'baseline ISA'}")
+
+
+def _cuda_support(tvm_dict: dict) -> Support:
+    arch = str(tvm_dict.get("arch", ""))
+    found = gpus("cuda")
+    if not found:
+        return Support(False, "this host", (f"a visible CUDA GPU ({arch})",), needs=f"CUDA {arch}")
+    match = re.match(r"^sm_(\d+)(\d)([a-z]?)$", arch)
+    if not match:
+        return Support(True, describe(found[0]), checked=False, notes=(f"CUDA arch '{arch}' not understood",))
+    major, minor, specific = int(match[1]), int(match[2]), bool(match[3])
+    for gpu in found:
+        have = tuple(int(x) for x in str(gpu.get("compute", "0.0")).split(".")[:2])
+        if have[0] == major and (have[1] == minor if specific else have[1] >= minor):
+            return Support(True, describe(gpu), needs=f"CUDA {arch}")
+    return Support(False, describe(found[0]), (arch,), needs=f"CUDA {arch} (compute capability {major}.{minor}"
+                   + (" exactly" if specific else " or a later minor") + ")")
+
+
+def require(target_loaded, target_name: str) -> Support:
+    """Raise :class:`HostMismatchError` at the target document's ``mcpu``/``mattr``/``arch`` line
+    when this host cannot run its code; return the Support otherwise."""
+    spec = target_loaded.model.spec
+    found = support(dict(spec.tvm))
+    if found.runs:
+        return found
+    pointer = next((f"/spec/tvm/{k}" for k in ("mattr", "mcpu", "arch", "mtriple") if k in spec.tvm), "/spec/tvm")
+    line, col = _locate(target_loaded, pointer)
+    raise HostMismatchError(
+        f"this host cannot run target {target_name}: {found.host} lacks {', '.join(found.missing)} "
+        f"({found.needs})", file=str(target_loaded.path), line=line, col=col, pointer=pointer,
+        hint="`planctl targets` lists the targets this host can run; apply one of them, or run on a host of "
+             "this target")
+
+
+def _locate(loaded, pointer: str) -> tuple[int | None, int | None]:
+    try:
+        line, col, *_ = loaded.index.locate(pointer)
+        return line, col
+    except Exception:  # noqa: BLE001 - a location is a courtesy; the error stands without it
+        return None, None

@@ -1,0 +1,99 @@
+"""The files an ONNX model names itself: its external data (``location`` of each tensor stored
+outside the ``.onnx`` file, ONNX's ``external_data`` field).
+
+ONNX resolves a location relative to the model's folder, never the working directory, and refuses
+one that leaves that folder; planctl does the same, keeps it inside the repository like every file
+a plan names (symlinks followed), refuses a Git LFS pointer, and hands the files to the inputs
+digest (planctl.apply.inputs) so that replacing the weights is never "up to date". Reads the model
+with ``onnx`` (protobuf only, no TVM); raises MissingReferenceError, located at the plan's ``onnx``
+line when the plan document is given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from planctl.errors import MissingReferenceError
+from planctl.files import lfs_pointer_problem
+
+MODEL_POINTER = "/spec/workload/model/onnx"
+
+
+@dataclass(frozen=True)
+class ExternalData:
+    """One external data file: the ``location`` as written in the model, the resolved ``path``,
+    and the tensors stored in it."""
+
+    location: str
+    path: Path
+    tensors: tuple[str, ...]
+
+
+def external_data(model_path: Path, root: Path, plan=None) -> list[ExternalData]:
+    """The external data files of the ONNX model at ``model_path``, checked: each location is
+    relative, stays inside the model's folder (as ONNX requires) and the repository ``root``,
+    and names a regular file that is not a Git LFS pointer. ``plan``: the plan document
+    (``Loaded``), for the error's position. Raises MissingReferenceError."""
+    if not _may_name_external_data(model_path):
+        return []
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - not a model: the importer reports it with its own message
+        return []
+    found: dict[str, list[str]] = {}
+    for tensor in _get_all_tensors(model):
+        if uses_external_data(tensor):
+            found.setdefault(ExternalDataInfo(tensor).location, []).append(tensor.name)
+    return [_checked(model_path, root, location, tuple(names), plan) for location, names in found.items()]
+
+
+def _may_name_external_data(model_path: Path) -> bool:
+    """False when the file cannot name external data: every external tensor carries the key
+    ``location`` in its ``external_data`` entries, so a file without those bytes has none. A
+    byte scan (tens of ms for 90 MB) instead of a protobuf parse keeps an up-to-date apply fast."""
+    try:
+        with open(model_path, "rb") as fh:
+            tail = b""
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                if b"location" in tail + chunk:
+                    return True
+                tail = chunk[-16:]
+    except OSError:
+        return True   # let the parse report it
+    return False
+
+
+def _checked(model_path: Path, root: Path, location: str, tensors: tuple[str, ...], plan) -> ExternalData:
+    import os
+
+    folder = Path(model_path).resolve().parent
+    path = (folder / location).resolve()
+    what = f"external data '{location}' of {Path(model_path).name} (tensor {tensors[0]}" + \
+        (f" and {len(tensors) - 1} more)" if len(tensors) > 1 else ")")
+    lexical = os.path.normpath(location)
+    if Path(location).is_absolute() or lexical == ".." or lexical.startswith(".." + os.sep):
+        _fail(f"{what} is outside the model's folder {folder}", plan,
+              "ONNX resolves external data relative to the model's folder and refuses a path that "
+              "leaves it: store the data file beside the model")
+    if not path.is_relative_to(Path(root).resolve()):
+        _fail(f"{what} resolves outside the repository (a symlink leads to {path})", plan,
+              "keep the data file inside the repository")
+    if not path.exists():
+        _fail(f"{what} does not exist (looked for {path}, relative to the model's folder)", plan,
+              "commit the data file beside the model, or re-export the model")
+    if not path.is_file():
+        _fail(f"{what} is not a regular file ({path})", plan, "point the model's location at the data file itself")
+    problem = lfs_pointer_problem(path)
+    if problem:
+        _fail(f"{what} is {problem}", plan, "run git lfs pull")
+    return ExternalData(location=location, path=path, tensors=tensors)
+
+
+def _fail(message: str, plan, hint: str):
+    from planctl.documents.references import position
+
+    where = {"file": str(plan.path), **position(plan, MODEL_POINTER)} if plan is not None else {}
+    raise MissingReferenceError(message, hint=hint, **where)

@@ -1,0 +1,76 @@
+"""Issue 12, "fresh eyes": new bad models tried after the fixes, each with its right outcome (no
+exit 3, no wrong promotion): a scalar input, a token domain larger than the embedding table, a
+sequence output, and a domain that allows NaN (TVM and onnxruntime disagree on Relu(NaN))."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from planctl.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bad_models as bm  # noqa: E402
+
+pytestmark = pytest.mark.tvm
+pytest.importorskip("tvm")
+
+
+def repo(root: Path, nodes, inputs, outputs, domains, names, inits=()) -> Path:
+    graph = helper.make_graph(nodes, "fresh", inputs, outputs, list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (root / "models").mkdir(parents=True)
+    onnx.save(model, str(root / "models" / "m.onnx"))
+    return bm.make_repo(root, bm.plan("fresh", "models/m.onnx", bm.sha256(root / "models" / "m.onnx"), domains, names))
+
+
+def F(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def test_a_scalar_input_listed_first_is_measured_as_one_item_and_promoted(tmp_path):
+    """The plan lists the inputs in another order than the graph: main takes them in the graph's."""
+    plan_file = repo(tmp_path, [helper.make_node("Mul", ["X", "s"], ["Y"], name="scale")], [F("X", [2, 4]), F("s", [])],
+                     [F("Y", [2, 4])], [{"name": "s", "dtype": "float32", "shape": [],
+                                         "domain": {"kind": "float-range", "min": -2.0, "max": 2.0}},
+                                        bm.floats("X", [2, 4])], ["Y"])
+    assert main(bm.apply_args(tmp_path, plan_file)) == 0
+    record = json.loads((tmp_path / "out" / "fresh" / "x86-64-avx2" / "report.json").read_text())
+    assert record["latency"]["candidate"]["batch_size"] == 2
+
+
+def test_a_domain_the_model_cannot_take_is_located_at_the_plans_inputs(tmp_path, capsys):
+    table = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(6, 2), "table")
+    plan_file = repo(tmp_path, [helper.make_node("Gather", ["table", "ids"], ["Y"], axis=0, name="embed")],
+                     [helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 3])], [F("Y", [2, 3, 2])],
+                     [{"name": "ids", "dtype": "int64", "shape": [2, 3],
+                       "domain": {"kind": "integer-range", "min": 0, "max": 9}}], ["Y"], [table])
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    err = capsys.readouterr().err
+    line = next(i for i, t in enumerate(plan_file.read_text().splitlines(), 1) if t.strip() == "inputs:")
+    assert f"plan.yaml:{line}:" in err and "error[PLN700] the parity reference failed" in err
+    assert "narrow each input's domain" in err and not (tmp_path / "out" / "fresh").exists()
+
+
+def test_a_sequence_output_is_refused_naming_it(tmp_path, capsys):
+    seq = helper.make_tensor_sequence_value_info("S", TensorProto.FLOAT, [2, 4])
+    plan_file = repo(tmp_path, [helper.make_node("SequenceConstruct", ["X", "X"], ["S"], name="pack")], [F("X", [2, 4])],
+                     [seq], [bm.floats("X", [2, 4])], ["S"])
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    assert "graph output 'S' is an ONNX sequence, not a tensor" in capsys.readouterr().err
+
+
+def test_nan_inputs_the_plan_allows_that_tvm_handles_unlike_onnxruntime_are_rejected(tmp_path, capsys):
+    plan_file = repo(tmp_path, [helper.make_node("Relu", ["X"], ["Y"], name="relu")], [F("X", [2, 4])], [F("Y", [2, 4])],
+                     [{"name": "X", "dtype": "float32", "shape": [2, 4],
+                       "domain": {"kind": "float-range", "min": -1.0, "max": 1.0, "allow_nan": True}}], ["Y"])
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    assert "error[PLN011] reject" in capsys.readouterr().err
+    record = json.loads((tmp_path / "out" / "fresh" / "x86-64-avx2.rejected" / "report.json").read_text())
+    assert not record["builds"][0]["fallback_parity"]["passed"] and record["artifacts"]["library"] is None

@@ -1,0 +1,90 @@
+"""Issue 12 A: apply never applies a plan that `planctl check` rejects, and a float16 build that
+returns NaN on rows of large magnitude inside the declared domain is caught by the domain corners.
+
+The plan: mixed-precision (float16) on x86-64-avx2, which has no float16 (PLN206) and no review or
+quality set (PLN203). The model: X f32[1,4,64] -> MatMul(W ~ N(0, 0.1^2)) -> LayerNormalization.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from planctl.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bad_models as bm  # noqa: E402
+
+FP16 = {"technique": "mixed-precision", "precision": {"weights": "float16", "activations": "float16", "kv_cache": "none"}}
+WAIVERS = {"planctl.dev/waive.PLN206": "issue 12 A: the float16 build is judged by parity here",
+           "planctl.dev/waive.PLN203": "issue 12 A: parity only, no quality set in this test"}
+
+
+def fp16_plan(root: Path, waived: bool = False) -> Path:
+    bm.matmul_layernorm(root / "models" / "ln.onnx")
+    doc = bm.plan("fp16-layernorm", "models/ln.onnx", bm.sha256(root / "models" / "ln.onnx"),
+                  [bm.floats("X", [1, 4, 64], -3.0e4, 3.0e4)], ["Y"], optimizations=[FP16])
+    doc["spec"]["bottleneck"]["layer"] = "kernel"
+    doc["spec"]["envelope"]["parity"]["default"] = {"rtol": 1.0e-2, "atol": 1.0e-2}
+    if waived:
+        doc["metadata"]["annotations"] = WAIVERS
+    return bm.make_repo(root, doc)
+
+
+def line_of(plan_file: Path, text: str) -> int:
+    return next(i for i, line in enumerate(plan_file.read_text().splitlines(), start=1) if text in line)
+
+
+def test_a_plan_check_rejects_is_not_applied(tmp_path, capsys):
+    plan_file = fp16_plan(tmp_path)
+    assert main(["check", str(plan_file), "--root", str(tmp_path)]) == 1
+    checked = capsys.readouterr().out
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    err = capsys.readouterr().err
+    # the same findings, at the same lines, then why apply stopped; nothing was built or written
+    activations = line_of(plan_file, "activations: float16")
+    assert f"plan.yaml:{activations}:" in err and "error[PLN206]" in err and "error[PLN203]" in err
+    assert "error[PLN200] apply stopped before any build" in err and "Traceback" not in err
+    for rule in ("PLN206", "PLN203"):
+        assert rule in checked
+    assert not (tmp_path / "out" / "fp16-layernorm").exists() and not (tmp_path / "cache").exists()
+
+
+def test_check_runs_before_an_up_to_date_skip(tmp_path, capsys, monkeypatch):
+    """A live output made from the same inputs is no excuse: the rules (and waiver expiry) run first."""
+    from planctl.apply import inputs
+
+    plan_file = fp16_plan(tmp_path)
+    monkeypatch.setattr(inputs, "live_output", lambda *_: {"decision": {"verdict": "promote"}, "created": "x"})
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    assert "error[PLN200]" in capsys.readouterr().err
+
+
+def test_an_expired_waiver_stops_apply(tmp_path, capsys):
+    plan_file = fp16_plan(tmp_path, waived=True)
+    text = plan_file.read_text().replace("judged by parity here", "judged by parity here; expires=2020-01-01")
+    plan_file.write_text(text)
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    assert "error[PLN206]" in capsys.readouterr().err
+
+
+@pytest.mark.tvm
+def test_waived_float16_plan_is_rolled_back_by_a_corner_row(tmp_path, capsys):
+    pytest.importorskip("tvm")
+    plan_file = fp16_plan(tmp_path, waived=True)
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    out_dir = tmp_path / "out" / "fp16-layernorm" / "x86-64-avx2"
+    record = json.loads((out_dir / "report.json").read_text())
+    parity = record["parity"][0]
+    # random draws inside [-3e4, 3e4] pass; a corner (rows of large magnitude) gives NaN where
+    # onnxruntime is finite, a violation whatever the tolerance says
+    assert not parity["passed"] and parity["corners"] >= 1 and "non-finite" in parity["reason"]
+    assert parity["outputs"]["Y"]["nonfinite"] > 0
+    assert {f["rule"] for f in record["legality"]["findings"] if f["waived"]} == {"PLN203", "PLN206"}
+    assert record["decision"]["verdict"] == "rollback" and record["bisect"]["culprits"] == ["mixed-precision"]
+    # what is deployed is the baseline, and it passed the same parity check (corners included)
+    assert record["fallback"]["verified"] and record["builds"][0]["fallback_parity"]["passed"]
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert manifest["artifact"] == manifest["baseline"] == manifest["fallback"]

@@ -1,0 +1,78 @@
+"""Whether this host can run a target's code: LLVM ISA features against the CPU's flags, the CUDA
+arch against the GPU; the host comes from the test-only fingerprint override."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planctl.cli.main import main
+
+pytestmark = pytest.mark.tvm
+pytest.importorskip("tvm")
+REPO = Path(__file__).resolve().parents[2]
+AVX2 = ["sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx", "avx2", "fma", "f16c",
+        "bmi1", "bmi2", "movbe", "adx", "abm"]
+AVX512 = [*AVX2, "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni"]
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch):
+    """host(flags, gpus=None): pretend this machine has these CPU flags (and GPUs)."""
+    def pretend(flags: list[str], gpus: list[dict] | None = None) -> None:
+        data = {"cpu": {"model": "Test CPU", "machine": "x86_64", "flags": flags}}
+        if gpus is not None:
+            data["gpus"] = gpus
+        path = tmp_path / "host.json"
+        path.write_text(json.dumps(data))
+        monkeypatch.setenv("PLANCTL_HOST_FINGERPRINT", str(path))
+    return pretend
+
+
+def test_an_avx2_host_runs_the_avx2_target_and_not_the_avx512_one(host):
+    from planctl.lowering.compat import support
+
+    host(AVX2)
+    assert support({"kind": "llvm", "mcpu": "haswell"}).runs
+    found = support({"kind": "llvm", "mcpu": "cascadelake"})
+    assert not found.runs and {"avx512f", "avx512bw", "avx512vl", "avx512vnni"} <= set(found.missing)
+    assert "Test CPU (x86_64) lacks" in found.reason()
+
+
+def test_mattr_counts_as_well_as_mcpu(host):
+    from planctl.lowering.compat import support
+
+    host(AVX2)
+    assert support({"kind": "llvm", "mcpu": "haswell", "mattr": ["+avx512f"]}).missing == ("avx512f",)
+
+
+def test_an_avx512_vnni_host_runs_both_cpu_targets(host):
+    from planctl.lowering.compat import support
+
+    host(AVX512)
+    assert support({"kind": "llvm", "mcpu": "cascadelake"}).runs and support({"kind": "llvm", "mcpu": "haswell"}).runs
+
+
+def test_cuda_arch_against_the_gpu(host):
+    from planctl.lowering.compat import support
+
+    h200 = {"kind": "cuda", "model": "NVIDIA H200", "compute": "9.0"}
+    host(AVX2, gpus=[h200])
+    assert support({"kind": "cuda", "arch": "sm_90a"}).runs
+    assert support({"kind": "cuda", "arch": "sm_80"}).missing == ("sm_80",)  # another major version
+    host(AVX2, gpus=[{**h200, "model": "NVIDIA L4", "compute": "8.9"}])
+    assert support({"kind": "cuda", "arch": "sm_86"}).runs
+    assert support({"kind": "cuda", "arch": "sm_89a"}).runs
+    host(AVX2, gpus=[])
+    assert not support({"kind": "cuda", "arch": "sm_90a"}).runs
+
+
+def test_planctl_targets_lists_what_this_host_can_run(host, capsys):
+    host(AVX2)
+    assert main(["targets", "--root", str(REPO), "--output", "json"]) == 0
+    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)["targets"]}
+    assert listed["x86-64-avx2"]["runs_here"] is True
+    assert listed["x86-64-avx512"]["runs_here"] is False and "avx512f" in listed["x86-64-avx512"]["missing"]
+    assert main(["targets", "--root", str(REPO)]) == 0
+    assert "x86-64-avx512      llvm  cascadelake    runs here: no: Test CPU (x86_64) lacks" in capsys.readouterr().out
