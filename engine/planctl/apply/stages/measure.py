@@ -31,7 +31,8 @@ def run(ctx: RunContext) -> Measured | None:
     promoted)."""
     import numpy as np
 
-    from planctl.measure.benchmark import measure_in_subprocesses
+    from planctl.measure.benchmark import measure_in_subprocesses, on_farm
+    from planctl.tuning.farm import rpc_farm
     from planctl.measure.compare import gate_speedup, latency_warnings
     from planctl.verify.strategies import example_inputs
 
@@ -53,6 +54,7 @@ def run(ctx: RunContext) -> Measured | None:
             "onnxruntime": {**common, "kind": "onnxruntime", "path": str(ctx.model_file), "warmup": 5,
                             "repeats": max(repeats // ROUNDS, 3), "max_seconds": cap},
         }
+        contenders, farm_notes = on_farm(contenders, rpc_farm(ctx.target.model.spec.measurement))
         try:
             result = measure_in_subprocesses(contenders, rounds=ROUNDS)
         except PlanctlError as exc:   # a build that cannot run outside parity: evidence, not a crash
@@ -67,7 +69,7 @@ def run(ctx: RunContext) -> Measured | None:
                     memory=Memory(peak_rss_mb=result["peak_rss_mb"].get("candidate"),
                                   peak_rss_mb_by_contender=result["peak_rss_mb"]),
                     speedup=Speedup(**gate_speedup(latency, gate.statistic, gate.min_speedup)),
-                    notes=latency_warnings(latency, gate.statistic))
+                    notes=latency_warnings(latency, gate.statistic) + farm_notes)
 
 
 def _batch_size(example: dict) -> int:
