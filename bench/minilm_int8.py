@@ -174,13 +174,20 @@ def main() -> None:
 
 
 def _cpu() -> str:
+    """The CPU as /proc/cpuinfo names it, with its family/model (a VM often says only "AMD EPYC")
+    and the int8 dot-product extensions it exposes."""
     try:
+        fields: dict[str, str] = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            if not line.strip():
+                break
+            fields.setdefault(key.strip(), value.strip())
+        isa = [f for f in ("avx2", "avx512bw", "avx512_vnni", "avx_vnni") if f in fields.get("flags", "").split()]
+        return (f"{fields.get('model name', platform.machine())} (family {fields.get('cpu family', '?')} "
+                f"model {fields.get('model', '?')}; {', '.join(isa) or 'no AVX2'})")
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
