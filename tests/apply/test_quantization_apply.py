@@ -147,15 +147,17 @@ def test_a_missed_goal_names_what_to_keep_float_and_writes_it_for_review(tmp_pat
     assert "review and commit" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, line_text, message", [
-    ("      activation_scales: static-per-tensor", "activation_scales: static-per-tensor", "need a calibration"),
-    (DYNAMIC + "\n      keep_float: [nope]", "keep_float: [nope]", "'nope' is no matmul"),
-    (DYNAMIC + "\n      granularity: per-group\n      group_size: 6", "group_size: 6", "multiple of 4"),
+@pytest.mark.parametrize("extra, line_text, message, code", [
+    # the legality gate (planctl check, PLN204) refuses it before any build: exit 1, at the precision
+    ("      activation_scales: static-per-tensor", "activations: uint8", "no calibration is declared", 1),
+    (DYNAMIC + "\n      keep_float: [nope]", "keep_float: [nope]", "'nope' is no matmul", 2),
+    (DYNAMIC + "\n      granularity: per-group\n      group_size: 6", "group_size: 6", "multiple of 4", 2),
 ])
-def test_settings_apply_cannot_honour_are_refused_at_their_line(tmp_path: Path, capsys, extra, line_text, message):
+def test_settings_apply_cannot_honour_are_refused_at_their_line(tmp_path: Path, capsys, extra, line_text, message,
+                                                                 code):
     root = repo(tmp_path, extra=extra)
     lines = (root / "plans" / "int8.yaml").read_text().splitlines()
     line = next(i for i, text in enumerate(lines, start=1) if line_text in text)
-    assert apply(root) == 2
+    assert apply(root) == code
     err = capsys.readouterr().err
     assert f"int8.yaml:{line}:" in err and message in err and "Traceback" not in err
