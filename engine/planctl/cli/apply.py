@@ -37,8 +37,11 @@ def _progress(verbose: int):
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=3), help="Timed runs of the candidate and onnxruntime.")
 @click.option("--force", is_flag=True,
               help="Rebuild and re-measure even when the inputs are unchanged since the live output.")
+@click.option("--write-keep-float", is_flag=True,
+              help="When a quantized candidate misses its quality goal, add the operators the sensitivity "
+                   "search keeps float to the plan's keep_float, for review (the plan file is edited).")
 def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | None, root: Path, replay: bool,
-            allow_version_drift: bool, repeats: int, force: bool) -> None:
+            allow_version_drift: bool, repeats: int, force: bool, write_keep_float: bool) -> None:
     """Apply PLAN (a plan file, or a saved plan from `planctl plan -o`) for one target and write the
     artifact and the evidence report. A stale saved plan is refused (exit 2). When the live output
     was made from the same inputs (plan, target, model, named files, versions, host, options, tuning
@@ -66,6 +69,8 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
     text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
     click.echo(text + ("" if result.record.get("up_to_date") else
                        f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))
+    if write_keep_float:
+        click.echo(keep_float_written(plan_file, result.record), err=True)
     if result.verdict == "reject":
         raise Rejected(f"reject: neither the candidate nor TVM's baseline build passed parity; nothing new was "
                        f"deployed; see {result.out_dir / 'report.md'}",
@@ -73,6 +78,23 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
                             "fallback parity); a previously promoted output stays live")
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
+
+
+def keep_float_written(plan_file: Path, record: dict) -> str:
+    """Write the sensitivity search's operators into the plan's keep_float (planctl.documents.edit);
+    the line that says what was done, or why nothing was."""
+    from planctl.documents.edit import set_keep_float
+    from planctl.documents.load import load_plan
+
+    found = ((record.get("quantization") or {}).get("sensitivity") or {})
+    if not found.get("keep_float"):
+        why = found.get("note") or ("the quality goal was met" if not found else "no operator set meets the goal")
+        return f"--write-keep-float: {plan_file} left as it is ({why})"
+    spec = load_plan(plan_file).model.spec
+    index = next(i for i, t in enumerate(spec.optimizations) if t.technique == "quantization" and t.enabled)
+    written = set_keep_float(plan_file, index, found["keep_float"])
+    return (f"--write-keep-float: {plan_file}: keep_float: [{', '.join(written)}] (simulated "
+            f"{found['metric']} {found['value']:.6g}); review and commit it, then apply again")
 
 
 def up_to_date(record: dict) -> str:

@@ -88,6 +88,9 @@ def apply_database(mod, target, database, instruments: Sequence = ()):
     import tvm
     from tvm import relax, tirx
 
+    from planctl.lowering import int8_kernels
+
+    int8_kernels.register()  # records of int8 kernels replay their tensor intrinsics
     with target, database, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
     funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planctl.errors import LoweringError
+from planctl.lowering.quantize import NAMES_ATTR
 
 ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
                10: "float16", 11: "float64", 16: "bfloat16"}
@@ -190,10 +191,30 @@ def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedM
             hint="replace the operator before export, or keep this model on its current runtime")
     # main's parameters follow the graph's inputs (initializers left out), whatever order the plan lists
     initializers = {i.name for i in model.graph.initializer}
-    return ImportedModel(mod=_convert(model, path, input_specs, shape_env, opset),
+    mod = _convert(model, path, input_specs, shape_env, opset)
+    return ImportedModel(mod=mod.with_attr(NAMES_ATTR, weight_names(model)),
                          input_names=[i.name for i in model.graph.input if i.name not in initializers],
                          output_names=[o.name for o in model.graph.output], opset=opset,
                          node_count=len(model.graph.node))
+
+
+def weight_names(model) -> dict[str, str]:
+    """``{weight digest: node name}`` of every MatMul/Gemm whose weight is an initializer (both
+    orientations): how planctl.lowering.quantize names the operators it quantizes, and what a
+    plan's ``keep_float`` lists."""
+    from onnx import numpy_helper
+
+    from planctl.lowering.quantize import weight_digest
+
+    initializers = {i.name: i for i in model.graph.initializer}
+    names: dict[str, str] = {}
+    for node in model.graph.node:
+        if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 and node.input[1] in initializers:
+            weight = numpy_helper.to_array(initializers[node.input[1]])
+            if weight.ndim == 2 and weight.dtype.kind == "f":
+                for oriented in (weight, weight.T):
+                    names.setdefault(weight_digest(oriented), node.name or node.output[0])
+    return names
 
 
 def _convert(model, path: Path, input_specs, shape_env, opset: int):

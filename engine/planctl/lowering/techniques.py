@@ -76,6 +76,16 @@ def _mixed_precision(t, _target):
     return [relax.transform.ToMixedPrecision(out_dtype=t.accumulate), keep_float32(t.keep_fp32_ops)]
 
 
+@technique("quantization", "graph")
+def _quantization(t, target):
+    """planctl.Quantize: each matmul with a constant weight becomes int8 weights, an activation
+    quantize kernel, an int8 dot-product matmul with int32 accumulation (AVX-512 VNNI, AVX-512 BW or
+    AVX2 by the target) and a dequantize epilogue; ``keep_float`` operators stay float32
+    (planctl.lowering.quantize)."""
+    from planctl.lowering.quantize import quantization_pass
+    return [quantization_pass(t, target)]
+
+
 @technique("operator-fusion", "lowering")
 def _fusion(_t, _target):
     """FuseOps + FuseTIR after legalization: producer-consumer regions become one kernel."""

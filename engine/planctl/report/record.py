@@ -292,6 +292,81 @@ class Bisect(Evidence):
     shape_env: dict[str, int]
 
 
+# ------------------------------------------------------------------------------- quantization
+class QuantizedOperator(Evidence):
+    """One matmul with a constant weight, as planctl.lowering.quantize left it."""
+
+    name: str = Field(description="ONNX MatMul/Gemm node name (what keep_float lists), else matmul_<i>")
+    weight_shape: list[int] = Field(description="[K, N]: input channels, output channels")
+    quantized: bool
+    reason: str = Field(description="why it stayed float32 ('' when quantized)")
+    weight_format: str
+    weight_granularity: str = Field(description="scale granularity of the weights")
+    activation_format: str
+    activation_granularity: str = Field(description="per token (dynamic) or per tensor (calibrated)")
+    accumulation: str = Field(description="int32, or float32 for weight-only")
+    calibration: Optional[dict[str, Any]] = Field(description="{dataset, samples, method, range: [lo, hi]} when static")
+    outliers: str = Field(description="outlier treatment")
+    kernel: Optional[dict[str, Any]] = Field(description="{path, intrinsic, instructions}")
+    weight_bytes: dict[str, int] = Field(description="{float32: bytes, int8: bytes with scales}")
+
+
+class KernelPath(Evidence):
+    """What the int8 kernels run on, and the proof: the instructions counted in the candidate's
+    machine code (``inspect_source('asm')`` of its LLVM module)."""
+
+    path: Optional[str] = Field(description="avx512-vnni | avx512bw | avx2 | None (weight-only)")
+    intrinsic: Optional[str]
+    instructions: list[str] = Field(description="the instructions the path uses")
+    activation_levels: Optional[int] = Field(description="256 (8-bit) or 128 (7-bit, vpmaddubsw saturation)")
+    int8_kernels: int = Field(description="scheduled kernels holding an int8 matmul")
+    tensorized_kernels: int = Field(description="... whose schedule applied the intrinsic (tuned record)")
+    machine_code: dict[str, dict[str, int]] = Field(description="kernel -> {instruction: count} in the library")
+
+
+class ArtifactSize(Evidence):
+    """The quantized build against the float one (TVM's default build of the same graph)."""
+
+    candidate_library_bytes: Optional[int] = Field(description="the candidate library (None without a candidate)")
+    float_library_bytes: int = Field(description="the baseline library: the fp32 weights embedded")
+    weight_bytes_float32: int = Field(description="weights of the matmuls the plan quantizes, in float32")
+    weight_bytes_quantized: int = Field(description="the same as stored: int8 plus scales (and zero points)")
+    planned_bytes: Optional[int] = Field(description="activation memory the candidate plans (StaticPlanBlockMemory)")
+    float_planned_bytes: Optional[int] = Field(description="... and the float32 graph, legalized and fused")
+    peak_rss_mb: dict[str, float] = Field(description="peak RSS of each measurement process (candidate, baseline)")
+
+
+class Sensitivity(Evidence):
+    """planctl.apply.sensitivity: the smallest set of quantized operators to keep float."""
+
+    metric: str
+    method: str
+    quantized: list[str] = Field(description="operators the candidate quantized")
+    simulated_all: float = Field(description="the metric with all of them quantized, simulated")
+    measured: Optional[float] = Field(description="the candidate's measured metric")
+    margin: float = Field(description="simulated - measured (>= 0), added to every probe's goal")
+    per_op: list[dict[str, Any]] = Field(description="{name, metric, gain}: the metric with that operator alone "
+                                                     "kept float, most sensitive first")
+    probes: list[dict[str, Any]] = Field(description="{keep_float, value, passed} of the bisection, in order")
+    keep_float: list[str] = Field(description="the operators found (what --write-keep-float adds to the plan)")
+    value: Optional[float] = Field(description="the simulated metric with them float")
+    passed: bool
+    note: Optional[str]
+    plan_keep_float: list[str] = Field(description="operators the plan already keeps float")
+    shape_env: dict[str, int]
+
+
+class Quantization(Evidence):
+    """The plan's quantization technique as lowered: every operator, the kernel path, the size and
+    memory against the float build, and the sensitivity search when quality failed."""
+
+    settings: dict[str, Any] = Field(description="the technique as the plan declares it")
+    operators: list[QuantizedOperator]
+    kernel: Optional[KernelPath] = Field(description="None without a candidate build")
+    size: ArtifactSize
+    sensitivity: Optional[Sensitivity] = None
+
+
 # ------------------------------------------------------------------------------- measure
 class LatencyStats(Evidence):
     """planctl.measure.stats.LatencyStats.to_dict (milliseconds)."""
@@ -471,6 +546,7 @@ class RunRecord(Evidence):
     quality: list[Quality] = Field(default_factory=list, description="one per production shape, when the plan has "
                                                                      "a quality envelope")
     bisect: Optional[Bisect] = None
+    quantization: Optional[Quantization] = Field(None, description="when the plan quantizes")
     latency: dict[str, LatencyStats] = Field(default_factory=dict, description="baseline, candidate, onnxruntime "
                                                   "at the first shape (empty when there was no candidate to measure)")
     measurement: Optional[Measurement] = None

@@ -25,7 +25,7 @@ def title(record: dict) -> str:
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
     builders = (verdict, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity, quality,
-                bisect, passes, tuning, memory, notes, stages, environment, digests)
+                bisect, quantization, passes, tuning, memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -263,6 +263,12 @@ def quality(record: dict) -> Section | None:
             bullets.append(f"baseline build on its first {check.get('examples')} example(s): "
                            f"{q.get('metric')} {num(check.get('value'), '.8g')}")
     return Section("Quality", tables=[Table(header, rows)], bullets=bullets)
+
+
+def quantization(record: dict) -> Section | None:
+    from planctl.report.quantization import section
+
+    return section(record)
 
 
 def bisect(record: dict) -> Section | None:

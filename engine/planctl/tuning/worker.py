@@ -180,6 +180,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
     Returns why it stopped: ``trials``, ``tasks`` (each got its share or was exhausted) or ``wall-clock``."""
     from tvm.s_tir import meta_schedule as ms
 
+    from planctl.lowering.int8_kernels import space_generator
     from planctl.tuning.database import structural_hash
 
     per_task, wall_clock = spec["trials_per_task"], spec.get("wall_clock_s", float("inf"))
@@ -209,7 +210,8 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
                 return "wall-clock"
             before = time.monotonic()
             contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-                extracted_tasks=[tasks[name]], work_dir=spec["work_dir"], space="post-order-apply",
+                extracted_tasks=[tasks[name]], work_dir=spec["work_dir"],
+                space=space_generator(tasks[name].target, tasks[name].dispatched[0]),
                 strategy="evolutionary", seed=spec["seed"] + round_no)
             ms.tune.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=spec["work_dir"], max_trials_global=cap,
@@ -232,9 +234,11 @@ def run(spec: dict) -> None:
     tvm = import_tvm()
     from tvm.s_tir import meta_schedule as ms
 
+    from planctl.lowering import int8_kernels
     from planctl.lowering.build import make_target
     from planctl.tuning import farm
 
+    int8_kernels.register()  # int8 kernels' schedule rules and tensor intrinsics (replayed and searched here)
     target = make_target(spec["target"])
     mod = tvm.ir.load_json(open(spec["module_json"]).read())
     tasks = {t.task_name: t for t in ms.relax_integration.extract_tasks(mod, target)}

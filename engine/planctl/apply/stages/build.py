@@ -7,13 +7,15 @@ from __future__ import annotations
 from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
-from planctl.report.record import Evidence, Libraries, PlannedMemory
+from planctl.report.record import Evidence, KernelPath, Libraries, PlannedMemory
 
 
 class ShapeBuild(Evidence):
     tag: str
     libraries: Libraries
     planned_memory: Optional[PlannedMemory]   # None without a candidate
+    kernel_path: Optional[KernelPath] = None   # the int8 kernels' path and its proof, when the plan quantizes
+    float_planned_bytes: Optional[int] = None  # activation memory of the same graph in float32, when it quantizes
 
 
 class Builds(Evidence):
@@ -52,4 +54,31 @@ def _build(ctx: RunContext, work: ShapeWork) -> ShapeBuild:
                 work.libraries.pop("candidate", None)
                 (ctx.staging / f"candidate-{work.tag}.so").unlink(missing_ok=True)   # no half-written library
     return ShapeBuild(tag=work.tag, libraries=Libraries(**{k: v.name for k, v in work.libraries.items()}),
-                      planned_memory=planned)
+                      planned_memory=planned, kernel_path=_kernel_path(ctx, work),
+                      float_planned_bytes=_float_planned_bytes(ctx, work))
+
+
+def _kernel_path(ctx: RunContext, work: ShapeWork) -> Optional[KernelPath]:
+    """Which int8 path the candidate's kernels took, from its scheduled TIR and machine code (none
+    without a candidate build)."""
+    from planctl.documents.techniques import find
+    from planctl.lowering.int8_kernels import kernel_path
+    from planctl.lowering.quant_scheme import FLOAT_DTYPES
+    from planctl.report.quantization import kernel_evidence
+
+    technique = find(ctx.techniques, "quantization")
+    if technique is None or work.scheduled is None:
+        return None
+    path = None if technique.precision.activations in FLOAT_DTYPES else kernel_path(ctx.tvm_target)
+    return kernel_evidence(path, work.scheduled, work.candidate)
+
+
+def _float_planned_bytes(ctx: RunContext, work: ShapeWork) -> Optional[int]:
+    """The activation memory the float32 graph plans (legalized and fused, as TVM's default build
+    lowers it), to set the quantized build's beside it."""
+    from planctl.documents.techniques import find
+    from planctl.report.quantization import float_planned_bytes
+
+    if find(ctx.techniques, "quantization") is None:
+        return None
+    return float_planned_bytes(work.imported.mod, ctx.tvm_target)

@@ -16,7 +16,7 @@ from planctl.apply.stages.measure import Measured
 from planctl.apply.stages.profile import Profiles
 from planctl.apply.stages.tuning import Tuning
 from planctl.apply.stages.verify import Verification
-from planctl.report.record import Build, Legality, Parity, Quality, Roofline, RunRecord
+from planctl.report.record import Build, Legality, Parity, Quality, Quantization, Roofline, RunRecord
 
 
 def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Lowering, tuning: Tuning,
@@ -42,6 +42,7 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
                        techniques=lowering.techniques, stages=ctx.clock.stages, passes=passes,
                        builds=shapes, failures=failures, parity=parity, quality=verification.quality,
                        bisect=verification.bisect,
+                       quantization=_quantization(ctx, lowering, builds, verification, decided),
                        latency=measured.latency if measured else {},
                        measurement=measured.measurement if measured else None,
                        speedup=measured.speedup if measured else None,
@@ -62,6 +63,24 @@ def _by_shape(quality: list[Quality], lowering: Lowering) -> list[Optional[Quali
 def _published(ctx: RunContext, parity: Parity, destination: Path) -> Parity:
     return parity.model_copy(update={"counterexample": ctx.output.published(parity.counterexample, destination),
                                      "replay": ctx.output.published(parity.replay, destination)})
+
+
+def _quantization(ctx: RunContext, lowering: Lowering, builds: Builds, verification: Verification,
+                  decided: Decided) -> Quantization | None:
+    """The quantized operators, kernel path, size and memory against the float build (first shape),
+    and the sensitivity search, when the plan quantizes."""
+    from planctl.documents.techniques import find
+    from planctl.report.quantization import size_evidence
+
+    technique = find(ctx.techniques, "quantization")
+    if technique is None:
+        return None
+    work, built, lowered = ctx.shapes[0], builds.shapes[0], lowering.shapes[0]
+    planned = built.planned_memory.planned_bytes if built.planned_memory is not None else None
+    size = size_evidence(lowered.quantization, work.libraries.get("candidate"), work.libraries["baseline"],
+                         planned, built.float_planned_bytes, decided.memory.peak_rss_mb_by_contender)
+    return Quantization(settings=technique.model_dump(mode="json", exclude={"enabled"}), operators=lowered.quantization,
+                        kernel=built.kernel_path, size=size, sensitivity=verification.sensitivity)
 
 
 def _roofline(ctx: RunContext, lowering: Lowering, measured: Optional[Measured]) -> Roofline | None:

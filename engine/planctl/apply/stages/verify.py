@@ -11,7 +11,7 @@ from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.apply.quality_reference import QualityReference, quality_notes, quality_reference
-from planctl.report.record import Bisect, Evidence, Parity, Quality, TVMFailureRecord
+from planctl.report.record import Bisect, Evidence, Parity, Quality, Sensitivity, TVMFailureRecord
 
 
 class Verification(Evidence):
@@ -21,6 +21,7 @@ class Verification(Evidence):
     bisect: Optional[Bisect]
     failures: list[TVMFailureRecord]   # TVM failures of the candidate, with the technique named as cause
     notes: list[str]
+    sensitivity: Optional[Sensitivity] = None   # quantized operators to keep float, when quality failed
 
 
 def run(ctx: RunContext) -> Verification:
@@ -35,7 +36,7 @@ def run(ctx: RunContext) -> Verification:
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     reference = OnnxRuntimeReference(ctx.model_file)
     judge = quality_reference(ctx, reference)
-    parity, fallback, quality, bisect = [], [], [], None
+    parity, fallback, quality, bisect, sensitivity = [], [], [], None, None
     for work in ctx.shapes:
         fallback.append(Parity(**_fallback_parity(ctx, work, reference).to_dict()))
         checked = _parity(ctx, work, reference)
@@ -46,9 +47,11 @@ def run(ctx: RunContext) -> Verification:
             bisect = _bisect_build(ctx, work, reference)
         elif bisect is None and (not checked.passed or (scored is not None and not scored.passed)):
             bisect = _bisect(ctx, work, reference, checked, scored, judge)
+        if sensitivity is None and scored is not None and not scored.passed:
+            sensitivity = _sensitivity(ctx, work, judge, scored)
     failures = [TVMFailureRecord(**_with_cause(ctx, work, bisect).to_dict()) for work in ctx.shapes if work.failure]
     return Verification(parity=parity, fallback=fallback, quality=quality, bisect=bisect, failures=failures,
-                        notes=quality_notes(ctx, judge))
+                        notes=quality_notes(ctx, judge), sensitivity=sensitivity)
 
 
 def _fallback_parity(ctx: RunContext, work: ShapeWork, reference):
@@ -173,3 +176,27 @@ def _with_cause(ctx: RunContext, work: ShapeWork, bisect: Optional[Bisect]):
         technique = technique_of_pass(failure.top_pass, ctx.techniques, ctx.tvm_target)
     work.failure = failure.with_technique(technique)
     return work.failure
+
+
+def _sensitivity(ctx: RunContext, work: ShapeWork, judge: QualityReference, quality) -> Optional[Sensitivity]:
+    """The smallest set of quantized operators to keep float (planctl.apply.sensitivity); None
+    when the plan quantizes nothing."""
+    from planctl.apply.sensitivity import run as search
+    from planctl.documents.techniques import find
+    from planctl.lowering.int8_kernels import kernel_path
+    from planctl.lowering.quantize import RANGES_ATTR, evidence
+
+    technique = find(ctx.techniques, "quantization")
+    quantized = [op["name"] for op in evidence(work.lowered) if op["quantized"]] if work.lowered is not None else []
+    if technique is None or not quantized:
+        return None
+    path = kernel_path(ctx.tvm_target)
+    ranges = work.lowered.attrs.get(RANGES_ATTR) if work.lowered.attrs is not None else None
+    with ctx.clock(f"sensitivity[{work.tag}]"):
+        found = search(model_file=ctx.model_file, technique=technique, levels=path.activation_levels if path else 256,
+                       quantized=quantized, quality_spec=ctx.spec.envelope.quality, plan_spec=ctx.spec,
+                       shape_env=work.shape_env, root=ctx.options.root, plan_file=str(ctx.options.plan_file),
+                       reference=judge.model, baseline=quality.baseline["value"], measured=quality.value,
+                       threads=ctx.threads,
+                       ranges={str(k): [float(x) for x in v] for k, v in ranges.items()} if ranges else None)
+    return Sensitivity(**found.to_dict(), plan_keep_float=list(technique.keep_float), shape_env=work.shape_env)

@@ -196,12 +196,25 @@ class MixedPrecision(TechniqueBase):
 
 
 class Quantization(TechniqueBase):
+    """Integer weights, and activations unless they stay float (weight-only).
+
+    ``precision.weights``: the weight format (int8); ``precision.activations``: ``uint8``
+    (asymmetric, with a zero point), ``int8`` (symmetric) or a float dtype (weight-only);
+    ``scheme`` and ``granularity`` (with ``group_size`` for ``per-group``) are the weights';
+    ``activation_scales`` says where integer activations get their ranges: ``static-per-tensor``
+    from the ``calibration`` dataset before the build, or ``dynamic-per-token`` measured on each
+    row at run time (no calibration). ``keep_float`` names the operators (ONNX MatMul node names)
+    that stay float32, e.g. as chosen by the sensitivity search of ``planctl apply``."""
+
     technique: Literal["quantization"]
     precision: Precision
     scheme: Literal["symmetric", "asymmetric"] = "symmetric"
     granularity: Literal["per-tensor", "per-channel", "per-group"] = "per-channel"
     group_size: PositiveInt | None = None
     calibration: Calibration | None = None
+    activation_scales: Literal["static-per-tensor", "dynamic-per-token"] = "static-per-tensor"
+    keep_float: list[Identifier] = Field(default_factory=list, description=(
+        "Operators kept in float32, by ONNX node name (the report lists every quantizable one)."))
 
 
 class Pruning(TechniqueBase):

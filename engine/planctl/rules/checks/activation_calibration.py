@@ -15,7 +15,8 @@ def check(ctx):
     What it checks
         A technique whose ``precision.activations`` is narrower than 16 bits (``int8``,
         ``uint8``, ``int4``, ``float8_e4m3fn``, ``float8_e5m2``...) has a ``calibration``
-        (dataset, samples, method). Only ``quantization`` can carry one, so ``mixed-precision``
+        (dataset, samples, method), unless its scales are ``dynamic-per-token`` (measured on
+        each row at run time). Only ``quantization`` can carry one, so ``mixed-precision``
         to an 8-bit float activation format is always this finding. Precision itself is named
         separately for weights, activations and KV cache by the schema (all three are required
         fields, so a plan that names only a bit width is a document finding before this rule
@@ -31,8 +32,9 @@ def check(ctx):
         float8_e4m3fn``, and no ``calibration``.
 
     Fix
-        Add ``calibration: {dataset, samples, method}`` to a ``quantization`` technique, or keep
-        activations at 16 bits or more (weight-only quantization).
+        Add ``calibration: {dataset, samples, method}`` to a ``quantization`` technique, measure
+        the ranges at run time (``activation_scales: dynamic-per-token``), or keep activations at
+        16 bits or more (weight-only quantization).
     """
     for pointer, technique, _ in ctx.techniques():
         precision = getattr(technique, "precision", None)
@@ -40,9 +42,11 @@ def check(ctx):
             continue
         if getattr(technique, "calibration", None) is not None:
             continue
+        if getattr(technique, "activation_scales", None) == "dynamic-per-token":
+            continue  # ranges measured on every row at run time: nothing to calibrate
         acts = precision.activations
         if technique.technique == "quantization":
-            help = "add calibration: {dataset, samples, method}"
+            help = "add calibration: {dataset, samples, method}, or activation_scales: dynamic-per-token"
         else:
             help = (f"{technique.technique} has no calibration: use the quantization technique "
                     "with calibration: {dataset, samples, method}, or keep activations at 16 bits")
