@@ -192,7 +192,10 @@ def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedM
     # main's parameters follow the graph's inputs (initializers left out), whatever order the plan lists
     initializers = {i.name for i in model.graph.initializer}
     mod = _convert(model, path, input_specs, shape_env, opset)
-    return ImportedModel(mod=mod.with_attr(NAMES_ATTR, weight_names(model)),
+    names = weight_names(model)
+    if names:   # only a graph with matmul weights carries the map (the module is TVM's import otherwise)
+        mod = mod.with_attr(NAMES_ATTR, names)
+    return ImportedModel(mod=mod,
                          input_names=[i.name for i in model.graph.input if i.name not in initializers],
                          output_names=[o.name for o in model.graph.output], opset=opset,
                          node_count=len(model.graph.node))
