@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up planctl on a fresh machine: a virtual environment in .venv with planctl[tvm,examples,test]
-# installed editable, and the example model exported to ONNX. Idempotent: a second run that finds
-# the same pyproject.toml installs nothing. pip's and the exporter's own output goes to
-# .planctl/logs/setup.log (shown when a step fails).
+# installed editable, the example model exported to ONNX, and PostgreSQL's server programs (the
+# shared tuning cache's tests start a server of their own) installed with apt-get where they are
+# missing. Idempotent: a second run that finds the same pyproject.toml and an installed PostgreSQL
+# installs nothing. pip's, apt's and the exporter's own output goes to .planctl/logs/setup.log
+# (shown when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -16,6 +18,20 @@ step() {  # run "$@" with its output in the log; on failure show the log's end a
     exit 1
   fi
 }
+have_postgres() {  # initdb and pg_ctl on PATH or in Debian's versioned folder
+  command -v pg_ctl > /dev/null && command -v initdb > /dev/null && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null
+}
+if ! have_postgres; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null; then
+    echo "setup: installing PostgreSQL (server programs for the shared-cache tests; output in $log)" >&2
+    step apt-get update -q
+    step env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+  else
+    echo "setup: PostgreSQL's initdb/pg_ctl not found and apt-get is not usable here: the shared-cache" \
+         "tests will be skipped (install the 'postgresql' package)" >&2
+  fi
+fi
 if [[ ! -x .venv/bin/python ]]; then
   step "$python" -m venv .venv
 fi

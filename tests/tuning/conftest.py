@@ -1,4 +1,5 @@
-"""Stores with hand-made records (no TVM needed): the cache's governance is tested on them."""
+"""Stores with hand-made records (no TVM needed): the cache's governance is tested on them, on
+SQLite and on PostgreSQL (the suite's server, tests/conftest.py; each test a database of its own)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,9 +44,20 @@ def fill(store: Store, key: CacheKey, workloads=("111", "222"), per_workload: in
                for w in workloads for i in range(per_workload)])
 
 
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(params=BACKENDS)
+def cache_location(request, tmp_path: Path) -> str:
+    """The cache under test, as ``--cache`` names it: a folder (SQLite) or a postgresql:// URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "cache")
+    return request.getfixturevalue("pg_url")
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(tmp_path / "cache")
+def store(cache_location: str) -> Store:
+    opened = Store.open(cache_location)
     yield opened
     opened.close()
 

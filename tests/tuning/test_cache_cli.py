@@ -11,14 +11,15 @@ from planctl.tuning.store import Store
 
 
 @pytest.fixture
-def cache(tmp_path: Path, kit) -> Path:
-    store = Store.open(tmp_path / "cache")
+def cache(cache_location: str, kit) -> str:
+    """A filled cache: a SQLite folder or a PostgreSQL database (the password in $PGPASSWORD)."""
+    store = Store.open(cache_location)
     kit.fill(store, kit.make_key(), per_workload=3)
     store.close()
-    return tmp_path / "cache"
+    return cache_location
 
 
-def cli(cache: Path, *args: str) -> int:
+def cli(cache: Path | str, *args: str) -> int:
     return main(["cache", "--cache", str(cache), *args])
 
 
@@ -35,7 +36,7 @@ def test_ls_and_show(cache: Path, capsys, kit):
 def test_verify_reports_and_quarantines_damage(cache: Path, capsys):
     assert cli(cache, "verify") == 0
     store = Store.open(cache)
-    store.conn.execute("UPDATE records SET run_secs='[1e-9]' WHERE id=1")
+    store.sql("UPDATE records SET run_secs='[1e-9]' WHERE id=1")
     store.close()
     assert cli(cache, "verify") == 1
     err = capsys.readouterr()
@@ -69,10 +70,10 @@ def test_prune_refuses_limits_that_would_delete_everything_or_nothing(cache: Pat
     assert Store.open(cache).count() == 6
 
 
-def test_a_new_cache_gives_space_back_incrementally(cache: Path):
+def test_a_new_cache_gives_space_back_incrementally(tmp_path: Path):
     """auto_vacuum must be set before WAL mode, or SQLite ignores it and prune frees nothing."""
-    store = Store.open(cache)
-    assert store.query("PRAGMA auto_vacuum")[0][0] == 2  # INCREMENTAL
+    store = Store.open(tmp_path / "cache")
+    assert store.sql("PRAGMA auto_vacuum")[0][0] == 2  # INCREMENTAL
 
 
 @pytest.mark.parametrize("args", [("ls",), ("show", "111"), ("verify",), ("prune", "--dry-run"),

@@ -25,7 +25,7 @@ def test_dry_run_deletes_nothing(store, kit):
 
 def test_old_records_go(store, kit):
     kit.fill(store, kit.make_key())
-    store.conn.execute("UPDATE records SET stored=? WHERE workload_hash='111'", (time.time() - 400 * 86400,))
+    store.sql("UPDATE records SET stored=:t WHERE workload_hash='111'", t=time.time() - 400 * 86400)
     assert prune(store, max_age_days=365).too_old == 3
     assert store.count() == 3 and store.workload("111") is None
 
@@ -77,4 +77,4 @@ def test_prune_converts_a_cache_made_without_auto_vacuum_and_gives_space_back(tm
     kit.fill(store, kit.make_key(), per_workload=200)
     result = prune(store, keep=1)
     assert result.beyond_top_k > 0 and result.bytes_after < result.bytes_before
-    assert store.query("PRAGMA auto_vacuum")[0][0] == 2
+    assert store.sql("PRAGMA auto_vacuum")[0][0] == 2

@@ -76,7 +76,7 @@ def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path, kit):
     make_v1_cache(tmp_path / "cache", kit)
     store = Store.open(tmp_path / "cache")
     assert store.migrated_from == 1
-    assert store.query("SELECT value FROM meta WHERE name='schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert store.sql("SELECT value FROM meta WHERE name='schema_version'") == [(str(SCHEMA_VERSION),)]
     # one validity key (same target and versions), two devices (the CPU models that measured)
     assert list(store.keys()) == [kit.make_key().key_id]
     assert sorted(d.device["model"] for d in store.devices().values()) == ["AMD EPYC", "Intel Xeon"]
@@ -85,7 +85,7 @@ def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path, kit):
     assert {r.json("provenance")["n"] for r in kept} == {0, 1, 2}
     assert any("checksum mismatch" in p and "migrating" in p for p in store.problems)
     assert store.quarantined() == 1
-    session = store.query("SELECT key_id, device_id FROM sessions")[0]
+    session = store.sql("SELECT key_id, device_id FROM sessions")[0]
     assert session[0] == kit.make_key().key_id and session[1] in store.devices()
     store.close()
     again = Store.open(tmp_path / "cache")

@@ -1,4 +1,5 @@
-"""The SQLite store: checksums, quarantine of damaged rows and files, concurrent writers."""
+"""The store, on SQLite and on PostgreSQL: checksums, quarantine of damaged rows (and, on SQLite,
+files), concurrent writers."""
 from __future__ import annotations
 
 import subprocess
@@ -36,18 +37,18 @@ def test_failed_candidates_mark_a_workload_searched_but_are_never_served(store, 
 def test_a_tampered_record_is_quarantined_reported_and_never_used(store, kit):
     key = kit.make_key()
     kit.fill(store, key)
-    store.conn.execute("UPDATE records SET run_secs='[0.0000001]' WHERE mean_s=0.002 AND workload_hash='111'")
-    store.conn.execute("UPDATE records SET trace=substr(trace, 1, 10) WHERE mean_s=0.003 AND workload_hash='111'")
+    store.sql("UPDATE records SET run_secs='[0.0000001]' WHERE mean_s=0.002 AND workload_hash='111'")
+    store.sql("UPDATE records SET trace=substr(trace, 1, 10) WHERE mean_s=0.003 AND workload_hash='111'")
     served = store.top_k("111", [key.key_id], 5)
     assert [r.mean_s for r in served] == [1e-3]
     assert len(store.problems) == 2 and all("checksum mismatch" in p for p in store.problems)
-    assert store.query("SELECT COUNT(*) FROM quarantine")[0][0] == 2
+    assert store.sql("SELECT COUNT(*) FROM quarantine")[0][0] == 2
     assert store.count(workloads=["111"]) == 1
 
 
 def test_a_tampered_workload_is_quarantined(store, kit):
     kit.fill(store, kit.make_key())
-    store.conn.execute("UPDATE workloads SET workload='evil' WHERE workload_hash='111'")
+    store.sql("UPDATE workloads SET workload='evil' WHERE workload_hash='111'")
     assert store.workload("111") is None
     assert store.workload("222") == "blob-of-222"
     assert "workload 111" in store.problems[0]
@@ -57,7 +58,7 @@ def test_a_corrupted_database_file_is_moved_aside_and_a_fresh_one_used(tmp_path:
     cache = tmp_path / "cache"
     store = Store.open(cache)
     kit.fill(store, kit.make_key(), per_workload=50)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     path = cache / DB_FILE
     data = bytearray(path.read_bytes())
@@ -75,7 +76,7 @@ def test_a_truncated_database_file_is_detected(tmp_path: Path, kit):
     cache = tmp_path / "cache"
     store = Store.open(cache)
     kit.fill(store, kit.make_key(), workloads=[str(i) for i in range(40)], per_workload=20)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     path = cache / DB_FILE
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -90,7 +91,7 @@ sys.path.insert(0, {tests!r})
 from pathlib import Path
 from conftest import make_device, make_key, make_record
 from planctl.tuning.store import Store
-store = Store.open(Path({cache!r}), check=False)
+store = Store.open({cache!r}, check=False)
 key = make_key()
 store.ensure_key(key)
 store.ensure_device(make_device())
@@ -100,8 +101,8 @@ for i in range(150):
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, kit):
-    cache = tmp_path / "cache"
+def test_two_processes_writing_at_once_lose_nothing(cache_location: str, kit):
+    cache = cache_location
     Store.open(cache).close()
     tests = str(Path(__file__).parent)
     procs = [subprocess.Popen([sys.executable, "-c", WRITER.format(tests=tests, cache=str(cache), name=name, offset=offset)])

@@ -45,7 +45,7 @@ class ApplyOptions:
     target_name: str
     root: Path = Path(".")
     out_root: Path = Path("out")
-    cache_dir: Path | None = None
+    cache_dir: str | Path | None = None  # a folder or a postgresql:// URL (planctl.tuning.store.location)
     replay: bool = False
     allow_version_drift: bool = False  # apply records of another TVM version after re-measuring
     measure_repeats: int = 50

@@ -57,9 +57,9 @@ def digest(found: dict) -> str:
 def cache_generation(cache_dir) -> dict:
     """Record count, highest record id and quarantine count of the tuning cache, read without
     creating or changing it (a search, an import, a prune or a quarantine moves one of them)."""
-    from planctl.tuning.store import generation, resolve_cache_dir
+    from planctl.tuning.store import generation
 
-    return generation(resolve_cache_dir(cache_dir))
+    return generation(cache_dir)
 
 
 REPORTS = ("report.md", "report.html")  # written with report.json; a run without them is incomplete

@@ -26,8 +26,9 @@ def _progress(verbose: int):
               help="Target name (targets/<name>.yaml); a saved plan (planctl plan -o) brings its own.")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output root; results go to OUT/<plan>/<target>/.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Tuning cache directory [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.option("--cache", "cache_dir", default=None, metavar="DIR|URL",
+              help="Tuning cache: a folder (SQLite) or a postgresql:// URL (a shared cache; its password from "
+                   "$PGPASSWORD, ~/.pgpass or a pg_service.conf service) [default: $PLANCTL_CACHE or .planctl/cache].")
 @click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Repository root that plan paths are relative to.")
 @click.option("--replay", is_flag=True, help="No search: a task without a cached record is an error.")
@@ -36,7 +37,7 @@ def _progress(verbose: int):
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=3), help="Timed runs of the candidate and onnxruntime.")
 @click.option("--force", is_flag=True,
               help="Rebuild and re-measure even when the inputs are unchanged since the live output.")
-def command(plan: Path, target: str | None, out_root: Path, cache_dir: Path | None, root: Path, replay: bool,
+def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | None, root: Path, replay: bool,
             allow_version_drift: bool, repeats: int, force: bool) -> None:
     """Apply PLAN (a plan file, or a saved plan from `planctl plan -o`) for one target and write the
     artifact and the evidence report. A stale saved plan is refused (exit 2). When the live output

@@ -1,7 +1,8 @@
-"""``planctl cache ls|show|verify|prune|export|import``: inspect and govern the tuning cache.
+"""``planctl cache ls|show|verify|prune|export|import|migrate``: inspect and govern the tuning cache.
 
 Data goes to stdout (``--output json`` for machines), problems to stderr. ``verify`` exits 1 when
 it quarantined anything. Only ``import`` of the legacy directory format and ``verify --deep`` import TVM.
+``--cache`` is a folder (SQLite) or a ``postgresql://`` URL; messages show a URL with its password masked.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 
 from planctl.errors import TuningError
-from planctl.tuning.store.schema import SCHEMA_VERSION
+from planctl.tuning.store.tables import SCHEMA_VERSION
 
 
 class CacheDamaged(TuningError):
@@ -26,11 +27,11 @@ def _store(ctx: click.Context, create: bool = True, repair: bool = True):
     """The store of ``--cache``; commands that do not add records pass ``create=False`` so that a
     mistyped path is an error (exit 2) rather than a new, empty cache; those that only read also
     pass ``repair=False``, so a damaged file is reported, not moved aside."""
-    from planctl.tuning.store import Store, resolve_cache_dir
+    from planctl.tuning.store import Store, resolve_cache
 
-    store = Store.open(resolve_cache_dir(ctx.obj["cache_dir"]), create=create, repair=repair)
+    store = Store.open(resolve_cache(ctx.obj["cache_dir"]), create=create, repair=repair)
     if store.migrated_from is not None:
-        click.echo(f"planctl cache: migrated {store.path} from schema {store.migrated_from} to {SCHEMA_VERSION}",
+        click.echo(f"planctl cache: migrated {store.where} from schema {store.migrated_from} to {SCHEMA_VERSION}",
                    err=True)
     for problem in store.problems:
         click.echo(f"planctl cache: {problem}", err=True)
@@ -45,10 +46,11 @@ OUTPUT = click.option("--output", type=click.Choice(["text", "json"]), default="
 
 
 @click.group("cache")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Tuning cache directory [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.option("--cache", "cache_dir", default=None, metavar="DIR|URL",
+              help="Tuning cache: a folder (SQLite) or a postgresql:// URL (a shared cache; its password from "
+                   "$PGPASSWORD, ~/.pgpass or a pg_service.conf service) [default: $PLANCTL_CACHE or .planctl/cache].")
 @click.pass_context
-def command(ctx: click.Context, cache_dir: Path | None) -> None:
+def command(ctx: click.Context, cache_dir: str | None) -> None:
     """Inspect, verify, prune, export and import the tuning cache."""
     ctx.ensure_object(dict)
     ctx.obj["cache_dir"] = cache_dir
@@ -70,12 +72,12 @@ def ls(ctx: click.Context, output: str) -> None:
                      "measured_on": device.label if device else None,
                      "device": device.device if device else None,
                      "measurement": device.measurement if device else None})
-    text = "\n".join([f"cache {store.path} ({store.size_bytes():,} bytes, schema {SCHEMA_VERSION})"] + [
+    text = "\n".join([f"cache {store.where} ({store.size_bytes():,} bytes, schema {SCHEMA_VERSION})"] + [
         f"  key {r['key_id']}  {r['target_name'] or '-':<16} {json.dumps(r['target'], sort_keys=True)}  "
         f"tvm={(r['versions'] or {}).get('apache-tvm')}\n"
         f"    measured on {r['measured_on']} (device {r['device_id']})  workloads={r['workloads']} "
         f"records={r['records']} (valid {r['valid']})" for r in rows])
-    _emit({"cache": str(store.path), "schema_version": SCHEMA_VERSION, "keys": rows}, output, text)
+    _emit({"cache": store.where, "schema_version": SCHEMA_VERSION, "keys": rows}, output, text)
 
 
 @command.command("show")
@@ -121,12 +123,12 @@ def verify(ctx: click.Context, deep: bool, output: str) -> None:
         bad_hashes += [h for h in hashes if h not in bad_hashes and not workload_hash_holds(h, store.workload(h))]
         for h in bad_hashes:
             store.problems.append(f"workload {h}: does not hash to its key")
-    data = {"cache": str(store.path), "records_ok": len(records), "workloads": len(hashes),
+    data = {"cache": store.where, "records_ok": len(records), "workloads": len(hashes),
             "problems": store.problems}
     _emit(data, output, f"{len(records)} records and {len(hashes)} workloads checked; "
                         f"{len(store.problems)} problem(s)" + "".join(f"\n  {p}" for p in store.problems))
     if store.problems:
-        raise CacheDamaged(f"{len(store.problems)} problem(s) found and quarantined in {store.path}",
+        raise CacheDamaged(f"{len(store.problems)} problem(s) found and quarantined in {store.where}",
                            hint="the quarantine table keeps the damaged rows; the next apply re-tunes those tasks")
 
 
@@ -230,3 +232,36 @@ def _plan_provenance(plan_file: Path | None) -> dict:
     tuning = autotuning(plan.model.spec, enabled_only=False)
     return {"plan": plan.model.metadata.name, "plan_sha256": plan.sha256,
             "seed": tuning.seed if tuning is not None else None}
+
+
+@command.command("migrate")
+@click.option("--to", "destination", required=True, metavar="URL|DIR",
+              help="The cache to copy into: a postgresql:// URL (its password from $PGPASSWORD, ~/.pgpass or a "
+                   "pg_service.conf service, never the command line) or a folder.")
+@OUTPUT
+@click.pass_context
+def migrate(ctx: click.Context, destination: str, output: str) -> None:
+    """Copy this cache (``--cache``, e.g. an engineer's SQLite file) into another (a team's PostgreSQL
+    database): validity keys, devices, workloads and records with their provenance, sessions,
+    import notes and quarantined rows. Checksums are verified on the way (a damaged row is
+    quarantined here, not copied); records already there (same identity) are skipped, so running
+    it again copies only what is new. The source is left as it was."""
+    from planctl.tuning.store import Store, resolve_cache
+
+    target = resolve_cache(destination)
+    source = _store(ctx, create=False)
+    if target.url == source.location.url:
+        raise TuningError(f"--to names the cache being copied ({source.where})", hint="name another cache")
+    into = Store.open(target)
+    try:
+        copied = source.copy_into(into)
+    finally:
+        into.close()
+    for problem in source.problems:
+        click.echo(f"planctl cache: {problem}", err=True)
+    data = {"from": source.where, "to": target.shown, **copied}
+    _emit(data, output, f"copied {copied['records']} new record(s) of {copied['records_read']} sound, "
+                        f"{copied['workloads']} workload(s), {copied['keys']} key(s), {copied['devices']} device(s), "
+                        f"{copied['sessions']} session(s) from {source.where} to {target.shown}")
+    if source.problems:
+        raise CacheDamaged(f"{len(source.problems)} damaged row(s) of {source.where} were quarantined, not copied")

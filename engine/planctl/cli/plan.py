@@ -17,10 +17,11 @@ from planctl.documents.shapes import shape_text
               help="Write the saved plan (kind: Lock) here.")
 @click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Repository root that plan paths are relative to.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Tuning cache to count cached tasks in [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.option("--cache", "cache_dir", default=None, metavar="DIR|URL",
+              help="Tuning cache to count cached tasks in: a folder or a postgresql:// URL "
+                   "[default: $PLANCTL_CACHE or .planctl/cache].")
 @click.option("--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Path | None, fmt: str) -> None:
+def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: str | None, fmt: str) -> None:
     """Show the passes, tuning budget and cached vs to-search tasks of applying PLAN on a target.
 
     Exit 0 on success, 2 for bad input (the plan, target or model does not check out).
@@ -46,7 +47,7 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: Pa
         click.echo(render_description(info, out, lock))
 
 
-def _preview(plan_document, target_document, target: str, root: Path, cache_dir: Path | None):
+def _preview(plan_document, target_document, target: str, root: Path, cache_dir: str | None):
     """The dry run's inputs read from the documents (planctl.tuning.preview.Preview). Raises
     MissingReferenceError when the model is missing or its sha256 differs, or a target named in
     ``compatible_with`` is missing."""

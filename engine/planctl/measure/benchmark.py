@@ -40,7 +40,8 @@ def run_one(spec: dict) -> dict:
     """Time one contender: ``spec`` has kind (tvm|onnxruntime|onnxruntime-points), path, inputs,
     warmup, repeats; ``onnxruntime-points`` times one session on every inputs file of
     ``spec["points"]`` ({name: .npz}) in turn (the shapes of a traffic mix: one model with dynamic
-    shapes serving them all), each with its warm-up and repeats."""
+    shapes serving them all), each with its warm-up and repeats; ``farm`` for a TVM build measured
+    on the target's RPC farm (planctl.measure.remote)."""
     import numpy as np
 
     from planctl.lowering.vm import vm_callable
@@ -50,6 +51,10 @@ def run_one(spec: dict) -> dict:
     if spec["kind"] == "onnxruntime-points":
         return _run_points(spec)
     inputs = dict(np.load(spec["inputs"]))
+    if spec["kind"] == "tvm" and spec.get("farm"):
+        from planctl.measure.remote import run_remote
+
+        return run_remote(spec, inputs)
     if spec["kind"] == "onnxruntime":
         runner = _ort_runner(spec["path"], inputs, spec["threads"])
     else:
@@ -105,24 +110,48 @@ def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeou
     """Run each contender ``rounds`` times in fresh processes, order rotated each round.
 
     ``contenders``: name → spec for :func:`run_one` (``repeats`` is per round). Returns
-    ``{"latency": {name: LatencyStats.to_dict()}, "peak_rss_mb": {name: MB}, "rounds": n}``.
-    Raises PlanctlError with the child's stderr tail when a child fails.
+    ``{"latency": {name: LatencyStats.to_dict()}, "peak_rss_mb": {name: MB}, "rounds": n, "method": text,
+    "servers": {name: [RPC server of each round]}}`` (peak RSS only of contenders run here, servers
+    only of those run on a farm). Raises PlanctlError with the child's stderr tail when a child fails.
     """
     from planctl.measure.stats import LatencyStats
 
     names = list(contenders)
     samples: dict[str, list[float]] = {n: [] for n in names}
     rss: dict[str, float] = {}
+    servers: dict[str, list[str]] = {}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             result = _child(contenders[name], timeout_s)
             samples[name].extend(result["samples_ms"])
-            rss[name] = max(rss.get(name, 0.0), result["peak_rss_mb"])
+            if result.get("peak_rss_mb") is not None:
+                rss[name] = max(rss.get(name, 0.0), result["peak_rss_mb"])
+            if result.get("server"):
+                servers.setdefault(name, []).append(result["server"])
     latency = {n: LatencyStats.from_samples(samples[n], warmup=contenders[n]["warmup"], interleaved=True,
                                             batch_size=contenders[n].get("batch_size", 1)).to_dict()
                for n in names}
-    return {"latency": latency, "peak_rss_mb": rss, "rounds": rounds,
-            "method": "fresh process per contender per round, order rotated"}
+    farms = sorted({f"'{s['farm']['device_key']}' at {s['farm']['tracker']}" for s in contenders.values()
+                    if s.get("farm")})
+    method = "fresh process per contender per round, order rotated"
+    if farms:
+        method += f"; TVM builds timed on the RPC farm {', '.join(farms)} (a fresh server process per session)"
+    return {"latency": latency, "peak_rss_mb": rss, "rounds": rounds, "method": method, "servers": servers}
+
+
+def on_farm(contenders: dict[str, dict], farm: dict | None) -> tuple[dict[str, dict], list[str]]:
+    """The contenders as the target measures them: unchanged for a local target; with ``farm``
+    (``{tracker, device_key, session_timeout_s}``, planctl.tuning.governed.rpc_farm) every TVM build
+    is timed on the farm, and onnxruntime, which TVM's RPC servers cannot run, is left out (the
+    returned notes say so)."""
+    if not farm:
+        return contenders, []
+    kept = {name: {**spec, "farm": farm} for name, spec in contenders.items() if spec["kind"] == "tvm"}
+    left = [name for name, spec in contenders.items() if spec["kind"] != "tvm"]
+    notes = [f"baseline and candidate were timed on the RPC farm '{farm['device_key']}' at {farm['tracker']}"]
+    if left:
+        notes.append(f"not measured on the farm (TVM's RPC servers run TVM builds only): {', '.join(left)}")
+    return kept, notes
 
 
 PRELOAD = ["planctl.measure._preload"]

@@ -54,11 +54,12 @@ def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
     """The performance gate's evidence from ``latency`` (contender -> ``LatencyStats.to_dict()``
     with ``baseline``, ``candidate``, ``onnxruntime``): ``{statistic, gate, value, ci_low, ci_high,
     vs_onnxruntime}``; ``value`` = baseline / candidate on ``statistic``, the interval is
-    :func:`bootstrap_ratio_ci` (95%), ``vs_onnxruntime`` = onnxruntime / candidate."""
-    base, cand, ort = latency["baseline"], latency["candidate"], latency["onnxruntime"]
+    :func:`bootstrap_ratio_ci` (95%), ``vs_onnxruntime`` = onnxruntime / candidate (None when
+    onnxruntime was not measured: on an RPC farm only TVM builds run)."""
+    base, cand, ort = latency["baseline"], latency["candidate"], latency.get("onnxruntime")
     low, high = bootstrap_ratio_ci(base["samples_ms"], cand["samples_ms"], statistic)
     return {"statistic": statistic, "gate": gate, "value": base[statistic] / cand[statistic],
-            "ci_low": low, "ci_high": high, "vs_onnxruntime": ort[statistic] / cand[statistic]}
+            "ci_low": low, "ci_high": high, "vs_onnxruntime": ort[statistic] / cand[statistic] if ort else None}
 
 
 NOISY_CV = 0.2   # stdev / mean above which a latency distribution is called noisy
@@ -74,7 +75,7 @@ def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
         if s["mean"] and s["stdev"] / s["mean"] > NOISY_CV:
             notes.append(f"{name} latency is noisy (stdev {s['stdev']:.1f} ms = {s['stdev'] / s['mean']:.0%} of "
                          "the mean): another process may have been using the cores; rerun on an idle machine")
-    if latency["candidate"][statistic] > latency["onnxruntime"][statistic]:
+    if "onnxruntime" in latency and latency["candidate"][statistic] > latency["onnxruntime"][statistic]:
         notes.append(f"the candidate's {statistic} ({latency['candidate'][statistic]:.2f} ms) is slower than "
                      f"onnxruntime's ({latency['onnxruntime'][statistic]:.2f} ms) on the same inputs")
     return notes

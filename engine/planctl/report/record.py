@@ -212,6 +212,9 @@ class Tuning(Evidence):
     policy: Literal["serve", "re-measure", "search"] = Field(
         "serve", description="the target's other_device_records: what records measured on another device do")
     census: dict[TaskSource, int] = Field(default_factory=dict, description="tasks per source before the search")
+    farm: Optional[dict[str, Any]] = Field(None, description=(
+        "the RPC farm that measured the candidates: tracker, device_key, servers_at_start, servers_at_end, "
+        "left (servers that left during the search), candidates_by_server (planctl.tuning.farm.summarize)"))
     session: Optional[str]
     notes: list[str]
     integrity: list[str]

@@ -1,8 +1,10 @@
 """Eviction: keep the best ``keep`` records per (workload, key, device), drop records stored more
 than ``max_age_days`` ago, then trim to ``max_bytes`` (worst, then oldest, first; the best record of
 a workload, key and device goes last). Failed candidates rank last, so a workload whose every
-candidate failed keeps its failure marks (they say it was searched). Space is returned with
-incremental vacuum. The policy is here; its SQL is ``Store.evict``.
+candidate failed keeps its failure marks (they say it was searched). On SQLite space is returned
+with incremental vacuum; on PostgreSQL autovacuum makes the deleted rows' space reusable by later
+records (the tables do not shrink: VACUUM FULL would lock the team out). The size cap counts the
+records' payload, the same on both. The policy is here; its SQL is ``Store.evict``.
 """
 from __future__ import annotations
 

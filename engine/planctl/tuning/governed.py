@@ -15,9 +15,10 @@ from planctl.tuning import search
 from planctl.tuning.budget import Budget
 from planctl.tuning.census import TaskSource
 from planctl.tuning.eviction import prune
+from planctl.tuning.farm import rpc_farm
 from planctl.tuning.keys import CacheKey, Device, make_key, this_device
 from planctl.tuning.scope import Scope, resolve
-from planctl.tuning.store import Store, resolve_cache_dir
+from planctl.tuning.store import Store, resolve_cache
 
 
 @dataclass
@@ -28,6 +29,7 @@ class GovernedCache:
     policy: str = "serve"  # the target's other_device_records
     compatible: dict[str, dict] = field(default_factory=dict)  # target name -> TVM dict
     committed: set[str] = field(default_factory=set)  # identities of the committed records imported
+    farm: dict | None = None  # the target's RPC measurement: {tracker, device_key, session_timeout_s}
 
     @property
     def scope(self) -> Scope:
@@ -70,7 +72,7 @@ class GovernedCache:
         report = search.tune(mod, self.key.target, target, self.store, self.scope, budget, seed,
                              log_dir=self.store.cache_dir / "logs", plan=plan, compatible=self.compatible,
                              allow_drift=allow_drift, allow_search=allow_search, progress=progress,
-                             committed=self.committed, announce=announce, shape=shape)
+                             committed=self.committed, announce=announce, shape=shape, farm=self.farm)
         if report.session:  # the cache grew: apply the default eviction policy (see eviction.py)
             pruned = prune(self.store)
             removed = pruned.beyond_top_k + pruned.too_old + pruned.over_size
@@ -90,33 +92,38 @@ class GovernedCache:
     def bind(self) -> Path:
         """Write ``<cache>/bindings/<key_id>-<device_id>.json`` (cache, key, device, policy,
         compatible targets) so a later stage can reopen this view with ``load_binding``; returns its path."""
-        data = {"cache": str(self.store.cache_dir), "key": self.key.to_dict(), "device": self.device.to_dict(),
-                "policy": self.policy, "compatible": self.compatible}
+        data = {"cache": self.store.location.without_password, "key": self.key.to_dict(), "device": self.device.to_dict(),
+                "policy": self.policy, "compatible": self.compatible, "farm": self.farm}
         return atomic_write_text(self.store.cache_dir / "bindings" / f"{self.key.key_id}-{self.device.device_id}.json",
                                  json.dumps(data, indent=2, sort_keys=True))
 
     @classmethod
     def from_binding(cls, store: Store, data: dict) -> "GovernedCache":
         return cls(store, CacheKey.from_dict(data["key"]), Device.from_dict(data["device"]),
-                   data.get("policy", "serve"), data.get("compatible", {}))
+                   data.get("policy", "serve"), data.get("compatible", {}), farm=data.get("farm"))
 
 
 def open_cache(cache_dir, target_spec, target_name: str, compatible: dict[str, dict] | None = None,
-               ) -> GovernedCache:
-    """Open the store for a Target document's ``spec`` (its ``tvm``, ``measurement`` and
+               create: bool = True) -> GovernedCache:
+    """Open the store ``cache_dir`` names (a folder or a ``postgresql://`` URL; default ``$PLANCTL_CACHE``
+    or ``.planctl/cache``) for a Target document's ``spec`` (its ``tvm``, ``measurement`` and
     ``other_device_records``); ``compatible``: ``{name: TVM dict}`` of the targets it names in
-    ``compatible_with`` (planctl.documents.load.compatible_targets)."""
+    ``compatible_with`` (planctl.documents.load.compatible_targets). With ``create=False`` a cache
+    that does not exist raises planctl.tuning.store.MissingCacheError."""
     key = make_key(target_spec.tvm, target_name)
     device = this_device(target_spec.tvm, target_spec.measurement.model_dump())
-    store = Store.open(resolve_cache_dir(cache_dir))
+    store = Store.open(resolve_cache(cache_dir), create=create)
     store.ensure_key(key)
     store.ensure_device(device)
     return GovernedCache(store, key, device, getattr(target_spec, "other_device_records", "serve"),
-                         dict(compatible or {}))
+                         dict(compatible or {}), farm=rpc_farm(target_spec.measurement))
+
 
 
 def load_binding(path: Path) -> GovernedCache:
     """The cache view ``bind()`` saved at ``path``."""
     data = json.loads(Path(path).read_text())
-    return GovernedCache.from_binding(Store.open(Path(data["cache"]), check=False), data)
+    here = resolve_cache(None)  # $PLANCTL_CACHE may hold the password the binding leaves out
+    cache = here if here.without_password == data["cache"] else resolve_cache(data["cache"])
+    return GovernedCache.from_binding(Store.open(cache, check=False), data)
 

@@ -47,7 +47,7 @@ class Preview:
     records: Path | None = None
     compatible: dict[str, dict] = field(default_factory=dict)
     ceiling: Ceiling | None = None
-    cache_dir: Path | None = None
+    cache_dir: str | Path | None = None
 
 
 def describe(preview: Preview) -> dict:
@@ -142,13 +142,17 @@ def _cache(preview: Preview) -> Iterator:
     import tempfile
 
     from planctl.tuning.governed import open_cache
-    from planctl.tuning.store import resolve_cache_dir
+    from planctl.tuning.store import MissingCacheError, resolve_cache
 
-    where = resolve_cache_dir(preview.cache_dir)
     with tempfile.TemporaryDirectory(prefix="planctl-plan-") as empty:
+        def opened(where):
+            return open_cache(where, preview.target_spec, preview.target, preview.compatible, create=where == empty)
         try:
-            cache = open_cache(where if where.exists() else Path(empty), preview.target_spec, preview.target,
-                               preview.compatible)
+            where = resolve_cache(preview.cache_dir)
+            try:
+                cache = opened(where if where.is_postgresql or where.local_dir.exists() else empty)
+            except MissingCacheError:  # a folder without a database, a database without planctl's tables
+                cache = opened(empty)
         except Exception:  # noqa: BLE001 - an unreadable cache is reported as unknown, not fatal
             cache = None
         try:

@@ -76,6 +76,7 @@ class TuningReport:
     session: str | None = None
     notes: list[str] = field(default_factory=list)
     integrity: list[str] = field(default_factory=list)
+    farm: dict | None = None          # the RPC farm that measured (planctl.tuning.farm.summarize)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -153,35 +154,113 @@ def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dic
 def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Budget, seed: int,
          log_dir: Path, plan: tuple[str, str] = ("", ""), compatible: dict | None = None,
          allow_drift: bool = False, allow_search: bool = True, progress: bool = False,
-         committed: set[str] | None = None, announce=None, shape: str = "") -> TuningReport:
+         committed: set[str] | None = None, announce=None, shape: str = "", farm: dict | None = None) -> TuningReport:
     """Search (and re-measure) the tasks of ``mod`` (legalized and fused) the scope cannot serve.
+    ``farm`` (``{tracker, device_key, session_timeout_s}``): measure the candidates on that RPC farm.
     ``committed``: identities of the plan's committed records (counted apart in the census);
-    ``announce(lines)`` is called once, before anything is searched, with what will happen
-    (planctl.tuning.census.render for ``shape``, e.g. ``batch=2``).
+    ``announce(lines)`` is called before anything is searched, with what will happen
+    (planctl.tuning.census.render for ``shape``, e.g. ``batch=2``), and once more before that if
+    another apply is searching the same workloads (see :func:`claim`).
 
     Raises TuningError when the child process fails for a reason other than the deadline.
     """
-    report = TuningReport(cache_dir=str(store.path), budget=budget.to_dict(), key=scope.key.to_dict(),
+    report = TuningReport(cache_dir=store.where, budget=budget.to_dict(), key=scope.key.to_dict(),
                           device=scope.device.to_dict(), policy=scope.policy)
+    locks = store.search_locks()
+    try:
+        search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search)
+        if search or remeasure:
+            names = {t.name: t.workload_hash for t in report.tasks if t.name in search or t.name in remeasure}
+            waited, refused = claim(locks, scope.key_id, names, budget, announce)
+            if waited:  # the other apply committed its records meanwhile: count again
+                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search)
+                report.notes.append(f"waited {waited:.0f} s for another apply's search of the same workloads "
+                                    f"(the cache's search lock, {store.where})")
+            for name in sorted(refused & (set(search) | set(remeasure))):
+                report.notes.append(f"task {name}: another apply kept searching it past this apply's wait "
+                                    f"({lock_wait_s(budget):.0f} s); not searched here")
+            search = [n for n in search if n not in refused]
+            remeasure = {n: ids for n, ids in remeasure.items() if n not in refused}
+        if announce is not None:
+            announce(census.render(shape or "its shape", [_as_source(t) for t in report.tasks],
+                                   budget.to_dict() if allow_search or remeasure else None, allow_drift))
+        if not search and not remeasure:
+            return report
+        _run_session(report, mod, target_dict, store, scope, budget, seed, log_dir, plan, compatible, search,
+                     remeasure, allow_search, progress, farm)
+    finally:
+        locks.release()
+    return report
+
+
+def _decide(report: TuningReport, mod, target, store: Store, scope: Scope, committed, allow_drift: bool,
+            allow_search: bool) -> tuple[list[str], dict]:
+    """Fill ``report``'s tasks, census and notes from the cache as it is now; returns (task names
+    to search, {task name: record ids to re-measure})."""
     todo, remeasure, report.tasks = plan_tasks(mod, target, store, scope, committed)
     report.census = source_counts(report.tasks)
+    report.notes = []
     _drift_notes(report, scope, remeasure, allow_drift)
     if not allow_drift:
         remeasure = {name: ids for name, ids in remeasure.items()
                      if next(t for t in report.tasks if t.name == name).source != "drift"}
     search = [t.task_name for t in todo if t.task_name not in remeasure] if allow_search else []
-    if announce is not None:
-        announce(census.render(shape or "its shape", [_as_source(t) for t in report.tasks],
-                               budget.to_dict() if allow_search or remeasure else None, allow_drift))
-    if not search and not remeasure:
-        return report
+    return search, remeasure
+
+
+def lock_wait_s(budget: Budget) -> float:
+    """How long an apply waits for another's search of the same workloads: that search's wall-clock
+    budget (if it is this apply's), the worker's kill grace, and a minute for its bookkeeping."""
+    return budget.wall_clock_s + KILL_GRACE_S + 60
+
+
+def claim(locks, key_id: str, tasks: dict[str, str], budget: Budget, announce=None,
+          poll_s: float = 0.5) -> tuple[float, set[str]]:
+    """Take the search lock of each task's workload under validity key ``key_id`` (``tasks``: name
+    -> workload hash), in sorted order so two applies never hold each other's (no deadlock);
+    while another apply holds one, wait for it (polling, so Ctrl-C works) up to
+    :func:`lock_wait_s`. Returns (seconds waited, 0.0 when no lock was taken by another; names of the tasks whose lock
+    stayed taken).
+
+    Why a lock per workload: two applies of one workload at once would search it twice and store
+    two sets of records; with the lock the second one waits, then finds the first one's records
+    and searches nothing. Applies of different workloads still search at once."""
+    order = sorted(set(tasks.values()))
+    started = time.monotonic()
+    deadline, told = started + lock_wait_s(budget), False
+    while True:
+        for workload in order:
+            if not locks.try_acquire(f"{key_id}:{workload}"):
+                break
+        else:  # every lock held: 0.0 when none was contended (nothing to count again)
+            return (time.monotonic() - started) if told else 0.0, set()
+        if time.monotonic() > deadline:
+            held = {name.split(":", 1)[1] for name in locks.held}
+            return time.monotonic() - started, {n for n, w in tasks.items() if w not in held}
+        if not told and announce is not None:
+            announce([f"another apply is searching {len(order) - len(locks.held)} of these workloads in this "
+                      "cache: waiting for its records (the cache's search lock)"])
+        told = True
+        time.sleep(poll_s)
+
+
+def _run_session(report: TuningReport, mod, target_dict: dict, store: Store, scope: Scope, budget: Budget, seed: int,
+                 log_dir: Path, plan: tuple[str, str], compatible, search: list[str], remeasure: dict,
+                 allow_search: bool, progress: bool, farm: dict | None = None) -> None:
+    """One search session: the worker process, then the report's per-task figures. Raises
+    TuningError before anything starts when the farm's tracker lists no server under its key."""
+    if farm:
+        from planctl.tuning.farm import servers_or_error
+
+        servers_or_error(farm)
     session = uuid.uuid4().hex[:16]
     report.session = session
-    spec = {"cache_dir": str(store.cache_dir), "key": scope.key.to_dict(), "device": scope.device.to_dict(),
+    spec = {"cache": store.where, "key": scope.key.to_dict(), "device": scope.device.to_dict(),
             "policy": scope.policy, "compatible": compatible or {},
             "provenance": provenance(*plan, seed, session), "session": session, "target": target_dict,
             "search": search, "remeasure": remeasure, "allow_search": allow_search, "trials": budget.trials,
-            "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir / session)}
+            "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir / session),
+            "farm": farm}
     store.start_session(session, scope.key_id, scope.device_id, {"budget": budget.to_dict(), **spec["provenance"]})
     spec["wall_clock_s"] = budget.wall_clock_s
     started = time.monotonic()
@@ -189,7 +268,6 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
     report.seconds = time.monotonic() - started
     _read_worker_files(report, log_dir / session)
     _finish(report, store, scope, session)
-    return report
 
 
 def source_counts(tasks: list[TaskReport]) -> dict[str, int]:
@@ -202,9 +280,16 @@ def _as_source(task: TaskReport) -> census.TaskSource:
 
 
 def _read_worker_files(report: TuningReport, log_dir: Path) -> None:
-    """Candidate and failure counts per task, and why the search stopped (planctl.tuning.worker)."""
+    """Candidate and failure counts per task, why the search stopped (planctl.tuning.worker), and
+    the farm's servers (planctl.tuning.farm)."""
+    from planctl.tuning import farm
+
     stopped = log_dir / STOPPED_FILE
     report.stopped_by = "killed" if report.timed_out else (stopped.read_text().strip() if stopped.exists() else None)
+    try:
+        report.farm = json.loads((log_dir / farm.FARM_FILE).read_text())
+    except (OSError, ValueError):
+        report.farm = None
     try:
         counts = json.loads((log_dir / CANDIDATES_FILE).read_text())
     except (OSError, ValueError):
@@ -215,6 +300,8 @@ def _read_worker_files(report: TuningReport, log_dir: Path) -> None:
         task.build_errors = entry.get("build_errors", 0)
         task.run_errors = entry.get("run_errors", 0)
         task.errors = entry.get("reasons", {})
+    if report.farm:
+        report.notes += farm.notes(report.farm, sum(t.run_errors for t in report.tasks))
 
 
 def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: bool) -> None:
@@ -276,8 +363,11 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         # the worker stops itself between rounds; this kill is the backstop for a round that overruns
         deadline = time.monotonic() + budget.wall_clock_s + KILL_GRACE_S
         with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress) as bar:
+            # the cache reaches the worker through its environment, never through the spec file:
+            # a PostgreSQL URL may hold a password
             proc = subprocess.Popen([sys.executable, "-m", "planctl.tuning.worker", str(spec_file)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PLANCTL_CACHE": store.location.spec},
                                     start_new_session=True)
             try:
                 while proc.poll() is None:

@@ -11,9 +11,11 @@ counts each task's candidates, build and run failures and their reasons into ``c
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
 (docs/tvm-0.27.md §9).
 
-Spec (JSON): cache_dir, key, device, policy, compatible, provenance, session, target, module_json,
+Spec (JSON): cache (shown, password masked; the worker opens ``$PLANCTL_CACHE``, which the parent
+sets), key, device, policy, compatible, provenance, session, target, module_json,
 search (task names), remeasure ({task name: [record ids]}), trials, trials_per_task, seed, work_dir,
-wall_clock_s.
+wall_clock_s, farm (``{tracker, device_key, session_timeout_s}`` when the target measures on an RPC
+farm: candidates run there through MetaSchedule's RPCRunner, planctl.tuning.farm).
 """
 from __future__ import annotations
 
@@ -37,24 +39,27 @@ def fast_build(mod, target, _params):
 
 
 def builder_runner(spec: dict):
+    """TVM's LocalBuilder (with :func:`fast_build`) and, by the target's measurement, its
+    LocalRunner or an RPCRunner on the farm (planctl.tuning.farm)."""
     from tvm.s_tir import meta_schedule as ms
+
+    from planctl.tuning import farm
 
     m = spec["device"]["measurement"]
     builder = ms.builder.LocalBuilder(f_build=fast_build, timeout_sec=spec.get("build_timeout_s", 60))
-    runner = ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(
-        number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"]))
-    return builder, runner
+    evaluator = ms.runner.EvaluatorConfig(number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"])
+    if spec.get("farm"):
+        return builder, farm.rpc_runner(spec["farm"], evaluator, Path(spec["work_dir"]) / farm.SESSIONS_FILE)
+    return builder, ms.runner.LocalRunner(evaluator_config=evaluator)
 
 
 def open_database(spec: dict):
-    from pathlib import Path
-
     from planctl.tuning.database import StoreDatabase
     from planctl.tuning.keys import CacheKey, Device
     from planctl.tuning.scope import resolve
     from planctl.tuning.store import Store
 
-    store = Store.open(Path(spec["cache_dir"]), check=False)  # the parent checked it
+    store = Store.open(None, check=False)  # $PLANCTL_CACHE, set by the parent, which checked it
     scope = resolve(CacheKey.from_dict(spec["key"]), store.keys(), Device.from_dict(spec["device"]),
                     spec.get("policy", "serve"), spec.get("compatible"), store.devices())
     return store, StoreDatabase(store, scope, spec["provenance"], spec["session"])
@@ -167,7 +172,7 @@ def by_cost(tasks: dict, names: list[str]) -> list[str]:
 
 
 def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
-                     runner, started: float) -> str:
+                     runner, started: float, after_batch=lambda: None) -> str:
     """Search task by task, most FLOPs first, one batch per task per round, until the trial budget,
     every task's share or the wall clock is spent. Each task's batch is one ``tune_tasks`` call, so
     its records are committed when the call returns; the next call starts only if the slowest call
@@ -211,6 +216,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
                 max_trials_per_task=cap, num_trials_per_iter=cap, builder=builder, runner=runner,
                 database=database, cost_model=cost_model, measure_callbacks=callbacks)
             slowest = max(slowest, time.monotonic() - before)
+            after_batch()
             added = store.session_counts(spec["session"]).get(hashes[name], 0) - done
             spent += added
             if added == 0:
@@ -227,19 +233,25 @@ def run(spec: dict) -> None:
     from tvm.s_tir import meta_schedule as ms
 
     from planctl.lowering.build import make_target
+    from planctl.tuning import farm
 
     target = make_target(spec["target"])
     mod = tvm.ir.load_json(open(spec["module_json"]).read())
     tasks = {t.task_name: t for t in ms.relax_integration.extract_tasks(mod, target)}
     store, database = open_database(spec)
     builder, runner = builder_runner(spec)
+    watch = farm.Watch(spec["farm"], Path(spec["work_dir"])) if spec.get("farm") else None
+    after_batch = watch.snapshot if watch is not None else (lambda: None)
+    after_batch()
     made, failed = remeasure(spec, tasks, database, target, builder, runner)
+    if made:
+        after_batch()
     names = [*spec["search"], *sorted(failed)] if spec.get("allow_search", True) else []
     trials = spec["trials"] - made
     if not names or trials <= 0:
         return
     database.provenance = {**database.provenance, "source": "search"}
-    stopped = search_in_rounds(spec, tasks, names, trials, store, database, builder, runner, started)
+    stopped = search_in_rounds(spec, tasks, names, trials, store, database, builder, runner, started, after_batch)
     (Path(spec["work_dir"]) / STOPPED_FILE).write_text(stopped)
 
 

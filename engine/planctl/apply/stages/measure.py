@@ -59,7 +59,8 @@ def run(ctx: RunContext) -> Measured:
 def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[BucketMeasured]:
     import numpy as np
 
-    from planctl.measure.benchmark import measure_in_subprocesses
+    from planctl.measure.benchmark import measure_in_subprocesses, on_farm
+    from planctl.tuning.farm import rpc_farm
     from planctl.measure.compare import gate_speedup, latency_warnings
     from planctl.measure.stats import LatencyStats as Stats
     from planctl.verify.strategies import example_inputs
@@ -76,6 +77,7 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
                   "repeats": repeats, "max_seconds": cap}
         contenders = {"candidate": {**common, "kind": "tvm", "path": str(work.libraries["candidate"])},
                       "onnxruntime": {**common, "kind": "onnxruntime", "path": str(ctx.model_file)}}
+        contenders, farm_notes = on_farm(contenders, rpc_farm(ctx.target.model.spec.measurement))
         try:
             result = measure_in_subprocesses(contenders, rounds=ROUNDS)
         except PlanctlError as exc:   # a build that cannot run outside parity: evidence, not a crash
@@ -98,7 +100,7 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
                                                          "bucket's shape (the baseline: its parity examples)"),
                           memory=Memory(peak_rss_mb=rss.get("candidate"), peak_rss_mb_by_contender=rss),
                           speedup=Speedup(**gate_speedup(latency, gate.statistic, gate.min_speedup)),
-                          notes=[f"{work.tag}: {n}" for n in latency_warnings(latency, gate.statistic)])
+                          notes=[f"{work.tag}: {n}" for n in [*latency_warnings(latency, gate.statistic), *farm_notes]])
 
 
 def _traffic(ctx: RunContext, notes: list[str]) -> dict[str, LatencyStats]:

@@ -1,10 +1,13 @@
-"""The governed tuning cache's storage: one SQLite file per cache (``db``), its tables and
-migrations (``schema``) and the record type (``record``). Every SQL statement of planctl lives in
-this package; the rest of ``planctl.tuning`` calls its methods. No TVM here."""
-from planctl.tuning.store.db import (DB_FILE, DEFAULT_CACHE, MissingCacheError, Store,
-                                     generation, resolve_cache_dir)
+"""The governed tuning cache's storage: a SQLite file or a PostgreSQL database (``location``), one
+definition of its tables (``tables``, SQLAlchemy Core) and of every query (``db``), migrations
+(``schema``, Alembic revisions in ``migrations/``), what differs between the two databases
+(``engines``) and the record type (``record``). Every SQL statement of planctl lives in this
+package; the rest of ``planctl.tuning`` calls its methods. No TVM here."""
+from planctl.tuning.store.db import MissingCacheError, Store, generation
+from planctl.tuning.store.location import (DB_FILE, DEFAULT_CACHE, CacheLocation, redact, resolve_cache,
+                                           resolve_cache_dir)
 from planctl.tuning.store.record import FAILED_S, Record, mean_of
-from planctl.tuning.store.schema import SCHEMA_VERSION
+from planctl.tuning.store.tables import SCHEMA_VERSION
 
-__all__ = ["DB_FILE", "DEFAULT_CACHE", "FAILED_S", "SCHEMA_VERSION", "MissingCacheError", "Record", "Store",
-           "generation", "mean_of", "resolve_cache_dir"]
+__all__ = ["DB_FILE", "DEFAULT_CACHE", "FAILED_S", "SCHEMA_VERSION", "CacheLocation", "MissingCacheError", "Record",
+           "Store", "generation", "mean_of", "redact", "resolve_cache", "resolve_cache_dir"]

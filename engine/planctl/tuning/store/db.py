@@ -1,10 +1,12 @@
-"""The tuning cache on disk: one embedded SQLite database, ``<cache>/tuning.sqlite3``, and every SQL
-statement planctl runs against it (the tables are in planctl.tuning.store.schema).
+"""The cache database and every query planctl runs against it, written once in SQLAlchemy Core for
+SQLite (``<cache>/tuning.sqlite3``, one engineer) and PostgreSQL (``postgresql://``, a team).
 
-WAL journal and a busy timeout let two applies (and their search workers) write at once; every
-write is one short transaction, so a search killed at its deadline leaves only whole records. A file
-SQLite cannot read is moved aside and reported, and an empty cache starts in its place; an older
-schema is migrated on open. No TVM here.
+The tables are in planctl.tuning.store.tables, their migrations in planctl.tuning.store.schema,
+what differs between the two databases in planctl.tuning.store.engines. Rows two writers may add at
+once (keys, devices, workloads, records by identity) are inserted with ``ON CONFLICT DO NOTHING``:
+two applies sharing a cache lose nothing and store nothing twice. A SQLite file SQLite cannot read
+is moved aside and reported, and an empty cache starts in its place; an older schema is migrated on
+open. No TVM here.
 """
 from __future__ import annotations
 
@@ -16,83 +18,137 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from filelock import FileLock
 
 from planctl.errors import TuningError
 from planctl.tuning.digest import canonical, checksum
 from planctl.tuning.keys import CacheKey, Device
+from planctl.tuning.store import engines
+from planctl.tuning.store.location import CacheLocation, resolve_cache
 from planctl.tuning.store.record import FAILED_S, Record
-from planctl.tuning.store.schema import device_row, key_row, migrate
+from planctl.tuning.store.rows import device_row, key_row
+from planctl.tuning.store.schema import migrate
+from planctl.tuning.store.tables import (RECORD_COLUMNS, devices, imports, keys, quarantine, records, sessions,
+                                         workloads)
 
-DB_FILE = "tuning.sqlite3"
-DEFAULT_CACHE = Path(".planctl") / "cache"
-BUSY_TIMEOUT_S = 60.0
 VALID = FAILED_S / 10  # a mean below this is a measured candidate, above it a failure mark
-# (``stored``, when the row was written here, is left out: eviction by age uses it, the checksum not)
-RECORD_COLUMNS = ("id", "key_id", "device_id", "workload_hash", "mean_s", "run_secs", "trace", "target",
-                  "args_info", "provenance", "session", "created", "checksum")
-ROW_BYTES = ("length(trace) + length(run_secs) + length(target) + length(args_info) + length(provenance)"
-             " + 200")  # ~200 bytes of fixed columns and index entries per row
-# rank of each record among those of its workload, validity key and device (times are comparable
-# only on one device), best first
-RANKED = ("SELECT id, ROW_NUMBER() OVER (PARTITION BY workload_hash, key_id, device_id ORDER BY mean_s, id) "
-          f"AS rank, stored, {ROW_BYTES} AS bytes FROM records")
+R = records.c
+# ~200 bytes of fixed columns and index entries per row, plus the text columns
+ROW_BYTES = (sa.func.length(R.trace) + sa.func.length(R.run_secs) + sa.func.length(R.target)
+             + sa.func.length(R.args_info) + sa.func.length(R.provenance) + 200)
+
+
+def _ranked():
+    """Each record's rank among those of its workload, validity key and device (times are
+    comparable only on one device), best first, with its stored time and approximate bytes."""
+    rank = sa.func.row_number().over(partition_by=(R.workload_hash, R.key_id, R.device_id), order_by=(R.mean_s, R.id))
+    return sa.select(R.id, rank.label("rank"), R.stored, ROW_BYTES.label("bytes")).subquery("ranked")
 
 
 class MissingCacheError(TuningError):
     """A read-only cache command named a cache that does not exist (exit 2; nothing is created)."""
 
 
-def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
-    """``--cache`` if given, else ``$PLANCTL_CACHE``, else ``.planctl/cache`` under the cwd."""
-    return Path(override or os.environ.get("PLANCTL_CACHE") or DEFAULT_CACHE)
+def _insert(conn: sa.Connection, table: sa.Table):
+    """``INSERT`` in the connection's dialect, for ``ON CONFLICT`` (both dialects spell it alike)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
-def generation(cache_dir: Path) -> dict:
-    """``{path, records, max_id, quarantined}`` of the cache under ``cache_dir`` (``state`` instead
-    when it is absent or unreadable), read-only: nothing is created, migrated or changed."""
-    path = Path(cache_dir).resolve() / DB_FILE
-    found = {"path": str(path)}
-    if not path.is_file():
-        return {**found, "state": "absent"}
+def _insert_new(conn: sa.Connection, table: sa.Table, values: dict, unique=None) -> int:
+    """Insert one row unless a row with its primary key (or the ``unique`` column) exists; returns 1
+    when it was new. Counted with RETURNING: psycopg reports no rowcount for ON CONFLICT DO NOTHING."""
+    key = list(table.primary_key.columns)[0]
+    statement = _insert(conn, table).values(values).on_conflict_do_nothing(
+        index_elements=[unique] if unique is not None else None).returning(key)
+    return len(conn.execute(statement).all())
+
+
+def generation(cache=None) -> dict:
+    """``{path, records, max_id, quarantined}`` of the cache (``state`` instead when it is absent,
+    unreadable or unreachable), read-only: nothing is created, migrated or changed. ``path`` is
+    the SQLite file or the URL with its password masked."""
+    location = resolve_cache(cache)
+    found = {"path": location.shown}
+    if not location.is_postgresql:
+        path = location.sqlite_file.resolve()
+        found = {"path": str(path)}
+        if not path.is_file():
+            return {**found, "state": "absent"}
+        engine = sa.create_engine("sqlite://", poolclass=sa.pool.NullPool, creator=lambda: sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0))
+    else:
+        engine = sa.create_engine(location.url, poolclass=sa.pool.NullPool,
+                                  connect_args={"connect_timeout": engines.CONNECT_TIMEOUT_S})
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
-        try:
-            count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM records").fetchone()
-            quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return {**found, "state": f"unreadable: {exc}"}
+        with engine.connect() as conn:
+            if "records" not in sa.inspect(conn).get_table_names():
+                return {**found, "state": "absent"}
+            count, last = conn.execute(sa.select(sa.func.count(), sa.func.max(R.id))).one()
+            quarantined = conn.scalar(sa.select(sa.func.count()).select_from(quarantine))
+    except sa.exc.DBAPIError as exc:
+        return {**found, "state": f"unreadable: {engines.describe_error(exc, location)}"}
+    finally:
+        engine.dispose()
     return {**found, "records": count, "max_id": last, "quarantined": quarantined}
-
-
-def _in(column: str, values) -> tuple[str, tuple]:
-    values = tuple(values)
-    return f"{column} IN ({','.join('?' * len(values))})", values
 
 
 class Store:
     """The cache database. ``problems`` lists what integrity checks found since it was opened;
-    ``migrated_from`` is the schema version this open migrated (None when none)."""
+    ``migrated_from`` is the schema version this open migrated (None when none); ``where`` is what
+    messages print (the SQLite file, or the URL with its password masked); ``cache_dir`` is this
+    machine's folder for search logs and bindings."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, problems: list[str] | None = None,
+    def __init__(self, location: CacheLocation, engine: sa.Engine, problems: list[str] | None = None,
                  migrated_from: int | None = None):
-        self.path = path
-        self.conn = conn
+        self.location = location
+        self.engine = engine
         self.problems = problems if problems is not None else []
         self.migrated_from = migrated_from
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, cache_dir: Path, check: bool = True, create: bool = True, repair: bool = True) -> "Store":
-        """Open (creating) the store under ``cache_dir``, migrating an older schema; with ``check``,
-        a damaged file is moved aside (with ``repair=False``, for commands that only read, it raises
-        TuningError instead). With ``create=False`` (read-only commands) a missing directory or
-        database raises :class:`MissingCacheError` and nothing is created. A file of a newer schema
-        raises TuningError."""
-        cache_dir = Path(cache_dir)
-        path = cache_dir / DB_FILE
+    def open(cls, cache=None, check: bool = True, create: bool = True, repair: bool = True) -> "Store":
+        """Open (creating) the store ``cache`` names (a folder, a ``postgresql://`` URL or a
+        CacheLocation; default: planctl.tuning.store.location.resolve_cache), migrating an older
+        schema. With ``check``, a damaged SQLite file is moved aside (with ``repair=False``, for
+        commands that only read, it raises TuningError instead). With ``create=False`` (read-only
+        commands) a missing cache raises :class:`MissingCacheError` and nothing is created. A
+        database of a newer schema, or a server that cannot be reached, raises TuningError."""
+        location = resolve_cache(str(cache) if isinstance(cache, os.PathLike) else cache)
+        if location.is_postgresql:
+            return cls._open_postgresql(location, create)
+        return cls._open_sqlite(location, check, create, repair)
+
+    @classmethod
+    def _open_postgresql(cls, location: CacheLocation, create: bool) -> "Store":
+        engine = engines.create_engine(location)
+        try:
+            with engine.begin() as conn:
+                if not create and "records" not in sa.inspect(conn).get_table_names():
+                    raise MissingCacheError(f"no tuning cache in {location.shown} (the database has no planctl "
+                                            "tables)", hint="check --cache / $PLANCTL_CACHE; `planctl apply` or "
+                                                            "`planctl cache migrate --to` creates them")
+                migrated = migrate(conn, location.shown)
+        except sa.exc.DBAPIError as exc:
+            engine.dispose()
+            raise TuningError(f"cannot use the tuning cache {location.shown}: {engines.describe_error(exc, location)}",
+                              hint="check the URL, that the server is up, and the credentials ($PGPASSWORD, "
+                                   "~/.pgpass or a pg_service.conf service)") from None
+        except BaseException:
+            engine.dispose()
+            raise
+        store = cls(location, engine, [], migrated)
+        store._report_migration()
+        return store
+
+    @classmethod
+    def _open_sqlite(cls, location: CacheLocation, check: bool, create: bool, repair: bool) -> "Store":
+        cache_dir, path = location.local_dir, location.sqlite_file
         if not create and not path.is_file():
             what = "directory" if not cache_dir.is_dir() else "database"
             raise MissingCacheError(
@@ -100,281 +156,364 @@ class Store:
                 hint="check --cache / $PLANCTL_CACHE; `planctl apply` creates the cache")
         cache_dir.mkdir(parents=True, exist_ok=True)
         problems: list[str] = []
-        with FileLock(str(cache_dir / ".open.lock"), timeout=BUSY_TIMEOUT_S):
-            conn = None
+        with FileLock(str(cache_dir / ".open.lock"), timeout=engines.BUSY_TIMEOUT_S):
+            engine = engines.create_engine(location)
             try:
-                conn = _connect(path)
                 if check:
-                    _check_file(conn)
-            except sqlite3.DatabaseError as exc:
-                if conn is not None:
-                    conn.close()
+                    with engine.connect() as conn:
+                        engines.check_sqlite(conn)
+            except sa.exc.DatabaseError as exc:
+                engine.dispose()
+                why = engines.describe_error(exc, location)
                 if not repair:
-                    raise TuningError(f"{path}: unreadable database ({exc}); nothing was changed",
-                                      hint="`planctl cache verify` moves it aside and starts an empty cache") from exc
-                moved = _move_aside(path)
-                problems.append(f"{path}: unreadable database ({exc}); moved to {moved.name}, "
-                                "starting an empty cache")
-                conn = _connect(path)
+                    raise TuningError(f"{path}: unreadable database ({why}); nothing was changed",
+                                      hint="`planctl cache verify` moves it aside and starts an empty cache") from None
+                moved = engines.move_aside(path)
+                problems.append(f"{path}: unreadable database ({why}); moved to {moved.name}, starting an empty cache")
+                engine = engines.create_engine(location)
             try:
-                migrated = migrate(conn, path)
+                with engine.connect().execution_options(planctl_write=True) as conn, conn.begin():
+                    migrated = migrate(conn, str(path))
             except BaseException:
-                conn.close()
+                engine.dispose()
                 raise
-        store = cls(path, conn, problems, migrated)
-        if migrated is not None:
-            store.problems.extend(f"quarantined {r[0]}" for r in store.query(
-                "SELECT reason FROM quarantine WHERE reason LIKE '%while migrating%' AND at >= ?", (time.time() - 60,)))
+        store = cls(location, engine, problems, migrated)
+        store._report_migration()
         return store
+
+    def _report_migration(self) -> None:
+        if self.migrated_from is not None:
+            self.problems.extend(f"quarantined {reason}" for reason in self._scalars(
+                sa.select(quarantine.c.reason).where(quarantine.c.reason.like("%while migrating%"),
+                                                     quarantine.c.at >= time.time() - 60)))
+
+    @property
+    def where(self) -> str:
+        """The SQLite file, or the URL with its password masked."""
+        return self.location.shown
+
+    @property
+    def path(self) -> str:
+        return self.where
 
     @property
     def cache_dir(self) -> Path:
-        return self.path.parent
+        """This machine's folder: search logs, bindings (and the SQLite file, for a SQLite cache)."""
+        return self.location.local_dir
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.dispose()
 
     @contextmanager
     def write(self):
-        """One IMMEDIATE transaction (waits up to BUSY_TIMEOUT_S for another writer)."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        """One write transaction (on SQLite, BEGIN IMMEDIATE: waits up to BUSY_TIMEOUT_S for another writer)."""
+        with self._lock, self.engine.connect().execution_options(planctl_write=True) as conn, conn.begin():
+            yield conn
 
-    def query(self, sql: str, args=()) -> list[tuple]:
-        with self._lock:
-            return self.conn.execute(sql, args).fetchall()
+    @contextmanager
+    def read(self):
+        with self._lock, self.engine.connect() as conn:
+            yield conn
+
+    def _rows(self, statement) -> list[sa.Row]:
+        with self.read() as conn:
+            return list(conn.execute(statement))
+
+    def _scalars(self, statement) -> list:
+        with self.read() as conn:
+            return list(conn.scalars(statement))
+
+    def _scalar(self, statement):
+        with self.read() as conn:
+            return conn.scalar(statement)
+
+    def sql(self, text: str, **params) -> list[tuple]:
+        """Run one raw SQL statement (tests and diagnostics only: everything planctl does is a method).
+        A SQLite PRAGMA runs outside any transaction (some, like wal_checkpoint, refuse one)."""
+        if self.dialect == "sqlite" and text.lstrip().upper().startswith("PRAGMA"):
+            raw = self.engine.raw_connection()
+            try:
+                return [tuple(r) for r in raw.driver_connection.execute(text, params).fetchall()]
+            finally:
+                raw.close()
+        with self.write() as conn:
+            result = conn.execute(sa.text(text), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
 
     # keys and devices ------------------------------------------------------------------------
     def ensure_key(self, key: CacheKey) -> str:
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO keys VALUES (?,?,?,?,?,?,?)", key_row(key))
+            _insert_new(conn, keys, key_row(key))
         return key.key_id
 
     def keys(self) -> dict[str, CacheKey]:
-        rows = self.query("SELECT key_id, target_name, target, versions FROM keys")
+        rows = self._rows(sa.select(keys.c.key_id, keys.c.target_name, keys.c.target, keys.c.versions))
         return {r[0]: CacheKey(json.loads(r[2]), json.loads(r[3]), target_name=r[1]) for r in rows}
 
     def ensure_device(self, device: Device) -> str:
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO devices VALUES (?,?,?,?,?,?,?)", device_row(device))
+            _insert_new(conn, devices, device_row(device))
         return device.device_id
 
     def devices(self) -> dict[str, Device]:
-        rows = self.query("SELECT device_id, device, measurement FROM devices")
+        rows = self._rows(sa.select(devices.c.device_id, devices.c.device, devices.c.measurement))
         return {r[0]: Device(json.loads(r[1]), json.loads(r[2])) for r in rows}
 
     # workloads -------------------------------------------------------------------------------
     def put_workload(self, workload_hash: str, blob: str) -> None:
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO workloads VALUES (?,?,?)",
-                         (str(workload_hash), blob, checksum(str(workload_hash), blob)))
+            _insert_new(conn, workloads, {"workload_hash": str(workload_hash), "workload": blob,
+                                          "checksum": checksum(str(workload_hash), blob)})
 
     def workload(self, workload_hash: str) -> str | None:
         """The workload blob (base64 of TVM's JSON), None when absent or quarantined."""
-        rows = self.query("SELECT workload, checksum FROM workloads WHERE workload_hash=?", (workload_hash,))
+        rows = self._rows(sa.select(workloads.c.workload, workloads.c.checksum)
+                          .where(workloads.c.workload_hash == str(workload_hash)))
         if not rows:
             return None
         blob, stored = rows[0]
-        if checksum(workload_hash, blob) != stored:
+        if checksum(str(workload_hash), blob) != stored:
             self.quarantine("workload", f"workload {workload_hash}: checksum mismatch",
                             {"workload_hash": workload_hash, "checksum": stored},
-                            "DELETE FROM workloads WHERE workload_hash=?", (workload_hash,))
+                            workloads.delete().where(workloads.c.workload_hash == str(workload_hash)))
             return None
         return blob
 
     def workload_hashes(self) -> set[str]:
-        return {r[0] for r in self.query("SELECT workload_hash FROM workloads")}
+        return set(self._scalars(sa.select(workloads.c.workload_hash)))
 
     # records: writing ------------------------------------------------------------------------
-    def add(self, records: list[Record]) -> int:
+    def add(self, new: list[Record]) -> int:
         """Insert records (one transaction); returns how many were new (identity not yet stored)."""
         added = 0
         with self.write() as conn:
-            for rec in records:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO records (identity, key_id, device_id, workload_hash, mean_s, run_secs,"
-                    " trace, target, args_info, provenance, session, created, checksum, stored)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (rec.identity(), rec.key_id, rec.device_id, rec.workload_hash, rec.mean_s, rec.run_secs,
-                     rec.trace, rec.target, rec.args_info, rec.provenance, rec.session, rec.created, rec.checksum,
-                     time.time()))
-                added += cur.rowcount
+            for rec in new:
+                added += _insert_new(conn, records, _record_row(rec, time.time()), unique=R.identity)
         return added
 
     # records: reading ------------------------------------------------------------------------
-    def _records(self, where: str = "1", args=(), order: str = "mean_s, id", limit: int = -1) -> list[Record]:
+    def _records(self, where=sa.true(), order=(R.mean_s, R.id), limit: int | None = None) -> list[Record]:
         """Records matching ``where`` whose checksum holds; the others are quarantined, never returned."""
-        rows = self.query(f"SELECT {', '.join(RECORD_COLUMNS)} FROM records WHERE {where} "
-                          f"ORDER BY {order} LIMIT ?", (*args, limit))
+        rows = self._rows(sa.select(*[R[c] for c in RECORD_COLUMNS]).where(where).order_by(*order).limit(limit))
         good = []
         for row in rows:
-            rec = Record(**dict(zip(RECORD_COLUMNS, row)))
+            fields = dict(zip(RECORD_COLUMNS, row))
+            rec = Record(**fields)
             if rec.checksum == _safe_checksum(rec):
                 good.append(rec)
             else:
                 self.quarantine("record", f"record {rec.id} (workload {rec.workload_hash}): checksum mismatch",
-                                dict(zip(RECORD_COLUMNS, row)), "DELETE FROM records WHERE id=?", (rec.id,))
+                                fields, records.delete().where(R.id == rec.id))
         return good
 
     def records(self, key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> list[Record]:
         """Sound records, best first, optionally only of these keys, devices, workloads or session."""
-        where, args = _filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session)
-        return self._records(where, args)
+        return self._records(_filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session))
 
     def by_ids(self, ids: list[int]) -> list[Record]:
-        where, args = _in("id", ids)
-        return self._records(where, args)
+        return self._records(R.id.in_(list(ids)))
 
     def find(self, prefix: str) -> list[Record]:
         """Records whose workload hash, key id or device id starts with ``prefix``, best first."""
-        like = prefix + "%"
-        return self._records("workload_hash LIKE ? OR key_id LIKE ? OR device_id LIKE ?", (like, like, like))
+        return self._records(sa.or_(R.workload_hash.startswith(prefix, autoescape=True),
+                                    R.key_id.startswith(prefix, autoescape=True),
+                                    R.device_id.startswith(prefix, autoescape=True)))
 
     def top_k(self, workload_hash: str, key_ids: list[str], k: int, device_ids: list[str] | None = None,
               prefer: str | None = None) -> list[Record]:
         """Best ``k`` valid records of a workload among ``key_ids`` (failed candidates skipped, like
         TVM), only measured on ``device_ids`` when given; records measured on ``prefer`` (a device
         id) come first, since run times are comparable only on one device."""
-        where, args = _filters(key_ids=key_ids, device_ids=device_ids, workloads=[workload_hash])
-        order, order_args = ("(device_id = ?) DESC, mean_s, id", (prefer,)) if prefer else ("mean_s, id", ())
-        return self._records(f"{where} AND mean_s < ?", (*args, VALID, *order_args), order=order, limit=k)
+        where = sa.and_(_filters(key_ids=key_ids, device_ids=device_ids, workloads=[workload_hash]), R.mean_s < VALID)
+        order = (sa.case((R.device_id == prefer, 0), else_=1), R.mean_s, R.id) if prefer else (R.mean_s, R.id)
+        return self._records(where, order=order, limit=k)
 
     def serving_rows(self, key_ids: list[str]) -> list[dict]:
         """One row per record of ``key_ids`` (no checksum check: a census, not a lookup):
         ``workload_hash, key_id, device_id, identity, valid, mean_s``."""
-        where, args = _filters(key_ids=key_ids)
-        rows = self.query(f"SELECT workload_hash, key_id, device_id, identity, mean_s < ?, mean_s FROM records "
-                          f"WHERE {where}", (VALID, *args))
-        return [{"workload_hash": r[0], "key_id": r[1], "device_id": r[2], "identity": r[3], "valid": bool(r[4]),
-                 "mean_s": r[5]} for r in rows]
+        rows = self._rows(sa.select(R.workload_hash, R.key_id, R.device_id, R.identity, R.mean_s)
+                          .where(_filters(key_ids=key_ids)))
+        return [{"workload_hash": r[0], "key_id": r[1], "device_id": r[2], "identity": r[3], "valid": r[4] < VALID,
+                 "mean_s": r[4]} for r in rows]
 
     def count(self, key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> int:
-        where, args = _filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session)
-        return self.query(f"SELECT COUNT(*) FROM records WHERE {where}", args)[0][0]
+        where = _filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session)
+        return self._scalar(sa.select(sa.func.count()).select_from(records).where(where))
 
     def session_counts(self, session: str) -> dict[str, int]:
         """{workload hash: records the session committed}."""
-        return dict(self.query("SELECT workload_hash, COUNT(*) FROM records WHERE session=? "
-                               "GROUP BY workload_hash", (session,)))
+        return dict(self._rows(sa.select(R.workload_hash, sa.func.count()).where(R.session == session)
+                               .group_by(R.workload_hash)))
 
     def session_summary(self, session: str) -> dict[str, tuple[int, bool]]:
         """{workload hash: (records the session committed, whether any was a re-measurement)}."""
-        rows = self.query("SELECT workload_hash, COUNT(*), MAX(provenance LIKE '%\"remeasured\"%') "
-                          "FROM records WHERE session=? GROUP BY workload_hash", (session,))
+        remeasured = sa.func.max(sa.case((R.provenance.like('%"remeasured"%'), 1), else_=0))
+        rows = self._rows(sa.select(R.workload_hash, sa.func.count(), remeasured).where(R.session == session)
+                          .group_by(R.workload_hash))
         return {r[0]: (r[1], bool(r[2])) for r in rows}
+
+    def sessions_of(self, key_id: str) -> list[str]:
+        """Sessions (searches) that committed records under ``key_id``, oldest first."""
+        return self._scalars(sa.select(sessions.c.session).where(sessions.c.key_id == key_id)
+                             .order_by(sessions.c.started))
 
     def key_device_summary(self) -> list[dict]:
         """Per (validity key, device): records, valid records, workloads (for ``planctl cache ls``)."""
-        rows = self.query("SELECT key_id, device_id, COUNT(*), SUM(mean_s < ?), COUNT(DISTINCT workload_hash) "
-                          "FROM records GROUP BY key_id, device_id ORDER BY key_id, device_id", (VALID,))
-        return [{"key_id": r[0], "device_id": r[1], "records": r[2], "valid": r[3] or 0, "workloads": r[4]}
+        valid = sa.func.sum(sa.case((R.mean_s < VALID, 1), else_=0))
+        rows = self._rows(sa.select(R.key_id, R.device_id, sa.func.count(), valid,
+                                    sa.func.count(sa.distinct(R.workload_hash)))
+                          .group_by(R.key_id, R.device_id).order_by(R.key_id, R.device_id))
+        return [{"key_id": r[0], "device_id": r[1], "records": r[2], "valid": int(r[3] or 0), "workloads": r[4]}
                 for r in rows]
 
     # sessions, imports, quarantine -----------------------------------------------------------
     def start_session(self, session: str, key_id: str, device_id: str, info: dict) -> None:
         with self.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO sessions VALUES (?,?,?,?,?,NULL)",
-                         (session, key_id, device_id, canonical(info), time.time()))
+            values = {"key_id": key_id, "device_id": device_id, "info": canonical(info), "started": time.time(),
+                      "finished": None}
+            conn.execute(_insert(conn, sessions).values(session=session, **values)
+                         .on_conflict_do_update(index_elements=[sessions.c.session], set_=values))
 
     def finish_session(self, session: str, info: dict) -> None:
         with self.write() as conn:
-            conn.execute("UPDATE sessions SET info=?, finished=? WHERE session=?",
-                         (canonical(info), time.time(), session))
+            conn.execute(sessions.update().where(sessions.c.session == session)
+                         .values(info=canonical(info), finished=time.time()))
 
     def stamp_session(self, session: str, extra: dict[str, dict]) -> None:
         """Merge ``extra[workload_hash]`` into the provenance of the session's records (e.g. the
         trials the task got), re-sealing each checksum."""
-        records = self.records(session=session)  # read first: a quarantine writes itself
+        found = self.records(session=session)  # read first: a quarantine writes itself
         with self.write() as conn:
-            for rec in records:
+            for rec in found:
                 if rec.workload_hash not in extra:
                     continue
                 rec.provenance = canonical({**rec.json("provenance"), **extra[rec.workload_hash]})
-                conn.execute("UPDATE records SET provenance=?, checksum=? WHERE id=?",
-                             (rec.provenance, rec.expected_checksum(), rec.id))
+                conn.execute(records.update().where(R.id == rec.id)
+                             .values(provenance=rec.provenance, checksum=rec.expected_checksum()))
 
     def imported(self, file_digest: str) -> bool:
-        return bool(self.query("SELECT 1 FROM imports WHERE digest=?", (file_digest,)))
+        return bool(self._rows(sa.select(imports.c.digest).where(imports.c.digest == file_digest)))
 
-    def note_import(self, file_digest: str, source: str, records: int) -> None:
+    def note_import(self, file_digest: str, source: str, count: int) -> None:
         with self.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO imports VALUES (?,?,?,?)",
-                         (file_digest, source, records, time.time()))
+            values = {"source": source, "records": count, "at": time.time()}
+            conn.execute(_insert(conn, imports).values(digest=file_digest, **values)
+                         .on_conflict_do_update(index_elements=[imports.c.digest], set_=values))
 
-    def quarantine(self, kind: str, reason: str, row: dict, delete_sql: str, delete_args) -> None:
-        """Move a damaged row to ``quarantine`` (kept for inspection) and report it."""
+    def quarantine(self, kind: str, reason: str, row: dict, delete) -> None:
+        """Move a damaged row to ``quarantine`` (kept for inspection) and report it; ``delete`` is
+        the statement that removes it from use."""
         with self.write() as conn:
-            conn.execute("INSERT INTO quarantine (kind, reason, row, at) VALUES (?,?,?,?)",
-                         (kind, reason, json.dumps(row, default=str), time.time()))
-            conn.execute(delete_sql, delete_args)
+            conn.execute(quarantine.insert().values(kind=kind, reason=reason, row=json.dumps(row, default=str),
+                                                    at=time.time()))
+            conn.execute(delete)
         self.problems.append(f"quarantined {reason}")
 
     def quarantined(self) -> int:
-        return self.query("SELECT COUNT(*) FROM quarantine")[0][0]
+        return self._scalar(sa.select(sa.func.count()).select_from(quarantine))
 
     # eviction (the policy is planctl.tuning.eviction) ----------------------------------------
     def size_bytes(self) -> int:
-        """Size of the database file's pages, in bytes."""
-        return self.query("PRAGMA page_count")[0][0] * self.query("PRAGMA page_size")[0][0]
+        """Bytes the store takes (planctl.tuning.store.engines.size_bytes)."""
+        with self.read() as conn:
+            return engines.size_bytes(conn)
 
     def evict(self, keep: int, stored_before: float, max_bytes: int, dry_run: bool) -> tuple[int, int, int, int]:
         """Delete (unless ``dry_run``) records ranked beyond ``keep`` per workload, key and device,
         records stored before ``stored_before`` (unix seconds), then the worst until the payload
         fits ``max_bytes``, and workloads no record uses. Returns the four counts."""
+        ranked = _ranked()
         with self.write() as conn:
-            beyond = _delete(conn, f"SELECT id FROM ({RANKED}) WHERE rank > ?", (keep,), dry_run)
-            old = _delete(conn, "SELECT id FROM records WHERE stored < ?", (stored_before,), dry_run)
+            beyond = _delete(conn, sa.select(ranked.c.id).where(ranked.c.rank > keep), dry_run)
+            old = _delete(conn, sa.select(R.id).where(R.stored < stored_before), dry_run)
             over = _trim(conn, max_bytes, dry_run)
-            workloads = 0 if dry_run else conn.execute(
-                "DELETE FROM workloads WHERE workload_hash NOT IN (SELECT workload_hash FROM records)").rowcount
+            unused = 0 if dry_run else conn.execute(workloads.delete().where(
+                workloads.c.workload_hash.not_in(sa.select(R.workload_hash)))).rowcount
         if not dry_run:
-            self.query("PRAGMA incremental_vacuum")
-            if self.query("PRAGMA freelist_count")[0][0]:
-                # free pages left: the file predates auto-vacuum (older planctl set it after WAL mode,
-                # where SQLite ignores it); one full VACUUM returns the space and converts the file
-                self.query("VACUUM")
-        return beyond, old, over, workloads
+            engines.reclaim(self.engine)
+        return beyond, old, over, unused
+
+    # copying into another cache (planctl cache migrate) --------------------------------------
+    def copy_into(self, other: "Store") -> dict[str, int]:
+        """Copy every sound row of this store into ``other`` (rows already there are skipped, by
+        key: identity for records); damaged records and workloads are quarantined here instead.
+        Record ids are ``other``'s own; ``stored`` times are kept (eviction by age stays true).
+        Returns counts of new rows per table, and ``records_read`` (sound records here)."""
+        copied = {name: 0 for name in ("keys", "devices", "workloads", "sessions", "imports", "quarantine")}
+        found = self.records()
+        sound = {h for h in self.workload_hashes() if self.workload(h) is not None}
+        stored = dict(self._rows(sa.select(R.id, R.stored)))
+        plain = {"keys": keys, "devices": devices, "sessions": sessions, "imports": imports}
+        rows = {name: [dict(r) for r in self._rows_mapped(sa.select(table))] for name, table in plain.items()}
+        rows["workloads"] = [dict(r) for r in self._rows_mapped(sa.select(workloads)) if r["workload_hash"] in sound]
+        held = [dict(r) for r in self._rows_mapped(sa.select(quarantine))]
+        with other.write() as conn:
+            for name, table in (*plain.items(), ("workloads", workloads)):
+                for row in rows[name]:
+                    copied[name] += _insert_new(conn, table, row)
+            seen = {(r.reason, r.at) for r in conn.execute(sa.select(quarantine.c.reason, quarantine.c.at))}
+            for row in held:
+                if (row["reason"], row["at"]) not in seen:
+                    conn.execute(quarantine.insert().values({k: v for k, v in row.items() if k != "id"}))
+                    copied["quarantine"] += 1
+            copied["records"] = sum(_insert_new(conn, records, _record_row(rec, stored.get(rec.id, time.time())),
+                                                unique=R.identity) for rec in found)
+        return {**copied, "records_read": len(found)}
+
+    def _rows_mapped(self, statement) -> list:
+        with self.read() as conn:
+            return list(conn.execute(statement).mappings())
+
+    # the one-search-at-a-time lock -----------------------------------------------------------
+    def search_locks(self) -> engines.SearchLocks:
+        """Exclusive locks by name across every process sharing this cache (planctl.tuning.store.engines.SearchLocks)."""
+        return engines.SearchLocks(self.engine, self.cache_dir)
 
 
-def _filters(key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> tuple[str, tuple]:
-    where, args = ["1"], []
-    for column, values in (("key_id", key_ids), ("device_id", device_ids), ("workload_hash", workloads)):
+def _filters(key_ids=None, device_ids=None, workloads=None, session: str | None = None):
+    where = [sa.true()]
+    for column, values in ((R.key_id, key_ids), (R.device_id, device_ids), (R.workload_hash, workloads)):
         if values is not None:
-            clause, found = _in(column, values)
-            where.append(clause)
-            args += found
+            where.append(column.in_([str(v) for v in values]))
     if session is not None:
-        where.append("session=?")
-        args.append(session)
-    return " AND ".join(where), tuple(args)
+        where.append(R.session == session)
+    return sa.and_(*where)
 
 
-def _delete(conn, select: str, args, dry_run: bool) -> int:
-    ids = [r[0] for r in conn.execute(select, args).fetchall()]
+def _delete(conn: sa.Connection, select, dry_run: bool) -> int:
+    ids = list(conn.scalars(select))
     if ids and not dry_run:
-        conn.executemany("DELETE FROM records WHERE id=?", [(i,) for i in ids])
+        conn.execute(records.delete().where(R.id == sa.bindparam("doomed")), [{"doomed": i} for i in ids])
     return len(ids)
 
 
-def _trim(conn, max_bytes: int, dry_run: bool) -> int:
+def _trim(conn: sa.Connection, max_bytes: int, dry_run: bool) -> int:
     """Delete until the records' payload fits ``max_bytes``: worst-ranked rows first, each group's best last."""
-    rows = conn.execute(f"SELECT id, bytes FROM ({RANKED}) ORDER BY rank = 1, rank DESC, stored, id").fetchall()
+    ranked = _ranked()
+    rows = conn.execute(sa.select(ranked.c.id, ranked.c.bytes)
+                        .order_by(sa.case((ranked.c.rank == 1, 1), else_=0), ranked.c.rank.desc(), ranked.c.stored,
+                                  ranked.c.id)).all()
     total = sum(b for _, b in rows)
     doomed = []
     for row_id, size in rows:
         if total <= max_bytes:
             break
-        doomed.append((row_id,))
+        doomed.append({"doomed": row_id})
         total -= size
     if doomed and not dry_run:
-        conn.executemany("DELETE FROM records WHERE id=?", doomed)
+        conn.execute(records.delete().where(R.id == sa.bindparam("doomed")), doomed)
     return len(doomed)
+
+
+def _record_row(rec: Record, stored: float) -> dict:
+    return {"identity": rec.identity(), "key_id": rec.key_id, "device_id": rec.device_id,
+            "workload_hash": rec.workload_hash, "mean_s": rec.mean_s, "run_secs": rec.run_secs, "trace": rec.trace,
+            "target": rec.target, "args_info": rec.args_info, "provenance": rec.provenance, "session": rec.session,
+            "created": rec.created, "checksum": rec.checksum, "stored": stored}
 
 
 def _safe_checksum(rec: Record) -> str | None:
@@ -382,35 +521,3 @@ def _safe_checksum(rec: Record) -> str | None:
         return rec.expected_checksum()
     except (TypeError, ValueError):
         return None
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-    # incremental auto-vacuum lets prune give space back without an exclusive VACUUM; it takes
-    # effect only on a new file and only when set before journal_mode=WAL (SQLite ignores it after)
-    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a crash may lose the last commit, never corrupt
-    return conn
-
-
-def _check_file(conn: sqlite3.Connection) -> None:
-    """Raise sqlite3.DatabaseError when the file is not a sound planctl store."""
-    result = conn.execute("PRAGMA quick_check").fetchall()
-    if result != [("ok",)]:
-        raise sqlite3.DatabaseError("quick_check: " + "; ".join(str(r[0]) for r in result[:3]))
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if tables and "records" not in tables:
-        raise sqlite3.DatabaseError("not a planctl tuning store (no records table)")
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename a damaged database (and its WAL/SHM files) to ``*.corrupt-<unix time>``."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(str(path) + suffix)
-        if src.exists():
-            src.replace(Path(str(target) + suffix))
-    return target
