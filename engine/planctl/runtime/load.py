@@ -186,7 +186,7 @@ def load(out_dir: str | os.PathLike) -> Artifact | Dispatcher:
     not verified."""
     out = Path(out_dir)
     manifest = _manifest(out)
-    if "buckets" in manifest:
+    if manifest.get("buckets") and manifest.get("dims"):
         return _dispatcher(out, manifest)
     return _artifact(out, manifest)
 
