@@ -38,6 +38,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
         for tag, b in result.buckets.items():
             missing = ", ".join(b["without_valid_record"]) or "none"
             click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
-                       f"this run, kernels scheduled {b.get('scheduled')}; without a valid record: {missing}")
+                       f"this run, kernels scheduled {b.get('scheduled')}, {b.get('default_schedule', 0)} kept on TVM's default "
+                       f"schedule (budget max_tasks); searched without a valid record: {missing}")
         if result.records_file:
             click.echo(f"wrote {result.records_file}")

@@ -166,10 +166,11 @@ class Budget(Evidence):
     trials: int
     wall_clock_s: float
     trials_per_task: int
+    max_tasks: Optional[int] = Field(None, description="tasks of most FLOPs searched per build (None: every task)")
     capped_by: list[str] = Field(description="repository limits that lowered the plan's budget")
 
 
-TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search"]  # tuning.census.SOURCES
+TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search", "default"]  # tuning.census.SOURCES
 
 
 class TuningTask(Evidence):

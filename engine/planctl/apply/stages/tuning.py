@@ -72,9 +72,11 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
         return {"shape_env": work.shape_env, "tasks": 0, "valid": 0, "without_valid_record": [], "trials_spent": 0,
                 "failure": work.failure.summary() if work.failure else None}
     scope = ctx.cache.scope
-    missing = [t.name for t in report.tasks
-               if not ctx.cache.store.top_k(t.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids)]
-    return {"shape_env": work.shape_env, "tasks": len(report.tasks), "valid": len(report.tasks) - len(missing),
+    default = [t.name for t in report.tasks if t.source == "default"]
+    missing = [t.name for t in report.tasks if t.source != "default"
+               and not ctx.cache.store.top_k(t.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids)]
+    return {"shape_env": work.shape_env, "tasks": len(report.tasks),
+            "valid": len(report.tasks) - len(missing) - len(default), "default_schedule": len(default),
             "without_valid_record": missing, "trials_spent": report.trials_spent,
             "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "seconds": round(report.seconds, 1),
             "stopped_by": report.stopped_by}
@@ -122,7 +124,8 @@ def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str
     from planctl.tuning import search
 
     cache, allow_drift = ctx.cache, ctx.options.allow_version_drift
-    todo, remeasure, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope, cache.committed)
+    todo, remeasure, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope, cache.committed,
+                                               budget.max_tasks)
     report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
                                  key=cache.key.to_dict(), device=cache.device.to_dict(), policy=cache.policy)
     report.census = search.source_counts(tasks)

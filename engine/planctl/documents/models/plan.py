@@ -188,6 +188,10 @@ class TuningBudget(Frozen):
     trials: PositiveInt
     wall_clock_s: PositiveFloat
     trials_per_task: PositiveInt | None = None
+    max_tasks: PositiveInt | None = Field(None, description=(
+        "search only the tasks of most FLOPs per inference (TVM's estimate x call count), at most this many per "
+        "build; the others keep TVM's default schedule and are never searched (the census says so): where a "
+        "budget cannot cover every task of every shape bucket, the kernels that dominate latency get it"))
 
 
 class Autotuning(TechniqueBase):
