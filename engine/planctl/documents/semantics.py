@@ -104,7 +104,7 @@ def _shares(dim: str, at: str, values: list) -> Iterator[Found]:
         yield ("PLN122", join(f"{at}/values", plain), f"`{dim}` gives traffic shares for some values but not "
                f"for value {values[plain]}", f"write it as {{value: {values[plain]}, share: ...}}, or drop the shares")
         return
-    if all(_is_num(s) for s in shares) and abs(sum(shares) - 1.0) > SHARE_SUM_TOLERANCE:
+    if all(_is_num(s) for s in shares) and abs(sum(shares) - 1.0) > SHARE_SUM_TOLERANCE + 1e-9:   # 0.99 is within
         yield ("PLN122", f"{at}/values", f"the traffic shares of `{dim}` add up to {sum(shares):.4g}, not 1",
                "give each value its fraction of calls; the fractions of one dim add up to 1")
 
