@@ -53,7 +53,7 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
     ``compatible_with`` is missing."""
     from planctl.documents.load import compatible_targets
     from planctl.documents.references import checked_model, records_path
-    from planctl.documents.shapes import production_shape_envs
+    from planctl.documents.shapes import choose_buckets
     from planctl.documents.techniques import autotuning, enabled
     from planctl.errors import PlanctlError
     from planctl.rules.config import load_config
@@ -65,7 +65,7 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
     except PlanctlError:  # a bad configuration file is check's to report; the plan still prints
         ceiling = None
     return Preview(plan=plan_document.model.metadata.name, target=target, spec=spec, target_spec=target_spec,
-                   shapes=production_shape_envs(spec), techniques=enabled(spec), autotuning=autotuning(spec),
+                   shapes=choose_buckets(spec), techniques=enabled(spec), autotuning=autotuning(spec),
                    model=checked_model(root, plan_document), records=records_path(plan_document, root),
                    compatible=compatible_targets(target_spec, root), ceiling=ceiling, cache_dir=cache_dir)
 
