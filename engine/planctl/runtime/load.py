@@ -99,8 +99,9 @@ class Dispatcher:
             raise ValueError(f"a call of {shape_text(shape)} is larger than every bucket of this artifact "
                              f"({largest}): it is refused, not split or padded across buckets")
         if not self.manifest.get("padding") and found != shape:
+            built = "; ".join(f"{c['dtype']} {c['shape']} ('{c['name']}')" for b in self.buckets for c in b.contract)
             raise ValueError(f"a call of {shape_text(shape)} does not match a bucket exactly, and this artifact "
-                             "may not pad (its model was built for fixed shapes)")
+                             f"may not pad (its model has fixed shapes): the artifact was built for {built}")
         return next(b for b in self.buckets if b.shape_env == found)
 
     def __call__(self, **inputs):

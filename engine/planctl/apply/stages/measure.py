@@ -65,7 +65,7 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
     from planctl.measure.stats import LatencyStats as Stats
     from planctl.verify.strategies import example_inputs
 
-    if not work.has_candidate or not work.baseline_ms:
+    if not work.has_candidate:
         return None
     repeats, cap = max(ctx.options.measure_repeats // ROUNDS, 3), ctx.options.measure_max_seconds
     inputs_file = ctx.staging / f"measure-inputs-{work.tag}.npz"
@@ -77,6 +77,9 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
                   "repeats": repeats, "max_seconds": cap}
         contenders = {"candidate": {**common, "kind": "tvm", "path": str(work.libraries["candidate"])},
                       "onnxruntime": {**common, "kind": "onnxruntime", "path": str(ctx.model_file)}}
+        if not work.baseline_ms:   # verification did not time the baseline: time it here, capped
+            contenders["baseline"] = {**common, "kind": "tvm", "path": str(work.libraries["baseline"]), "warmup": 1,
+                                      "repeats": 4}
         contenders, farm_notes = on_farm(contenders, rpc_farm(ctx.target.model.spec.measurement))
         try:
             result = measure_in_subprocesses(contenders, rounds=ROUNDS)
@@ -85,15 +88,17 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
             return None
         finally:
             inputs_file.unlink(missing_ok=True)
-    baseline = Stats.from_samples(work.baseline_ms, warmup=work.baseline_warmup, interleaved=False,
-                                  batch_size=common["batch_size"]).to_dict()
-    latency = {"baseline": baseline, **result["latency"]}
+    latency = dict(result["latency"])
+    if work.baseline_ms:
+        latency["baseline"] = Stats.from_samples(work.baseline_ms, warmup=work.baseline_warmup, interleaved=False,
+                                                 batch_size=common["batch_size"]).to_dict()
     rss = {**result["peak_rss_mb"], **({"baseline": work.baseline_rss_mb} if work.baseline_rss_mb else {})}
     gate = ctx.spec.envelope.performance
-    method = (f"{result['method']} ({ROUNDS} rounds, at most {cap:g} s of sampled calls per contender and round); "
-              f"baseline: its {len(work.baseline_ms) + work.baseline_warmup} timed parity calls in one fresh process "
-              f"(first dropped as warm-up when there were more), within baseline_max_seconds="
-              f"{ctx.options.baseline_max_seconds:g}")
+    method = f"{result['method']} ({ROUNDS} rounds, at most {cap:g} s of sampled calls per contender and round)"
+    if work.baseline_ms:
+        method += (f"; baseline: its {len(work.baseline_ms) + work.baseline_warmup} timed parity calls in one fresh "
+                   f"process (first dropped as warm-up when there were more), within baseline_max_seconds="
+                   f"{ctx.options.baseline_max_seconds:g}")
     return BucketMeasured(latency=latency,
                           measurement=Measurement(method=method, rounds=result["rounds"],
                                                   inputs="one hypothesis example inside the input domains, at the "
