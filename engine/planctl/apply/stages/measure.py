@@ -133,14 +133,15 @@ def _traffic(ctx: RunContext, notes: list[str]) -> dict[str, LatencyStats]:
             np.savez(points[tag], **example)
             sizes[tag] = batch_size(example)
         spec = {"kind": "onnxruntime-points", "path": str(ctx.model_file), "points": points, "threads": ctx.threads,
-                "warmup": WARMUP, "repeats": max(ctx.options.measure_repeats // ROUNDS // 2, 3),
-                "max_seconds": ctx.options.measure_max_seconds / 2}
+                # one warm-up per point: the session is warm after the first point
+                "warmup": 1, "repeats": max(ctx.options.measure_repeats // ROUNDS // 2, 3),
+                "max_seconds": ctx.options.measure_max_seconds / 4}
         try:
             pooled = measure_points(spec, rounds=ROUNDS)
         except PlanctlError as exc:
             notes.append(f"the traffic mix was not measured: {exc.message}")
             return {}
-    return {tag: LatencyStats(**Stats.from_samples(samples, warmup=WARMUP, batch_size=sizes[tag]).to_dict())
+    return {tag: LatencyStats(**Stats.from_samples(samples, warmup=1, batch_size=sizes[tag]).to_dict())
             for tag, samples in pooled.items()}
 
 
