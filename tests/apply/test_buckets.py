@@ -180,3 +180,34 @@ def test_a_baked_dim_is_refused_naming_the_node(tmp_path: Path):
     repo = _repo(tmp_path, baked_batch=4)
     with pytest.raises(LoweringError, match="baked_reshape.*Reshape.*`batch`"):
         _apply(repo)
+
+
+def test_a_bucket_that_fails_parity_rolls_back_alone_to_its_verified_baseline(tmp_path: Path, monkeypatch):
+    import dataclasses
+
+    import numpy as np
+
+    from planctl.apply.stages import verify
+    from planctl.runtime import load
+
+    original = verify._parity
+
+    def failing_at_the_large_bucket(ctx, work, reference):
+        found = original(ctx, work, reference)
+        if work.tag != "batch-4_seq-8":
+            return found
+        return dataclasses.replace(found, passed=False, reason="embedding: 3 of 64 elements outside tolerance")
+
+    monkeypatch.setattr(verify, "_parity", failing_at_the_large_bucket)
+    repo = _repo(tmp_path)
+    result = _apply(repo)
+    assert result.verdict == "partial", result.record["decision"]["reasons"]
+    serves = {b["tag"]: (b["verdict"], b["serves"]) for b in result.record["decision"]["buckets"]}
+    assert serves == {"batch-4_seq-4": ("promote", "candidate"), "batch-4_seq-8": ("rollback", "baseline")}
+    assert (repo / "out" / "tiny-encoder" / "x86-64-avx2" / "manifest.json").is_file()   # deployed: live
+    runner = load(result.out_dir)
+    assert runner.which == "mixed"
+    assert runner.which_by_bucket == {"batch-4_seq-4": "candidate", "batch-4_seq-8": "baseline"}
+    call = _call(2, 7)
+    assert runner.bucket_of(**call).which == "baseline"
+    assert runner(**call)[0].shape == (2, 16) and np.isfinite(runner(**call)[0]).all()
