@@ -7,7 +7,7 @@ check that finds a node that fixes a dim the graph's inputs leave symbolic.
   ``range_len`` variable unrelated to the input's dims. A dynamo-exported transformer builds its
   attention mask from ``Range(0, seq)``; the fresh variable then fails to unify with ``seq`` and a
   later ``Reshape`` stops the import ("Reshape expects the input tensor to have known shape",
-  docs/tvm-0.27.md §13). With this fix a static scalar is a constant and an integer ``Range`` over
+  docs/tvm-0.27.md §14). With this fix a static scalar is a constant and an integer ``Range`` over
   shape values is ``R.arange(start, limit, delta)`` on those values, so its length is ``seq``.
 - :class:`DimTracker`: during a symbolic import, the shapes each converted node gives its outputs.
   A node whose target shape is a constant (``Reshape`` to ``[2, -1, 12, 32]``, ``Expand`` to a
