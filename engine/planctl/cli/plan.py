@@ -79,8 +79,9 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
                      + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
     if info.get("runs_here"):
         lines.append(f"  this host runs {info['target']}: {info['runs_here']}")
-    shapes = ", ".join(shape_text(s) for s in info["shapes"])
-    lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
+    shapes = "; ".join(shape_text(s) for s in info["shapes"])
+    lines.append(f"  shape buckets: {shapes} (one candidate build each, tuned at its shape; calls are padded up to "
+                 "the smallest bucket that fits)")
     lines.append("  techniques -> passes:")
     for t in info["techniques"]:
         if not t["enabled"]:
