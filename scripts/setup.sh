@@ -45,7 +45,11 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   step .venv/bin/python -m pip install -q -e ".[tvm,examples,test]"
   echo "$want" > "$stamp"
 fi
+# the example plan's model: batch and seq symbolic (one file serves every production shape)
 step .venv/bin/python examples/minilm/export.py
-# the GPU plan (plans/minilm-embed-h200.yaml) runs batch 32; `planctl check` verifies its digest too
-step .venv/bin/python examples/minilm/export.py --batch 32 --out examples/minilm/minilm-b32-s128.onnx
+# the GPU plans (plans/minilm-embed-h200*.yaml) run batch 32 x 128 only: a static export; `planctl check`
+# verifies its digest too
+step .venv/bin/python examples/minilm/export.py --static --batch 32 --seq 128 --out examples/minilm/minilm-b32-s128.onnx
+# the int8 plan (plans/minilm-embed-int8.yaml): batch 2 x 128, static, as its tuning records were searched
+step .venv/bin/python examples/minilm/export.py --static --batch 2 --seq 128 --out examples/minilm/minilm-b2-s128.onnx
 grep -E "^(exported|.*exists \(sha256)" "$log" | sed 's/^/setup: /' >&2 || true

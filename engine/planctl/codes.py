@@ -118,6 +118,11 @@ _DOCUMENT_CODES = [
          "{min, opt, max, values}."),
     Code("PLN113", "value-outside-range", "A representative dim value lies outside its [min, max].",
          "`values` are production values of the dim and must lie inside the declared range."),
+    Code("PLN122", "traffic-shares", "A dim's traffic shares are incomplete, do not add up to 1, or a value repeats.",
+         "Each entry of a dim's `values` is a number or `{value, share}`; when the traffic share of "
+         "the values is known it is given on every value of the dim, and the shares add up to 1 "
+         "(within 0.01, for rounded dashboard figures). apply chooses its shape buckets and weighs "
+         "its traffic figures with them (planctl.documents.shapes)."),
     Code("PLN114", "empty-domain", "A value domain has min > max.",
          "Integer and float ranges of input domains are inclusive and need min <= max."),
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",

@@ -9,11 +9,15 @@ The model is the real sentence-transformers/all-MiniLM-L6-v2 shipped inside the 
 and returns ``sentence_embedding``: float32 [batch, 384], mean-pooled over the unmasked tokens and
 L2-normalised, exactly as sentence-transformers' ``Pooling`` + ``Normalize`` modules compute it.
 
-The dynamo exporter bakes the batch size into Reshape constants ,
-so the model is exported once per production shape: ``--batch`` and ``--seq`` must match the plan
-(apply checks the graph's static dims against the plan and refuses a mismatch).
+By default ``batch`` and ``seq`` stay symbolic: torch.export traces with both declared dynamic
+(``torch.export.Dim``), so the exporter computes every Reshape target from the input's shape
+instead of baking the example's sizes into constants, and one file serves every production shape
+(plans/minilm-embed.yaml: batch 1-32, seq 16-128; onnxruntime runs it at any shape). ``--static``
+exports the example shape ``--batch`` x ``--seq`` with fixed dims instead (the GPU plans'
+batch-32 model): such a graph computes wrong results at any other shape, and apply refuses it there.
 
-Usage: ``python examples/minilm/export.py --out examples/minilm/minilm-b2-s128.onnx --batch 2 --seq 128``
+Usage: ``python examples/minilm/export.py`` (dynamic, ``examples/minilm/minilm.onnx``), or
+``python examples/minilm/export.py --static --batch 32 --out examples/minilm/minilm-b32-s128.onnx``
 """
 from __future__ import annotations
 
@@ -76,8 +80,22 @@ def strip_provenance(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def export(out: Path, batch: int, seq: int) -> str:
-    """Export to ``out`` and return the file's sha256 (hex)."""
+# the range torch.export guards the dynamic dims for (the example shape lies inside it)
+DYNAMIC_RANGES = {"batch": (1, 1024), "seq": (2, 512)}
+
+
+def dynamic_shapes() -> dict:
+    """``batch`` and ``seq`` symbolic on both inputs (torch.export.Dim, shared by name)."""
+    import torch
+
+    dims = {name: torch.export.Dim(name, min=lo, max=hi) for name, (lo, hi) in DYNAMIC_RANGES.items()}
+    axes = {0: dims["batch"], 1: dims["seq"]}
+    return {"input_ids": axes, "attention_mask": axes}
+
+
+def export(out: Path, batch: int, seq: int, static: bool = False) -> str:
+    """Export to ``out`` (symbolic batch and seq unless ``static``; traced at ``batch`` x ``seq``)
+    and return the file's sha256 (hex)."""
     import torch
 
     torch.manual_seed(0)
@@ -93,6 +111,7 @@ def export(out: Path, batch: int, seq: int) -> str:
             dynamo=True,
             input_names=["input_ids", "attention_mask"],
             output_names=["sentence_embedding"],
+            dynamic_shapes=None if static else dynamic_shapes(),
             external_data=False,
             optimize=True,
             verbose=False,
@@ -105,15 +124,16 @@ def export(out: Path, batch: int, seq: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("minilm-b2-s128.onnx"))
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("minilm.onnx"))
+    parser.add_argument("--batch", type=int, default=4, help="the example batch traced (fixed with --static)")
+    parser.add_argument("--seq", type=int, default=32, help="the example sequence traced (fixed with --static)")
+    parser.add_argument("--static", action="store_true", help="fix batch and seq at the example shape")
     parser.add_argument("--force", action="store_true", help="re-export even if the file exists")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.force:
         print(f"{args.out} exists (sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()})")
         return 0
-    digest = export(args.out, args.batch, args.seq)
+    digest = export(args.out, args.batch, args.seq, static=args.static)
     print(f"exported {args.out} (sha256 {digest})")
     return 0
 

@@ -76,3 +76,17 @@ def test_a_candidate_tvm_could_not_build_rolls_back_naming_the_failure_and_its_c
                                       "pass RewriteDataflowReshape)")
     assert "technique constant-folding is the cause" in d["reasons"][0]
     assert "tvm-failure-candidate-build-static.log" in d["reasons"][0]
+
+
+def test_a_failing_bucket_rolls_back_alone_and_the_run_is_partial():
+    from planctl.apply.decide import overall
+
+    buckets = [{"shape_env": {"batch": 8, "seq": 16}, "verdict": "promote", "reasons": ["p50 speedup 3x"]},
+               {"shape_env": {"batch": 32, "seq": 128}, "verdict": "rollback", "reasons": ["parity violated"]}]
+    verdict, reasons = overall(buckets)
+    assert verdict == "partial"
+    assert reasons[1].startswith("[batch=32, seq=128] rollback: parity violated")
+    assert overall([{**b, "verdict": "promote"} for b in buckets])[0] == "promote"
+    assert overall([{**b, "verdict": "reject"} for b in buckets])[0] == "reject"
+    assert overall([buckets[1], {**buckets[0], "verdict": "inconclusive"}])[0] == "rollback"
+    assert overall([buckets[1]]) == ("rollback", ["parity violated"])   # one bucket: its own verdict

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from planctl.lowering.failures import TVMFailure
     from planctl.lowering.importer import ImportedModel
     from planctl.tuning.governed import GovernedCache
+    from planctl.verify.padding import Layout
 
 Progress = Callable[[str], None]   # told each stage's name as it starts
 
@@ -48,7 +49,11 @@ class ApplyOptions:
     replay: bool = False
     allow_version_drift: bool = False  # apply records of another TVM version after re-measuring
     measure_repeats: int = 50
-    baseline_max_seconds: float = 30.0
+    # per bucket: the untuned baseline's random parity examples (timed: they are also its latency
+    # samples) stop once the next call would pass this; at least one runs (planctl.apply.stages.verify)
+    baseline_max_seconds: float = 15.0
+    # per bucket and round: the candidate's and onnxruntime's sampled calls stop past this (at least 3)
+    measure_max_seconds: float = 2.0
     force: bool = False  # rebuild even when the live output was made from the same inputs
 
 
@@ -92,10 +97,24 @@ class ShapeWork:
     libraries: dict[str, Path] = field(default_factory=dict)   # baseline / candidate .so in staging
     workloads: list[str] = field(default_factory=list)         # workload hashes of its tuning tasks
     failure: Optional["TVMFailure"] = None   # TVM raised while making the candidate: no candidate then
+    baseline_ms: list[float] = field(default_factory=list)   # the baseline's timed calls while verified
+    baseline_warmup: int = 0
+    baseline_rss_mb: Optional[float] = None
 
     @property
     def has_candidate(self) -> bool:
         return self.failure is None and self.candidate is not None
+
+
+@dataclass
+class SharedBaseline:
+    """The one dynamic-shape baseline build that serves every bucket (planctl.apply.stages.lowering)."""
+
+    imported: "ImportedModel"
+    executable: "VMExecutable"
+    library: Optional[Path] = None   # exported once into the staging folder (planctl.apply.stages.build)
+
+    TAG = "dynamic"
 
 
 @dataclass
@@ -133,7 +152,9 @@ class RunContext:
     tvm_target: Optional["tvm.target.Target"] = None
     device_kind: str = "cpu"                            # where builds run: cpu | cuda
     cache: Optional["GovernedCache"] = None             # the governed tuning cache, once opened
-    shapes: list[ShapeWork] = field(default_factory=list)
+    shared_baseline: Optional[SharedBaseline] = None    # one dynamic baseline for every bucket, or None
+    layout: Optional["Layout"] = None   # where the symbolic dims sit; None: fixed shapes, no padding
+    shapes: list[ShapeWork] = field(default_factory=list)   # one per shape bucket
     notes: list[str] = field(default_factory=list)
 
     @property

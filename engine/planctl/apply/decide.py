@@ -1,5 +1,6 @@
-"""The promotion decision: the envelope first (parity, task quality, memory ceiling), then the
-performance gate with its confidence interval, and whether a verified build is left to deploy."""
+"""The promotion decision of one shape bucket: the envelope first (parity, task quality, memory
+ceiling, padding), then the performance gate with its confidence interval, and whether a verified
+build is left to deploy; and the run's verdict over its buckets (:func:`overall`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,8 @@ from planctl.documents.shapes import shape_text
 
 
 def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dict] | None = None,
-           memory: dict | None = None, *, fallback: list[dict], failures: list[dict] | None = None) -> dict:
+           memory: dict | None = None, *, fallback: list[dict], failures: list[dict] | None = None,
+           padding: dict | None = None) -> dict:
     """Return ``{"verdict": promote|rollback|inconclusive|reject, "reasons": [...]}``.
 
     ``parity``: the candidate's ParityResult dicts, one per production shape; ``fallback``: those
@@ -22,7 +24,9 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     A parity or quality violation, a memory ceiling exceeded, or a speedup below the gate rolls
     back; a confidence interval that straddles the gate while the point estimate passes is
     ``inconclusive`` (not promoted). Either of those deploys the baseline, so when the baseline
-    itself fails parity the verdict is ``reject``: nothing is deployed.
+    itself fails parity the verdict is ``reject``: nothing is deployed. ``padding``: the bucket's
+    PaddingCheck dict (None where the runtime does not pad); when padding a smaller call up to the
+    bucket changes its outputs, no build can serve the bucket: ``reject``.
     """
     reasons = [_failure_reason(f) for f in failures or []]
     failed = [p for p in parity if not p.get("passed")]
@@ -42,7 +46,33 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     violated = violated or bool(memory_reasons)
     reasons += memory_reasons
     verdict = _verdict(violated, speedup, envelope.performance, reasons)
+    if padding is not None and not padding.get("passed"):
+        reasons.append(f"reject: {padding.get('reason')}; no build serves this bucket")
+        return {"verdict": "reject", "reasons": reasons}
     return _deployable(verdict, reasons, fallback)
+
+
+def overall(buckets: list[dict], shape_text=shape_text) -> tuple[str, list[str]]:
+    """The run's verdict and reasons from its buckets' BucketDecision dicts: one bucket's own; else
+    ``promote`` when every bucket is promoted, ``partial`` when some are (the others rolled back
+    alone, or serve nothing), and otherwise ``reject`` when no bucket has a verified build to
+    serve, else ``rollback`` (or ``inconclusive`` when that is all the buckets were)."""
+    if len(buckets) == 1:
+        return buckets[0]["verdict"], list(buckets[0]["reasons"])
+    verdicts = [b["verdict"] for b in buckets]
+    reasons = [f"[{shape_text(b['shape_env'])}] {b['verdict']}: {'; '.join(b['reasons'])}" for b in buckets]
+    promoted = verdicts.count("promote")
+    if promoted == len(verdicts):
+        verdict = "promote"
+    elif promoted:
+        verdict = "partial"
+        reasons.append(f"partial: {promoted} of {len(verdicts)} buckets promoted; each other one rolled back alone "
+                       "(to its verified baseline) or, without one, refuses its calls")
+    elif all(v == "reject" for v in verdicts):
+        verdict = "reject"
+    else:
+        verdict = "rollback" if "rollback" in verdicts or "reject" in verdicts else "inconclusive"
+    return verdict, reasons
 
 
 def _verdict(violated: bool, speedup: dict | None, gate, reasons: list[str]) -> str:

@@ -40,6 +40,7 @@ def components(options, plan, target, environ=os.environ, external_data=()) -> d
              "options": {"replay": options.replay, "allow_version_drift": options.allow_version_drift,
                          "measure_repeats": options.measure_repeats,
                          "baseline_max_seconds": options.baseline_max_seconds,
+                         "measure_max_seconds": options.measure_max_seconds,
                          "TVM_NUM_THREADS": _tvm_threads(target_spec, environ)}}
     if tuning is not None:
         found["budget"] = _budget(tuning, options.root)
@@ -81,8 +82,9 @@ def live_output(destination: Path, expected: str) -> dict | None:
             return None
         if not all((destination / name).is_file() for name in REPORTS):
             return None
-        # a library deleted on purpose (on_violation: fail) has no sum; the deployed one must
-        if manifest.get("artifact") is not None and manifest["artifact"] not in sums:
+        # a library deleted on purpose (on_violation: fail) has no sum; the deployed ones must
+        deployed = [e.get("artifact") for e in [manifest, *manifest.get("buckets", [])]]
+        if any(name is not None and name not in sums for name in deployed):
             return None
         for name, want in sums.items():
             if Path(name).name != name or sha256_file(destination / name) != want:
@@ -93,8 +95,9 @@ def live_output(destination: Path, expected: str) -> dict | None:
 
 
 def library_sums(folder: Path, manifest: dict) -> dict[str, str]:
-    """sha256 of each library file the manifest names that exists in ``folder``."""
-    names = {manifest.get(key) for key in LIBRARIES} - {None}
+    """sha256 of each library file the manifest names (its buckets' included) that exists in ``folder``."""
+    entries = [manifest, *manifest.get("buckets", [])]
+    names = {entry.get(key) for entry in entries for key in LIBRARIES} - {None}
     return {name: sha256_file(folder / name) for name in sorted(names) if (folder / name).is_file()}
 
 

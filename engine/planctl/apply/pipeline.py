@@ -23,7 +23,7 @@ from planctl.apply.stages import (build, decide, documents, emit, legality, lowe
 from planctl.errors import PlanctlError
 from planctl.report.write import json_safe
 
-__all__ = ["ApplyOptions", "ApplyResult", "run_apply"]
+__all__ = ["ApplyOptions", "ApplyResult", "TuneResult", "run_apply", "run_tune"]
 
 
 @dataclass
@@ -68,6 +68,49 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
                             emitted)
         _publish(ctx, Path(emitted.destination))
     return ApplyResult(out_dir=Path(emitted.destination), record=json_safe(record))
+
+
+@dataclass
+class TuneResult:
+    """What ``planctl tune`` searched and kept: per bucket (its tag) the tasks, the valid records
+    serving them and the trials spent; ``records_file`` when the best records were written."""
+
+    buckets: dict[str, dict[str, Any]]
+    records_file: Path | None = None
+
+
+def run_tune(options: ApplyOptions, progress: Progress | None = None, write_records: bool = False) -> TuneResult:
+    """The stages of apply up to tuning (documents, legality, lowering, tuning): every bucket's tasks
+    are served from the cache or searched within the plan's budget (per bucket). With
+    ``write_records`` the record serving each task of every bucket (the best valid one, else the
+    failure mark that keeps apply from searching a task whose every candidate fails) replaces
+    ``<records>/<target>.jsonl`` of the plan's autotuning technique. Nothing is built or
+    measured; raises like :func:`run_apply`, and TuningError when the plan does not tune."""
+    import tempfile
+
+    from planctl.documents.references import records_path
+    from planctl.errors import TuningError
+
+    ctx, _ = documents.run(options, progress)
+    legality.run(ctx)
+    with _exclusive(ctx), tempfile.TemporaryDirectory(prefix="planctl-tune-") as folder:
+        ctx.output = dataclasses.replace(ctx.output, staging=Path(folder))
+        lowering.run(ctx, baselines=False)
+        tuned = tuning.run(ctx)
+        if ctx.cache is None:
+            raise TuningError(f"{ctx.plan_name} has no enabled autotuning technique: nothing to tune")
+        buckets = {work.tag: tuning.served_summary(ctx, work, report)
+                   for work, report in zip(ctx.shapes, tuned.shapes)}
+        target_file = None
+        if write_records:
+            folder_or_file = records_path(ctx.plan, options.root)
+            if folder_or_file is None:
+                raise TuningError("the plan's autotuning names no `records:` to write",
+                                  hint="add records: <folder> to the autotuning technique")
+            target_file = (folder_or_file / f"{options.target_name}.jsonl" if folder_or_file.suffix != ".jsonl"
+                           else folder_or_file)
+            tuning.write_serving_records(ctx, target_file)
+    return TuneResult(buckets=buckets, records_file=target_file)
 
 
 @contextlib.contextmanager

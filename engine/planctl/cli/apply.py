@@ -76,6 +76,9 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
                        f"deployed; see {result.out_dir / 'report.md'}",
                        hint="the baseline's own parity failure means TVM builds this model wrong (see the report's "
                             "fallback parity); a previously promoted output stays live")
+    if result.verdict == "partial":
+        raise RolledBack(f"partial: some shape buckets rolled back alone to their verified baseline, the others "
+                         f"are promoted; see {result.out_dir / 'report.md'}")
     if result.verdict != "promote":
         raise RolledBack(f"{result.verdict}: the candidate was not promoted; see {result.out_dir / 'report.md'}")
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "init": "planctl.cli.init:command",
     "plan": "planctl.cli.plan:command",
     "apply": "planctl.cli.apply:command",
+    "tune": "planctl.cli.tune:command",
     "rollback": "planctl.cli.rollback:command",
     "cache": "planctl.cli.cache:command",
     "verify": "planctl.cli.verify:command",

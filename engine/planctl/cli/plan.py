@@ -53,7 +53,7 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
     ``compatible_with`` is missing."""
     from planctl.documents.load import compatible_targets
     from planctl.documents.references import checked_model, records_path
-    from planctl.documents.shapes import production_shape_envs
+    from planctl.documents.shapes import choose_buckets
     from planctl.documents.techniques import autotuning, enabled
     from planctl.errors import PlanctlError
     from planctl.rules.config import load_config
@@ -65,7 +65,7 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
     except PlanctlError:  # a bad configuration file is check's to report; the plan still prints
         ceiling = None
     return Preview(plan=plan_document.model.metadata.name, target=target, spec=spec, target_spec=target_spec,
-                   shapes=production_shape_envs(spec), techniques=enabled(spec), autotuning=autotuning(spec),
+                   shapes=choose_buckets(spec), techniques=enabled(spec), autotuning=autotuning(spec),
                    model=checked_model(root, plan_document), records=records_path(plan_document, root),
                    compatible=compatible_targets(target_spec, root), ceiling=ceiling, cache_dir=cache_dir)
 
@@ -79,8 +79,9 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
                      + ", ".join(f"{k} {v[:12]}" for k, v in d.items()) + ")")
     if info.get("runs_here"):
         lines.append(f"  this host runs {info['target']}: {info['runs_here']}")
-    shapes = ", ".join(shape_text(s) for s in info["shapes"])
-    lines.append(f"  production shapes: {shapes} (one baseline and one candidate build each)")
+    shapes = "; ".join(shape_text(s) for s in info["shapes"])
+    lines.append(f"  shape buckets: {shapes} (one candidate build each, tuned at its shape; calls are padded up to "
+                 "the smallest bucket that fits)")
     lines.append("  techniques -> passes:")
     for t in info["techniques"]:
         if not t["enabled"]:

@@ -73,12 +73,44 @@ def _shape_ranges(data: Any) -> Iterator[Found]:
             yield ("PLN110", at, f"production shape `{dim}` has min {lo}, opt {opt}, max {hi}; "
                    "it needs min <= opt <= max", "swap the values or fix the typo")
         values = rng.get("values")
+        if isinstance(values, list):
+            yield from _shares(dim, at, values)
         if not (_is_int(lo) and _is_int(hi) and isinstance(values, list)):
             continue
-        for i, value in enumerate(values):
+        for i, entry in enumerate(values):
+            value = entry.get("value") if isinstance(entry, dict) else entry
             if _is_int(value) and not lo <= value <= hi:
-                yield ("PLN113", join(f"{at}/values", i), f"representative value {value} of `{dim}` "
+                pointer = join(f"{at}/values", i) + ("/value" if isinstance(entry, dict) else "")
+                yield ("PLN113", pointer, f"representative value {value} of `{dim}` "
                        f"is outside its range [{lo}, {hi}]", "widen the range or drop the value")
+
+
+SHARE_SUM_TOLERANCE = 0.01   # shares read off a dashboard are rounded: 0.33 + 0.33 + 0.33 is fine
+
+
+def _shares(dim: str, at: str, values: list) -> Iterator[Found]:
+    """PLN122: traffic shares on every value of a dim or on none, adding up to 1 (within
+    :data:`SHARE_SUM_TOLERANCE`), each value listed once."""
+    shares = [v.get("share") for v in values if isinstance(v, dict)]
+    numbers = [v.get("value") if isinstance(v, dict) else v for v in values]
+    seen: set = set()
+    for i, value in enumerate(numbers):
+        if not _is_int(value):   # a malformed value (a list, a mapping) is the schema's finding
+            continue
+        if value in seen:
+            yield ("PLN122", join(f"{at}/values", i), f"value {value} of `{dim}` is listed twice",
+                   "list each value once, with the sum of its shares")
+        seen.add(value)
+    if not shares:
+        return
+    if len(shares) != len(values):
+        plain = next(i for i, v in enumerate(values) if not isinstance(v, dict))
+        yield ("PLN122", join(f"{at}/values", plain), f"`{dim}` gives traffic shares for some values but not "
+               f"for value {values[plain]}", f"write it as {{value: {values[plain]}, share: ...}}, or drop the shares")
+        return
+    if all(_is_num(s) for s in shares) and abs(sum(shares) - 1.0) > SHARE_SUM_TOLERANCE + 1e-9:   # 0.99 is within
+        yield ("PLN122", f"{at}/values", f"the traffic shares of `{dim}` add up to {sum(shares):.4g}, not 1",
+               "give each value its fraction of calls; the fractions of one dim add up to 1")
 
 
 def _inputs(data: Any) -> Iterator[Found]:

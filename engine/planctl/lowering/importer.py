@@ -1,8 +1,11 @@
-"""Import an ONNX model into a Relax IRModule for one static production shape.
+"""Import an ONNX model into a Relax IRModule, at one static production shape or with the plan's
+symbolic dims left symbolic (one dynamic-shape module).
 
-Errors name the node, op type and opset (never a raw TVM traceback). The static shapes baked into
-a dynamo-exported graph are checked against the plan's shape, because importing such a graph at
-another shape compiles and runs with wrong output (docs/tvm-0.27.md §4).
+Errors name the node, op type and opset (never a raw TVM traceback). The static dims of the graph's
+inputs are checked against the plan's shape, because importing a graph exported at one shape at
+another compiles and runs with wrong output (docs/tvm-0.27.md §4); a dim the graph's inputs leave
+symbolic but one of its nodes fixes anyway (a Reshape to a constant shape) is found by the symbolic
+import, which names that node (planctl.lowering.symbolic).
 """
 from __future__ import annotations
 
@@ -146,7 +149,8 @@ def unsupported_nodes(model) -> list[str]:
 
 
 def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -> None:
-    """Compare the graph's inputs (names, dtypes, static dims) with the plan's input specs."""
+    """Compare the graph's inputs (names, dtypes, static dims) with the plan's input specs; a
+    plan dim that ``shape_env`` leaves unbound (a symbolic import) must be symbolic in the graph."""
     initializers = {i.name for i in model.graph.initializer}
     graph_inputs = {i.name: i for i in model.graph.input if i.name not in initializers}
     declared = [spec.name for spec in input_specs]
@@ -163,23 +167,42 @@ def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -
         if not tensor.HasField("shape"):
             continue   # declared without a shape: any rank, the plan's shape is what it gets
         have = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        if len(have) != len(want) or any(h is not None and h != w for h, w in zip(have, want)):
+        fixed = [(dim, h) for dim, h in zip(spec.shape, have) if isinstance(dim, str) and dim not in shape_env
+                 and h is not None] if len(have) == len(want) else []
+        if fixed:
+            dim, value = fixed[0]
+            raise LoweringError(
+                f"{path}: the exporter fixed dim `{dim}` of input '{spec.name}' to {value} (static shape "
+                f"{have} in the model): it cannot be built for other values of {dim}",
+                hint=f"export with {dim} dynamic (torch.export dynamic_shapes, then torch.onnx.export(..., "
+                     "dynamo=True)); examples/minilm/export.py shows how")
+        if len(have) != len(want) or any(h is not None and isinstance(w, int) and h != w
+                                         for h, w in zip(have, want)):
             raise LoweringError(
                 f"{path}: input '{spec.name}' has static shape {have} in the model, but the production "
                 f"shape {dict(shape_env)} asks for {want}",
-                hint="re-export the model for this shape (the exporter bakes static dims into Reshape "
-                     "constants, so importing at another shape gives wrong results)")
+                hint="export the model with dynamic dims (or re-export it for this shape): the exporter "
+                     "bakes static dims into Reshape constants, so importing at another shape gives wrong results")
 
 
-def concrete_shape(shape, shape_env: dict[str, int]) -> list[int]:
-    return [shape_env[d] if isinstance(d, str) else int(d) for d in shape]
+def concrete_shape(shape, shape_env: dict[str, int]) -> list:
+    """The plan's input ``shape`` with the dims ``shape_env`` binds replaced by their values; a dim
+    it leaves unbound stays its name (a symbolic import)."""
+    return [shape_env.get(d, d) if isinstance(d, str) else int(d) for d in shape]
+
+
+def symbolic_dims(input_specs, shape_env: dict[str, int]) -> list[str]:
+    """The plan's dims that ``shape_env`` leaves unbound, in order of first use."""
+    return list(dict.fromkeys(d for s in input_specs for d in s.shape if isinstance(d, str) and d not in shape_env))
 
 
 def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedModel:
-    """Import ``path`` with every symbolic dim bound by ``shape_env`` (static build).
+    """Import ``path`` with the symbolic dims ``shape_env`` binds at their values (a static build
+    when it binds them all) and the others as TIR variables of the same name (a dynamic-shape build).
 
     Raises LoweringError for an invalid file, a signature mismatch, an operator without a converter
-    (listing each node with op type, domain and opset) or a converter failure.
+    (listing each node with op type, domain and opset), a converter failure, or (symbolic import) a
+    node that fixes one of the dims (planctl.lowering.symbolic).
     """
     model = load_onnx(path)
     check_signature(model, path, input_specs, shape_env)
@@ -223,23 +246,30 @@ def weight_names(model) -> dict[str, str]:
 def _convert(model, path: Path, input_specs, shape_env, opset: int):
     """TVM's ONNX frontend on ``model``. Raises LoweringError with a PLN500 TVMFailure (stage
     ``import``, the ONNX node being converted, TVM's message, the crash log)."""
+    from tvm import tirx
     from tvm.relax.frontend.onnx import from_onnx
 
     from planctl.documents.shapes import shape_tag
     from planctl.lowering.failures import tvm_stage
+    from planctl.lowering.symbolic import DimTracker, static_ranges
 
-    shapes = {s.name: concrete_shape(s.shape, shape_env) for s in input_specs}
+    variables = {d: tirx.Var(d, "int64") for d in symbolic_dims(input_specs, shape_env)}
+    shapes = {s.name: [variables.get(d, d) for d in concrete_shape(s.shape, shape_env)] for s in input_specs}
     dtypes = {s.name: s.dtype for s in input_specs}
     chatter = io.StringIO()
-    with tvm_stage("import", shape=shape_tag(shape_env), file=str(path),
+    tracker = DimTracker(variables, model)
+    tag = shape_tag(shape_env) if not variables else "dynamic"
+    with tvm_stage("import", shape=tag, file=str(path),
                    hint=f"TVM's ONNX frontend (opset {opset}) failed on this model; replace the operator before "
                         "export, or keep this model on its current runtime") as capture:
-        with contextlib.redirect_stdout(chatter), _converting_node(capture, model):
-            return from_onnx(model, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
+        with contextlib.redirect_stdout(chatter), static_ranges(), _converting_node(capture, model, tracker):
+            mod = from_onnx(model, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=False)
+    tracker.check(path)   # a node that fixed a symbolic dim: a LoweringError naming it
+    return mod
 
 
 @contextlib.contextmanager
-def _converting_node(capture, model):
+def _converting_node(capture, model, tracker=None):
     """Tell ``capture.node`` which ONNX node TVM's frontend is converting.
 
     TVM 0.27's frontend names no node in its errors (it prints "Error converting operator <op>"),
@@ -257,7 +287,14 @@ def _converting_node(capture, model):
         capture.node = f"'{name}' ({op_name})" if name else f"unnamed {op_name}"
         if name in index:
             capture.node += f", node {index[name]} of the graph"
-        result = original(self, op_name, inputs, attrs, opset)
+        try:
+            result = original(self, op_name, inputs, attrs, opset)
+        except Exception:
+            if tracker is not None:   # an earlier node that fixed a dim explains the failure better
+                capture.node = tracker.culprit_text() or capture.node
+            raise
+        if tracker is not None:
+            tracker.converted(self.bb, name, op_name, inputs, result)
         capture.node = None
         return result
 

@@ -37,14 +37,19 @@ def _ort_runner(model: str, inputs: dict, threads: int):
 
 
 def run_one(spec: dict) -> dict:
-    """Time one contender: ``spec`` has kind (tvm|onnxruntime), path, inputs, warmup, repeats, and
-    ``farm`` for a TVM build measured on the target's RPC farm (planctl.measure.remote)."""
+    """Time one contender: ``spec`` has kind (tvm|onnxruntime|onnxruntime-points), path, inputs,
+    warmup, repeats; ``onnxruntime-points`` times one session on every inputs file of
+    ``spec["points"]`` ({name: .npz}) in turn (the shapes of a traffic mix: one model with dynamic
+    shapes serving them all), each with its warm-up and repeats; ``farm`` for a TVM build measured
+    on the target's RPC farm (planctl.measure.remote)."""
     import numpy as np
 
     from planctl.lowering.vm import vm_callable
     from planctl.measure.latency import measure_latency
     from planctl.measure.memory import peak_rss_mb
 
+    if spec["kind"] == "onnxruntime-points":
+        return _run_points(spec)
     inputs = dict(np.load(spec["inputs"]))
     if spec["kind"] == "tvm" and spec.get("farm"):
         from planctl.measure.remote import run_remote
@@ -57,6 +62,48 @@ def run_one(spec: dict) -> dict:
     stats = measure_latency({"x": runner}, warmup=spec["warmup"], repeats=spec["repeats"],
                             interleave=False, max_seconds=spec.get("max_seconds"))["x"]
     return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": peak_rss_mb()}
+
+
+def _run_points(spec: dict) -> dict:
+    import numpy as np
+
+    from planctl.measure.latency import measure_latency
+    from planctl.measure.memory import peak_rss_mb
+
+    runner = None
+    samples = {}
+    for name, path in spec["points"].items():
+        inputs = dict(np.load(path))
+        if runner is None:
+            runner = _OrtSession(spec["path"], spec["threads"])
+        stats = measure_latency({"x": lambda: runner(inputs)}, warmup=spec["warmup"], repeats=spec["repeats"],
+                                interleave=False, max_seconds=spec.get("max_seconds"))["x"]
+        samples[name] = list(stats.samples_ms)
+    return {"samples_ms_by_point": samples, "peak_rss_mb": peak_rss_mb()}
+
+
+class _OrtSession:
+    """One onnxruntime session (dynamic shapes) run on any inputs: ``session(inputs)``."""
+
+    def __init__(self, model: str, threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, inputs: dict):
+        return self.session.run(None, inputs)
+
+
+def measure_points(spec: dict, rounds: int = 3, timeout_s: float = 900) -> dict[str, list[float]]:
+    """Samples (ms) per point of an ``onnxruntime-points`` contender over ``rounds`` fresh processes."""
+    pooled: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        result = _child(spec, timeout_s, key="samples_ms_by_point")
+        for name, samples in result["samples_ms_by_point"].items():
+            pooled.setdefault(name, []).extend(samples)
+    return pooled
 
 
 def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeout_s: float = 900) -> dict:
@@ -135,7 +182,7 @@ def _run_to_file(spec: dict, out_file: str) -> None:
     Path(out_file).write_text(json.dumps(result))
 
 
-def _child(spec: dict, timeout_s: float) -> dict:
+def _child(spec: dict, timeout_s: float, key: str = "samples_ms") -> dict:
     with tempfile.TemporaryDirectory(prefix="planctl-bench-") as tmp:
         out_file = Path(tmp) / "out.json"
         proc = _server().Process(target=_run_to_file, args=(spec, str(out_file)), daemon=True)
@@ -147,7 +194,7 @@ def _child(spec: dict, timeout_s: float) -> dict:
             raise PlanctlError(f"the measurement process for {spec['path']} ran past {timeout_s:.0f} s",
                                hint="the model may hang on these inputs; run `planctl verify` on it")
         result = json.loads(out_file.read_text()) if out_file.exists() else {}
-        if proc.exitcode != 0 or "error" in result or "samples_ms" not in result:
+        if proc.exitcode != 0 or "error" in result or key not in result:
             why = result.get("error", "").strip().splitlines()[-3:] or [f"exit code {proc.exitcode}"]
             raise PlanctlError(f"the measurement process for {spec['path']} failed: {' | '.join(why)}")
         return result

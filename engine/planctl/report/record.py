@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 REPORT_VERSION = 1
 Statistic = Literal["p50", "p90", "p95", "p99", "mean", "min", "max"]
-Verdict = Literal["promote", "rollback", "inconclusive", "reject"]
+Verdict = Literal["promote", "partial", "rollback", "inconclusive", "reject"]
+BucketVerdict = Literal["promote", "rollback", "inconclusive", "reject"]
 
 
 class Evidence(BaseModel):
@@ -165,10 +166,11 @@ class Budget(Evidence):
     trials: int
     wall_clock_s: float
     trials_per_task: int
+    max_tasks: Optional[int] = Field(None, description="tasks of most FLOPs searched per build (None: every task)")
     capped_by: list[str] = Field(description="repository limits that lowered the plan's budget")
 
 
-TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search"]  # tuning.census.SOURCES
+TaskSource = Literal["cache", "committed", "other-devices", "re-measure", "drift", "search", "default"]  # tuning.census.SOURCES
 
 
 class TuningTask(Evidence):
@@ -247,6 +249,20 @@ class Parity(Evidence):
     shrink_calls: int = 0
     corners: int = Field(0, description="domain-corner examples among `examples` (min, max, near both, rows "
                                         "of equal values, rows of large magnitude)")
+    note: Optional[str] = Field(None, description="why fewer examples ran than the envelope asks (the untuned "
+                                                  "fallback's time budget per bucket), and where its corners ran")
+
+
+class PaddingCheck(Evidence):
+    """That padding a call up to this bucket leaves its outputs unchanged (the attention mask makes
+    the padded positions inert, rows are independent): the reference run on calls of the shapes
+    this bucket serves, unpadded and padded up to the bucket (planctl.apply.stages.verify)."""
+
+    passed: bool
+    shapes: list[dict[str, int]] = Field(description="the call shapes checked (each served by this bucket)")
+    examples: int
+    max_abs: Optional[float]
+    reason: Optional[str] = None
 
 
 class QualityReference(Evidence):
@@ -468,9 +484,23 @@ class GpuProfileUnavailable(Evidence):
 
 
 # ------------------------------------------------------------------------------- decide, emit
-class Decision(Evidence):
-    verdict: Verdict
+class BucketDecision(Evidence):
+    """The verdict of one shape bucket: promoted, or rolled back alone to its verified baseline
+    (or nothing to serve it: reject), with the build its calls run."""
+
+    shape_env: dict[str, int]
+    tag: str
+    verdict: BucketVerdict
+    serves: Optional[Literal["candidate", "baseline"]] = Field(description="the build this bucket's calls run; None: "
+                                                                           "refused (no verified build)")
     reasons: list[str]
+
+
+class Decision(Evidence):
+    verdict: Verdict = Field(description="promote: every bucket promoted; partial: some, the others rolled back "
+                                         "alone; otherwise the verdict of the buckets (none promoted)")
+    reasons: list[str]
+    buckets: list[BucketDecision] = Field(default_factory=list, description="one per shape bucket")
 
 
 class Libraries(Evidence):
@@ -497,6 +527,13 @@ class Build(Evidence):
                                              "plan's dispatch techniques")
     gpu_profile: Optional[Union[GpuProfile, GpuProfileUnavailable]] = Field(
         None, description="CUDA targets: the candidate's per-kernel profile (None on CPU targets)")
+    padding: Optional[PaddingCheck] = Field(None, description="calls smaller than the bucket, padded: outputs "
+                                                              "unchanged (None: the model runs fixed shapes only)")
+    latency: dict[str, LatencyStats] = Field(default_factory=dict, description="baseline, candidate, onnxruntime "
+                                             "at the bucket's shape (empty when nothing was measured)")
+    speedup: Optional[Speedup] = None
+    measurement: Optional[Measurement] = None
+    traffic_share: Optional[float] = Field(None, description="share of the declared traffic this bucket serves")
 
 
 class Fallback(Evidence):
@@ -507,6 +544,8 @@ class Fallback(Evidence):
                                                "failed parity (the runtime then refuses the switch)")
     verified: bool
     reason: str
+    buckets: dict[str, Optional[str]] = Field(default_factory=dict, description="bucket tag -> the verified "
+                                              "baseline library the switch runs there (None: refused there)")
 
 
 class Artifacts(Evidence):
@@ -526,6 +565,48 @@ class Inputs(Evidence):
                                                    "compatible_targets, tuning_cache (counted after the run)]")
 
 
+class BucketChoice(Evidence):
+    """How the production shapes were grouped into buckets (planctl.documents.shapes.choose_buckets)."""
+
+    buckets: list[dict[str, int]]
+    max: int = Field(description="spec.workload.buckets.max")
+    rule: str
+    expected_work: Optional[float] = Field(description="expected padded elements per call over the traffic mix")
+    exact_work: Optional[float] = Field(description="... with a build for every declared shape (no padding)")
+    max_only_work: Optional[float] = Field(description="... with one build at the largest shape")
+    dynamic_baseline: bool = Field(description="one dynamic-shape baseline serves every bucket")
+
+
+class TrafficPoint(Evidence):
+    """One shape of the declared traffic mix: planctl (the bucket serving it, padded) against
+    onnxruntime on the unpadded inputs (dynamic shapes)."""
+
+    shape_env: dict[str, int]
+    share: float
+    bucket: Optional[str] = Field(description="the tag of the bucket that serves it")
+    planctl: Optional[LatencyStats] = Field(description="the serving bucket's deployed build at the bucket's shape")
+    onnxruntime: Optional[LatencyStats] = Field(description="onnxruntime on the unpadded call")
+
+
+class TrafficSummary(Evidence):
+    """One contender over the traffic mix (planctl.measure.traffic)."""
+
+    expected_ms: float = Field(description="mean latency of a call drawn from the mix: sum of share x mean")
+    p50_ms: float = Field(description="median of the mix: the share-weighted pooled samples")
+    p99_ms: float
+    throughput_per_s: float = Field(description="items per second, one call at a time: sum(share x batch) / "
+                                                "sum(share x mean s)")
+
+
+class Traffic(Evidence):
+    """Expected latency and throughput over the declared traffic mix."""
+
+    points: list[TrafficPoint]
+    contenders: dict[str, TrafficSummary] = Field(description="planctl, onnxruntime")
+    ratio_vs_onnxruntime: Optional[float] = Field(description="planctl expected ms / onnxruntime expected ms")
+    method: str
+
+
 class RunRecord(Evidence):
     """``report.json``."""
 
@@ -542,15 +623,18 @@ class RunRecord(Evidence):
     builds: list[Build]
     failures: list[TVMFailureRecord] = Field(default_factory=list, description="PLN500: TVM failures of the "
                                                                                "candidate, each with its cause")
-    parity: list[Parity] = Field(description="one per production shape")
+    parity: list[Parity] = Field(description="one per shape bucket")
+    buckets: Optional[BucketChoice] = None
+    traffic: Optional[Traffic] = None
     quality: list[Quality] = Field(default_factory=list, description="one per production shape, when the plan has "
                                                                      "a quality envelope")
     bisect: Optional[Bisect] = None
     quantization: Optional[Quantization] = Field(None, description="when the plan quantizes")
     latency: dict[str, LatencyStats] = Field(default_factory=dict, description="baseline, candidate, onnxruntime "
-                                                  "at the first shape (empty when there was no candidate to measure)")
+                                                  "at the first bucket (every bucket's: builds[].latency; empty when "
+                                                  "there was no candidate to measure)")
     measurement: Optional[Measurement] = None
-    speedup: Optional[Speedup] = None
+    speedup: Optional[Speedup] = Field(None, description="the first bucket's (every bucket's: builds[].speedup)")
     memory: Memory
     roofline: Optional[Roofline] = None
     decision: Decision

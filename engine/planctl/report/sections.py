@@ -24,8 +24,8 @@ def title(record: dict) -> str:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity, quality,
-                bisect, quantization, passes, tuning, memory, notes, stages, environment, digests)
+    builders = (verdict, buckets, traffic, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity,
+                quality, bisect, quantization, passes, tuning, memory, notes, stages, environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 
@@ -33,6 +33,65 @@ def verdict(record: dict) -> Section:
     decision = record.get("decision") or {}
     word = str(decision.get("verdict", "unknown")).upper()
     return Section("Verdict", paragraphs=[word], bullets=[str(r) for r in decision.get("reasons", [])])
+
+
+def buckets(record: dict) -> Section | None:
+    """One row per shape bucket: its share of the traffic, verdict, the build it serves, latency
+    distribution, speedup with its interval, parity, quality and padding check."""
+    builds = record.get("builds") or []
+    decided = {b.get("tag"): b for b in (record.get("decision") or {}).get("buckets") or []}
+    if len(builds) < 2 and not record.get("buckets"):
+        return None
+    header = ["bucket", "traffic", "verdict", "serves", "candidate p50 / p99 ms", "baseline p50 ms",
+              "onnxruntime p50 ms", "speedup (CI)", "vs onnxruntime", "parity", "quality", "padding"]
+    rows = []
+    for b in builds:
+        lat, sp, dec = b.get("latency") or {}, b.get("speedup") or {}, decided.get(b.get("tag")) or {}
+        cand, base, ort = lat.get("candidate") or {}, lat.get("baseline") or {}, lat.get("onnxruntime") or {}
+        speed = DASH
+        if _num(sp.get("value")):
+            speed = f"{sp['value']:.2f}×"
+            if _num(sp.get("ci_low")) and _num(sp.get("ci_high")):
+                speed += f" ({sp['ci_low']:.2f}–{sp['ci_high']:.2f})"
+        par, qual, pad = b.get("parity") or {}, b.get("quality") or {}, b.get("padding")
+        rows.append([str(b.get("tag")), f"{b['traffic_share']:.1%}" if _num(b.get("traffic_share")) else DASH,
+                     str(dec.get("verdict", DASH)), str(dec.get("serves") or "nothing"),
+                     f"{ms(cand.get('p50'))} / {ms(cand.get('p99'))}" if cand else DASH, ms(base.get("p50")),
+                     ms(ort.get("p50")), speed,
+                     f"{sp['vs_onnxruntime']:.2f}×" if _num(sp.get("vs_onnxruntime")) else DASH,
+                     ("pass" if par.get("passed") else "FAIL") + f" ({par.get('examples', 0)})" if par else DASH,
+                     (f"{qual.get('value'):.5f} " + ("pass" if qual.get("passed") else "FAIL"))
+                     if _num(qual.get("value")) else DASH,
+                     DASH if pad is None else ("inert" if pad.get("passed") else "FAIL")])
+    choice = record.get("buckets") or {}
+    lines = []
+    if choice:
+        lines.append(f"Buckets: {choice.get('rule')}. Expected padded work per call "
+                     f"{num(choice.get('expected_work'), '.0f')} elements (a build per declared shape: "
+                     f"{num(choice.get('exact_work'), '.0f')}; one build at the largest shape: "
+                     f"{num(choice.get('max_only_work'), '.0f')}). Baseline: "
+                     + ("one dynamic-shape build serves every bucket." if choice.get("dynamic_baseline")
+                        else "a static build per bucket."))
+    return Section("Buckets", paragraphs=lines, tables=[Table(header, rows)])
+
+
+def traffic(record: dict) -> Section | None:
+    """Expected latency and throughput over the declared traffic mix, planctl against onnxruntime."""
+    mix = record.get("traffic")
+    if not mix:
+        return None
+    header = ["contender", "expected ms", "p50 ms", "p99 ms", "items/s"]
+    rows = [[name, ms(c.get("expected_ms")), ms(c.get("p50_ms")), ms(c.get("p99_ms")),
+             num(c.get("throughput_per_s"), ".1f")] for name, c in (mix.get("contenders") or {}).items()]
+    points = [[", ".join(f"{k}={v}" for k, v in p.get("shape_env", {}).items()), f"{p.get('share', 0):.1%}",
+               str(p.get("bucket") or DASH), ms((p.get("planctl") or {}).get("p50")),
+               ms((p.get("onnxruntime") or {}).get("p50"))] for p in mix.get("points") or []]
+    lines = [str(mix.get("method"))]
+    if _num(mix.get("ratio_vs_onnxruntime")):
+        lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f}")
+    return Section("Traffic mix", paragraphs=lines,
+                   tables=[Table(header, rows), Table(["call shape", "share", "bucket", "planctl p50 ms",
+                                                       "onnxruntime p50 ms (unpadded)"], points)])
 
 
 def failures(record: dict) -> Section | None:

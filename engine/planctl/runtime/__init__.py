@@ -1,4 +1,5 @@
-"""runtime: load an emitted artifact and run it, honouring the plan's fallback switch."""
-from planctl.runtime.load import Artifact, load
+"""runtime: load an emitted artifact and run it (a dispatcher over its shape buckets), honouring
+the plan's fallback switch."""
+from planctl.runtime.load import Artifact, Dispatcher, load
 
-__all__ = ["Artifact", "load"]
+__all__ = ["Artifact", "Dispatcher", "load"]

@@ -1,20 +1,30 @@
 """Load what ``planctl apply`` emitted and run it.
 
-``load(out_dir)`` reads ``manifest.json`` and returns an :class:`Artifact` that runs the promoted
-candidate, or the baseline when the plan's fallback switch (an environment variable) is set to a
-true value, and says which one it runs (``Artifact.which``, and a log line), so a fast path that
-falls back is never hidden. The switch only ever selects a build that passed parity (the
-manifest's ``fallback``): when apply saw the baseline fail, or the output predates that check,
-load refuses the switch instead of running an unverified build.
+``load(out_dir)`` reads ``manifest.json`` and returns a callable that runs the verified builds and
+says which ones it runs, so a fast path that falls back is never hidden:
+
+- a :class:`Dispatcher` for an output with shape buckets (manifest version 2, what apply writes
+  now): each call goes to the smallest bucket that fits it (planctl.documents.shapes.bucket_for),
+  is padded up to that bucket's shape within the bucket only (planctl.runtime.padding: pad token
+  id, attention mask 0, the last row repeated for the batch) and its outputs are sliced back; a
+  call larger than every bucket is refused, never split or padded across buckets. Each bucket
+  runs its own promoted candidate, or, where that bucket rolled back alone, its verified
+  baseline; a bucket with no verified build refuses its calls.
+- an :class:`Artifact` for a single-shape output written before buckets existed.
+
+The plan's fallback switch (an environment variable set to a true value) makes every bucket run
+its baseline, and only ever a baseline that passed parity there (the manifest's ``fallback``):
+when apply saw the baseline fail, or the output predates that check, load refuses the switch
+instead of running an unverified build.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from planctl.errors import PlanctlError
 
@@ -40,6 +50,74 @@ class Artifact:
         (an out-of-vocabulary token id would read out of bounds), so the check happens here."""
         check_inputs(self.manifest.get("inputs", []), inputs)
         return self._run(inputs)
+
+
+@dataclass
+class Bucket:
+    """One shape bucket of a :class:`Dispatcher`: its shape, the build it runs (None: no verified
+    build, its calls are refused, ``why`` says why) and the input contract at its shape."""
+
+    shape_env: dict[str, int]
+    tag: str
+    which: Optional[str]          # "candidate", "baseline" or None
+    library: Optional[Path]
+    contract: list[dict]
+    why: str = ""
+    run: Optional["VMCallable"] = field(default=None, repr=False)
+
+
+@dataclass
+class Dispatcher:
+    """``dispatcher(**inputs)`` → outputs (numpy arrays, in manifest order) of a call of any shape up
+    to the largest bucket. ``buckets`` in ascending work; ``which``: ``candidate`` or ``baseline``
+    when every bucket with a build runs that one, else ``mixed`` (``which_by_bucket`` says which
+    runs where). Raises ValueError for a call larger than every bucket, inputs that disagree on a dim or
+    fall outside the plan's contract (dtype, value domain), and PlanctlError for a call that lands
+    in a bucket without a verified build."""
+
+    manifest: dict
+    buckets: list[Bucket]
+
+    @property
+    def which(self) -> str:
+        kinds = {b.which for b in self.buckets if b.which}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    @property
+    def which_by_bucket(self) -> dict[str, Optional[str]]:
+        return {b.tag: b.which for b in self.buckets}
+
+    def bucket_of(self, **inputs) -> Bucket:
+        """The bucket a call of these inputs goes to (ValueError when none fits)."""
+        from planctl.documents.shapes import bucket_for, shape_text
+        from planctl.runtime.padding import call_shape
+
+        shape = call_shape(inputs, self.manifest["dims"])
+        found = bucket_for(shape, [b.shape_env for b in self.buckets])
+        if found is None:
+            largest = ", ".join(shape_text(b.shape_env) for b in self.buckets)
+            raise ValueError(f"a call of {shape_text(shape)} is larger than every bucket of this artifact "
+                             f"({largest}): it is refused, not split or padded across buckets")
+        if not self.manifest.get("padding") and found != shape:
+            built = "; ".join(f"{c['dtype']} {c['shape']} ('{c['name']}')" for b in self.buckets for c in b.contract)
+            raise ValueError(f"a call of {shape_text(shape)} does not match a bucket exactly, and this artifact "
+                             f"may not pad (its model has fixed shapes): the artifact was built for {built}")
+        return next(b for b in self.buckets if b.shape_env == found)
+
+    def __call__(self, **inputs):
+        from planctl.runtime.padding import call_shape, pad_inputs, slice_outputs
+
+        bucket = self.bucket_of(**inputs)
+        if bucket.run is None:
+            raise PlanctlError(f"the {bucket.tag} bucket has no verified build ({bucket.why}): calls it would "
+                               "serve are refused", hint="read report.md of this output")
+        manifest = self.manifest
+        shape = call_shape(inputs, manifest["dims"])
+        padded = pad_inputs(inputs, bucket.shape_env, manifest["dims"], manifest.get("pad", {}),
+                            manifest.get("batch_dim")) if shape != bucket.shape_env else dict(inputs)
+        check_inputs(bucket.contract, padded)
+        outputs = bucket.run(padded)
+        return slice_outputs(outputs, manifest["output_names"], manifest.get("output_dims", {}), shape)
 
 
 def check_inputs(contract: list[dict], inputs: dict) -> None:
@@ -77,28 +155,73 @@ def _check_domain(name: str, value, domain: dict) -> None:
                              f"plan's domain [{domain['min']}, {domain['max']}]")
 
 
-def _fallback_library(out: Path, manifest: dict, switch: str) -> str:
-    """The library the fallback switch runs: the manifest's verified ``fallback``; else PlanctlError."""
-    library = manifest.get("fallback")
+def _fallback_library(out: Path, entry: dict, switch: str, where: str = "this output") -> str:
+    """The library the fallback switch runs: the entry's verified ``fallback``; else PlanctlError."""
+    library = entry.get("fallback")
     if library:
         return library
-    why = manifest.get("fallback_reason") or ("this output was written before planctl verified fallback builds"
-                                              if "fallback" not in manifest else "no verified baseline")
-    raise PlanctlError(f"{out}: the fallback switch {switch} is set, but this output has no verified fallback "
+    why = entry.get("fallback_reason") or ("this output was written before planctl verified fallback builds"
+                                           if "fallback" not in entry else "no verified baseline")
+    raise PlanctlError(f"{out}: the fallback switch {switch} is set, but {where} has no verified fallback "
                        f"build ({why}); planctl never runs an unverified build",
                        hint=f"unset {switch} to run the verified artifact, or re-run planctl apply")
 
 
-def load(out_dir: str | os.PathLike) -> Artifact:
-    """Load the artifact in ``out_dir``. Raises PlanctlError when there is nothing to run."""
-    out = Path(out_dir)
+def _manifest(out: Path) -> dict:
     try:
-        manifest = json.loads((out / "manifest.json").read_text())
+        return json.loads((out / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise PlanctlError(f"{out}: no readable manifest.json ({exc})",
                            hint="point at OUT/<plan>/<target>/ written by planctl apply") from exc
+
+
+def _switch_set(manifest: dict) -> bool:
     switch = manifest.get("fallback_switch")
-    fallback = bool(switch) and os.environ.get(switch, "").strip().lower() in TRUE
+    return bool(switch) and os.environ.get(switch, "").strip().lower() in TRUE
+
+
+def load(out_dir: str | os.PathLike) -> Artifact | Dispatcher:
+    """Load the artifact in ``out_dir``: a :class:`Dispatcher` over its buckets, or an
+    :class:`Artifact` for a single-shape output of an earlier planctl. Raises PlanctlError when
+    there is nothing to run, or when the fallback switch is set and a build it would select is
+    not verified."""
+    out = Path(out_dir)
+    manifest = _manifest(out)
+    if manifest.get("buckets") and manifest.get("dims"):
+        return _dispatcher(out, manifest)
+    return _artifact(out, manifest)
+
+
+def _dispatcher(out: Path, manifest: dict) -> Dispatcher:
+    from planctl.documents.shapes import shape_text
+    from planctl.lowering.vm import vm_callable
+
+    switch, fallback = manifest.get("fallback_switch"), _switch_set(manifest)
+    loaded: dict[str, "VMCallable"] = {}
+    buckets = []
+    for entry in manifest["buckets"]:
+        where = f"the {shape_text(entry['shape_env'])} bucket"
+        library = _fallback_library(out, entry, switch, where) if fallback else entry.get("artifact")
+        which = None if not library else ("baseline" if library == entry.get("baseline") else "candidate")
+        why = "" if library else (entry.get("reason") or f"verdict {entry.get('verdict')}")
+        run = None
+        if library:
+            run = loaded.get(library) or vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
+            loaded[library] = run
+        buckets.append(Bucket(dict(entry["shape_env"]), entry["tag"], which, out / library if library else None,
+                              entry.get("inputs", []), why, run))
+    if not any(b.run for b in buckets):
+        raise PlanctlError(f"{out}: no bucket has a verified build (verdict {manifest.get('verdict')}): nothing to run",
+                           hint="read report.md beside it; keep serving the previous build")
+    reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
+    log.warning("planctl.runtime: %s (%s): %s", manifest["plan"], reason,
+                "; ".join(f"{b.tag} runs the {b.which} build" if b.which else f"{b.tag} refuses calls ({b.why})"
+                          for b in buckets))
+    return Dispatcher(manifest=manifest, buckets=buckets)
+
+
+def _artifact(out: Path, manifest: dict) -> Artifact:
+    switch, fallback = manifest.get("fallback_switch"), _switch_set(manifest)
     library = _fallback_library(out, manifest, switch) if fallback else manifest.get("artifact")
     if not library:
         why = ("neither the candidate nor the baseline passed parity (verdict reject)"

@@ -20,6 +20,7 @@ class Budget:
     trials: int
     wall_clock_s: float
     trials_per_task: int
+    max_tasks: int | None = None      # search only this many tasks of most FLOPs per build (None: all)
     capped_by: tuple[str, ...] = ()   # which limits the ceiling lowered
 
     def to_dict(self) -> dict:
@@ -35,4 +36,5 @@ def effective_budget(plan_budget, ceiling: Ceiling) -> Budget:
     capped = tuple(name for name, lowered in (("max_trials", trials < plan_budget.trials),
                                               ("max_wall_clock_s", seconds < plan_budget.wall_clock_s)) if lowered)
     per_task = min(plan_budget.trials_per_task or trials, trials)
-    return Budget(trials=trials, wall_clock_s=seconds, trials_per_task=per_task, capped_by=capped)
+    return Budget(trials=trials, wall_clock_s=seconds, trials_per_task=per_task,
+                  max_tasks=getattr(plan_budget, "max_tasks", None), capped_by=capped)

@@ -25,10 +25,11 @@ from dataclasses import asdict, dataclass
 
 from planctl.tuning.scope import Scope
 
-SOURCES = ("cache", "committed", "other-devices", "re-measure", "drift", "search")
+SOURCES = ("cache", "committed", "other-devices", "re-measure", "drift", "search", "default")
 WORDS = {"cache": "served by the cache", "committed": "by the committed records",
          "other-devices": "by other devices' records", "re-measure": "to re-measure here",
-         "drift": "only another TVM version's records", "search": "left to search"}
+         "drift": "only another TVM version's records", "search": "left to search",
+         "default": "kept on TVM's default schedule (outside the budget's max_tasks)"}
 
 
 @dataclass
@@ -100,6 +101,8 @@ def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_dri
              f"{n['other-devices']} {WORDS['other-devices']}"]
     parts += [f"{n[s]} {WORDS[s]}" for s in ("re-measure", "drift") if n[s]]
     parts.append(f"{n['search']} {WORDS['search']}")
+    if n["default"]:
+        parts.append(f"{n['default']} {WORDS['default']}")
     lines = [f"{lead} {shape}: {len(sources)} tasks: " + ", ".join(parts)]
     devices = elsewhere(sources)
     if devices:

@@ -30,7 +30,7 @@ class Preview:
 
     ``spec``: the plan's ``PlanSpec`` (its techniques and envelope); ``target_spec``: the target
     document's ``spec`` (``tvm``, ``measurement``, ``other_device_records``); ``shapes``: the
-    production shape envs (``[{"batch": 2}]``); ``techniques``: the enabled techniques in plan order;
+    shape buckets apply builds (planctl.documents.shapes.choose_buckets); ``techniques``: the enabled techniques in plan order;
     ``autotuning``: the enabled autotuning technique or None; ``model``: the checked ONNX file;
     ``records``: the committed tuning records (a JSONL file or a folder of them) or None;
     ``compatible``: ``{name: TVM dict}`` of the targets ``compatible_with`` names; ``ceiling``: the
@@ -131,8 +131,23 @@ def _shape_census(cache, preview: Preview, shape_env: dict, tvm_target) -> dict:
     else:
         rows = [{"task": s.task, "source": s.source, "measured_on": s.measured_on}
                 for s in cache.sources(mod, tvm_target, preview.records)]
+        rows = _outside_max_tasks(rows, mod, tvm_target, preview)
     return {"shape_env": shape_env, "tasks": rows, "cache_known": cache is not None,
             "policy": cache.policy if cache is not None else None}
+
+
+def _outside_max_tasks(rows: list[dict], mod, tvm_target, preview: Preview) -> list[dict]:
+    """Rows left to search that the budget's ``max_tasks`` keeps on TVM's default schedule (as
+    planctl.tuning.search.plan_tasks decides it)."""
+    from planctl.tuning.search import SERVED, extract
+    from planctl.tuning.worker import by_cost
+
+    most = getattr(getattr(preview.autotuning, "budget", None), "max_tasks", None)
+    if most is None:
+        return rows
+    tasks = {t.task_name: t for t in extract(mod, tvm_target)}
+    kept = set(by_cost(tasks, list(tasks))[:most])
+    return [{**r, "source": "default"} if r["source"] not in SERVED and r["task"] not in kept else r for r in rows]
 
 
 @contextlib.contextmanager

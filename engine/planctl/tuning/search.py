@@ -115,21 +115,33 @@ def task_sources(mod, target, store: Store, scope: Scope, committed: set[str] | 
     return tasks, census.classify(names, rows, scope, committed or set(), drift_rows)
 
 
-def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | None = None
-               ) -> tuple[list, dict, list[TaskReport]]:
+def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | None = None,
+               max_tasks: int | None = None) -> tuple[list, dict, list[TaskReport]]:
     """(tasks to search, {task name: record ids to re-measure first}, reports for every task).
     Re-measured: the best of another device's records (policy ``re-measure``) and of another TVM
-    version's (used only with ``--allow-version-drift``)."""
+    version's (used only with ``--allow-version-drift``). With ``max_tasks``, a task outside the
+    ``max_tasks`` of most FLOPs (planctl.tuning.worker.by_cost) that the cache cannot serve is
+    neither searched nor re-measured: its source is ``default`` (TVM's default schedule)."""
+    from planctl.tuning.worker import by_cost
+
     tasks, sources = task_sources(mod, target, store, scope, committed)
+    kept = None
+    if max_tasks is not None:
+        kept = set(by_cost({t.task_name: t for t in tasks}, [t.task_name for t in tasks])[:max_tasks])
     todo, remeasure, reports = [], {}, []
     for task, found in zip(tasks, sources):
-        report = TaskReport(task.task_name, found.workload_hash, cached=found.source in SERVED,
-                            source=found.source, measured_on=found.measured_on,
+        source = found.source
+        if kept is not None and source not in SERVED and task.task_name not in kept:
+            source = "default"
+        report = TaskReport(task.task_name, found.workload_hash, cached=source in SERVED,
+                            source=source, measured_on=found.measured_on,
                             drift_records=store.count(key_ids=list(scope.drift), workloads=[found.workload_hash])
                             if scope.drift else 0)
         if report.cached:
             report.best_ms = found.best_s * 1e3 if found.best_s is not None else None
             report.served_by = scope.label(found.key_id)
+        elif source == "default":
+            pass
         else:
             todo.append(task)
             if found.source == "re-measure":
@@ -168,12 +180,12 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
                           device=scope.device.to_dict(), policy=scope.policy)
     locks = store.search_locks()
     try:
-        search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search)
+        search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search, budget)
         if search or remeasure:
             names = {t.name: t.workload_hash for t in report.tasks if t.name in search or t.name in remeasure}
             waited, refused = claim(locks, scope.key_id, names, budget, announce)
             if waited:  # the other apply committed its records meanwhile: count again
-                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search)
+                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search, budget)
                 report.notes.append(f"waited {waited:.0f} s for another apply's search of the same workloads "
                                     f"(the cache's search lock, {store.where})")
             for name in sorted(refused & (set(search) | set(remeasure))):
@@ -194,10 +206,11 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
 
 
 def _decide(report: TuningReport, mod, target, store: Store, scope: Scope, committed, allow_drift: bool,
-            allow_search: bool) -> tuple[list[str], dict]:
+            allow_search: bool, budget: Budget | None = None) -> tuple[list[str], dict]:
     """Fill ``report``'s tasks, census and notes from the cache as it is now; returns (task names
     to search, {task name: record ids to re-measure})."""
-    todo, remeasure, report.tasks = plan_tasks(mod, target, store, scope, committed)
+    todo, remeasure, report.tasks = plan_tasks(mod, target, store, scope, committed,
+                                               budget.max_tasks if budget is not None else None)
     report.census = source_counts(report.tasks)
     report.notes = []
     _drift_notes(report, scope, remeasure, allow_drift)

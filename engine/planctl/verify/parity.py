@@ -14,6 +14,7 @@ array or a tuple is accepted too). A reference that raises makes the check itsel
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -73,13 +74,16 @@ class ParityResult:
     seed: int = 0
     shrink_calls: int = 0
     corners: int = 0
+    note: str | None = None
+    call_ms: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (non-finite floats become None)."""
+        """JSON-safe dict (non-finite floats become None); ``call_ms`` (the candidate's call times)
+        stays out."""
         return {"passed": self.passed, "shape_env": dict(self.shape_env), "examples": self.examples,
                 "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
                 "counterexample": self.counterexample, "replay": self.replay, "reason": self.reason,
-                "seed": self.seed, "shrink_calls": self.shrink_calls, "corners": self.corners}
+                "seed": self.seed, "shrink_calls": self.shrink_calls, "corners": self.corners, "note": self.note}
 
 
 def _finite(x: float) -> float | None:
@@ -100,14 +104,27 @@ class _Tracker:
     tolerances: Callable[[str], tuple[float, float]]
     calls: int = 0
     corners: int = 0
+    max_seconds: float | None = None   # the candidate's calls stop once the next would pass it
+    call_ms: list = field(default_factory=list)
+    skipped: int = 0                   # draws left unevaluated by the time budget
     first_failure_at: int | None = None
     reference_error: BaseException | None = None
     failure: dict[str, Any] | None = None
     stats: dict[str, list] = field(default_factory=dict)   # name -> [max_abs, max_rel, passed, nonfinite]
 
+    def over_budget(self) -> bool:
+        """Whether one more candidate call would pass ``max_seconds`` (never before the first call)."""
+        if self.max_seconds is None or not self.call_ms:
+            return False
+        spent = sum(self.call_ms) / 1e3
+        return spent + spent / len(self.call_ms) > self.max_seconds
+
     def __call__(self, inputs: Inputs) -> None:
         if self.reference_error is not None:
             return   # the check is void; let hypothesis finish without evaluating anything more
+        if self.failure is None and self.over_budget():
+            self.skipped += 1   # the time budget is spent: hypothesis draws on, nothing is evaluated
+            return
         self.calls += 1
         try:
             ref = as_output_list(self.reference(inputs))
@@ -115,10 +132,14 @@ class _Tracker:
             self.reference_error = exc
             return
         names = output_names(self.names, len(ref))
+        start = time.perf_counter_ns()
         try:
             cand = as_output_list(self.candidate(inputs))
         except Exception as exc:   # a crashing candidate is a violation: shrink it like one
             self._fail(inputs, ref, [], names, f"candidate raised {type(exc).__name__}: {exc}")
+        finally:
+            self.call_ms.append(getattr(self.candidate, "last_call_ms", None)
+                                or (time.perf_counter_ns() - start) / 1e6)
         if len(cand) != len(ref):
             self._fail(inputs, ref, cand, names,
                        f"candidate returned {len(cand)} outputs, reference {len(ref)}")
@@ -179,12 +200,18 @@ def parity_settings(examples: int) -> settings:
 
 
 def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: Mapping[str, int],
-                 out_dir: Path, *, examples: int | None = None, seed: int = 0) -> ParityResult:
+                 out_dir: Path, *, examples: int | None = None, seed: int = 0, max_seconds: float | None = None,
+                 corners: str = "all") -> ParityResult:
     """Property-test ``candidate`` against ``reference`` on inputs of one production shape.
 
     ``plan_spec``: a ``PlanSpec`` (or ``OptimizationPlan``); ``shape_env`` pins its symbolic dims;
     ``examples`` overrides ``envelope.parity.examples`` (random draws; the domain corners come on
-    top of them); ``seed`` makes generation reproducible.
+    top of them); ``seed`` makes generation reproducible. ``max_seconds``: a budget for the
+    candidate's calls (an untuned fallback takes seconds per call): no further call is made once
+    the next one would pass it, but at least one random example always runs, and shrinking a
+    failure is never cut short; ``corners``: ``all`` (every domain corner, whatever the budget),
+    ``budget`` (those the budget leaves room for) or ``none``. The result's ``call_ms`` holds the
+    candidate's call times (a callable's ``last_call_ms``, when it has one, else the wall time).
     Output names: ``spec.workload.outputs``, else the reference's ``output_names``, else ``output_<i>``.
     Returns a ``ParityResult``; on failure writes ``out_dir/counterexample-<shape_tag>.npz``.
     Raises ``VerificationError`` when the reference fails or the inputs cannot be generated.
@@ -193,7 +220,7 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
     shape_env = dict(shape_env)
     n = examples if examples is not None else spec.envelope.parity.examples
     declared = list(spec.workload.outputs) or list(getattr(reference, "output_names", []) or [])
-    tracker = _Tracker(candidate, reference, declared, tolerance_lookup(spec))
+    tracker = _Tracker(candidate, reference, declared, tolerance_lookup(spec), max_seconds=max_seconds)
     prop = hypothesis_seed(seed)(parity_settings(n)(given(inputs_strategy(spec, shape_env))(tracker.__call__)))
     flaky = None
     try:
@@ -202,8 +229,8 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
         pass
     except Flaky as exc:   # failed once, then not on replay: a nondeterministic candidate is a failure too
         flaky = f"flaky: {exc}"
-    if tracker.failure is None and tracker.reference_error is None:
-        _check_corners(tracker, corner_examples(spec, shape_env))
+    if tracker.failure is None and tracker.reference_error is None and corners != "none":
+        _check_corners(tracker, corner_examples(spec, shape_env), budgeted=corners == "budget")
     if tracker.reference_error is not None:
         error = tracker.reference_error
         raise VerificationError(f"the parity reference failed: {error}",
@@ -211,10 +238,21 @@ def check_parity(candidate: Model, reference: Model, plan_spec: Any, shape_env: 
     return _result(tracker, shape_env, Path(out_dir), seed, n, flaky)
 
 
-def _check_corners(tracker: _Tracker, corners: list[Inputs]) -> None:
+def _check_corners(tracker: _Tracker, corners: list[Inputs], budgeted: bool = False) -> None:
     """Run the domain corners after the random draws passed; stop at the first violation (a corner
-    is already simple: it is recorded as the counterexample without shrinking)."""
+    is already simple: it is recorded as the counterexample without shrinking), and with
+    ``budgeted`` once the time budget is spent."""
+    budget, tracker.max_seconds = tracker.max_seconds, (tracker.max_seconds if budgeted else None)
+    try:
+        _run_corners(tracker, corners)
+    finally:
+        tracker.max_seconds = budget
+
+
+def _run_corners(tracker: _Tracker, corners: list[Inputs]) -> None:
     for inputs in corners:
+        if tracker.over_budget():
+            return
         tracker.corners += 1
         try:
             tracker(inputs)
@@ -228,11 +266,23 @@ def _result(tracker: _Tracker, shape_env: dict[str, int], out_dir: Path, seed: i
             flaky: str | None) -> ParityResult:
     outputs = {name: OutputParity(s[0], s[1], *tracker.tolerances(name), passed=s[2], nonfinite=s[3])
                for name, s in tracker.stats.items()}
+    times = tuple(tracker.call_ms)
     if tracker.failure is None:
-        return ParityResult(True, shape_env, tracker.calls, outputs, seed=seed, corners=tracker.corners)
+        return ParityResult(True, shape_env, tracker.calls, outputs, seed=seed, corners=tracker.corners,
+                            note=_budget_note(tracker, n), call_ms=times)
     path = save_counterexample(out_dir / f"counterexample-{shape_tag(shape_env)}.npz", tracker.failure,
                                shape_env, {k: tracker.tolerances(k) for k in tracker.failure["names"]}, seed)
     first = tracker.first_failure_at or tracker.calls
     reason = tracker.failure["reason"] + (f" ({flaky})" if flaky else "")
     return ParityResult(False, shape_env, first, outputs, str(path), replay_command(path), reason, seed,
-                        shrink_calls=tracker.calls - first, corners=tracker.corners)
+                        shrink_calls=tracker.calls - first, corners=tracker.corners, call_ms=times)
+
+
+def _budget_note(tracker: _Tracker, n: int) -> str | None:
+    """Why fewer examples ran than asked, when the time budget stopped them."""
+    if tracker.max_seconds is None or (not tracker.skipped and tracker.calls - tracker.corners >= n):
+        return None
+    random = tracker.calls - tracker.corners
+    per_call = sum(tracker.call_ms) / len(tracker.call_ms) / 1e3 if tracker.call_ms else 0.0
+    return (f"{random} of {n} random examples and {tracker.corners} domain corners within the {tracker.max_seconds:g} s "
+            f"budget (a call takes {per_call:.3g} s)")

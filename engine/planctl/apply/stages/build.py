@@ -27,6 +27,24 @@ def run(ctx: RunContext) -> Builds:
     return Builds(shapes=[_build(ctx, work) for work in ctx.shapes])
 
 
+def _baseline_library(ctx: RunContext, work: ShapeWork):
+    """The baseline's library in the staging folder: the shared dynamic one (exported once), else
+    this bucket's ``baseline-<tag>.so``."""
+    from planctl.lowering.failures import tvm_stage
+
+    shared = ctx.shared_baseline
+    tag = shared.TAG if shared is not None else work.tag
+    library = ctx.staging / f"baseline-{tag}.so"
+    if shared is not None and shared.library is not None:
+        return shared.library
+    with tvm_stage("export", shape=tag, file=str(ctx.model_file),
+                   hint="the baseline build could not be exported as a library"):
+        work.baseline.export_library(str(library))
+    if shared is not None:
+        shared.library = library
+    return library
+
+
 def _build(ctx: RunContext, work: ShapeWork) -> ShapeBuild:
     from planctl.lowering import build
     from planctl.lowering.failures import tvm_stage
@@ -36,10 +54,7 @@ def _build(ctx: RunContext, work: ShapeWork) -> ShapeBuild:
     off = disabled_passes(ctx.spec)
     planned = None
     with ctx.clock(f"candidate-build[{work.tag}]"):
-        work.libraries = {"baseline": ctx.staging / f"baseline-{work.tag}.so"}
-        with tvm_stage("export", shape=work.tag, file=str(ctx.model_file),
-                       hint="the baseline build could not be exported as a library"):
-            work.baseline.export_library(str(work.libraries["baseline"]))
+        work.libraries = {"baseline": _baseline_library(ctx, work)}
         if work.failure is None:
             with tvm_stage("candidate-build", shape=work.tag, log_dir=ctx.staging, record=True) as capture:
                 work.candidate = build.build_candidate(work.scheduled, ctx.tvm_target, ctx.techniques,

@@ -65,6 +65,44 @@ def run(ctx: RunContext) -> Tuning:
     return Tuning(shapes=shapes)
 
 
+def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
+    """One bucket after tuning (planctl tune): its shape, tasks, the valid records serving them, the
+    tasks with none (every candidate failed: they run unscheduled) and the trials spent."""
+    if report is None:
+        return {"shape_env": work.shape_env, "tasks": 0, "valid": 0, "without_valid_record": [], "trials_spent": 0,
+                "failure": work.failure.summary() if work.failure else None}
+    scope = ctx.cache.scope
+    default = [t.name for t in report.tasks if t.source == "default"]
+    missing = [t.name for t in report.tasks if t.source != "default"
+               and not ctx.cache.store.top_k(t.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids)]
+    return {"shape_env": work.shape_env, "tasks": len(report.tasks),
+            "valid": len(report.tasks) - len(missing) - len(default), "default_schedule": len(default),
+            "without_valid_record": missing, "trials_spent": report.trials_spent,
+            "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "seconds": round(report.seconds, 1),
+            "stopped_by": report.stopped_by}
+
+
+def write_serving_records(ctx: RunContext, path) -> int:
+    """Replace ``path`` with the record serving each task of every bucket: the best valid one
+    (this device's first), else this key's failure mark for the task (so that an apply from these
+    records alone does not search a task whose every candidate fails again). Returns the lines."""
+    from planctl.tuning import records as record_files
+
+    scope, store = ctx.cache.scope, ctx.cache.store
+    chosen, seen = [], set()
+    for work in ctx.shapes:
+        for workload in work.workloads:
+            if workload in seen:
+                continue
+            seen.add(workload)
+            best = store.top_k(workload, scope.serving_ids, 1, device_ids=scope.device_ids, prefer=scope.device_id)
+            failed = [] if best else sorted(store.records(key_ids=[scope.key_id], workloads=[workload]),
+                                            key=lambda r: (r.mean_s, r.id))[:1]
+            chosen += best or failed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return record_files.export_jsonl(store, path, chosen)
+
+
 def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
     """The cache's records for every task of ``work``, searching (or, with ``--replay``, refusing)
     what it cannot serve, after announcing where each task's schedule comes from; a TuningReport."""
@@ -86,7 +124,8 @@ def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str
     from planctl.tuning import search
 
     cache, allow_drift = ctx.cache, ctx.options.allow_version_drift
-    todo, remeasure, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope, cache.committed)
+    todo, remeasure, tasks = search.plan_tasks(work.lowered, ctx.tvm_target, cache.store, cache.scope, cache.committed,
+                                               budget.max_tasks)
     report = search.TuningReport(cache_dir=str(cache.store.path), tasks=tasks, budget=budget.to_dict(),
                                  key=cache.key.to_dict(), device=cache.device.to_dict(), policy=cache.policy)
     report.census = search.source_counts(tasks)

@@ -1,23 +1,36 @@
-"""Verify: hypothesis parity of each shape's candidate against onnxruntime, the task quality when
-the plan declares one, and, at the first shape that violates the envelope, the bisection that names
-the techniques responsible. TVM's baseline build is checked the same way: it is the fallback the
-runtime switch selects and what a rollback deploys, so it must pass parity too. A candidate TVM
+"""Verify, at every shape bucket: hypothesis parity of the bucket's candidate against onnxruntime,
+the task quality when the plan declares one, that padding a smaller call up to the bucket leaves
+its outputs unchanged (when the runtime may pad: planctl.verify.padding), and, at the first bucket
+that violates the envelope, the bisection that names the techniques responsible. A candidate TVM
 could not build fails parity by definition; bisection then names the technique whose passes break
-the build. Counterexamples are written into the staging folder (the baseline's under fallback/)."""
+the build. Counterexamples are written into the staging folder (the baseline's under fallback/).
+
+TVM's baseline build is checked the same way at every bucket: it is the fallback the runtime
+switch selects and what a bucket that rolls back deploys, so it must pass parity there too. It is
+untuned, seconds per call on CPU (MiniLM: ~1.6 s at 8 x 16, ~50 s at 32 x 128 on one core), so
+it runs in a fresh measurement process with every call timed (planctl.measure.timed): the same
+calls verify it and give its latency samples for the performance gate, and its random examples
+stop at ``baseline_max_seconds`` per bucket (at least one always runs). Its domain corners all run
+at the first bucket (the least work); where one dynamic-shape baseline serves every bucket
+(planctl.apply.stages.lowering) that checks the same build's values once, and the other buckets
+check its shape handling with their random examples (and the corners the budget leaves room
+for); a static baseline per bucket gets every corner at its own bucket."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.apply.quality_reference import QualityReference, quality_notes, quality_reference
-from planctl.report.record import Bisect, Evidence, Parity, Quality, Sensitivity, TVMFailureRecord
+from planctl.report.record import Bisect, Evidence, PaddingCheck, Parity, Quality, Sensitivity, TVMFailureRecord
 
 
 class Verification(Evidence):
-    parity: list[Parity]      # the candidate, by production shape
-    fallback: list[Parity]    # TVM's baseline build (the fallback), by production shape
-    quality: list[Quality]    # by production shape; empty without a quality envelope
+    parity: list[Parity]      # the candidate, by bucket
+    fallback: list[Parity]    # TVM's baseline build (the fallback), by bucket
+    padding: list[Optional[PaddingCheck]]   # by bucket; None where the runtime does not pad
+    quality: list[Quality]    # by bucket; empty without a quality envelope
     bisect: Optional[Bisect]
     failures: list[TVMFailureRecord]   # TVM failures of the candidate, with the technique named as cause
     notes: list[str]
@@ -36,11 +49,12 @@ def run(ctx: RunContext) -> Verification:
     set_hypothesis_home_dir(str(resolve_cache_dir(ctx.options.cache_dir) / "hypothesis"))
     reference = OnnxRuntimeReference(ctx.model_file)
     judge = quality_reference(ctx, reference)
-    parity, fallback, quality, bisect, sensitivity = [], [], [], None, None
-    for work in ctx.shapes:
-        fallback.append(Parity(**_fallback_parity(ctx, work, reference).to_dict()))
+    parity, fallback, padding, quality, bisect, sensitivity = [], [], [], [], None, None
+    for i, work in enumerate(ctx.shapes):
+        fallback.append(Parity(**_fallback_parity(ctx, work, reference, first=i == 0).to_dict()))
+        padding.append(_padding(ctx, work, reference))
         checked = _parity(ctx, work, reference)
-        scored = _quality(ctx, work, judge) if work.has_candidate else None
+        scored = _quality(ctx, work, judge, baseline_batches=1 if i == 0 else 0) if work.has_candidate else None
         parity.append(Parity(**checked.to_dict()))
         quality += [Quality(**scored.to_dict())] if scored is not None else []
         if bisect is None and work.failure is not None:
@@ -50,22 +64,46 @@ def run(ctx: RunContext) -> Verification:
         if sensitivity is None and scored is not None and not scored.passed:
             sensitivity = _sensitivity(ctx, work, judge, scored)
     failures = [TVMFailureRecord(**_with_cause(ctx, work, bisect).to_dict()) for work in ctx.shapes if work.failure]
-    return Verification(parity=parity, fallback=fallback, quality=quality, bisect=bisect, failures=failures,
-                        notes=quality_notes(ctx, judge), sensitivity=sensitivity)
+    return Verification(parity=parity, fallback=fallback, padding=padding, quality=quality, bisect=bisect,
+                        failures=failures, notes=quality_notes(ctx, judge), sensitivity=sensitivity)
 
 
-def _fallback_parity(ctx: RunContext, work: ShapeWork, reference):
-    """TVM's baseline build under the same parity check as the candidate (same seed, corners).
-    Raises LoweringError (PLN500) when TVM cannot even load it: there is nothing to fall back to."""
-    from planctl.lowering.failures import tvm_stage
-    from planctl.lowering.vm import vm_callable
+def _fallback_parity(ctx: RunContext, work: ShapeWork, reference, first: bool):
+    """TVM's baseline build under the same parity check as the candidate (same seed), run in a
+    fresh measurement process with its calls timed (``work.baseline_ms``), its random examples
+    within ``baseline_max_seconds``, its corners as the module docstring says. Raises
+    LoweringError (PLN500) when TVM cannot even load it: there is nothing to fall back to."""
+    from planctl.documents.shapes import shape_text
+    from planctl.measure.timed import TimedBuild
     from planctl.verify.parity import check_parity
 
-    with ctx.clock(f"verify-fallback[{work.tag}]"), _reference_failures_located(ctx):
-        with tvm_stage("verify", shape=work.tag, file=str(ctx.model_file),
-                       hint="TVM's baseline build could not be loaded to run"):
-            baseline = vm_callable(work.baseline, work.imported.input_names, ctx.device_kind)
-        return check_parity(baseline, reference, ctx.spec, work.shape_env, ctx.staging / "fallback", seed=0)
+    shared = ctx.shared_baseline is not None
+    corners = "all" if first or not shared else "budget"
+    baseline = TimedBuild(work.libraries["baseline"], work.imported.input_names, ctx.device_kind)
+    with ctx.clock(f"verify-fallback[{work.tag}]"), _reference_failures_located(ctx), baseline:
+        result = check_parity(baseline, reference, ctx.spec, work.shape_env, ctx.staging / "fallback", seed=0,
+                              max_seconds=ctx.options.baseline_max_seconds, corners=corners)
+    work.baseline_ms, work.baseline_warmup = baseline.latency_samples()
+    work.baseline_rss_mb = baseline.peak_rss_mb
+    if shared and not first and result.note:
+        where = shape_text(ctx.shapes[0].shape_env)
+        result = dataclasses.replace(result, note=f"{result.note}; the same dynamic-shape build ran every domain "
+                                                  f"corner at {where}")
+    return result
+
+
+def _padding(ctx: RunContext, work: ShapeWork, reference) -> Optional[PaddingCheck]:
+    """The reference on calls this bucket serves, unpadded and padded up to it (None when the
+    model has fixed shapes: the runtime does not pad then)."""
+    from planctl.documents.shapes import traffic_mix
+    from planctl.verify.padding import check_padding
+
+    if ctx.layout is None:
+        return None
+    with ctx.clock(f"verify-padding[{work.tag}]"), _reference_failures_located(ctx):
+        found = check_padding(reference, ctx.spec, work.shape_env, [w.shape_env for w in ctx.shapes],
+                              traffic_mix(ctx.spec), ctx.layout)
+    return PaddingCheck(**found.to_dict())
 
 
 @contextlib.contextmanager
@@ -112,10 +150,11 @@ def _not_built(work: ShapeWork):
                         reason=f"no candidate to check: TVM failed to make it ({failure.code}, {where})")
 
 
-def _quality(ctx: RunContext, work: ShapeWork, judge: Optional[QualityReference]):
+def _quality(ctx: RunContext, work: ShapeWork, judge: Optional[QualityReference], baseline_batches: int = 1):
     """Task quality of the candidate on the plan's dataset against the quality reference (None
-    without a quality envelope). The baseline build runs one batch only (planctl.verify.quality:
-    onnxruntime on the plan's model stands in for it)."""
+    without a quality envelope). The baseline build runs ``baseline_batches`` batches only, at the
+    first bucket (planctl.verify.quality: onnxruntime on the plan's model stands in for it; an
+    untuned batch at 32 x 128 takes ~50 s)."""
     from planctl.lowering.vm import vm_callable
     from planctl.verify.quality import evaluate_quality
 
@@ -125,7 +164,8 @@ def _quality(ctx: RunContext, work: ShapeWork, judge: Optional[QualityReference]
     with ctx.clock(f"quality[{work.tag}]"):
         return evaluate_quality(vm_callable(work.candidate, names, ctx.device_kind), judge.model,
                                 ctx.spec.envelope.quality, ctx.spec, work.shape_env, ctx.options.root,
-                                baseline=vm_callable(work.baseline, names, ctx.device_kind), baseline_batches=1,
+                                baseline=vm_callable(work.baseline, names, ctx.device_kind) if baseline_batches else None,
+                                baseline_batches=baseline_batches,
                                 plan_file=str(ctx.options.plan_file), stand_in=judge.stand_in,
                                 reference_info=judge.info)
 

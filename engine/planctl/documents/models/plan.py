@@ -74,16 +74,41 @@ class InputSpec(Frozen):
     dtype: DType
     shape: list[Union[PositiveInt, DimName]] = Field(min_length=0, max_length=16)
     domain: Domain
+    pad: Union[Int, Float, None] = Field(None, description=(
+        "The value the runtime writes into the positions it adds when it pads a call up to its "
+        "shape bucket (the tokenizer's pad token id for token ids); the attention mask marks them "
+        "0, so they must not change the outputs (apply checks that). Attention masks pad with 0 and "
+        "need none."))
+
+
+class DimValue(Frozen):
+    """One value a symbolic dim takes in production, with the share of calls that meet it: the
+    calls whose dim is above the dim's next smaller listed value and at most this one."""
+
+    value: PositiveInt
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, description=(
+        "fraction of calls, in (0, 1]; the shares of one dim add up to 1"))]
 
 
 class DimRange(Frozen):
     """Production range of one symbolic dim: ``min <= opt <= max``; ``values`` are the
-    representative values seen in production (each inside the range)."""
+    representative values seen in production (each inside the range), each a plain number or a
+    ``{value, share}`` pair when its share of the traffic is known (shares on every value or on
+    none)."""
 
     min: PositiveInt
     opt: PositiveInt
     max: PositiveInt
-    values: list[PositiveInt] = Field(default_factory=list)
+    values: list[Union[PositiveInt, DimValue]] = Field(default_factory=list)
+
+
+class Buckets(Frozen):
+    """How apply groups the production shapes into builds (planctl.documents.shapes.choose_buckets):
+    at most ``max`` static builds, chosen among the declared dim values to minimise the expected
+    padded work of a call over the traffic mix; the runtime pads each call up to the smallest
+    bucket that fits it."""
+
+    max: PositiveInt = Field(4, le=16, description="most buckets (builds, tunings, gates) apply makes")
 
 
 class Telemetry(Frozen):
@@ -103,6 +128,7 @@ class Workload(Frozen):
     inputs: list[InputSpec] = Field(min_length=1)
     outputs: list[Identifier] = Field(default_factory=list)
     production_shapes: dict[DimName, DimRange] = Field(default_factory=dict)
+    buckets: Buckets | None = Field(None, description="default: at most 4 buckets")
     baseline_telemetry: Telemetry | None = None
 
 
@@ -162,6 +188,10 @@ class TuningBudget(Frozen):
     trials: PositiveInt
     wall_clock_s: PositiveFloat
     trials_per_task: PositiveInt | None = None
+    max_tasks: PositiveInt | None = Field(None, description=(
+        "search only the tasks of most FLOPs per inference (TVM's estimate x call count), at most this many per "
+        "build; the others keep TVM's default schedule and are never searched (the census says so): where a "
+        "budget cannot cover every task of every shape bucket, the kernels that dominate latency get it"))
 
 
 class Autotuning(TechniqueBase):

@@ -1,13 +1,14 @@
 """PLN208 parity-coverage."""
 from __future__ import annotations
 
+from planctl.documents.shapes import dim_points
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
 
 def points(rng) -> set[int]:
     """The production points of one dim: its min, opt and max, and its representative values."""
-    return {rng.min, rng.opt, rng.max} | set(rng.values)
+    return set(dim_points(rng))
 
 
 def required_examples(production_shapes) -> tuple[int, str | None]:

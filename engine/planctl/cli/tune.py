@@ -1,0 +1,44 @@
+"""``planctl tune PLAN --target T``: search the tuning tasks of every shape bucket within the plan's
+budget, without building, verifying or measuring anything; ``--write-records`` replaces the
+plan's committed records for the target with the record serving each task."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("tune")
+@click.argument("plan", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--target", "target", required=True, help="Target name (targets/<name>.yaml).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Tuning cache directory [default: $PLANCTL_CACHE or .planctl/cache].")
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="Repository root that plan paths are relative to.")
+@click.option("--write-records", is_flag=True,
+              help="Replace <records>/<target>.jsonl of the plan's autotuning with the record serving each task.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_records: bool, output: str) -> None:
+    """Tune PLAN's buckets for TARGET: the cache serves what it can (committed records included),
+    MetaSchedule searches the rest within the plan's budget, once per bucket. Prints, per bucket,
+    the tasks and how many have a valid record (a search whose every build fails still "succeeds":
+    those tasks run unscheduled). Exit 0; 1 when check rejects the plan; 2 for bad input."""
+    from planctl.apply.pipeline import ApplyOptions, run_tune
+    from planctl.cli.apply import _progress
+
+    options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir)
+    verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
+    result = run_tune(options, progress=_progress(verbose), write_records=write_records)
+    data = {"plan": str(plan), "target": target, "buckets": result.buckets,
+            "records_file": str(result.records_file) if result.records_file else None}
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for tag, b in result.buckets.items():
+            missing = ", ".join(b["without_valid_record"]) or "none"
+            click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
+                       f"this run, kernels scheduled {b.get('scheduled')}, {b.get('default_schedule', 0)} kept on TVM's default "
+                       f"schedule (budget max_tasks); searched without a valid record: {missing}")
+        if result.records_file:
+            click.echo(f"wrote {result.records_file}")
