@@ -32,9 +32,10 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
     shapes = [Build(shape_env=low.shape_env, tag=low.tag, input_names=low.input_names,
                     output_names=low.output_names, tuning=tuned, libraries=built.libraries, parity=checked,
                     fallback_parity=base, quality=scored, flops=low.flops, planned_memory=built.planned_memory,
-                    kernel_routes=low.kernel_routes, gpu_profile=profile)
-              for low, tuned, built, checked, base, scored, profile in zip(
-                  lowering.shapes, tuning.shapes, builds.shapes, parity, fallback, quality, profiles.shapes)]
+                    kernel_routes=low.kernel_routes, gpu_profile=profile, cpu_profile=cpu_profile)
+              for low, tuned, built, checked, base, scored, profile, cpu_profile in zip(
+                  lowering.shapes, tuning.shapes, builds.shapes, parity, fallback, quality, profiles.shapes,
+                  profiles.cpu or [None] * len(lowering.shapes))]
     failures = [f.model_copy(update={"log": ctx.output.published(f.log, destination)}) for f in verification.failures]
     passes = next((low.passes for low in reversed(lowering.shapes) if low.passes), [])
     record = RunRecord(created=ctx.clock.started, plan=documents.plan, target=documents.target,
