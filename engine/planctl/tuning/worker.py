@@ -40,17 +40,20 @@ def fast_build(mod, target, _params):
 
 def builder_runner(spec: dict):
     """TVM's LocalBuilder (with :func:`fast_build`) and, by the target's measurement, its
-    LocalRunner or an RPCRunner on the farm (planctl.tuning.farm)."""
+    LocalRunner or an RPCRunner on the farm (planctl.tuning.farm). Both time candidates on
+    arguments whose integers are in range (planctl.tuning.arguments): a gather's random indices
+    would read out of bounds and crash every candidate."""
     from tvm.s_tir import meta_schedule as ms
 
     from planctl.tuning import farm
+    from planctl.tuning.arguments import in_range_alloc_argument
 
     m = spec["device"]["measurement"]
     builder = ms.builder.LocalBuilder(f_build=fast_build, timeout_sec=spec.get("build_timeout_s", 60))
     evaluator = ms.runner.EvaluatorConfig(number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"])
     if spec.get("farm"):
         return builder, farm.rpc_runner(spec["farm"], evaluator, Path(spec["work_dir"]) / farm.SESSIONS_FILE)
-    return builder, ms.runner.LocalRunner(evaluator_config=evaluator)
+    return builder, ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=in_range_alloc_argument)
 
 
 def open_database(spec: dict):
