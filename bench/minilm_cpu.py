@@ -34,8 +34,20 @@ def child(spec: dict) -> dict:
     from planctl.measure.benchmark import run_one
     from planctl.measure.latency import measure_latency
 
-    if spec["kind"] != "torch":
+    if spec["kind"] not in ("torch", "openvino"):
         return run_one(spec)
+    if spec["kind"] == "openvino":
+        from openvino_peer import latency_runner
+
+        run = latency_runner(spec["path"], dict(np.load(spec["inputs"])), spec["threads"])
+    else:
+        run = _torch_runner(spec)
+    stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
+    return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+
+
+def _torch_runner(spec: dict):
+    import numpy as np
     import torch
 
     sys.path.insert(0, str(REPO / "examples" / "minilm"))
@@ -48,9 +60,7 @@ def child(spec: dict) -> dict:
     def run():
         with torch.inference_mode():
             module(inputs["input_ids"], inputs["attention_mask"])
-
-    stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
-    return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+    return run
 
 
 def run_child(spec: dict) -> dict:
@@ -59,6 +69,30 @@ def run_child(spec: dict) -> dict:
         spec_file.write_text(json.dumps(spec))
         subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True)
         return json.loads(out_file.read_text())
+
+
+def peer_ratios(stats: dict, name: str, suffix: str) -> dict:
+    """p50 and p99 ratios of contender ``name`` to OpenVINO (where it ran) and to the best peer
+    (the peer runtime with the lowest p50: OpenVINO or onnxruntime); the issue's goals are
+    p50 <= 1.0x and p99 <= 1.1x the best peer's."""
+    ratios = {}
+    if "openvino" in stats:
+        ratios.update({f"ratio_vs_openvino{suffix}": stats[name].p50 / stats["openvino"].p50,
+                       f"ratio_p99_vs_openvino{suffix}": stats[name].p99 / stats["openvino"].p99})
+    best = min((p for p in ("onnxruntime", "openvino") if p in stats), key=lambda p: stats[p].p50)
+    ratios.update({f"best_peer{suffix}": best, f"ratio_vs_best_peer{suffix}": stats[name].p50 / stats[best].p50,
+                   f"ratio_p99_vs_best_peer{suffix}": stats[name].p99 / stats[best].p99})
+    return ratios
+
+
+def machine(threads: int) -> dict:
+    """The host: CPU model, its vector ISA (the flags that decide which target's code is fast), cores."""
+    from planctl.host import cpu_fingerprint
+
+    found = cpu_fingerprint()
+    isa = [f for f in found["isa"] if f.startswith(("avx", "fma", "amx")) or "vnni" in f]
+    return {"cpu": found["model"], "arch": found["machine"], "isa": isa, "cores": os.cpu_count(),
+            "TVM_NUM_THREADS": threads, "python": platform.python_version()}
 
 
 def inputs_file(tmp: Path) -> Path:
@@ -79,16 +113,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, nargs="+", default=[REPO / "out" / "minilm-embed" / "x86-64-avx2"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-openvino", action="store_true", help="leave OpenVINO out even where it runs")
+    parser.add_argument("--callers", type=int, default=1,
+                        help="concurrent callers; > 1 runs the concurrency mode (bench/minilm_concurrency.py)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
         return
+    if args.callers > 1:
+        from minilm_concurrency import run_concurrency
+
+        print(json.dumps(run_concurrency(args.out, args.callers, args.rounds, args.repeats, not args.no_openvino),
+                         indent=2))
+        return
+    from openvino_peer import unavailable
+
+    openvino_missing = "left out (--no-openvino)" if args.no_openvino else unavailable()
     import numpy as np
 
     from planctl.measure.stats import LatencyStats
 
-    from planctl.host import cpu
 
     manifests = {(f"planctl:{out.name}" if len(args.out) > 1 else "planctl"): (out, json.loads(
         (out / "manifest.json").read_text())) for out in args.out}
@@ -104,6 +149,8 @@ def main() -> None:
                             "path": str(REPO / "examples" / "minilm" / "minilm-b2-s128.onnx")},
             "torch_eager": {**common, "kind": "torch", "path": "torch"},
         })
+        if not openvino_missing:
+            contenders["openvino"] = {**contenders["onnxruntime"], "kind": "openvino"}
         names, samples = list(contenders), {n: [] for n in contenders}
         for r in range(args.rounds):
             k = r % len(names)
@@ -120,14 +167,14 @@ def main() -> None:
         ratios.update({f"ratio_vs_onnxruntime{suffix}": stats[name].p50 / stats["onnxruntime"].p50,
                        f"ratio_vs_torch_eager{suffix}": stats[name].p50 / stats["torch_eager"].p50,
                        f"ratio_p99_vs_onnxruntime{suffix}": stats[name].p99 / stats["onnxruntime"].p99})
+        ratios.update(peer_ratios(stats, name, suffix))
     first = next(iter(manifests.values()))[1]
     print(json.dumps({
         "benchmark": "minilm_cpu", "artifact": first["artifact"], "verdict": first["verdict"],
         "targets": {name: manifest["target"] for name, (_out, manifest) in manifests.items()},
         "contenders": summary, **ratios,
         "method": f"{args.rounds} rounds x {args.repeats} runs, fresh process per contender per round, rotated order",
-        "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
-                    "TVM_NUM_THREADS": threads, "python": platform.python_version()},
+        "machine": machine(threads), "openvino": openvino_missing or "measured",
     }, indent=2))
 
 
