@@ -174,12 +174,26 @@ def by_cost(tasks: dict, names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (-cost(n), n))
 
 
+FIRST_BATCH = 16  # trials each task gets in the first round, before any task gets a second batch
+
+
+def batch_cap(round_no: int, per_iter: int, per_task: int, done: int, trials_left: int) -> int:
+    """Trials of a task's next batch: in round 0 at most :data:`FIRST_BATCH` (every task, the
+    light ones included, gets a schedule before the budget or the wall clock runs out: an
+    unscheduled kernel runs TVM's naive loops, often slower than a tuned matmul many times its
+    FLOPs), later ``per_iter``; never past the task's share (``per_task - done``) or the budget left."""
+    first = min(FIRST_BATCH, per_iter) if round_no == 0 else per_iter
+    return max(0, min(first, per_task - done, trials_left))
+
+
 def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
                      runner, started: float, after_batch=lambda: None) -> str:
     """Search task by task, most FLOPs first, one batch per task per round, until the trial budget,
-    every task's share or the wall clock is spent. Each task's batch is one ``tune_tasks`` call, so
-    its records are committed when the call returns; the next call starts only if the slowest call
-    so far still fits the wall-clock budget. A task whose call added no record is exhausted.
+    every task's share or the wall clock is spent; the first round's batches are small
+    (:func:`batch_cap`) so that every task is scheduled before the heavy ones get more trials.
+    Each task's batch is one ``tune_tasks`` call, so its records are committed when the call
+    returns; the next call starts only if the slowest call so far still fits the wall-clock
+    budget. A task whose call added no record is exhausted.
     Returns why it stopped: ``trials``, ``tasks`` (each got its share or was exhausted) or ``wall-clock``."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -202,7 +216,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
                 continue
             if spent >= trials:
                 return "trials"
-            cap = min(per_iter, per_task - done, trials - spent)
+            cap = batch_cap(round_no, per_iter, per_task, done, trials - spent)
             elapsed = time.monotonic() - started
             if elapsed + slowest > wall_clock:
                 why = (f"the slowest task batch took {slowest:.0f} s" if slowest else
