@@ -1,17 +1,23 @@
-"""MiniLM on the CPU: planctl's promoted artifact against onnxruntime and torch eager.
+"""MiniLM on the CPU: planctl's promoted artifact against onnxruntime, OpenVINO and torch eager.
 
 One command runs every contender side by side on the same inputs (batch 2 x seq 128, real token
 ids and a padded mask): each contender runs in a fresh process per round and the order rotates
 each round (A B C, B C A, C A B), for the reasons in planctl.measure.benchmark (fresh-process
 latency moves with heap state; two runtimes' spinning thread pools steal a 2-core machine from
 each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch uses the same
-thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
-(``ratio_vs_onnxruntime`` = planctl p50 / onnxruntime p50; goal <= 1.5 on 2 cores).
+thread count; OpenVINO (where the optional ``bench`` extra is installed and its CPU plugin runs)
+the latency hint with as many inference threads and f32 precision (bench/openvino_peer.py).
+Prints JSON: per-contender medians, p90, p99, spread; p50 and p99 ratios to onnxruntime, to
+OpenVINO and to the best peer (``ratio_vs_best_peer``: goal <= 1.0; ``ratio_p99_vs_best_peer``:
+goal <= 1.1); the host's CPU model and vector ISA.
 
 Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30]
+       [--variant NAME:VAR=VALUE,...] [--no-openvino] [--callers 2]
 Needs a finished `planctl apply plans/minilm-embed.yaml --target T` (scripts/demo.sh) per ``--out``.
 Several ``--out`` (one per target this host runs, e.g. x86-64-avx2 and x86-64-avx512) are measured
-side by side in the same rounds: contenders ``planctl:<target>``, ratios for each.
+side by side in the same rounds: contenders ``planctl:<target>``, ratios for each. ``--variant``
+adds the first ``--out`` run under other environment variables (TVM's thread pool settings).
+``--callers 2`` runs the concurrency mode instead (bench/minilm_concurrency.py).
 """
 from __future__ import annotations
 
@@ -67,7 +73,8 @@ def run_child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_file.write_text(json.dumps(spec))
-        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True)
+        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True,
+                       env={**os.environ, **spec.get("env", {})})
         return json.loads(out_file.read_text())
 
 
@@ -114,6 +121,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--no-openvino", action="store_true", help="leave OpenVINO out even where it runs")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+                        help="also run the first --out with these environment variables, as contender "
+                             "planctl[NAME] (e.g. tvm-unbound:TVM_BIND_THREADS=0); repeatable")
     parser.add_argument("--callers", type=int, default=1,
                         help="concurrent callers; > 1 runs the concurrency mode (bench/minilm_concurrency.py)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -151,6 +161,12 @@ def main() -> None:
         })
         if not openvino_missing:
             contenders["openvino"] = {**contenders["onnxruntime"], "kind": "openvino"}
+        first = next(iter(contenders))
+        for variant in args.variant:
+            label, _, assignments = variant.partition(":")
+            env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+            contenders[f"planctl[{label}]"] = {**contenders[first], "env": env}
+            manifests[f"planctl[{label}]"] = manifests[first]
         names, samples = list(contenders), {n: [] for n in contenders}
         for r in range(args.rounds):
             k = r % len(names)
@@ -163,7 +179,7 @@ def main() -> None:
                for n, s in stats.items()}
     ratios = {}
     for name in manifests:
-        suffix = name.removeprefix("planctl")  # "" or ":<target>"
+        suffix = name.removeprefix("planctl")  # "", ":<target>" or "[<variant>]"
         ratios.update({f"ratio_vs_onnxruntime{suffix}": stats[name].p50 / stats["onnxruntime"].p50,
                        f"ratio_vs_torch_eager{suffix}": stats[name].p50 / stats["torch_eager"].p50,
                        f"ratio_p99_vs_onnxruntime{suffix}": stats[name].p99 / stats["onnxruntime"].p99})

@@ -7,7 +7,8 @@ import pytest
 
 from planctl.measure.cpu_profile import summarize
 
-FLOPS = {"kernels": [{"name": "matmul", "calls": 1, "flops": 2e9, "bytes": 0}]}
+FLOPS = {"kernels": [{"name": "matmul", "calls": 1, "flops": 2e9, "bytes": 0},
+                     {"name": "dense", "calls": 1, "flops": 1e9, "bytes": 0}]}
 
 
 def test_the_summary_gives_per_call_time_share_rate_and_allocations():
@@ -22,6 +23,13 @@ def test_the_summary_gives_per_call_time_share_rate_and_allocations():
     assert found["allocations_per_call"] == {"vm.builtin.alloc_storage": 1.0, "vm.builtin.alloc_tensor": 3.0}
     assert found["plain_ms"] == 21.0 and found["kernel_ms"] == pytest.approx(25.0)
     assert found["launches_per_call"] == 6
+
+
+def test_a_kernel_renamed_by_weight_prepacking_keeps_its_flops():
+    found = summarize({"dense_prepacked": 10_000_000}, {"dense_prepacked": 1}, calls=1, flops=FLOPS,
+                      plain_ms=[10.0], instrumented_ms=[10.0])
+    assert found["rows"][0]["flops_per_call"] == 1e9 and found["rows"][0]["gflops"] == pytest.approx(100.0)
+    assert found["kernel_gflops"] == pytest.approx(100.0)
 
 
 @pytest.mark.tvm

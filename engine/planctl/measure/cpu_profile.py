@@ -43,8 +43,23 @@ class CpuKernelRow:
         return asdict(self)
 
 
+# TVM's SplitLayoutRewritePreproc (weight prepacking, applied after tuning) renames each kernel whose
+# weight layout it splits out to ``<name>_prepacked``; its FLOPs are those of ``<name>``
+RENAMED_SUFFIXES = ("_prepacked",)
+
+
 def _flops_by_kernel(flops: dict | None) -> dict[str, float]:
     return {k["name"]: float(k.get("flops", 0.0)) for k in (flops or {}).get("kernels", [])}
+
+
+def _kernel_flops(per_kernel: dict[str, float], symbol: str) -> float:
+    """The FLOPs counted before the build for kernel ``symbol`` (0.0 when unknown)."""
+    if symbol in per_kernel:
+        return per_kernel[symbol]
+    for suffix in RENAMED_SUFFIXES:
+        if symbol.endswith(suffix):
+            return per_kernel.get(symbol[: -len(suffix)], 0.0)
+    return 0.0
 
 
 def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmup: int = WARMUP_CALLS) -> dict:
@@ -109,7 +124,7 @@ def summarize(spent: dict[str, int], launches: dict[str, int], calls: int, flops
     for symbol, ns in spent.items():
         kind = "builtin" if symbol.startswith("vm.builtin.") or "." in symbol else "kernel"
         ms = ns / 1e6 / calls
-        work = per_kernel.get(symbol, 0.0)
+        work = _kernel_flops(per_kernel, symbol)
         rows.append(CpuKernelRow(symbol, kind, launches[symbol] / calls, ms, ns / total_ns, work,
                                  work / (ms * 1e6) if work and ms else None))
     rows.sort(key=lambda r: -r.ms_per_call)
@@ -118,7 +133,7 @@ def summarize(spent: dict[str, int], launches: dict[str, int], calls: int, flops
     return {"available": True, "calls": calls, "rows": [r.to_dict() for r in rows],
             "plain_ms": statistics.median(plain_ms), "instrumented_ms": statistics.median(instrumented_ms),
             "kernel_ms": kernel_ms, "builtin_ms": sum(r.ms_per_call for r in rows if r.kind == "builtin"),
-            "kernel_gflops": (sum(per_kernel.get(r.name, 0.0) for r in rows) / (kernel_ms * 1e6)
+            "kernel_gflops": (sum(r.flops_per_call for r in rows) / (kernel_ms * 1e6)
                               if kernel_ms and per_kernel else None),
             "allocations_per_call": allocations,
             "launches_per_call": sum(r.launches_per_call for r in rows if r.kind == "kernel"),
