@@ -31,3 +31,10 @@ def test_a_batch_never_passes_the_task_share_or_the_budget():
     assert batch_cap(3, per_iter=64, per_task=96, done=90, trials_left=100) == 6
     assert batch_cap(1, per_iter=64, per_task=96, done=0, trials_left=5) == 5
     assert batch_cap(2, per_iter=64, per_task=96, done=96, trials_left=5) == 0
+
+
+def test_a_batch_that_commits_less_than_half_its_trials_exhausts_the_task():
+    from planctl.tuning.worker import exhausted
+
+    assert exhausted(0, 16) and exhausted(4, 16) and exhausted(1, 64)
+    assert not exhausted(8, 16) and not exhausted(16, 16) and not exhausted(1, 1)

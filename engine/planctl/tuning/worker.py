@@ -186,6 +186,15 @@ def batch_cap(round_no: int, per_iter: int, per_task: int, done: int, trials_lef
     return max(0, min(first, per_task - done, trials_left))
 
 
+def exhausted(added: int, cap: int) -> bool:
+    """Whether a task's batch says its design space is (nearly) used up: MetaSchedule's evolutionary
+    search proposes only candidates not measured yet, so a batch that committed fewer than half
+    of the ``cap`` it asked for found no more (failed candidates are committed too, as failure
+    marks). Small spaces (a gather's, a reshape's) would otherwise take one new candidate per
+    round, a full search round each, until the wall clock stops the search."""
+    return added == 0 or 2 * added < cap
+
+
 def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
                      runner, started: float, after_batch=lambda: None) -> str:
     """Search task by task, most FLOPs first, one batch per task per round, until the trial budget,
@@ -193,7 +202,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
     (:func:`batch_cap`) so that every task is scheduled before the heavy ones get more trials.
     Each task's batch is one ``tune_tasks`` call, so its records are committed when the call
     returns; the next call starts only if the slowest call so far still fits the wall-clock
-    budget. A task whose call added no record is exhausted.
+    budget. A task whose call added less than half its batch is exhausted (:func:`exhausted`).
     Returns why it stopped: ``trials``, ``tasks`` (each got its share or was exhausted) or ``wall-clock``."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -236,7 +245,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
             after_batch()
             added = store.session_counts(spec["session"]).get(hashes[name], 0) - done
             spent += added
-            if added == 0:
+            if exhausted(added, cap):
                 remaining.remove(name)
     return "trials"
 
