@@ -48,3 +48,11 @@ def test_the_gather_table_loses_its_layout_free_mark_and_the_weight_keeps_it():
         {n: v for n, v in before.items() if n.startswith("matmul")}
     take = next(f for gv, f in marked.functions.items() if gv.name_hint.startswith("take"))
     assert len(indirect_reads(take)) == 1
+
+
+def test_gathers_are_not_tuning_tasks_and_the_matmul_is():
+    from planctl.tuning.search import extract
+
+    target = tvm.target.Target({"kind": "llvm", "num-cores": 1})
+    names = [t.task_name for t in extract(_module(), target)]
+    assert any(n.startswith("matmul") for n in names) and not any(n.startswith("take") for n in names)
