@@ -1,8 +1,6 @@
 """import_tvm keeps torch out of TVM's import, and leaves ``import torch`` working afterwards."""
 from __future__ import annotations
 
-import os
-
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -32,14 +30,3 @@ def test_a_process_that_imported_torch_first_keeps_it():
             "assert sys.modules['torch'] is torch\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-
-
-def test_the_thread_pool_spin_count_defaults_to_sleeping_at_once_and_the_environment_wins(monkeypatch):
-    from planctl.lowering import tvm_env
-
-    monkeypatch.delenv(tvm_env.SPIN_ENV, raising=False)
-    tvm_env.configure_thread_pool()
-    assert os.environ[tvm_env.SPIN_ENV] == str(tvm_env.RUN_SPIN_COUNT) == "0"
-    monkeypatch.setenv(tvm_env.SPIN_ENV, "300000")
-    tvm_env.configure_thread_pool()
-    assert os.environ[tvm_env.SPIN_ENV] == "300000"

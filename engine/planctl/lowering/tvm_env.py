@@ -13,21 +13,6 @@ from planctl.errors import MissingExtraError
 
 PINNED = {"apache-tvm": "0.27.0.post1", "apache-tvm-ffi": "0.1.14.post0"}
 
-SPIN_ENV = "TVM_THREAD_POOL_SPIN_COUNT"
-# TVM's thread pool workers spin this many times for the next parallel section before they sleep
-# (TVM's default: 300,000, several milliseconds). On a 2-core host shared with other processes,
-# a spinning worker holds a core that the thread with the work is waiting for: MiniLM's p50 went
-# from 296 to 43 ms and its p99 from 2,452 to 151 ms with 0 (bench/minilm_cpu.py --variant, AMD
-# EPYC Zen 5, 2 cores, load average 6; bench/README.md). 0: sleep at once.
-RUN_SPIN_COUNT = 0
-
-
-def configure_thread_pool() -> None:
-    """Set TVM's thread-pool spin count for running built artifacts (:data:`RUN_SPIN_COUNT`),
-    unless the environment already sets it. TVM reads it once per process, when its thread pool
-    first runs, so this has effect only before the process's first parallel kernel."""
-    os.environ.setdefault(SPIN_ENV, str(RUN_SPIN_COUNT))
-
 
 def import_tvm(num_threads: int | None = None):
     """Return the ``tvm`` module, importing it with ``TVM_NUM_THREADS`` set.

@@ -37,9 +37,8 @@ class VMCallable:
     """
 
     def __init__(self, executable: Executable, input_names: Sequence[str], device_kind: str = "cpu"):
-        from planctl.lowering.tvm_env import configure_thread_pool, import_tvm
+        from planctl.lowering.tvm_env import import_tvm
 
-        configure_thread_pool()
         tvm = import_tvm()
         from tvm import relax
 

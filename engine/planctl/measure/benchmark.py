@@ -119,14 +119,10 @@ def _server():
 
 def start_measurement_server(threads: int) -> None:
     """Start the forkserver now, so its imports overlap the apply's instead of delaying the
-    measurement. The server keeps the environment it starts with, so ``TVM_NUM_THREADS`` and TVM's
-    thread-pool spin count (planctl.lowering.tvm_env.configure_thread_pool) are set first."""
+    measurement. The server keeps the environment it starts with, so ``TVM_NUM_THREADS`` is set first."""
     from multiprocessing import forkserver
 
-    from planctl.lowering.tvm_env import configure_thread_pool
-
     os.environ.setdefault("TVM_NUM_THREADS", str(threads))
-    configure_thread_pool()
     _server()
     forkserver.ensure_running()
 
