@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+BARRIER_TIMEOUT_S = 300  # callers' warm-up on a loaded 2-core host; past it the child fails, never hangs
+CHILD_TIMEOUT_S = 900
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -59,29 +61,41 @@ def _runners(spec: dict) -> list:
 
 
 def child(spec: dict) -> dict:
-    """Run the callers of one contender in this (fresh) process: ``{"samples_ms", "wall_s", "calls"}``."""
+    """Run the callers of one contender in this (fresh) process: ``{"samples_ms", "wall_s", "calls"}``.
+    Raises RuntimeError naming the caller when one fails or the start barrier times out (a failed
+    caller would otherwise leave the others waiting at the barrier)."""
     runners = _runners(spec)
-    start = threading.Barrier(len(runners) + 1)
+    start = threading.Barrier(len(runners) + 1, timeout=BARRIER_TIMEOUT_S)
     samples: list[list[float]] = [[] for _ in runners]
+    errors: list[str] = []
 
     def caller(i: int) -> None:
         run = runners[i]
-        for _ in range(spec["warmup"]):
-            run()
-        start.wait()
-        for _ in range(spec["repeats"]):
-            t0 = time.perf_counter()
-            run()
-            samples[i].append((time.perf_counter() - t0) * 1e3)
+        try:
+            for _ in range(spec["warmup"]):
+                run()
+            start.wait()
+            for _ in range(spec["repeats"]):
+                t0 = time.perf_counter()
+                run()
+                samples[i].append((time.perf_counter() - t0) * 1e3)
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent, never a hang
+            errors.append(f"caller {i}: {type(exc).__name__}: {exc}")
+            start.abort()
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(len(runners))]
     for t in threads:
         t.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        pass
     began = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"{spec['kind']}: " + "; ".join(errors))
     return {"samples_ms": [x for s in samples for x in s], "wall_s": wall, "calls": sum(map(len, samples))}
 
 
@@ -90,7 +104,8 @@ def _run_child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_file.write_text(json.dumps(spec))
-        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True, env=env)
+        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True, env=env,
+                       timeout=CHILD_TIMEOUT_S)
         return json.loads(out_file.read_text())
 
 
