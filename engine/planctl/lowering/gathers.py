@@ -77,11 +77,14 @@ def indirect_reads(func) -> set[str]:
 
 def keep_gather_layouts():
     """A module pass, between AttachAttrLayoutFreeBuffers and tuning: a buffer that a kernel reads
-    at data-dependent indices (a gather's table) is no longer layout-free. MetaSchedule's
-    layout rewrite assumes affine accesses: for ``gather_nd`` it rewrote the constant operand's
-    layout and the prepacked build's output moved by up to 0.05 on MiniLM (parity and quality
-    failed, planctl apply rolled back). Such a kernel keeps the operand's layout; its other
-    layout-free buffers stay. Returns a ``tvm.transform.Pass``."""
+    at data-dependent indices (a gather's table) is no longer layout-free. MetaSchedule's layout
+    rewrite (``RewriteLayout``, folded into the constants by weight prepacking) maps each access
+    through an index map of the loop variables, which a data-dependent index is not; a schedule
+    found for MiniLM's ``gather_nd`` did rewrite its constant operand. A defence: since gathers
+    are left out of tuning (planctl.tuning.search.extract) no gather schedule reaches the build,
+    and MiniLM's parity break with tuned gathers (max abs 0.047) persisted with this pass, so the
+    gather schedules themselves, not the layout, broke it. Such a kernel keeps the operand's layout;
+    its other layout-free buffers stay. Returns a ``tvm.transform.Pass``."""
     import tvm
     from tvm import tirx
 
