@@ -1,12 +1,15 @@
-"""MiniLM on the CPU: planctl's promoted artifact against onnxruntime and torch eager.
+"""MiniLM on the CPU: planctl's promoted artifact against onnxruntime, OpenVINO and torch eager.
 
 One command runs every contender side by side on the same inputs (batch 2 x seq 128, real token
 ids and a padded mask): each contender runs in a fresh process per round and the order rotates
 each round (A B C, B C A, C A B), for the reasons in planctl.measure.benchmark (fresh-process
 latency moves with heap state; two runtimes' spinning thread pools steal a 2-core machine from
 each other). onnxruntime uses intra-op threads = TVM_NUM_THREADS = cores; torch uses the same
-thread count. Prints JSON: per-contender medians, p90, p99, spread, and p50 ratios
-(``ratio_vs_onnxruntime`` = planctl p50 / onnxruntime p50; goal <= 1.5 on 2 cores).
+thread count; OpenVINO (where the optional ``bench`` extra is installed and its CPU plugin runs)
+the latency hint with as many inference threads and f32 precision (bench/openvino_peer.py).
+Prints JSON: per-contender medians, p90, p99, spread; p50 and p99 ratios to onnxruntime, to
+OpenVINO and to the best peer (``ratio_vs_best_peer``: goal <= 1.0; ``ratio_p99_vs_best_peer``:
+goal <= 1.1); the host's CPU model and vector ISA.
 
 The planctl contender runs the artifact through ``planctl.runtime.load`` (the bucket dispatcher: a
 call is padded up to the smallest bucket that fits it); onnxruntime runs the dynamic-shape model
@@ -20,9 +23,12 @@ to its bucket against onnxruntime unpadded. p50 and p99 per bucket and over the 
 (planctl.measure.traffic).
 
 Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30] [--buckets]
+       [--variant NAME:VAR=VALUE,...] [--no-openvino] [--callers 2]
 Needs a finished `planctl apply plans/minilm-embed.yaml --target T` (scripts/demo.sh) per ``--out``.
 Several ``--out`` (one per target this host runs, e.g. x86-64-avx2 and x86-64-avx512) are measured
-side by side in the same rounds: contenders ``planctl:<target>``, ratios for each.
+side by side in the same rounds: contenders ``planctl:<target>``, ratios for each. ``--variant``
+adds the first ``--out`` run under other environment variables (TVM's thread pool settings).
+``--callers 2`` runs the concurrency mode instead (bench/minilm_concurrency.py).
 """
 from __future__ import annotations
 
@@ -50,8 +56,20 @@ def child(spec: dict) -> dict:
         return planctl_points(spec)
     if spec["kind"] == "planctl":
         return planctl_points({**spec, "points": {"call": spec["inputs"]}}, key="samples_ms")
-    if spec["kind"] != "torch":
+    if spec["kind"] not in ("torch", "openvino"):
         return run_one(spec)
+    if spec["kind"] == "openvino":
+        from openvino_peer import latency_runner
+
+        run = latency_runner(spec["path"], dict(np.load(spec["inputs"])), spec["threads"])
+    else:
+        run = _torch_runner(spec)
+    stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
+    return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+
+
+def _torch_runner(spec: dict):
+    import numpy as np
     import torch
 
     sys.path.insert(0, str(REPO / "examples" / "minilm"))
@@ -64,9 +82,7 @@ def child(spec: dict) -> dict:
     def run():
         with torch.inference_mode():
             module(inputs["input_ids"], inputs["attention_mask"])
-
-    stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
-    return {"samples_ms": list(stats.samples_ms), "peak_rss_mb": 0.0}
+    return run
 
 
 def planctl_points(spec: dict, key: str = "samples_ms_by_point") -> dict:
@@ -90,8 +106,33 @@ def run_child(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_file.write_text(json.dumps(spec))
-        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True)
+        subprocess.run([sys.executable, __file__, "--child", str(spec_file), str(out_file)], check=True,
+                       env={**os.environ, **spec.get("env", {})})
         return json.loads(out_file.read_text())
+
+
+def peer_ratios(stats: dict, name: str, suffix: str) -> dict:
+    """p50 and p99 ratios of contender ``name`` to OpenVINO (where it ran) and to the best peer
+    (the peer runtime with the lowest p50: OpenVINO or onnxruntime); the issue's goals are
+    p50 <= 1.0x and p99 <= 1.1x the best peer's."""
+    ratios = {}
+    if "openvino" in stats:
+        ratios.update({f"ratio_vs_openvino{suffix}": stats[name].p50 / stats["openvino"].p50,
+                       f"ratio_p99_vs_openvino{suffix}": stats[name].p99 / stats["openvino"].p99})
+    best = min((p for p in ("onnxruntime", "openvino") if p in stats), key=lambda p: stats[p].p50)
+    ratios.update({f"best_peer{suffix}": best, f"ratio_vs_best_peer{suffix}": stats[name].p50 / stats[best].p50,
+                   f"ratio_p99_vs_best_peer{suffix}": stats[name].p99 / stats[best].p99})
+    return ratios
+
+
+def machine(threads: int) -> dict:
+    """The host: CPU model, its vector ISA (the flags that decide which target's code is fast), cores."""
+    from planctl.host import cpu_fingerprint
+
+    found = cpu_fingerprint()
+    isa = [f for f in found["isa"] if f.startswith(("avx", "fma", "amx")) or "vnni" in f]
+    return {"cpu": found["model"], "arch": found["machine"], "isa": isa, "cores": os.cpu_count(),
+            "TVM_NUM_THREADS": threads, "python": platform.python_version()}
 
 
 def inputs_file(tmp: Path) -> Path:
@@ -112,6 +153,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, nargs="+", default=[REPO / "out" / "minilm-embed" / "x86-64-avx2"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-openvino", action="store_true", help="leave OpenVINO out even where it runs")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+                        help="also run the first --out with these environment variables, as contender "
+                             "planctl[NAME] (e.g. tvm-unbound:TVM_BIND_THREADS=0); repeatable")
+    parser.add_argument("--callers", type=int, default=1,
+                        help="concurrent callers; > 1 runs the concurrency mode (bench/minilm_concurrency.py)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--buckets", action="store_true",
                         help="p50/p99 per shape bucket and over the traffic mix of real sentence lengths")
@@ -122,11 +169,19 @@ def main() -> None:
     if args.buckets:
         print(json.dumps(bucket_report(args.out[0], args.rounds, args.repeats), indent=2))
         return
+    if args.callers > 1:
+        from minilm_concurrency import run_concurrency
+
+        print(json.dumps(run_concurrency(args.out, args.callers, args.rounds, args.repeats, not args.no_openvino),
+                         indent=2))
+        return
+    from openvino_peer import unavailable
+
+    openvino_missing = "left out (--no-openvino)" if args.no_openvino else unavailable()
     import numpy as np
 
     from planctl.measure.stats import LatencyStats
 
-    from planctl.host import cpu
 
     manifests = {(f"planctl:{out.name}" if len(args.out) > 1 else "planctl"): (out, json.loads(
         (out / "manifest.json").read_text())) for out in args.out}
@@ -141,6 +196,14 @@ def main() -> None:
             "onnxruntime": {**common, "kind": "onnxruntime", "path": str(MODEL)},
             "torch_eager": {**common, "kind": "torch", "path": "torch"},
         })
+        if not openvino_missing:
+            contenders["openvino"] = {**contenders["onnxruntime"], "kind": "openvino"}
+        first = next(iter(contenders))
+        for variant in args.variant:
+            label, _, assignments = variant.partition(":")
+            env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+            contenders[f"planctl[{label}]"] = {**contenders[first], "env": env}
+            manifests[f"planctl[{label}]"] = manifests[first]
         names, samples = list(contenders), {n: [] for n in contenders}
         for r in range(args.rounds):
             k = r % len(names)
@@ -153,18 +216,18 @@ def main() -> None:
                for n, s in stats.items()}
     ratios = {}
     for name in manifests:
-        suffix = name.removeprefix("planctl")  # "" or ":<target>"
+        suffix = name.removeprefix("planctl")  # "", ":<target>" or "[<variant>]"
         ratios.update({f"ratio_vs_onnxruntime{suffix}": stats[name].p50 / stats["onnxruntime"].p50,
                        f"ratio_vs_torch_eager{suffix}": stats[name].p50 / stats["torch_eager"].p50,
                        f"ratio_p99_vs_onnxruntime{suffix}": stats[name].p99 / stats["onnxruntime"].p99})
+        ratios.update(peer_ratios(stats, name, suffix))
     first = next(iter(manifests.values()))[1]
     print(json.dumps({
         "benchmark": "minilm_cpu", "artifact": first["artifact"], "verdict": first["verdict"],
         "targets": {name: manifest["target"] for name, (_out, manifest) in manifests.items()},
         "contenders": summary, **ratios,
         "method": f"{args.rounds} rounds x {args.repeats} runs, fresh process per contender per round, rotated order",
-        "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
-                    "TVM_NUM_THREADS": threads, "python": platform.python_version()},
+        "machine": machine(threads), "openvino": openvino_missing or "measured",
     }, indent=2))
 
 

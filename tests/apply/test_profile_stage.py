@@ -1,6 +1,6 @@
-"""planctl.apply.stages.profile: a CUDA candidate's per-kernel profile becomes typed evidence; a
-profiler that cannot run is recorded as unavailable and never fails the apply; CPU targets have
-none (no TVM or GPU needed: the VM and the profiler are stand-ins)."""
+"""planctl.apply.stages.profile: a candidate's per-kernel profile (GPU on CUDA targets, CPU on CPU
+targets) becomes typed evidence; a profiler that cannot run is recorded as unavailable and never
+fails the apply (no TVM or GPU needed: the VM and the profilers are stand-ins)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ import pytest
 
 from planctl.apply.context import ShapeWork, StageClock
 from planctl.apply.stages import profile
-from planctl.report.record import GpuProfile, GpuProfileUnavailable
+from planctl.report.record import CpuProfile, CpuProfileUnavailable, GpuProfile, GpuProfileUnavailable
 
 FLOPS = {"flops": 1e9, "bytes": 1000, "intensity": 1e6, "launches": 1, "unestimated": [], "method": "test",
          "kernels": [{"name": "fused_a", "calls": 1, "flops": 1e9, "bytes": 1000}]}
@@ -21,11 +21,18 @@ TRACED = {"available": True, "calls": 5, "kernel_us_per_call": 10.0, "kernels_pe
                     "tensor_cores": "yes"}]}
 
 
-def _run(device_kind: str):
+CPU_PROFILE = {"available": True, "calls": 20, "plain_ms": 5.0, "instrumented_ms": 5.5, "kernel_ms": 5.0,
+               "builtin_ms": 0.1, "kernel_gflops": 200.0, "launches_per_call": 1.0, "method": "stand-in",
+               "allocations_per_call": {"vm.builtin.alloc_storage": 1.0},
+               "rows": [{"name": "fused_a", "kind": "kernel", "launches_per_call": 1.0, "ms_per_call": 5.0,
+                         "share": 1.0, "flops_per_call": 1e9, "gflops": 200.0}]}
+
+
+def _run(device_kind: str, candidate=None):
     from planctl.apply.stages.lowering import ShapeLowering
     from planctl.report.record import WorkloadFlops
 
-    work = ShapeWork({"batch": 2}, "batch-2", imported=SimpleNamespace(input_names=["x"]))
+    work = ShapeWork({"batch": 2}, "batch-2", imported=SimpleNamespace(input_names=["x"]), candidate=candidate)
     ctx = SimpleNamespace(device_kind=device_kind, shapes=[work], clock=StageClock(), spec=None)
     low = ShapeLowering(shape_env=work.shape_env, tag=work.tag, input_names=["x"], output_names=["y"], passes=[],
                         flops=WorkloadFlops(**FLOPS), kernel_routes=[])
@@ -68,6 +75,30 @@ def test_a_profiler_error_is_recorded_as_unavailable(stand_ins, monkeypatch):
     assert found == GpuProfileUnavailable(reason="RuntimeError: CUPTI_ERROR_NOT_INITIALIZED")
 
 
-def test_cpu_targets_are_not_profiled(stand_ins):
+def test_a_cpu_target_without_a_candidate_is_not_profiled(stand_ins):
     profiles, ctx = _run("cpu")
-    assert profiles.shapes == [None] and ctx.clock.stages == [] and stand_ins == {}
+    assert profiles.shapes == [None] and profiles.cpu == [None] and ctx.clock.stages == [] and stand_ins == {}
+
+
+def test_a_cpu_candidate_gets_a_typed_cpu_profile_with_the_flops_counted_before_the_build(stand_ins, monkeypatch):
+    from planctl.measure import cpu_profile
+
+    def profile_artifact(library, names, inputs, flops):
+        stand_ins.update(library=library, names=names, flops=flops)
+        return dict(CPU_PROFILE)
+    monkeypatch.setattr(cpu_profile, "profile_artifact", profile_artifact)
+    profiles, ctx = _run("cpu", candidate="executable")
+    [found] = profiles.cpu
+    assert isinstance(found, CpuProfile) and found.rows[0].gflops == 200.0 and profiles.shapes == [None]
+    assert stand_ins["library"] == "executable" and stand_ins["flops"]["kernels"][0]["flops"] == 1e9
+    assert [s.name for s in ctx.clock.stages] == ["cpu-profile[batch-2]"]
+
+
+def test_a_cpu_profiler_error_is_recorded_as_unavailable(stand_ins, monkeypatch):
+    from planctl.measure import cpu_profile
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("VM instrument failed\ndetail")
+    monkeypatch.setattr(cpu_profile, "profile_artifact", broken)
+    [found] = _run("cpu", candidate="executable")[0].cpu
+    assert found == CpuProfileUnavailable(reason="RuntimeError: VM instrument failed")

@@ -79,4 +79,5 @@ def test_prepack_passes_only_when_autotuning_asks():
     assert build.prepack_passes(_techniques("operator-fusion")) == []
     tuning = technique("autotuning", budget={"trials": 1, "wall_clock_s": 1}, prepack_weights=True)
     names = [p.info.name for p in build.prepack_passes([tuning])]
-    assert names == ["AttachAttrLayoutFreeBuffers", "SplitLayoutRewritePreproc", "FoldConstant"]
+    assert names == ["AttachAttrLayoutFreeBuffers", "KeepGatherLayouts", "SplitLayoutRewritePreproc", "FoldConstant"]
+    assert build.PREPACK_BEFORE_TUNING == 2

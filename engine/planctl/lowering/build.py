@@ -58,7 +58,7 @@ def lower_candidate(mod, target, techniques, instruments: Sequence = ()) -> Lowe
     dispatch = tech.passes_for(techniques, "dispatch", target)  # library GEMMs, fused attention
     legalize = [*backend_pipeline(target).library_dispatch_passes(target), relax.transform.LegalizeOps(),
                 relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant()]
-    fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:1]
+    fuse = tech.passes_for(techniques, "lowering", target) + prepack_passes(techniques)[:PREPACK_BEFORE_TUNING]
     with target, tvm.transform.PassContext(opt_level=3, instruments=[make_recorder(records), *instruments]):
         for p in [*graph, *dispatch]:
             mod = p(mod)
@@ -68,8 +68,13 @@ def lower_candidate(mod, target, techniques, instruments: Sequence = ()) -> Lowe
     return LoweredCandidate(mod=mod, passes=records, routes=routes)
 
 
+PREPACK_BEFORE_TUNING = 2  # prepack_passes: how many of them run before tuning
+
+
 def prepack_passes(techniques) -> list:
-    """[before tuning, after tuning...] passes of weight prepacking, or [] when the plan has none.
+    """[before tuning..., after tuning...] passes of weight prepacking, or [] when the plan has none.
+    Before tuning: mark constant operands layout-free, except a gather's table
+    (planctl.lowering.gathers.keep_gather_layouts); after: split the layout rewrites out and fold them.
 
     Weights are Relax constants here, so the layout transforms that SplitLayoutRewritePreproc
     splits out are folded into new constants by FoldConstant (no ``main_transform_params``).
@@ -79,8 +84,10 @@ def prepack_passes(techniques) -> list:
     tuning = autotuning(techniques)
     if tuning is None or not tuning.prepack_weights:
         return []
-    return [relax.transform.AttachAttrLayoutFreeBuffers(), relax.transform.SplitLayoutRewritePreproc(),
-            relax.transform.FoldConstant()]
+    from planctl.lowering.gathers import keep_gather_layouts
+
+    return [relax.transform.AttachAttrLayoutFreeBuffers(), keep_gather_layouts(),
+            relax.transform.SplitLayoutRewritePreproc(), relax.transform.FoldConstant()]
 
 
 def apply_database(mod, target, database, instruments: Sequence = ()):
@@ -106,7 +113,7 @@ def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()
     import tvm
 
     with target, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
-        for p in prepack_passes(techniques)[1:]:
+        for p in prepack_passes(techniques)[PREPACK_BEFORE_TUNING:]:
             mod = p(mod)
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}

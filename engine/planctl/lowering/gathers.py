@@ -40,4 +40,71 @@ def fast_gather_note(mod, inputs) -> str | None:
     shapes = ", ".join("[" + ", ".join(map(str, t)) + "]" for t in tables)
     return (f"{len(tables)} gather(s) (relax.take on tables {shapes}) are built in TVM's fast mode, without a "
             f"bounds check (TVM's warning 'Fast mode segfaults when there are out-of-bounds indices' is in the "
-            f"run's log): {guarded}")
+            f"run's log): {guarded}; they keep TVM's default schedule (not tuned: their MetaSchedule schedules "
+            f"broke parity, and they take under 0.1% of the call)")
+
+
+# ------------------------------------------------------------------ weight prepacking and gathers
+def _loads_a_buffer(expr) -> bool:
+    """Whether the index expression ``expr`` reads a buffer (a data-dependent index). TVM 0.27's
+    ``tirx.BufferLoad`` builds a ``tvm.ir.expr.TensorLoad``; every expression is a ``tvm.ir.expr.Expr``."""
+    from tvm.ir.expr import Expr, TensorLoad
+
+    if isinstance(expr, TensorLoad):
+        return True
+    children = [getattr(expr, name, None) for name in ("a", "b", "value", "condition", "true_value", "false_value")]
+    children += list(getattr(expr, "args", None) or [])
+    return any(isinstance(c, Expr) and _loads_a_buffer(c) for c in children)
+
+
+def indirect_reads(func) -> set[str]:
+    """Names of the buffers that a block of PrimFunc ``func`` reads at data-dependent indices
+    (``table[ids[i], j]``: a gather's table). Read from the blocks' read regions
+    (``tvm.s_tir.Schedule``), so it sees the access pattern whatever the kernel's name."""
+    from tvm.s_tir import Schedule
+
+    sch = Schedule(func)
+    found: set[str] = set()
+    pending = [sch.get_sblock("root")]
+    while pending:
+        for child in sch.get_child_blocks(pending.pop()):
+            block = sch.get(child)
+            found.update(r.source.name for r in block.reads
+                         if any(_loads_a_buffer(rng.min) or _loads_a_buffer(rng.extent) for rng in r.region))
+            pending.append(child)
+    return found
+
+
+def keep_gather_layouts():
+    """A module pass, between AttachAttrLayoutFreeBuffers and tuning: a buffer that a kernel reads
+    at data-dependent indices (a gather's table) is no longer layout-free. MetaSchedule's layout
+    rewrite (``RewriteLayout``, folded into the constants by weight prepacking) maps each access
+    through an index map of the loop variables, which a data-dependent index is not; a schedule
+    found for MiniLM's ``gather_nd`` did rewrite its constant operand. A defence: since gathers
+    are left out of tuning (planctl.tuning.search.extract) no gather schedule reaches the build,
+    and MiniLM's parity break with tuned gathers (max abs 0.047) persisted with this pass, so the
+    gather schedules themselves, not the layout, broke it. Such a kernel keeps the operand's layout;
+    its other layout-free buffers stay. Returns a ``tvm.transform.Pass``."""
+    import tvm
+    from tvm import tirx
+
+    @tvm.transform.module_pass(opt_level=0, name="KeepGatherLayouts")
+    def run(mod, _ctx):
+        updates = {}
+        for gv, func in mod.functions.items():
+            if not isinstance(func, tirx.PrimFunc) or func.attrs is None or "layout_free_buffers" not in func.attrs:
+                continue
+            indirect = indirect_reads(func)
+            if not indirect:
+                continue
+            free = [int(i) for i in func.attrs["layout_free_buffers"]]
+            # TVM 0.27: a PrimFunc's params are its buffers (a Var named as the buffer)
+            kept = [i for i in free if func.params[i].name not in indirect]
+            if kept != free:
+                updates[gv] = (func.with_attr("layout_free_buffers", kept) if kept
+                               else func.without_attr("layout_free_buffers"))
+        for gv, func in updates.items():
+            mod[gv] = func
+        return mod
+
+    return run

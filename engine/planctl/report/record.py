@@ -483,6 +483,42 @@ class GpuProfileUnavailable(Evidence):
     reason: str
 
 
+class CpuKernel(Evidence):
+    """planctl.measure.cpu_profile.CpuKernelRow: one kernel (PrimFunc) or VM builtin of ``main``, per call."""
+
+    name: str = Field(description="PrimFunc symbol, or the VM builtin's name")
+    kind: Literal["kernel", "builtin"]
+    launches_per_call: float
+    ms_per_call: float = Field(description="time inside it per call of main (instrumented call)")
+    share: float = Field(description="fraction of the instrumented call's time in kernels and builtins")
+    flops_per_call: float = Field(description="FLOP per call of main summed over its launches (0: unknown)")
+    gflops: Optional[float] = Field(description="achieved GFLOP/s (None without a FLOP count)")
+
+
+class CpuProfile(Evidence):
+    """planctl.measure.cpu_profile.profile_vm of a candidate on the CPU (TVM's VM instrument)."""
+
+    available: Literal[True] = True
+    calls: int = Field(description="instrumented calls summed (after warm-up calls)")
+    rows: list[CpuKernel] = Field(description="slowest first")
+    plain_ms: float = Field(description="median of plain (uninstrumented) calls, same process")
+    instrumented_ms: float = Field(description="median of instrumented calls (the hook's cost included)")
+    kernel_ms: float = Field(description="time in kernels per instrumented call")
+    builtin_ms: float = Field(description="time in VM builtins per instrumented call")
+    kernel_gflops: Optional[float] = Field(description="all kernels' FLOPs over their time")
+    allocations_per_call: dict[str, float] = Field(description="allocating VM builtins per call "
+                                                               "(vm.builtin.alloc_storage / alloc_tensor)")
+    launches_per_call: float = Field(description="kernel launches per call")
+    method: str
+
+
+class CpuProfileUnavailable(Evidence):
+    """Why a CPU build has no profile (the instrumented run raised)."""
+
+    available: Literal[False] = False
+    reason: str
+
+
 # ------------------------------------------------------------------------------- decide, emit
 class BucketDecision(Evidence):
     """The verdict of one shape bucket: promoted, or rolled back alone to its verified baseline
@@ -534,6 +570,8 @@ class Build(Evidence):
     speedup: Optional[Speedup] = None
     measurement: Optional[Measurement] = None
     traffic_share: Optional[float] = Field(None, description="share of the declared traffic this bucket serves")
+    cpu_profile: Optional[Union[CpuProfile, CpuProfileUnavailable]] = Field(
+        None, description="CPU targets: the candidate's per-kernel profile (None on CUDA targets)")
 
 
 class Fallback(Evidence):

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from planctl.report.blocks import DASH, Section, Table, ms, num
 from planctl.report.blocks import is_number as _num
+from planctl.report.cpu import cpu_kernels
 from planctl.report.gpu import gpu_kernels, kernel_routes
 
 __all__ = ["CONTENDERS", "DASH", "Section", "Table", "ms", "num", "sections", "title"]
@@ -24,8 +25,9 @@ def title(record: dict) -> str:
 
 def sections(record: dict) -> list[Section]:
     """Every section present in ``record``, verdict first."""
-    builders = (verdict, buckets, traffic, failures, fallback, latency, roofline, gpu_kernels, kernel_routes, parity,
-                quality, bisect, quantization, passes, tuning, memory, notes, stages, environment, digests)
+    builders = (verdict, buckets, traffic, failures, fallback, latency, roofline, cpu_kernels, gpu_kernels,
+                kernel_routes, parity, quality, bisect, quantization, passes, tuning, memory, notes, stages,
+                environment, digests)
     return [s for s in (b(record) for b in builders) if s is not None]
 
 

@@ -84,13 +84,15 @@ def rpc_runner(farm: dict, evaluator_config, log_path: Path):
     cannot be reached or lists no server under the key."""
     from tvm.s_tir import meta_schedule as ms
 
+    from planctl.tuning.arguments import in_range_alloc_argument_rpc
+
     servers = servers_or_error(farm)
     os.environ[LOG_ENV] = str(log_path)  # the runner's processes inherit it
     host, port = split_address(farm["tracker"])
     config = ms.runner.RPCConfig(tracker_host=host, tracker_port=port, tracker_key=farm["device_key"],
                                  session_timeout_sec=farm.get("session_timeout_s", 60))
     return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator_config, max_workers=len(servers),
-                               f_create_session=create_session)
+                               f_create_session=create_session, f_alloc_argument=in_range_alloc_argument_rpc)
 
 
 def servers_or_error(farm: dict) -> list[str]:

@@ -40,17 +40,20 @@ def fast_build(mod, target, _params):
 
 def builder_runner(spec: dict):
     """TVM's LocalBuilder (with :func:`fast_build`) and, by the target's measurement, its
-    LocalRunner or an RPCRunner on the farm (planctl.tuning.farm)."""
+    LocalRunner or an RPCRunner on the farm (planctl.tuning.farm). Both time candidates on
+    arguments whose integers are in range (planctl.tuning.arguments): a gather's random indices
+    would read out of bounds and crash every candidate."""
     from tvm.s_tir import meta_schedule as ms
 
     from planctl.tuning import farm
+    from planctl.tuning.arguments import in_range_alloc_argument
 
     m = spec["device"]["measurement"]
     builder = ms.builder.LocalBuilder(f_build=fast_build, timeout_sec=spec.get("build_timeout_s", 60))
     evaluator = ms.runner.EvaluatorConfig(number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"])
     if spec.get("farm"):
         return builder, farm.rpc_runner(spec["farm"], evaluator, Path(spec["work_dir"]) / farm.SESSIONS_FILE)
-    return builder, ms.runner.LocalRunner(evaluator_config=evaluator)
+    return builder, ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=in_range_alloc_argument)
 
 
 def open_database(spec: dict):
@@ -171,12 +174,35 @@ def by_cost(tasks: dict, names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (-cost(n), n))
 
 
+FIRST_BATCH = 16  # trials each task gets in the first round, before any task gets a second batch
+
+
+def batch_cap(round_no: int, per_iter: int, per_task: int, done: int, trials_left: int) -> int:
+    """Trials of a task's next batch: in round 0 at most :data:`FIRST_BATCH` (every task, the
+    light ones included, gets a schedule before the budget or the wall clock runs out: an
+    unscheduled kernel runs TVM's naive loops, often slower than a tuned matmul many times its
+    FLOPs), later ``per_iter``; never past the task's share (``per_task - done``) or the budget left."""
+    first = min(FIRST_BATCH, per_iter) if round_no == 0 else per_iter
+    return max(0, min(first, per_task - done, trials_left))
+
+
+def exhausted(added: int, cap: int) -> bool:
+    """Whether a task's batch says its design space is (nearly) used up: MetaSchedule's evolutionary
+    search proposes only candidates not measured yet, so a batch that committed fewer than half
+    of the ``cap`` it asked for found no more (failed candidates are committed too, as failure
+    marks). Small spaces (a gather's, a reshape's) would otherwise take one new candidate per
+    round, a full search round each, until the wall clock stops the search."""
+    return added == 0 or 2 * added < cap
+
+
 def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, store, database, builder,
                      runner, started: float, after_batch=lambda: None) -> str:
     """Search task by task, most FLOPs first, one batch per task per round, until the trial budget,
-    every task's share or the wall clock is spent. Each task's batch is one ``tune_tasks`` call, so
-    its records are committed when the call returns; the next call starts only if the slowest call
-    so far still fits the wall-clock budget. A task whose call added no record is exhausted.
+    every task's share or the wall clock is spent; the first round's batches are small
+    (:func:`batch_cap`) so that every task is scheduled before the heavy ones get more trials.
+    Each task's batch is one ``tune_tasks`` call, so its records are committed when the call
+    returns; the next call starts only if the slowest call so far still fits the wall-clock
+    budget. A task whose call added less than half its batch is exhausted (:func:`exhausted`).
     Returns why it stopped: ``trials``, ``tasks`` (each got its share or was exhausted) or ``wall-clock``."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -200,7 +226,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
                 continue
             if spent >= trials:
                 return "trials"
-            cap = min(per_iter, per_task - done, trials - spent)
+            cap = batch_cap(round_no, per_iter, per_task, done, trials - spent)
             elapsed = time.monotonic() - started
             if elapsed + slowest > wall_clock:
                 why = (f"the slowest task batch took {slowest:.0f} s" if slowest else
@@ -221,7 +247,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
             after_batch()
             added = store.session_counts(spec["session"]).get(hashes[name], 0) - done
             spent += added
-            if added == 0:
+            if exhausted(added, cap):
                 remaining.remove(name)
     return "trials"
 

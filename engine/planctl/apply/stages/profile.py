@@ -1,27 +1,54 @@
-"""Profile: on CUDA targets, the per-kernel GPU profile of each shape's candidate
+"""Profile: the per-kernel profile of each shape's candidate. On CUDA targets the GPU profile
 (planctl.measure.gpu_profile): time, share, achieved TFLOP/s or GB/s and tensor-core use of each
-kernel, and launches per call (whether CUDA graphs are active). Evidence only: a profiler that
-cannot run is recorded as unavailable and never fails the apply. Nothing runs on CPU targets."""
+kernel, and launches per call (whether CUDA graphs are active). On CPU targets the CPU profile
+(planctl.measure.cpu_profile, TVM's VM instrument): time, share and GFLOP/s of each kernel, time in
+VM builtins and allocations per call. Evidence only: a profiler that cannot run is recorded as
+unavailable and never fails the apply."""
 from __future__ import annotations
 
 from typing import Optional, Union
 
 from planctl.apply.context import RunContext, ShapeWork
 from planctl.apply.stages.lowering import Lowering
-from planctl.report.record import Evidence, GpuProfile, GpuProfileUnavailable, WorkloadFlops
+from planctl.report.record import (CpuProfile, CpuProfileUnavailable, Evidence, GpuProfile, GpuProfileUnavailable,
+                                   WorkloadFlops)
 
 Profile = Union[GpuProfile, GpuProfileUnavailable]
+CpuProfiled = Union[CpuProfile, CpuProfileUnavailable]
 
 
 class Profiles(Evidence):
     shapes: list[Optional[Profile]]   # by production shape; None on CPU targets
+    cpu: list[Optional[CpuProfiled]] = []  # by production shape; None on CUDA targets or without a candidate
 
 
 def run(ctx: RunContext, lowering: Lowering) -> Profiles:
     """``lowering``: its FLOP counts, taken before the build, give each kernel's FLOPs and bytes."""
     if ctx.device_kind != "cuda":
-        return Profiles(shapes=[None] * len(ctx.shapes))
-    return Profiles(shapes=[_profile(ctx, work, low.flops) for work, low in zip(ctx.shapes, lowering.shapes)])
+        return Profiles(shapes=[None] * len(ctx.shapes),
+                        cpu=[_cpu_profile(ctx, work, low.flops) if work.has_candidate else None
+                             for work, low in zip(ctx.shapes, lowering.shapes)])
+    return Profiles(shapes=[_profile(ctx, work, low.flops) for work, low in zip(ctx.shapes, lowering.shapes)],
+                    cpu=[None] * len(ctx.shapes))
+
+
+def _first_line(exc: Exception) -> str:
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"
+
+
+def _cpu_profile(ctx: RunContext, work: ShapeWork, flops: Optional[WorkloadFlops]) -> CpuProfiled:
+    from planctl.measure.cpu_profile import profile_artifact
+    from planctl.verify.strategies import example_inputs
+
+    with ctx.clock(f"cpu-profile[{work.tag}]"):
+        try:
+            example = example_inputs(ctx.spec, work.shape_env, seed=0)
+            found = profile_artifact(work.candidate, work.imported.input_names, example,
+                                     flops.model_dump() if flops is not None else None)
+            return CpuProfile(**found)
+        except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified before
+            return CpuProfileUnavailable(reason=_first_line(exc))
 
 
 def _profile(ctx: RunContext, work: ShapeWork, flops: WorkloadFlops) -> Profile:
@@ -36,5 +63,4 @@ def _profile(ctx: RunContext, work: ShapeWork, flops: WorkloadFlops) -> Profile:
             found = profile_build(call, work.scheduled, cuda_source(work.candidate), flops=flops.model_dump())
             return GpuProfile(**found) if found.get("available") else GpuProfileUnavailable(**found)
         except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified before
-            first = str(exc).splitlines()[0][:200] if str(exc) else ""
-            return GpuProfileUnavailable(reason=f"{type(exc).__name__}: {first}")
+            return GpuProfileUnavailable(reason=_first_line(exc))

@@ -34,12 +34,12 @@ def run(ctx: RunContext, documents: Documents, legality: Legality, lowering: Low
     shapes = [Build(shape_env=low.shape_env, tag=low.tag, input_names=low.input_names,
                     output_names=low.output_names, tuning=tuned, libraries=built.libraries, parity=checked,
                     fallback_parity=base, quality=scored, flops=low.flops, planned_memory=built.planned_memory,
-                    kernel_routes=low.kernel_routes, gpu_profile=profile, padding=padded,
+                    kernel_routes=low.kernel_routes, gpu_profile=profile, cpu_profile=cpu_profile, padding=padded,
                     latency=done.latency if done else {}, speedup=done.speedup if done else None,
                     measurement=done.measurement if done else None, traffic_share=shares.get(low.tag))
-              for low, tuned, built, checked, base, scored, profile, padded, done in zip(
+              for low, tuned, built, checked, base, scored, profile, cpu_profile, padded, done in zip(
                   lowering.shapes, tuning.shapes, builds.shapes, parity, fallback, quality, profiles.shapes,
-                  verification.padding, measured.buckets)]
+                  profiles.cpu or [None] * len(lowering.shapes), verification.padding, measured.buckets)]
     first = measured.first
     failures = [f.model_copy(update={"log": ctx.output.published(f.log, destination)}) for f in verification.failures]
     passes = next((low.passes for low in reversed(lowering.shapes) if low.passes), [])

@@ -1,0 +1,31 @@
+"""The report's CPU kernels section, from records the typed run record accepts."""
+from __future__ import annotations
+
+from planctl.report import render_markdown
+from planctl.report.record import RunRecord
+
+PROFILE = {"available": True, "calls": 20, "plain_ms": 50.0, "instrumented_ms": 52.0, "kernel_ms": 49.0,
+           "builtin_ms": 0.5, "kernel_gflops": 120.0, "launches_per_call": 97.0, "method": "VM instrument",
+           "allocations_per_call": {"vm.builtin.alloc_storage": 9.0, "vm.builtin.alloc_tensor": 90.0},
+           "rows": [{"name": "fused_matmul3_add5_fast_gelu1", "kind": "kernel", "launches_per_call": 6.0,
+                     "ms_per_call": 15.0, "share": 0.3, "flops_per_call": 2e9, "gflops": 133.3},
+                    {"name": "take", "kind": "kernel", "launches_per_call": 1.0, "ms_per_call": 2.0,
+                     "share": 0.04, "flops_per_call": 0.0, "gflops": None}]}
+
+
+def _with_build(record: dict, **update) -> dict:
+    record["builds"] = [{**record["builds"][0], **update}]
+    return RunRecord.model_validate(record).model_dump(mode="json")
+
+
+def test_the_cpu_profile_renders_each_kernel_with_share_and_rate(full_record):
+    text = render_markdown(_with_build(full_record, cpu_profile=PROFILE))
+    assert "## CPU kernels" in text
+    assert "| fused_matmul3_add5_fast_gelu1 | kernel | 6 | 15.00 | 30.0% | 133.3 |" in text
+    assert "| take | kernel | 1 | 2.00 | 4.0% | — |" in text
+    assert "vm.builtin.alloc_storage 9" in text and "97 kernel launches per call" in text
+
+
+def test_an_unavailable_cpu_profile_says_why(full_record):
+    record = _with_build(full_record, cpu_profile={"available": False, "reason": "RuntimeError: boom"})
+    assert "CPU profile not available: RuntimeError: boom" in render_markdown(record)
