@@ -74,3 +74,69 @@ def test_nan_inputs_the_plan_allows_that_tvm_handles_unlike_onnxruntime_are_reje
     assert "error[PLN011] reject" in capsys.readouterr().err
     record = json.loads((tmp_path / "out" / "fresh" / "x86-64-avx2.rejected" / "report.json").read_text())
     assert not record["builds"][0]["fallback_parity"]["passed"] and record["artifacts"]["library"] is None
+
+
+@pytest.mark.parametrize("outputs", [["Z"], ["Y", "Z"]])
+def test_a_declared_output_the_model_does_not_have_is_refused_at_its_line(tmp_path, capsys, outputs):
+    """Fresh-eyes report: `outputs: [Z]` for a model whose only output is Y promoted with parity
+    "held" for Z, and `[Y, Z]` compared Y only. apply refuses before any build, at the name's line."""
+    model = tmp_path / "models" / "mlp.onnx"
+    model.parent.mkdir(parents=True)
+    bm.mlp(model)
+    plan_file = bm.make_repo(tmp_path, bm.plan("named", "models/mlp.onnx", bm.sha256(model),
+                                               [bm.floats("X", [4, 16])], outputs))
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    err = capsys.readouterr().err
+    assert "output 'Z' is not an output of mlp.onnx" in err and f"{plan_file.name}:" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "named").exists()
+
+
+def test_sigterm_during_apply_removes_the_staging_folder(tmp_path):
+    """Fresh-eyes report: `timeout` and CI runners stop a job with SIGTERM, which left
+    out/<plan>/.<target>.staging-*/ with its libraries. Now it cleans up like Ctrl-C (exit 143)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    model = tmp_path / "models" / "mlp.onnx"
+    model.parent.mkdir(parents=True)
+    bm.mlp(model)
+    plan_file = bm.make_repo(tmp_path, bm.plan("term", "models/mlp.onnx", bm.sha256(model),
+                                               [bm.floats("X", [4, 16])], ["Y"]))
+    proc = subprocess.Popen([sys.executable, "-m", "planctl", *bm.apply_args(tmp_path, plan_file)[0:]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_dir = tmp_path / "out" / "term"
+    deadline = time.monotonic() + 300
+    while not list(out_dir.glob(".x86-64-avx2.staging-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the apply finished before a staging folder was seen")
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert not list(out_dir.glob(".*staging-*"))
+
+
+def test_a_reference_that_returns_nan_is_said_in_the_parity_evidence(tmp_path, capsys):
+    """Fresh-eyes report: Log over a domain reaching negative values gives NaN on both sides, and
+    parity "held" with nothing said. The report and the summary now say how often the reference
+    itself was non-finite."""
+    path = tmp_path / "models" / "log.onnx"
+    path.parent.mkdir(parents=True)
+    graph = helper.make_graph([helper.make_node("Log", ["X"], ["Y"], name="log")], "log",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 16])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4, 16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    plan_file = bm.make_repo(tmp_path, bm.plan("logs", "models/log.onnx", bm.sha256(path),
+                                               [bm.floats("X", [4, 16])], ["Y"]))
+    main(bm.apply_args(tmp_path, plan_file))
+    out = capsys.readouterr().out
+    record = json.loads((tmp_path / "out" / "logs" / "x86-64-avx2" / "report.json").read_text())
+    note = record["parity"][0]["note"]
+    assert note and "returned NaN or Inf" in note and "narrow the input domain" in note
+    assert "returned NaN or Inf" in out
+    assert "returned NaN or Inf" in (tmp_path / "out" / "logs" / "x86-64-avx2" / "report.md").read_text()

@@ -127,6 +127,8 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
                      f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+        if parity.get("note"):
+            lines.append(f"    note: {parity['note']}")
         elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
                             if t.get("source") == "other-devices" and t.get("measured_on"))
         if elsewhere:

@@ -2,6 +2,8 @@
 the single top-level handler that maps errors to exit codes (DESIGN.md "Interfaces")."""
 from __future__ import annotations
 
+import contextlib
+
 import importlib
 import importlib.util
 import os
@@ -34,6 +36,31 @@ COMMANDS = {
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143   # 128 + SIGTERM, what a shell reports for a process SIGTERM killed
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``timeout``, CI runners, ``kill``) as an exception, so that cleanup runs as on
+    Ctrl-C: the staging folder is removed and no half-written output is left behind."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception():
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class LazyGroup(click.Group):
@@ -98,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises)."""
     _run["verbose"] = 0
     try:
-        code = cli.main(args=argv, prog_name="planctl", standalone_mode=False)
+        with _sigterm_as_exception():
+            code = cli.main(args=argv, prog_name="planctl", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
+    except _Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        return EXIT_TERMINATED
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as usage:

@@ -250,7 +250,8 @@ class Parity(Evidence):
     corners: int = Field(0, description="domain-corner examples among `examples` (min, max, near both, rows "
                                         "of equal values, rows of large magnitude)")
     note: Optional[str] = Field(None, description="why fewer examples ran than the envelope asks (the untuned "
-                                                  "fallback's time budget per bucket), and where its corners ran")
+                                                  "fallback's time budget per bucket), where its corners ran, and "
+                                                  "how often the reference itself returned NaN or Inf")
 
 
 class PaddingCheck(Evidence):

@@ -123,7 +123,7 @@ def fallback(record: dict) -> Section | None:
         res = b.get("fallback_parity") or {}
         if res:
             rows.append([str(b.get("tag")), num(res.get("examples"), "d"), num(res.get("corners"), "d"),
-                         "pass" if res.get("passed") else "FAIL", str(res.get("reason") or DASH)])
+                         "pass" if res.get("passed") else "FAIL", str(res.get("reason") or res.get("note") or DASH)])
     tables = [Table(["shape", "examples", "of which corners", "baseline parity", "reason"], rows)] if rows else []
     return Section("Fallback", paragraphs=lines, tables=tables)
 
@@ -177,6 +177,8 @@ def parity(record: dict) -> Section | None:
             rows.append([shape, name, num(res.get("examples"), "d"), num(o.get("max_abs"), ".2e"),
                          num(o.get("max_rel"), ".2e"), num(o.get("rtol"), "g"), num(o.get("atol"), "g"),
                          "pass" if o.get("passed") else "FAIL"])
+        if res.get("note"):
+            bullets.append(f"{shape}: {res['note']}")
         if not res.get("passed"):
             bullets.append(f"{shape}: {res.get('reason') or 'failed'}")
             bullets += [f"counterexample: {res['counterexample']}"] if res.get("counterexample") else []

@@ -111,6 +111,7 @@ class _Tracker:
     reference_error: BaseException | None = None
     failure: dict[str, Any] | None = None
     stats: dict[str, list] = field(default_factory=dict)   # name -> [max_abs, max_rel, passed, nonfinite]
+    reference_nonfinite: int = 0       # examples on which the reference itself returned NaN or Inf
 
     def over_budget(self) -> bool:
         """Whether one more candidate call would pass ``max_seconds`` (never before the first call)."""
@@ -132,6 +133,8 @@ class _Tracker:
             self.reference_error = exc
             return
         names = output_names(self.names, len(ref))
+        if any(r.dtype.kind in "fc" and not np.isfinite(r).all() for r in ref):
+            self.reference_nonfinite += 1   # agreeing on NaN proves little: the report says so
         start = time.perf_counter_ns()
         try:
             cand = as_output_list(self.candidate(inputs))
@@ -268,14 +271,26 @@ def _result(tracker: _Tracker, shape_env: dict[str, int], out_dir: Path, seed: i
                for name, s in tracker.stats.items()}
     times = tuple(tracker.call_ms)
     if tracker.failure is None:
+        notes = [x for x in (_budget_note(tracker, n), _nonfinite_note(tracker)) if x]
         return ParityResult(True, shape_env, tracker.calls, outputs, seed=seed, corners=tracker.corners,
-                            note=_budget_note(tracker, n), call_ms=times)
+                            note="; ".join(notes) or None, call_ms=times)
     path = save_counterexample(out_dir / f"counterexample-{shape_tag(shape_env)}.npz", tracker.failure,
                                shape_env, {k: tracker.tolerances(k) for k in tracker.failure["names"]}, seed)
     first = tracker.first_failure_at or tracker.calls
     reason = tracker.failure["reason"] + (f" ({flaky})" if flaky else "")
     return ParityResult(False, shape_env, first, outputs, str(path), replay_command(path), reason, seed,
                         shrink_calls=tracker.calls - first, corners=tracker.corners, call_ms=times)
+
+
+def _nonfinite_note(tracker: _Tracker) -> str | None:
+    """Parity "held" where both sides return NaN says nothing about correctness: say how often the
+    reference itself was non-finite (the declared input domain reaches values the model is not
+    defined on, or a weight is NaN)."""
+    if not tracker.reference_nonfinite:
+        return None
+    return (f"the reference (onnxruntime) returned NaN or Inf on {tracker.reference_nonfinite} of {tracker.calls} "
+            f"examples: parity there only shows both sides agree on non-finite values; narrow the input domain "
+            f"or fix the model")
 
 
 def _budget_note(tracker: _Tracker, n: int) -> str | None:

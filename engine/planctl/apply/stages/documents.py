@@ -8,7 +8,7 @@ from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunContext, StageClock
 from planctl.documents.load import find_target, load_plan, load_target
 from planctl.documents.references import checked_model, checked_references
-from planctl.errors import DocumentError
+from planctl.errors import DocumentError, MissingReferenceError
 from planctl.report.record import Evidence, ModelRef, PlanRef, TargetRef
 
 
@@ -32,6 +32,7 @@ def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunCon
         model_file = checked_model(options.root, plan)
         checked_references(options.root, plan)
         data = external_data(model_file, options.root, plan)
+        _declared_outputs_exist(plan, model_file)
     name = plan.model.metadata.name
     ctx = RunContext(options=options, plan=plan, target=target, model_file=model_file,
                      output=OutputFolder(live=options.out_root / name / options.target_name), clock=clock,
@@ -42,6 +43,31 @@ def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunCon
                           target=TargetRef(name=options.target_name, tvm=target.model.spec.tvm,
                                            sha256=target.sha256),
                           model=ModelRef(path=model.onnx, sha256=model.sha256))
+
+
+def _declared_outputs_exist(plan, model_file) -> None:
+    """Every name in ``spec.workload.outputs`` is a graph output of the model (the plan may list a
+    subset): parity compares outputs by these names, so a misspelt one would be reported as verified
+    while nothing of it was compared. Raises MissingReferenceError at the name's line. A model
+    onnx cannot parse is left to the import, which reports it."""
+    import onnx
+
+    declared = plan.model.spec.workload.outputs
+    if not declared:
+        return
+    try:
+        graph = onnx.load(str(model_file), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - a corrupt model is the importer's located error
+        return
+    produced = [o.name for o in graph.output]
+    for i, name in enumerate(declared):
+        if name not in produced:
+            pointer = f"/spec/workload/outputs/{i}"
+            line, col, _, _ = plan.index.locate(pointer)
+            raise MissingReferenceError(
+                f"output '{name}' is not an output of {model_file.name} (its outputs: {produced})",
+                file=str(plan.path), line=line, col=col, pointer=pointer,
+                hint="spec.workload.outputs names the graph outputs parity compares; fix the name")
 
 
 def _load(options: ApplyOptions):

@@ -336,7 +336,10 @@ class Tolerance(Frozen):
 
 
 class Parity(Frozen):
-    examples: PositiveInt = Field(description="hypothesis examples per production shape")
+    # a bound, so that a typo (100000000) is a validate finding rather than an apply that never ends:
+    # hypothesis' own ceiling is unbounded, and 10,000 examples of a MiniLM bucket is already hours
+    examples: PositiveInt = Field(le=10_000, description="hypothesis examples per production shape (at most "
+                                                         "10,000)")
     default: Tolerance
     outputs: dict[Identifier, Tolerance] = Field(default_factory=dict)
     reference: Literal["onnxruntime"] = "onnxruntime"
