@@ -119,3 +119,15 @@ def test_github_output_is_one_annotation_per_finding(capsys):
 def test_clean_run_prints_nothing_in_text(capsys):
     assert main(["validate", str(VALID / "minilm-embed.yaml")]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_a_directory_stands_for_its_documents(tmp_path, capsys):
+    """`planctl validate plans/` (fresh-eyes report: "File 'plans/' is a directory", exit 2)."""
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "ok.yaml").write_text((Path(__file__).parent / "documents" / "valid" / "minilm-embed.yaml").read_text())
+    (plans / "bad.yml").write_text("apiVersion: planctl.dev/v1alpha1\nkind: OptimizationPlan\n")
+    (plans / "notes.txt").write_text("not a document")
+    assert main(["validate", str(plans)]) == 1
+    out = capsys.readouterr().out
+    assert "bad.yml" in out and "ok.yaml" not in out and "notes.txt" not in out

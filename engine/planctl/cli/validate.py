@@ -21,21 +21,28 @@ def default_files(root: Path) -> list[Path]:
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--output", "-o", "output", type=click.Choice(sorted(REPORTERS)), default="text",
               show_default=True, help="Report format (json: docs/output-format.md).")
 def command(files: tuple[Path, ...], output: str) -> None:
-    """Validate FILES (default: plans/ and targets/ under the current directory)."""
+    """Validate FILES (default: plans/ and targets/ under the current directory); a directory
+    stands for the .yaml/.yml files directly in it."""
     from planctl import codes
     from planctl.documents.load import validate_file
     from planctl.rules.report import Report
 
-    paths = list(files) or default_files(Path.cwd())
+    from planctl.documents import layout
+
+    named = [p for p in files if not p.is_dir()]
+    found = [(q, p) for p in files if p.is_dir() for q in layout.documents_in(p)]
+    if not files:
+        found = [(q, Path.cwd()) for q in default_files(Path.cwd())]
+    paths = named + [q for q, _ in found]
     if not paths:
-        raise click.UsageError("no files given and no plans/ or targets/ YAML files here")
-    # a file found (not named) here that is a symlink out of the directory is never read, so
-    # that no line of a file outside the repository is printed
-    outside = [] if files else [p for p in paths if not _inside(p, Path.cwd())]
+        raise click.UsageError("no plan or target files given or found (plans/ and targets/ YAML files)")
+    # a file found (not named) in a folder that is a symlink out of it is never read, so that no
+    # line of a file outside the repository is printed
+    outside = [q for q, folder in found if not _inside(q, folder)]
     for path in outside:
         click.echo(f"planctl validate: {path} is a symlink out of the repository; not read", err=True)
     paths = [p for p in paths if p not in outside]
