@@ -37,7 +37,13 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: st
                             f"{plan_document.model.spec.targets}", file=str(plan))
     target_document = load_target(find_target(target, root))
     lock = make_lock(plan_document, target_document, target, root) if out is not None else None
-    info = describe(_preview(plan_document, target_document, target, root, cache_dir))
+    from planctl.cli.runlog import capture
+    from planctl.tuning.store import resolve_cache_dir
+
+    # TVM's import and lowering warnings go to a log, as in apply; shown on the terminal on error
+    log = resolve_cache_dir(cache_dir) / "logs" / f"plan-{plan_document.model.metadata.name}-{target}.log"
+    with capture(log, header=f"planctl plan {plan} --target {target}", keep_on_error=lambda: False):
+        info = describe(_preview(plan_document, target_document, target, root, cache_dir))
     if out is not None:
         write_lock(lock, out)
     if fmt == "json":
@@ -97,7 +103,7 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}"
                      + (f"; committed records {budget['records']}" if budget.get("records") else ""))
         if budget.get("effective"):
-            lines.append(f"    effective (repository ceiling applied): {budget['effective']}")
+            lines.append(f"    effective (repository ceiling applied): {_budget_text(budget['effective'])}")
     if info.get("tasks") is not None:
         from planctl.tuning.census import TaskSource, render
 
@@ -119,3 +125,14 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
         lines.append(f"  tasks: unknown: {info['tasks_unavailable']}")
     lines.append("  envelope: " + "; ".join(f"{k} {v}" for k, v in info["envelope"].items()))
     return "\n".join(lines)
+
+
+def _budget_text(effective: dict) -> str:
+    """``{'trials': 32, 'wall_clock_s': 600.0, ..., 'capped_by': []}`` as a line a person reads."""
+    parts = [f"{effective.get('trials')} trials", f"{effective.get('wall_clock_s', 0):g} s wall clock"]
+    if effective.get("trials_per_task"):
+        parts.append(f"{effective['trials_per_task']} per task")
+    if effective.get("max_tasks"):
+        parts.append(f"the {effective['max_tasks']} tasks of most FLOPs")
+    capped = effective.get("capped_by") or []
+    return ", ".join(parts) + (f" (capped by {', '.join(map(str, capped))})" if capped else "")
