@@ -172,6 +172,17 @@ def test_one_build_per_bucket_gated_and_dispatched_with_padding(tmp_path: Path):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="larger than every bucket"):
         runner(**_call(5, 4))
+    # the caller's own call is what an error quotes (fresh-eyes report: it quoted the padded one)
+    bad = _call(3, 3)
+    bad["input_ids"][0, 0] = 99
+    with pytest.raises(ValueError, match=r"input 'input_ids' has values in \[\d+, 99\]"):
+        runner(**bad)
+    with pytest.raises(ValueError, match=r"is int32 \[3, 3\], the artifact takes int64"):
+        runner(**{**_call(3, 3), "input_ids": _call(3, 3)["input_ids"].astype("int32")})
+    with pytest.raises(ValueError, match="unexpected input"):
+        runner(**_call(2, 3), token_type_ids=np.zeros((2, 3), "int64"))
+    with pytest.raises(ValueError, match="empty along axis 0"):
+        runner(**_call(0, 3))
 
 
 def test_a_baked_dim_is_refused_naming_the_node(tmp_path: Path):

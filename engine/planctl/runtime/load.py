@@ -108,6 +108,7 @@ class Dispatcher:
         from planctl.runtime.padding import call_shape, pad_inputs, slice_outputs
 
         bucket = self.bucket_of(**inputs)
+        check_call(bucket.contract, inputs)   # the caller's own arrays, so errors quote them, not the padding
         if bucket.run is None:
             raise PlanctlError(f"the {bucket.tag} bucket has no verified build ({bucket.why}): calls it would "
                                "serve are refused", hint="read report.md of this output")
@@ -118,6 +119,28 @@ class Dispatcher:
         check_inputs(bucket.contract, padded)
         outputs = bucket.run(padded)
         return slice_outputs(outputs, manifest["output_names"], manifest.get("output_dims", {}), shape)
+
+
+def check_call(contract: list[dict], inputs: dict) -> None:
+    """The input names, dtypes, ranks and value domains of an unpadded call (its shape is the
+    bucket's business); raise ValueError naming the input. An input the artifact does not take is
+    refused rather than dropped: a caller passing ``token_type_ids`` to a model without it would
+    otherwise believe it was used."""
+    import numpy as np
+
+    names = [spec["name"] for spec in contract]
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise ValueError(f"unexpected input(s) {unknown}: this artifact takes {names}")
+    for spec in contract:
+        name = spec["name"]
+        if name not in inputs:
+            raise ValueError(f"missing input '{name}' (expected {spec['dtype']} with {len(spec['shape'])} axes)")
+        value = np.asarray(inputs[name])
+        if str(value.dtype) != spec["dtype"] or value.ndim != len(spec["shape"]):
+            raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact takes "
+                             f"{spec['dtype']} with {len(spec['shape'])} axes")
+        _check_domain(name, value, spec["domain"])
 
 
 def check_inputs(contract: list[dict], inputs: dict) -> None:

@@ -32,6 +32,8 @@ def call_shape(inputs: Mapping[str, np.ndarray], dims: Mapping[str, Sequence[Seq
             if array.ndim <= axis:
                 raise ValueError(f"input '{name}' has {array.ndim} axes; its axis {axis} is the dim {dim}")
             size = int(array.shape[axis])
+            if size == 0:
+                raise ValueError(f"input '{name}' is empty along axis {axis} (dim {dim}): a call needs at least one")
             if found.setdefault(dim, size) != size:
                 raise ValueError(f"inputs disagree on dim {dim}: {found[dim]} and {size} (input '{name}' axis {axis})")
     return found
