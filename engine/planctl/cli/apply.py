@@ -72,10 +72,11 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
     if write_keep_float:
         click.echo(keep_float_written(plan_file, result.record), err=True)
     if result.verdict == "reject":
-        raise Rejected(f"reject: neither the candidate nor TVM's baseline build passed parity; nothing new was "
-                       f"deployed; see {result.out_dir / 'report.md'}",
-                       hint="the baseline's own parity failure means TVM builds this model wrong (see the report's "
-                            "fallback parity); a previously promoted output stays live")
+        reasons = "; ".join((result.record.get("decision") or {}).get("reasons") or [])
+        raise Rejected(f"reject: no verified build may serve this plan ({reasons or 'see the report'}); nothing "
+                       f"new was deployed; see {result.out_dir / 'report.md'}",
+                       hint="the report's verdict and fallback sections say which check failed (parity, "
+                            "padding, quality); a previously promoted output stays live")
     if result.verdict == "partial":
         raise RolledBack(f"partial: some shape buckets rolled back alone to their verified baseline, the others "
                          f"are promoted; see {result.out_dir / 'report.md'}")
