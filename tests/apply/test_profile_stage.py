@@ -83,7 +83,7 @@ def test_a_cpu_target_without_a_candidate_is_not_profiled(stand_ins):
 def test_a_cpu_candidate_gets_a_typed_cpu_profile_with_the_flops_counted_before_the_build(stand_ins, monkeypatch):
     from planctl.measure import cpu_profile
 
-    def profile_artifact(library, names, inputs, flops):
+    def profile_artifact(library, names, inputs, flops, max_seconds=None):
         stand_ins.update(library=library, names=names, flops=flops)
         return dict(CPU_PROFILE)
     monkeypatch.setattr(cpu_profile, "profile_artifact", profile_artifact)

@@ -59,3 +59,25 @@ def test_the_vm_instrument_times_each_kernel_of_a_built_module():
     assert kernels["matmul"]["flops_per_call"] == 2 * 32 * 64 * 16 and kernels["matmul"]["gflops"] > 0
     assert sum(r["share"] for r in found["rows"]) == pytest.approx(1.0)
     assert found["plain_ms"] > 0 and found["instrumented_ms"] > 0
+
+
+def test_a_time_budget_scales_the_calls_down_but_keeps_a_median_of_three():
+    """A call that takes longer than the budget allows still gets MIN_CALLS plain and instrumented
+    calls and one warm-up: 7 calls, not 45 (MiniLM's large buckets cost the main job minutes)."""
+    pytest.importorskip("tvm")
+    import time as clock
+
+    from planctl.measure import cpu_profile
+
+    made = []
+
+    class SlowVM:
+        def __getitem__(self, name):
+            return lambda *args: (made.append(1), clock.sleep(0.05))
+
+        def set_instrument(self, hook):
+            pass
+
+    found = cpu_profile.profile_vm(SlowVM(), [], calls=20, max_seconds=0.01)
+    assert found["calls"] == cpu_profile.MIN_CALLS and len(made) == 1 + 2 * cpu_profile.MIN_CALLS
+    assert "after 1 warm-up calls" in found["method"]

@@ -27,6 +27,7 @@ __all__ = ["CpuKernelRow", "profile_vm", "profile_artifact", "ALLOCATING_BUILTIN
 # VM builtins that allocate (storage from the VM's allocator, or a tensor view or fresh tensor on it)
 ALLOCATING_BUILTINS = ("vm.builtin.alloc_storage", "vm.builtin.alloc_tensor")
 WARMUP_CALLS = 5
+MIN_CALLS = 3   # under a time budget: still a median of three, never a single call
 
 
 @dataclass
@@ -62,7 +63,8 @@ def _kernel_flops(per_kernel: dict[str, float], symbol: str) -> float:
     return 0.0
 
 
-def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmup: int = WARMUP_CALLS) -> dict:
+def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmup: int = WARMUP_CALLS,
+               max_seconds: float | None = None) -> dict:
     """Profile ``vm["main"](*args)``: ``warmup`` plain calls, ``calls`` plain timed calls, then ``calls``
     instrumented calls (each kernel and builtin timed on both sides of its ``Call`` instruction).
 
@@ -70,12 +72,20 @@ def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmu
     ``flops``: ``planctl.lowering.flops.workload_flops`` of the module that was built (FLOP per call
     of ``main`` summed over a kernel's launches). Returns ``{"available": True, "rows": [...] slowest
     first, "plain_ms", "instrumented_ms", "kernel_ms", "builtin_ms", "allocations_per_call":
-    {builtin: count}, "launches_per_call", "calls", "method"}``.
+    {builtin: count}, "launches_per_call", "calls", "method"}``. ``max_seconds``: a time budget for
+    the whole profile; the first call's time scales ``calls`` (at least :data:`MIN_CALLS`) and
+    ``warmup`` down to fit it, so a bucket whose calls take seconds costs seconds, not minutes.
     """
     from tvm import relax
 
     main = vm["main"]
-    for _ in range(warmup):
+    start = time.perf_counter_ns()
+    main(*args)
+    if max_seconds is not None:
+        per_call = max((time.perf_counter_ns() - start) / 1e9, 1e-6)
+        calls = max(MIN_CALLS, min(calls, int(max_seconds / (2 * per_call))))
+        warmup = max(1, min(warmup, int(max_seconds / (4 * per_call))))
+    for _ in range(warmup - 1):
         main(*args)
     plain = []
     for _ in range(calls):
@@ -106,7 +116,7 @@ def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmu
             instrumented.append((time.perf_counter_ns() - start) / 1e6)
     finally:
         vm.set_instrument(_pass_through)
-    return summarize(spent, launches, calls, flops, plain, instrumented)
+    return summarize(spent, launches, calls, flops, plain, instrumented, warmup)
 
 
 def _pass_through(*_args):  # set_instrument takes no None; a hook that does nothing
@@ -116,7 +126,7 @@ def _pass_through(*_args):  # set_instrument takes no None; a hook that does not
 
 
 def summarize(spent: dict[str, int], launches: dict[str, int], calls: int, flops: dict | None,
-              plain_ms: list[float], instrumented_ms: list[float]) -> dict:
+              plain_ms: list[float], instrumented_ms: list[float], warmup: int = WARMUP_CALLS) -> dict:
     """The profile from per-symbol nanoseconds and launch counts summed over ``calls`` calls."""
     per_kernel = _flops_by_kernel(flops)
     total_ns = sum(spent.values()) or 1
@@ -138,11 +148,11 @@ def summarize(spent: dict[str, int], launches: dict[str, int], calls: int, flops
             "allocations_per_call": allocations,
             "launches_per_call": sum(r.launches_per_call for r in rows if r.kind == "kernel"),
             "method": f"TVM VM instrument (set_instrument) around each Call instruction, summed over {calls} "
-                      f"calls after {WARMUP_CALLS} warm-up calls; medians of {calls} plain calls beside them"}
+                      f"calls after {warmup} warm-up calls; medians of {calls} plain calls beside them"}
 
 
 def profile_artifact(library, input_names: list[str], inputs: dict, flops: dict | None = None,
-                     calls: int = 20) -> dict:
+                     calls: int = 20, max_seconds: float | None = None) -> dict:
     """:func:`profile_vm` of an exported library (``.so`` path) or a ``VMExecutable`` on the CPU."""
     import os
 
@@ -152,7 +162,7 @@ def profile_artifact(library, input_names: list[str], inputs: dict, flops: dict 
     executable = tvm.runtime.load_module(str(library)) if isinstance(library, (str, os.PathLike)) else library
     vm = relax.VirtualMachine(executable, tvm.cpu())
     args = [tvm.runtime.tensor(inputs[name], device=tvm.cpu()) for name in input_names]
-    return profile_vm(vm, args, flops, calls=calls)
+    return profile_vm(vm, args, flops, calls=calls, max_seconds=max_seconds)
 
 
 def _main(argv: list[str]) -> None:

@@ -14,6 +14,9 @@ from planctl.report.record import (CpuProfile, CpuProfileUnavailable, Evidence, 
                                    WorkloadFlops)
 
 Profile = Union[GpuProfile, GpuProfileUnavailable]
+# seconds of CPU profiling per bucket: MiniLM's 32 x 128 bucket takes seconds a call on 2 cores, and 45
+# calls of it cost the main job minutes (measured: ~180 s over four buckets on a shared 2-core host)
+CPU_PROFILE_MAX_SECONDS = 10.0
 CpuProfiled = Union[CpuProfile, CpuProfileUnavailable]
 
 
@@ -45,7 +48,8 @@ def _cpu_profile(ctx: RunContext, work: ShapeWork, flops: Optional[WorkloadFlops
         try:
             example = example_inputs(ctx.spec, work.shape_env, seed=0)
             found = profile_artifact(work.candidate, work.imported.input_names, example,
-                                     flops.model_dump() if flops is not None else None)
+                                     flops.model_dump() if flops is not None else None,
+                                     max_seconds=CPU_PROFILE_MAX_SECONDS)
             return CpuProfile(**found)
         except Exception as exc:  # noqa: BLE001 - evidence only; the build itself was verified before
             return CpuProfileUnavailable(reason=_first_line(exc))
