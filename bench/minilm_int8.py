@@ -103,19 +103,9 @@ def ort_int8(tmp: Path, per_channel: bool) -> Path:
     return out
 
 
-def timing_inputs(tmp: Path) -> Path:
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    ids = rng.integers(1000, 30522, size=(2, 128), dtype=np.int64)
-    mask = np.ones((2, 128), dtype=np.int64)
-    mask[1, 80:] = 0
-    path = tmp / "inputs.npz"
-    np.savez(path, input_ids=ids, attention_mask=mask)
-    return path
-
-
 def main() -> None:
+    from minilm_cpu import inputs_file   # the float bench's timing inputs: the same call for both
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "out" / "minilm-embed-int8" / "x86-64-avx512")
     parser.add_argument("--fp32-out", type=Path, default=None)
@@ -147,7 +137,7 @@ def main() -> None:
             contenders["planctl_fp32"] = {**common, "kind": "tvm", "path": str(args.fp32_out / fp32["artifact"])}
         embeddings = {n: run_child({**c, "task": "quality", "inputs": str(tmp / "sentences.npz")})["embeddings"]
                       for n, c in contenders.items()}
-        timing = {"task": "time", "inputs": str(timing_inputs(tmp)), "warmup": 5, "repeats": args.repeats}
+        timing = {"task": "time", "inputs": str(inputs_file(tmp)), "warmup": 5, "repeats": args.repeats}
         names, samples = list(contenders), {n: [] for n in contenders}
         for r in range(args.rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
