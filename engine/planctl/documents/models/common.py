@@ -66,6 +66,7 @@ def _date_time(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_whole_number)]
 PositiveInt = Annotated[int, Field(gt=0), BeforeValidator(_whole_number)]  # constraints first, else
 # pydantic writes them into the JSON Schema as raw `gt` keys that validators ignore
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole_number)]
 Float = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT_MAX, le=FLOAT_MAX)]
 PositiveFloat = Annotated[float, Field(allow_inf_nan=False, gt=0, le=FLOAT_MAX)]
 NonNegativeFloat = Annotated[float, Field(allow_inf_nan=False, ge=0, le=FLOAT_MAX)]

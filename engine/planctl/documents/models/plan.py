@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 
 from planctl.documents.models.common import (ENV_VAR_PATTERN, ApiVersion, Date, Float, Frozen, Int,
                                              Metadata, Name, NonNegativeFloat, PositiveFloat,
-                                             PositiveInt, RepoPath, Sha256)
+                                             PositiveInt, RepoPath, Seed, Sha256)
 from planctl.documents.models.target import DType
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$", max_length=256)]
@@ -201,7 +201,10 @@ class Autotuning(TechniqueBase):
     technique: Literal["autotuning"]
     budget: TuningBudget
     records: RepoPath | None = None
-    seed: Int = 0
+    # MetaSchedule draws a fresh random seed for a negative one (the search would not be
+    # reproducible), and its random state is 32-bit
+    seed: Seed = Field(0, description="MetaSchedule's search seed (0 to 2**31 - 1): the same seed, "
+                                      "budget and records give the same search")
     prepack_weights: bool = Field(False, description=(
         "Let MetaSchedule choose the layout of constant weights (AttachAttrLayoutFreeBuffers); the "
         "layout transforms are folded into the constants at build time, so the interface is unchanged."))

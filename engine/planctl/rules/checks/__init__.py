@@ -21,4 +21,5 @@ MODULES = (
     "reference_location",       # PLN220
     "placeholder_text",         # PLN221
     "torch_export",             # PLN222
+    "envelope_bounds",          # PLN223
 )
