@@ -29,3 +29,13 @@ def test_the_cpu_profile_renders_each_kernel_with_share_and_rate(full_record):
 def test_an_unavailable_cpu_profile_says_why(full_record):
     record = _with_build(full_record, cpu_profile={"available": False, "reason": "RuntimeError: boom"})
     assert "CPU profile not available: RuntimeError: boom" in render_markdown(record)
+
+
+def test_every_profiled_bucket_gets_its_own_cpu_section(full_record):
+    first = {**full_record["builds"][0], "cpu_profile": PROFILE, "shape_env": {"batch": 8, "seq": 16}}
+    second = {**first, "tag": "batch-32_seq-128", "shape_env": {"batch": 32, "seq": 128},
+              "cpu_profile": {**PROFILE, "kernel_ms": 900.0}}
+    record = RunRecord.model_validate({**full_record, "builds": [first, second]}).model_dump(mode="json")
+    text = render_markdown(record)
+    assert "## CPU kernels (batch=8, seq=16)" in text and "## CPU kernels (batch=32, seq=128)" in text
+    assert "900.00 ms in kernels" in text

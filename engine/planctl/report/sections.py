@@ -24,11 +24,15 @@ def title(record: dict) -> str:
 
 
 def sections(record: dict) -> list[Section]:
-    """Every section present in ``record``, verdict first."""
+    """Every section present in ``record``, verdict first; a builder may give several (one per
+    shape bucket)."""
     builders = (verdict, buckets, traffic, failures, fallback, latency, roofline, cpu_kernels, gpu_kernels,
                 kernel_routes, parity, quality, bisect, quantization, passes, tuning, memory, notes, stages,
                 environment, digests)
-    return [s for s in (b(record) for b in builders) if s is not None]
+    found = []
+    for built in (b(record) for b in builders):
+        found.extend(built if isinstance(built, list) else [built] if built is not None else [])
+    return found
 
 
 def verdict(record: dict) -> Section:
