@@ -15,11 +15,13 @@ The planctl contender runs the artifact through ``planctl.runtime.load`` (the bu
 call is padded up to the smallest bucket that fits it); onnxruntime runs the dynamic-shape model
 on the unpadded call.
 
-``--buckets`` measures the shape buckets instead (bucket_report): planctl and onnxruntime at each
-bucket's own shape, and over the traffic mix of real calls: the plan's declared batch sizes and
-their shares, each call made of sentences of examples/minilm/sentences.jsonl tokenized with the
-model's tokenizer (a call's sequence length is its longest sentence, 9-14 tokens), planctl padded
-to its bucket against onnxruntime unpadded. p50 and p99 per bucket and over the mix
+``--buckets`` measures the shape buckets instead (bucket_report): planctl (one contender per
+``--out``), onnxruntime and OpenVINO at each bucket's own shape (every contender does the same
+work: how good the kernels and the runtime are), and over the traffic mix of real calls: the plan's
+declared batch sizes and their shares, each call made of sentences of examples/minilm/sentences.jsonl
+tokenized with the model's tokenizer (a call's sequence length is its longest sentence, 9-14
+tokens), planctl padded to its bucket against the peers unpadded (what the plan's bucket choice
+costs). p50 and p99 per bucket and over the mix, ratios to each peer and to the best one
 (planctl.measure.traffic).
 
 Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30] [--buckets]
@@ -54,6 +56,8 @@ def child(spec: dict) -> dict:
 
     if spec["kind"] == "planctl-points":
         return planctl_points(spec)
+    if spec["kind"] == "openvino-points":
+        return openvino_points(spec)
     if spec["kind"] == "planctl":
         return planctl_points({**spec, "points": {"call": spec["inputs"]}}, key="samples_ms")
     if spec["kind"] not in ("torch", "openvino"):
@@ -61,7 +65,8 @@ def child(spec: dict) -> dict:
     if spec["kind"] == "openvino":
         from openvino_peer import latency_runner
 
-        run = latency_runner(spec["path"], dict(np.load(spec["inputs"])), spec["threads"])
+        inputs = dict(np.load(spec["inputs"]))
+        run = latency_runner(spec["path"], inputs, spec["threads"], {k: v.shape for k, v in inputs.items()})
     else:
         run = _torch_runner(spec)
     stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False)["x"]
@@ -167,7 +172,7 @@ def main() -> None:
         Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
         return
     if args.buckets:
-        print(json.dumps(bucket_report(args.out[0], args.rounds, args.repeats), indent=2))
+        print(json.dumps(bucket_report(args.out, args.rounds, args.repeats, not args.no_openvino), indent=2))
         return
     if args.callers > 1:
         from minilm_concurrency import run_concurrency
@@ -280,56 +285,97 @@ def bucket_inputs(buckets: list[dict], tmp: Path) -> dict[str, str]:
     return files
 
 
-def bucket_report(out: Path, rounds: int, repeats: int) -> dict:
-    """planctl (dispatcher) and onnxruntime (dynamic shapes) at every bucket and over the mix of real
-    calls, each contender in a fresh process per round, order rotated."""
+def openvino_points(spec: dict) -> dict:
+    """OpenVINO at its best on each point: the model reshaped to the point's static shapes and
+    compiled for them (latency hint, f32), one compiled model per point."""
     import numpy as np
 
-    from planctl.host import cpu
+    from openvino_peer import latency_runner
+    from planctl.measure.latency import measure_latency
+
+    found = {}
+    for name, path in spec["points"].items():
+        inputs = dict(np.load(path))
+        run = latency_runner(spec["path"], inputs, spec["threads"], {k: v.shape for k, v in inputs.items()})
+        stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False,
+                                max_seconds=spec.get("max_seconds"))["x"]
+        found[name] = list(stats.samples_ms)
+    return {"samples_ms_by_point": found, "peak_rss_mb": 0.0}
+
+
+PEERS = ("onnxruntime", "openvino")
+
+
+def _point_ratios(figures: dict, ours: str, p50: str = "p50_ms") -> dict:
+    """p50 and p99 ratios of contender ``ours`` to each peer that ran and to the best peer (the
+    one of lowest p50 here): the issue's goals are p50 <= 1.0x and p99 <= 1.1x the best peer's."""
+    peers = [p for p in PEERS if p in figures]
+    best = min(peers, key=lambda p: figures[p][p50])
+    ratios = {f"p50_vs_{p}": figures[ours][p50] / figures[p][p50] for p in peers}
+    ratios.update({f"p99_vs_{p}": figures[ours]["p99_ms"] / figures[p]["p99_ms"] for p in peers})
+    ratios.update({"best_peer": best, "p50_vs_best_peer": ratios[f"p50_vs_{best}"],
+                   "p99_vs_best_peer": ratios[f"p99_vs_{best}"]})
+    return ratios
+
+
+def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = True) -> dict:
+    """planctl (the dispatcher of each ``outs`` entry: one per target), onnxruntime (dynamic shapes)
+    and OpenVINO (static shapes per point, where it runs) at every bucket's own shape and over the
+    mix of real calls, each contender in a fresh process per round, order rotated. At a bucket's
+    shape every contender does the same work; over the mix planctl pads each call up to its bucket
+    while the peers run it unpadded."""
+    import numpy as np
+
+    from openvino_peer import unavailable
     from planctl.measure.traffic import summarize
 
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifests = {f"planctl:{out.name}": json.loads((out / "manifest.json").read_text()) for out in outs}
+    manifest = next(iter(manifests.values()))
+    openvino_missing = unavailable() if openvino else "left out (--no-openvino)"
     threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
     with tempfile.TemporaryDirectory() as tmp:
         calls = mix_calls(REPO / "plans" / f"{manifest['plan']}.yaml", Path(tmp))
         points = {**{f"bucket:{t}": p for t, p in bucket_inputs(manifest["buckets"], Path(tmp)).items()},
                   **{f"call:{c['name']}": c["path"] for c in calls}}
         common = {"points": points, "threads": threads, "warmup": 3, "repeats": repeats, "max_seconds": 5.0}
-        contenders = {"planctl": {**common, "kind": "planctl-points", "out": str(out), "path": str(out)},
-                      "onnxruntime": {**common, "kind": "onnxruntime-points", "path": str(MODEL)}}
+        contenders = {name: {**common, "kind": "planctl-points", "out": str(out), "path": str(out)}
+                      for name, out in zip(manifests, outs)}
+        contenders["onnxruntime"] = {**common, "kind": "onnxruntime-points", "path": str(MODEL)}
+        if not openvino_missing:
+            contenders["openvino"] = {**common, "kind": "openvino-points", "path": str(MODEL)}
         samples = {n: {p: [] for p in points} for n in contenders}
         names = list(contenders)
         for r in range(rounds):
-            for name in names[r % 2:] + names[:r % 2]:
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
                 for point, found in run_child(contenders[name])["samples_ms_by_point"].items():
                     samples[name][point].extend(found)
 
-    def pct(values, q):
-        return float(np.percentile(values, q))
+    def figures(values: list[float]) -> dict:
+        return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
+                "n": len(values)}
 
     per_bucket = {}
     for entry in manifest["buckets"]:
-        key = f"bucket:{entry['tag']}"
-        ours, theirs = samples["planctl"][key], samples["onnxruntime"][key]
-        per_bucket[entry["tag"]] = {"serves": entry.get("serves"), "planctl": {"p50_ms": pct(ours, 50),
-                                    "p99_ms": pct(ours, 99), "n": len(ours)},
-                                    "onnxruntime": {"p50_ms": pct(theirs, 50), "p99_ms": pct(theirs, 99),
-                                                    "n": len(theirs)},
-                                    "ratio_p50_vs_onnxruntime": pct(ours, 50) / pct(theirs, 50)}
+        found = {name: figures(samples[name][f"bucket:{entry['tag']}"]) for name in contenders}
+        per_bucket[entry["tag"]] = {"contenders": found, "ratios": {
+            ours: {"serves": next(b.get("serves") for b in manifests[ours]["buckets"] if b["tag"] == entry["tag"]),
+                   **_point_ratios(found, ours)} for ours in manifests}}
     mix = {name: summarize([{"share": c["share"], "batch": c["shape_env"]["batch"],
                               "samples_ms": samples[name][f"call:{c['name']}"]} for c in calls])
            for name in contenders}
-    return {"benchmark": "minilm_cpu_buckets", "plan": manifest["plan"], "target": manifest["target"],
-            "verdict": manifest["verdict"], "buckets": per_bucket,
+    return {"benchmark": "minilm_cpu_buckets", "plan": manifest["plan"],
+            "targets": {name: m["target"] for name, m in manifests.items()},
+            "verdicts": {name: m["verdict"] for name, m in manifests.items()}, "buckets": per_bucket,
             "traffic": {"calls": [{k: c[k] for k in ("shape_env", "share")} for c in calls], "contenders": mix,
-                        "ratio_expected_vs_onnxruntime": mix["planctl"]["expected_ms"] / mix["onnxruntime"]["expected_ms"],
-                        "ratio_p99_vs_onnxruntime": mix["planctl"]["p99_ms"] / mix["onnxruntime"]["p99_ms"]},
+                        "ratios": {ours: _point_ratios(mix, ours, "expected_ms") for ours in manifests}},
             "method": (f"{rounds} rounds x {repeats} runs (at most 5 s) per point, fresh process per contender per "
                        "round, rotated order; planctl through planctl.runtime.load (padded up to the bucket), "
-                       "onnxruntime with dynamic shapes on the unpadded call; mix: the plan's batch sizes and "
-                       "shares, calls of real sentences (planctl.measure.traffic)"),
-            "machine": {"cpu": cpu()["model"], "arch": platform.machine(), "cores": os.cpu_count(),
-                        "TVM_NUM_THREADS": threads, "python": platform.python_version()}}
+                       "onnxruntime with dynamic shapes on the unpadded call, OpenVINO compiled for each "
+                       "point's static shapes (latency hint, f32); mix: the plan's batch sizes and shares, "
+                       "calls of real sentences (planctl.measure.traffic); traffic ratios compare expected "
+                       "latency (share-weighted mean) and the mix's p99"),
+            "machine": machine(threads), "openvino": openvino_missing or "measured"}
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ def unavailable() -> str | None:
     return None
 
 
-def compiled_model(model: str, threads: int, callers: int = 1):
+def compiled_model(model: str, threads: int, callers: int = 1, shapes: dict | None = None):
     """``model`` (an ONNX path) compiled for the CPU: the latency hint for one caller, the
-    throughput hint for ``callers`` > 1; ``threads`` = ``INFERENCE_NUM_THREADS``; f32 precision."""
+    throughput hint for ``callers`` > 1; ``threads`` = ``INFERENCE_NUM_THREADS``; f32 precision.
+    ``shapes`` ({input name: shape}) reshapes the model to those static shapes first: a model
+    compiled for one shape is OpenVINO at its best on that shape (no dynamic-shape kernels)."""
     import openvino as ov
 
     config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": int(threads)}
@@ -42,7 +44,11 @@ def compiled_model(model: str, threads: int, callers: int = 1):
         config.update({"PERFORMANCE_HINT": "THROUGHPUT", "PERFORMANCE_HINT_NUM_REQUESTS": int(callers)})
     else:
         config["PERFORMANCE_HINT"] = "LATENCY"
-    return ov.Core().compile_model(model, "CPU", config)
+    core = ov.Core()
+    if shapes:
+        model = core.read_model(model)
+        model.reshape({name: list(shape) for name, shape in shapes.items()})
+    return core.compile_model(model, "CPU", config)
 
 
 def runner(compiled, inputs: dict) -> Callable[[], None]:
@@ -52,9 +58,9 @@ def runner(compiled, inputs: dict) -> Callable[[], None]:
     return lambda: request.infer(inputs, share_inputs=True)
 
 
-def latency_runner(model: str, inputs: dict, threads: int) -> Callable[[], None]:
-    """A one-caller contender: ``runner(compiled_model(model, threads), inputs)``."""
-    return runner(compiled_model(model, threads), inputs)
+def latency_runner(model: str, inputs: dict, threads: int, shapes: dict | None = None) -> Callable[[], None]:
+    """A one-caller contender: ``runner(compiled_model(model, threads, shapes=shapes), inputs)``."""
+    return runner(compiled_model(model, threads, shapes=shapes), inputs)
 
 
 def describe() -> dict:
