@@ -48,9 +48,9 @@ def test_on_another_cpu_the_committed_records_serve_every_task_of_every_bucket_a
     for build in record["builds"]:   # every bucket: its tasks served by the committed records alone
         tuning = build["tuning"]
         assert tuning["trials_spent"] == 0
-        census = tuning["census"]   # the budget's max_tasks: the 4 tasks of most FLOPs are tuned
-        assert census["search"] == 0 and census["other-devices"] == 4
-        assert census["other-devices"] + census["default"] == len(tuning["tasks"])
+        census = tuning["census"]   # every task of every bucket has a committed record (no max_tasks)
+        assert census["search"] == 0 and census["default"] == 0
+        assert census["other-devices"] == len(tuning["tasks"]) > 4
         assert {t["measured_on"] for t in tuning["tasks"] if t["source"] != "default"} == {"AMD EPYC (x86_64)"}
         assert tuning["scheduled_funcs"] >= census["other-devices"]
 
