@@ -108,7 +108,8 @@ def _run_child(spec: dict) -> dict:
         return json.loads(out_file.read_text())
 
 
-def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, openvino: bool = True) -> dict:
+def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, openvino: bool = True,
+                    shape: tuple[int, int] = (2, 128)) -> dict:
     """Every contender with ``callers`` concurrent callers, ``rounds`` fresh processes each, rotated.
     Returns the bench's JSON: per contender throughput (calls/s), p50, p99; ratios to each peer."""
     import numpy as np
@@ -122,7 +123,7 @@ def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, o
         (out / "manifest.json").read_text())) for out in outs}
     openvino_missing = None if openvino and not unavailable() else (unavailable() or "left out (--no-openvino)")
     with tempfile.TemporaryDirectory() as tmp:
-        common = {"inputs": str(inputs_file(Path(tmp))), "input_names": next(iter(manifests.values()))[1]["input_names"],
+        common = {"inputs": str(inputs_file(Path(tmp), *shape)), "input_names": next(iter(manifests.values()))[1]["input_names"],
                   "callers": callers, "threads": threads, "warmup": 3, "repeats": repeats}
         onnx = str(MODEL)
         contenders = {name: {**common, "kind": "planctl", "out": str(out), "path": str(out)}
@@ -150,7 +151,8 @@ def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, o
                 ratios[f"throughput_ratio_vs_{peer}{suffix}"] = (summary[name]["throughput_per_s"]
                                                                  / summary[peer]["throughput_per_s"])
                 ratios[f"ratio_p99_vs_{peer}{suffix}"] = summary[name]["p99_ms"] / summary[peer]["p99_ms"]
-    return {"benchmark": "minilm_cpu_concurrency", "callers": callers, "threads_per_caller": threads,
+    return {"benchmark": "minilm_cpu_concurrency", "shape": f"{shape[0]}x{shape[1]}", "callers": callers,
+            "threads_per_caller": threads,
             "contenders": summary, **ratios, "openvino": openvino_missing or "measured",
             "method": f"{rounds} rounds x {callers} callers x {repeats} calls, closed loop, fresh process per "
                       "contender per round, rotated order; throughput = calls / wall time",

@@ -140,17 +140,26 @@ def machine(threads: int) -> dict:
             "TVM_NUM_THREADS": threads, "python": platform.python_version()}
 
 
-def inputs_file(tmp: Path) -> Path:
-    """Real sentences' shape: random in-vocabulary ids, second row padded after 80 tokens."""
+def inputs_file(tmp: Path, batch: int = 2, seq: int = 128) -> Path:
+    """One call of ``batch`` x ``seq`` random in-vocabulary ids; the last row's mask ends at 5/8 of
+    ``seq`` (80 of 128 tokens: a real sentence's padding), the others are full."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    ids = rng.integers(1000, 30522, size=(2, 128), dtype=np.int64)
-    mask = np.ones((2, 128), dtype=np.int64)
-    mask[1, 80:] = 0
+    ids = rng.integers(1000, 30522, size=(batch, seq), dtype=np.int64)
+    mask = np.ones((batch, seq), dtype=np.int64)
+    mask[-1, max(1, seq * 5 // 8):] = 0
     path = tmp / "inputs.npz"
     np.savez(path, input_ids=ids, attention_mask=mask)
     return path
+
+
+def shape_arg(text: str) -> tuple[int, int]:
+    """``"8x16"`` -> (8, 16)."""
+    batch, _, seq = text.lower().partition("x")
+    if not (batch.isdigit() and seq.isdigit() and int(batch) > 0 and int(seq) > 0):
+        raise SystemExit(f"--shape {text!r}: expected BATCHxSEQ, e.g. 8x16")
+    return int(batch), int(seq)
 
 
 def main() -> None:
@@ -158,6 +167,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, nargs="+", default=[REPO / "out" / "minilm-embed" / "x86-64-avx2"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--shape", default="2x128", metavar="BATCHxSEQ",
+                        help="the one call's shape (default 2x128; planctl pads it up to its bucket, so a "
+                             "bucket's own shape, e.g. 8x16, compares equal work)")
     parser.add_argument("--no-openvino", action="store_true", help="leave OpenVINO out even where it runs")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
                         help="also run the first --out with these environment variables, as contender "
@@ -177,8 +189,8 @@ def main() -> None:
     if args.callers > 1:
         from minilm_concurrency import run_concurrency
 
-        print(json.dumps(run_concurrency(args.out, args.callers, args.rounds, args.repeats, not args.no_openvino),
-                         indent=2))
+        print(json.dumps(run_concurrency(args.out, args.callers, args.rounds, args.repeats, not args.no_openvino,
+                                         shape_arg(args.shape)), indent=2))
         return
     from openvino_peer import unavailable
 
@@ -192,7 +204,7 @@ def main() -> None:
         (out / "manifest.json").read_text())) for out in args.out}
     threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
     with tempfile.TemporaryDirectory() as tmp:
-        common = {"inputs": str(inputs_file(Path(tmp))),
+        common = {"inputs": str(inputs_file(Path(tmp), *shape_arg(args.shape))),
                   "input_names": next(iter(manifests.values()))[1]["input_names"],
                   "threads": threads, "warmup": 5, "repeats": args.repeats}
         contenders = {name: {**common, "kind": "planctl", "out": str(out), "path": str(out)}
@@ -228,7 +240,7 @@ def main() -> None:
         ratios.update(peer_ratios(stats, name, suffix))
     first = next(iter(manifests.values()))[1]
     print(json.dumps({
-        "benchmark": "minilm_cpu", "artifact": first["artifact"], "verdict": first["verdict"],
+        "benchmark": "minilm_cpu", "shape": args.shape, "artifact": first["artifact"], "verdict": first["verdict"],
         "targets": {name: manifest["target"] for name, (_out, manifest) in manifests.items()},
         "contenders": summary, **ratios,
         "method": f"{args.rounds} rounds x {args.repeats} runs, fresh process per contender per round, rotated order",
