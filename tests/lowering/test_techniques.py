@@ -107,6 +107,54 @@ def _matmul_softmax():
     return bb.get(), (w, gamma, beta)
 
 
+def _projections(bias: bool = True, shared: bool = True):
+    """main(x) = (relu(x) @ W_i + b_i for i in Q, K, V): three projections of one input (or, with
+    ``shared=False``, the third reads x itself)."""
+    rng = np.random.default_rng(0)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", R.Tensor((2, 3, 8), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            h = bb.emit(relax.op.nn.relu(x))
+            outs = []
+            for i in range(3):
+                y = bb.emit(relax.op.matmul(h if shared or i < 2 else x,
+                                            relax.const(rng.standard_normal((8, 4 + i)).astype("float32"))))
+                outs.append(bb.emit(relax.op.add(y, relax.const(rng.standard_normal(4 + i).astype("float32"))))
+                            if bias else y)
+            out = bb.emit_output(relax.Tuple(outs))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+def _ops(mod, name: str) -> int:
+    found = []
+    relax.analysis.post_order_visit(mod["main"], lambda e: found.append(
+        isinstance(e, relax.Call) and getattr(e.op, "name", None) == name))
+    return sum(found)
+
+
+def _run(mod, target, x):
+    vm = relax.VirtualMachine(tvm.compile(mod, target), tvm.cpu())
+    return [t.numpy() for t in vm["main"](tvm.runtime.tensor(x))]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_horizontal_fusion_makes_one_matmul_of_parallel_projections_with_identical_outputs(cpu_target, bias):
+    before = _projections(bias)
+    after = run_technique(before, "horizontal-fusion", cpu_target)
+    assert _ops(before, "relax.matmul") == 3 and _ops(after, "relax.matmul") == 1
+    assert _ops(after, "relax.split") == 1 and _ops(after, "relax.add") == (1 if bias else 0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 8)).astype("float32")
+    for want, got in zip(_run(before, cpu_target, x), _run(after, cpu_target, x)):
+        np.testing.assert_array_equal(got, want)   # the same dot products in the same order
+
+
+def test_horizontal_fusion_leaves_matmuls_of_different_inputs_apart(cpu_target):
+    after = run_technique(_projections(shared=False), "horizontal-fusion", cpu_target)
+    assert _ops(after, "relax.matmul") == 2   # the two that share relu(x); the one reading x stays
+
+
 def test_mixed_precision_matmul_in_float16_and_the_kept_ops_in_float32(cpu_target):
     before, (w, gamma, beta) = _matmul_softmax()
     bb = relax.BlockBuilder()

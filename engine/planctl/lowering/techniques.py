@@ -55,6 +55,14 @@ def _cse(_t, _target):
     return [relax.transform.EliminateCommonSubexpr()]
 
 
+@technique("horizontal-fusion", "graph")
+def _horizontal_fusion(_t, _target):
+    """planctl.HorizontalFusion: matmuls reading the same input through constant weights (Q, K, V)
+    become one matmul over the concatenated weights and a split (planctl.lowering.horizontal)."""
+    from planctl.lowering.horizontal import horizontal_fusion_pass
+    return [horizontal_fusion_pass()]
+
+
 @technique("fast-math", "graph")
 def _fast_math(_t, _target):
     """FastMathTransform extended to GELU (planctl.lowering.fast_math): vectorizable exp/erf/tanh."""

@@ -182,6 +182,12 @@ class OperatorFusion(TechniqueBase):
     technique: Literal["operator-fusion"]
 
 
+class HorizontalFusion(TechniqueBase):
+    """Matmuls that read the same input through constant weights (Q, K, V) become one matmul."""
+
+    technique: Literal["horizontal-fusion"]
+
+
 class TuningBudget(Frozen):
     """Autotuning budget: both a trial count and a wall-clock limit (seconds)."""
 
@@ -323,7 +329,8 @@ class SpeculativeDecoding(TechniqueBase):
 
 
 Technique = Annotated[Union[
-    ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, FastMath, Autotuning,
+    ConstantFolding, DeadCodeElimination, CommonSubexpressionElimination, OperatorFusion, HorizontalFusion,
+    FastMath, Autotuning,
     StaticMemoryPlanning, MixedPrecision, Quantization, Pruning, Codebook, CudaGraphs, LibraryDispatch,
     FusedAttention, FusedLayerNorm,
     ContinuousBatching, PrefixCaching, SpeculativeDecoding,
