@@ -193,6 +193,24 @@ def test_a_baked_dim_is_refused_naming_the_node(tmp_path: Path):
         _apply(repo)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not-onnx"])
+def test_a_model_onnx_cannot_parse_is_a_located_error_not_a_crash(tmp_path: Path, damage):
+    """The symbolic-dims checks read the model before the import does: a truncated or non-ONNX file
+    (its sha256 updated to match) is the importer's error there too, naming the file."""
+    from planctl.errors import LoweringError
+
+    repo = _repo(tmp_path)
+    model = repo / "models" / "encoder.onnx"
+    model.write_bytes(model.read_bytes()[:200] if damage == "truncated" else b"not a model\n")
+    plan = repo / "plans" / "encoder.yaml"
+    text = plan.read_text()
+    old = next(line.split()[-1] for line in text.splitlines() if "sha256:" in line)
+    plan.write_text(text.replace(old, hashlib.sha256(model.read_bytes()).hexdigest()))
+    with pytest.raises(LoweringError, match="not a valid ONNX model") as raised:
+        _apply(repo)
+    assert raised.value.file == str(model)
+
+
 def test_a_bucket_that_fails_parity_rolls_back_alone_to_its_verified_baseline(tmp_path: Path, monkeypatch):
     import dataclasses
 

@@ -33,6 +33,18 @@ class ImportedModel:
     node_count: int
 
 
+def read_model(path: Path):
+    """The ONNX model at ``path`` without its external data (declarations, graph structure).
+    Raises LoweringError naming the file when onnx cannot parse it (a truncated or non-ONNX file)."""
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, OSError...
+        raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
+                            file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
+
+
 def load_onnx(path: Path):
     """Load an ONNX file with its external data (resolved relative to the model's folder, as ONNX
     does), infer the shapes of its graph outputs and check it structurally.
@@ -44,11 +56,7 @@ def load_onnx(path: Path):
     """
     import onnx
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError...
-        raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
-                            file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
+    model = read_model(path)
     _load_external_data(model, path)
     _declare_outputs(model, path)
     _tensor_outputs(model, path)

@@ -73,12 +73,12 @@ def run(ctx: RunContext, baselines: bool = True) -> Lowering:
 def keeps_dims_symbolic(model_file, input_specs) -> bool:
     """Whether the model's graph inputs leave every symbolic dim of the plan symbolic (a dynamic
     export); False for a plan without symbolic dims. Reads the graph's input declarations only."""
-    import onnx
+    from planctl.lowering.importer import read_model
 
     dims = [(s.name, i) for s in input_specs for i, d in enumerate(s.shape) if isinstance(d, str)]
     if not dims:
         return False
-    graph = onnx.load(str(model_file), load_external_data=False).graph
+    graph = read_model(model_file).graph
     declared = {v.name: v.type.tensor_type for v in graph.input}
     for name, axis in dims:
         tensor = declared.get(name)
@@ -95,8 +95,7 @@ def padding_layout(model_file, spec):
     for a model with fixed shapes (its calls must match a bucket exactly). An output axis counts
     as a dim's when the graph declares it with the dim's name (the exporter names them after
     torch.export's Dims); the padding check at every bucket catches one it does not declare."""
-    import onnx
-
+    from planctl.lowering.importer import read_model
     from planctl.verify.padding import Layout
 
     inputs = spec.workload.inputs
@@ -109,7 +108,7 @@ def padding_layout(model_file, spec):
                 dims.setdefault(d, []).append([s.name, axis])
     pad = {s.name: (0 if s.domain.kind == "attention-mask" else s.pad) for s in inputs
            if any(isinstance(d, str) for d in s.shape)}
-    graph = onnx.load(str(model_file), load_external_data=False).graph
+    graph = read_model(model_file).graph
     output_dims = {o.name: [d.dim_param if d.dim_param in dims else None for d in o.type.tensor_type.shape.dim]
                    for o in graph.output}
     batch = next((d for d, places in dims.items() if all(axis == 0 for _, axis in places)
