@@ -65,6 +65,11 @@ def test_a_baked_shape_that_differs_from_the_production_shape_is_refused(tmp_pat
         import_onnx(_model(tmp_path / "m.onnx", batch=2), [Input("x", "float32", ["batch", 4])], {"batch": 8})
 
 
+def test_a_rank_that_differs_from_the_plans_names_both_ranks(tmp_path):
+    with pytest.raises(LoweringError, match=r"rank 2 in the model \(\[2, 4\]\) but the plan declares rank 3"):
+        import_onnx(_model(tmp_path / "m.onnx"), [Input("x", "float32", ["batch", 2, 4])], {"batch": 2})
+
+
 def test_input_names_and_dtypes_must_match_the_plan(tmp_path):
     path = _model(tmp_path / "m.onnx")
     with pytest.raises(LoweringError, match="do not match the plan"):

@@ -170,11 +170,20 @@ def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -
         tensor = graph_inputs[spec.name].type.tensor_type
         dtype = ONNX_DTYPES.get(tensor.elem_type, f"onnx-type-{tensor.elem_type}")
         if dtype != spec.dtype:
-            raise LoweringError(f"{path}: input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan")
+            raise LoweringError(f"{path}: input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan",
+                                hint=f"declare dtype: {dtype} in spec.workload.inputs, or re-export the model "
+                                     f"with {spec.dtype} inputs")
         want = concrete_shape(spec.shape, shape_env)
         if not tensor.HasField("shape"):
             continue   # declared without a shape: any rank, the plan's shape is what it gets
         have = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        if len(have) != len(want):
+            model_shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
+            raise LoweringError(
+                f"{path}: input '{spec.name}' has rank {len(have)} in the model ({model_shape}) but the plan "
+                f"declares rank {len(want)} ({list(spec.shape)})",
+                hint="declare the input's shape as the model has it in spec.workload.inputs, or export the "
+                     "model for the plan's shape")
         fixed = [(dim, h) for dim, h in zip(spec.shape, have) if isinstance(dim, str) and dim not in shape_env
                  and h is not None] if len(have) == len(want) else []
         if fixed:
