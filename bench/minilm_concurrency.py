@@ -114,13 +114,13 @@ def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, o
     Returns the bench's JSON: per contender throughput (calls/s), p50, p99; ratios to each peer."""
     import numpy as np
 
-    from minilm_cpu import MODEL, inputs_file, machine
+    from minilm_cpu import MODEL, contender_names, inputs_file, machine
     from openvino_peer import unavailable
 
     cores = os.cpu_count() or 1
     threads = max(1, cores // callers)
-    manifests = {(f"planctl:{out.name}" if len(outs) > 1 else "planctl"): (out, json.loads(
-        (out / "manifest.json").read_text())) for out in outs}
+    manifests = {name: (out, json.loads((out / "manifest.json").read_text()))
+                 for name, out in zip(contender_names(outs), outs)}
     openvino_missing = None if openvino and not unavailable() else (unavailable() or "left out (--no-openvino)")
     with tempfile.TemporaryDirectory() as tmp:
         common = {"inputs": str(inputs_file(Path(tmp), *shape)), "input_names": next(iter(manifests.values()))[1]["input_names"],

@@ -154,6 +154,16 @@ def inputs_file(tmp: Path, batch: int = 2, seq: int = 128) -> Path:
     return path
 
 
+def contender_names(outs: list[Path], single: str | None = "planctl") -> list[str]:
+    """One contender name per ``--out``: ``planctl`` alone (``single``), else ``planctl:<target>``,
+    or ``planctl:<plan>/<target>`` when two outputs share a target (two plans side by side)."""
+    if len(outs) == 1 and single:
+        return [single]
+    targets = [out.name for out in outs]
+    unique = len(set(targets)) == len(targets)
+    return [f"planctl:{out.name}" if unique else f"planctl:{out.parent.name}/{out.name}" for out in outs]
+
+
 def shape_arg(text: str) -> tuple[int, int]:
     """``"8x16"`` -> (8, 16)."""
     batch, _, seq = text.lower().partition("x")
@@ -200,8 +210,8 @@ def main() -> None:
     from planctl.measure.stats import LatencyStats
 
 
-    manifests = {(f"planctl:{out.name}" if len(args.out) > 1 else "planctl"): (out, json.loads(
-        (out / "manifest.json").read_text())) for out in args.out}
+    manifests = {name: (out, json.loads((out / "manifest.json").read_text()))
+                 for name, out in zip(contender_names(args.out), args.out)}
     threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
     with tempfile.TemporaryDirectory() as tmp:
         common = {"inputs": str(inputs_file(Path(tmp), *shape_arg(args.shape))),
@@ -343,7 +353,8 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
     from openvino_peer import unavailable
     from planctl.measure.traffic import summarize
 
-    manifests = {f"planctl:{out.name}": json.loads((out / "manifest.json").read_text()) for out in outs}
+    manifests = {name: json.loads((out / "manifest.json").read_text())
+                 for name, out in zip(contender_names(outs, single=None), outs)}
     manifest = next(iter(manifests.values()))
     openvino_missing = unavailable() if openvino else "left out (--no-openvino)"
     threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
