@@ -109,19 +109,42 @@ def up_to_date(record: dict) -> str:
             f"run of {since}, verdict {verdict}); nothing rebuilt; --force rebuilds and re-measures")
 
 
+def _bucket_line(build: dict) -> str:
+    """One bucket's latencies: candidate p50/p99, baseline and onnxruntime p50, the gated speedup."""
+    lat, sp = build.get("latency") or {}, build.get("speedup") or {}
+
+    def p50(name: str) -> str:
+        value = (lat.get(name) or {}).get("p50")
+        return f"{value:.2f} ms" if isinstance(value, (int, float)) else "-"
+    cand = lat.get("candidate") or {}
+    p99 = f" (p99 {cand['p99']:.2f})" if isinstance(cand.get("p99"), (int, float)) else ""
+    gated = (f"; speedup {sp['value']:.1f}x vs baseline (gate {sp.get('gate')}x)"
+             if isinstance(sp.get("value"), (int, float)) else "")
+    return (f"  [{build.get('tag')}] candidate p50 {p50('candidate')}{p99}, baseline {p50('baseline')}, "
+            f"onnxruntime {p50('onnxruntime')}{gated}")
+
+
 def summary(record: dict, out_dir: Path) -> str:
     """A few lines: verdict, latencies, speedups, parity, tuning, where things are."""
     decision = record.get("decision", {})
     lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
-    latency = record.get("latency", {})
-    for name in ("baseline", "candidate", "onnxruntime"):
-        if name in latency:
-            s = latency[name]
-            lines.append(f"  {name:<12} p50 {s['p50']:9.2f} ms   p99 {s['p99']:9.2f} ms   (n={s['n']})")
-    sp = record.get("speedup")
-    if sp:
-        ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
-        lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
+    builds = record.get("builds", [])
+    if len(builds) > 1:
+        lines += [_bucket_line(b) for b in builds]
+        ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
+        if isinstance(ratio, (int, float)):
+            lines.append(f"  traffic mix: planctl expected latency / onnxruntime's {ratio:.2f} (calls padded up "
+                         "to their bucket; report.md, Traffic mix)")
+    else:
+        latency = record.get("latency", {})
+        for name in ("baseline", "candidate", "onnxruntime"):
+            if name in latency:
+                s = latency[name]
+                lines.append(f"  {name:<12} p50 {s['p50']:9.2f} ms   p99 {s['p99']:9.2f} ms   (n={s['n']})")
+        sp = record.get("speedup")
+        if sp:
+            ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
+            lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
     for build in record.get("builds", []):
         parity = build.get("parity", {})
         tuning = build.get("tuning") or {}

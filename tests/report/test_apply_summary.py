@@ -1,0 +1,24 @@
+"""The lines apply prints at the end (planctl.cli.apply.summary): one build prints its latencies;
+several shape buckets print one line each, named, and the traffic mix's ratio."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from planctl.cli.apply import summary
+
+
+def test_one_build_prints_its_latencies_and_speedup(full_record):
+    text = summary(full_record, Path("out"))
+    assert "candidate    p50" in text and "vs baseline (gate" in text and "[" not in text.splitlines()[1]
+
+
+def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
+    first = {**full_record["builds"][0], "latency": full_record["latency"]}   # a bucket's own latencies
+    second = {**first, "tag": "batch-32_seq-128", "latency": {**first["latency"],
+                                                              "candidate": {**first["latency"]["candidate"], "p50": 900.0}}}
+    record = {**full_record, "builds": [first, second], "traffic": {"ratio_vs_onnxruntime": 1.42}}
+    lines = summary(record, Path("out")).splitlines()
+    assert lines[1].startswith(f"  [{first['tag']}] candidate p50 ")
+    assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
+    assert "planctl expected latency / onnxruntime's 1.42" in lines[3]
+    assert not any(line.startswith("  candidate    p50") for line in lines)
