@@ -45,5 +45,14 @@ def check(ctx):
     if others:
         names = ", ".join(display_path(p.path) for p in others)
         yield Violation("/spec/fallback/switch", f"fallback switch {switch} is also declared by "
-                        f"{names}", help=f"name it after this plan, e.g. "
-                        f"PLANCTL_DISABLE_{ctx.plan.metadata.name.upper().replace('-', '_')}")
+                        f"{names}", help=_rename_hint(ctx.plan.metadata.name, switch))
+
+
+def _rename_hint(plan_name: str, switch: str) -> str:
+    """A switch named after the plan; when that is the one taken (a copied plan keeps its
+    ``metadata.name``), the plan needs a name of its own first."""
+    suggested = f"PLANCTL_DISABLE_{plan_name.upper().replace('-', '_')}"
+    if suggested != switch:
+        return f"name it after this plan, e.g. {suggested}"
+    return (f"this plan shares metadata.name {plan_name!r} with the plan that declares it: give this plan a "
+            f"name of its own and name the switch after it (PLANCTL_DISABLE_<NAME>)")
