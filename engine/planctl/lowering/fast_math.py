@@ -33,10 +33,7 @@ def fast_math_pass():
 
     @tvm.transform.module_pass(opt_level=0, name="FastMathTransform")
     def transform(mod, _ctx):
-        mutator = FastMathWithGelu(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, tvm.relax.Function):
-                mutator.builder_.update_func(gv, mutator.visit_expr(func))
-        return mutator.builder_.get()
+        from planctl.lowering.relax_match import rewrite_functions
+        return rewrite_functions(mod, FastMathWithGelu(mod))
 
     return transform

@@ -78,6 +78,8 @@ def horizontal_fusion_pass():
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
+    from planctl.lowering.relax_match import rewrite_functions
+
     @mutator
     class Combine(PyExprMutator):
         def __init__(self, mod):
@@ -110,10 +112,6 @@ def horizontal_fusion_pass():
 
     @tvm.transform.module_pass(opt_level=0, name="planctl.HorizontalFusion")
     def transform(mod, _ctx):
-        combine = Combine(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                combine.builder_.update_func(gv, combine.visit_expr(func))
-        return combine.builder_.get()
+        return rewrite_functions(mod, Combine(mod))
 
     return transform

@@ -62,10 +62,7 @@ def keep_float32(names: Iterable[str]):
 
     @tvm.transform.module_pass(opt_level=0, name="planctl.KeepFloat32")
     def transform(mod, _ctx):
-        mutator_ = KeepFloat32(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                mutator_.builder_.update_func(gv, mutator_.visit_expr(func))
-        return mutator_.builder_.get()
+        from planctl.lowering.relax_match import rewrite_functions
+        return rewrite_functions(mod, KeepFloat32(mod))
 
     return transform

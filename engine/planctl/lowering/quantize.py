@@ -302,11 +302,9 @@ def quantization_pass(technique, target):
 
     @tvm.transform.module_pass(opt_level=0, name="planctl.Quantize")
     def transform(mod, _ctx):
+        from planctl.lowering.relax_match import rewrite_functions
         rewriter = Quantize(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-        out = rewriter.builder_.get()
+        out = rewrite_functions(mod, rewriter)
         for gv in rewriter.dense_kernels:
             # AnnotateTIROpPattern reads the packed-weight indexing (w[n // 16, k // 4, ...]) as a
             # plain reduction and FuseOps would then leave the dequantize epilogue as a separate

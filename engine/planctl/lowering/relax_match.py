@@ -117,3 +117,14 @@ def replace_bindings(mod, replacements: dict, preludes: dict | None = None):
     rewritten = _Rebind(mod).visit_expr(mod[gv])
     mod = tvm.IRModule({**{g: f for g, f in mod.functions.items() if g != gv}, gv: rewritten}, attrs=mod.attrs)
     return relax.transform.DeadCodeElimination(["main"])(mod)
+
+
+def rewrite_functions(mod, mutator):
+    """``mod`` with every Relax function replaced by ``mutator`` (a PyExprMutator built on ``mod``)'s
+    rewrite of it: the loop every planctl module pass built on an expression mutator runs."""
+    from tvm import relax
+
+    for gv, func in mod.functions_items():
+        if isinstance(func, relax.Function):
+            mutator.builder_.update_func(gv, mutator.visit_expr(func))
+    return mutator.builder_.get()
