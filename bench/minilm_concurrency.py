@@ -50,7 +50,7 @@ def _runners(spec: dict) -> list:
     if spec["kind"] == "openvino":
         from openvino_peer import compiled_model, runner
 
-        compiled = compiled_model(spec["path"], os.cpu_count() or 1, callers)
+        compiled = compiled_model(spec["path"], spec["cores"], callers)
         return [runner(compiled, inputs) for _ in range(callers)]
     import planctl.runtime
 
@@ -117,14 +117,16 @@ def run_concurrency(outs: list[Path], callers: int, rounds: int, repeats: int, o
     from minilm_cpu import MODEL, contender_names, inputs_file, machine
     from openvino_peer import unavailable
 
-    cores = os.cpu_count() or 1
+    from planctl.host import physical_cores
+
+    cores = physical_cores()
     threads = max(1, cores // callers)
     manifests = {name: (out, json.loads((out / "manifest.json").read_text()))
                  for name, out in zip(contender_names(outs), outs)}
     openvino_missing = None if openvino and not unavailable() else (unavailable() or "left out (--no-openvino)")
     with tempfile.TemporaryDirectory() as tmp:
         common = {"inputs": str(inputs_file(Path(tmp), *shape)), "input_names": next(iter(manifests.values()))[1]["input_names"],
-                  "callers": callers, "threads": threads, "warmup": 3, "repeats": repeats}
+                  "callers": callers, "threads": threads, "cores": cores, "warmup": 3, "repeats": repeats}
         onnx = str(MODEL)
         contenders = {name: {**common, "kind": "planctl", "out": str(out), "path": str(out)}
                       for name, (out, manifest) in manifests.items()}

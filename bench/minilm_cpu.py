@@ -130,6 +130,15 @@ def peer_ratios(stats: dict, name: str, suffix: str) -> dict:
     return ratios
 
 
+def contender_threads() -> int:
+    """Threads every contender uses: ``TVM_NUM_THREADS`` where the caller set it, else one per
+    physical core (planctl.host.physical_cores): planctl.runtime's own default, and onnxruntime's
+    and OpenVINO's. planctl's contenders are left to the runtime's default then, as a user's are."""
+    from planctl.host import physical_cores
+
+    return int(os.environ.get("TVM_NUM_THREADS") or physical_cores())
+
+
 def machine(threads: int) -> dict:
     """The host: CPU model, its vector ISA (the flags that decide which target's code is fast), cores."""
     from planctl.host import cpu_fingerprint
@@ -137,7 +146,8 @@ def machine(threads: int) -> dict:
     found = cpu_fingerprint()
     isa = [f for f in found["isa"] if f.startswith(("avx", "fma", "amx")) or "vnni" in f]
     return {"cpu": found["model"], "arch": found["machine"], "isa": isa, "cores": os.cpu_count(),
-            "TVM_NUM_THREADS": threads, "python": platform.python_version()}
+            "threads": threads, "TVM_NUM_THREADS": os.environ.get("TVM_NUM_THREADS", "unset"),
+            "python": platform.python_version()}
 
 
 def inputs_file(tmp: Path, batch: int = 2, seq: int = 128) -> Path:
@@ -212,7 +222,7 @@ def main() -> None:
 
     manifests = {name: (out, json.loads((out / "manifest.json").read_text()))
                  for name, out in zip(contender_names(args.out), args.out)}
-    threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
+    threads = contender_threads()
     with tempfile.TemporaryDirectory() as tmp:
         common = {"inputs": str(inputs_file(Path(tmp), *shape_arg(args.shape))),
                   "input_names": next(iter(manifests.values()))[1]["input_names"],
@@ -357,7 +367,7 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
                  for name, out in zip(contender_names(outs, single=None), outs)}
     manifest = next(iter(manifests.values()))
     openvino_missing = unavailable() if openvino else "left out (--no-openvino)"
-    threads = int(os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count())))
+    threads = contender_threads()
     with tempfile.TemporaryDirectory() as tmp:
         calls = mix_calls(REPO / "plans" / f"{manifest['plan']}.yaml", Path(tmp))
         points = {**{f"bucket:{t}": p for t, p in bucket_inputs(manifest["buckets"], Path(tmp)).items()},

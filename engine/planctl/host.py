@@ -101,6 +101,31 @@ def gpu_fingerprint(kind: str) -> dict:
         else {"kind": kind, "model": "absent"}
 
 
+SYSFS_CPU = "/sys/devices/system/cpu"
+
+
+def physical_cores(sysfs: str = SYSFS_CPU) -> int:
+    """Physical cores this process may run on: distinct ``(physical_package_id, core_id)`` pairs of
+    the CPUs in its affinity mask, from Linux's sysfs topology (``sysfs``: its root, for tests).
+
+    The thread count a CPU runtime should use by default, as onnxruntime and OpenVINO do (one
+    thread per physical core). TVM's own default is ``hardware_concurrency() / 2`` on x86
+    (threading_backend.cc, "ignore hyper-threading"), which runs one thread on a 2-vCPU VM whose
+    vCPUs are separate cores; counting siblings gives 2 there, and 2 on a 2-core host with SMT's 4.
+    Without sysfs (not Linux, or a sandbox that hides it) every CPU of the mask counts as a core.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = set()
+    for index in cpus:
+        topology = os.path.join(sysfs, f"cpu{index}", "topology")
+        try:
+            cores.add(tuple(open(os.path.join(topology, name), encoding="ascii").read().strip()
+                            for name in ("physical_package_id", "core_id")))
+        except OSError:
+            cores.add(("cpu", str(index)))
+    return max(1, len(cores))
+
+
 def describe(device: dict) -> str:
     """A device fingerprint in a few words: ``AMD EPYC (x86_64)``, ``NVIDIA H200 (compute 9.0)``,
     ``RPC device key rk3399``."""

@@ -12,7 +12,6 @@ Names used throughout apply (each names one thing):
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -167,8 +166,11 @@ class RunContext:
 
     @property
     def threads(self) -> int:
-        """Threads TVM and the measured contenders use: the target's ``num-cores``, else every CPU."""
-        return int(self.target.model.spec.tvm.get("num-cores") or os.cpu_count() or 1)
+        """Threads TVM and the measured contenders use: the target's ``num-cores``, else one per
+        physical core (planctl.host.physical_cores, the runtime's default too)."""
+        from planctl.host import physical_cores
+
+        return int(self.target.model.spec.tvm.get("num-cores") or physical_cores())
 
     @property
     def staging(self) -> Path:

@@ -168,7 +168,9 @@ def gpu_names() -> list[str] | str:
 def _tvm_threads(target_spec, environ) -> str:
     # the value TVM runs with, not the raw variable: apply sets TVM_NUM_THREADS to the target's
     # num-cores when it is unset (tvm_env.import_tvm), so a second apply in one process sees it set
-    return environ.get("TVM_NUM_THREADS") or str(target_spec.tvm.get("num-cores") or os.cpu_count())
+    from planctl.host import physical_cores
+
+    return environ.get("TVM_NUM_THREADS") or str(target_spec.tvm.get("num-cores") or physical_cores())
 
 
 def _budget(tuning, root: Path) -> dict:

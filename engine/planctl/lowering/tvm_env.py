@@ -1,7 +1,9 @@
 """Importing TVM once, with the thread count and the pinned versions checked.
 
-TVM reads ``TVM_NUM_THREADS`` when its runtime starts, so it is set before the first import
-(docs/tvm-0.27.md §3). A missing ``planctl[tvm]`` extra is a clear error, not a traceback.
+TVM reads ``TVM_NUM_THREADS`` when a thread's pool starts (its first parallel kernel), so it is set
+before the first import (docs/tvm-0.27.md §3, §16). Unset, TVM would run ``hardware_concurrency() /
+2`` threads: one on a 2-vCPU VM, half the host's speed. A missing ``planctl[tvm]`` extra is a clear
+error, not a traceback.
 """
 from __future__ import annotations
 
@@ -14,13 +16,20 @@ from planctl.errors import MissingExtraError
 PINNED = {"apache-tvm": "0.27.0.post1", "apache-tvm-ffi": "0.1.14.post0"}
 
 
+THREAD_VARS = ("TVM_NUM_THREADS", "OMP_NUM_THREADS")   # what TVM's MaxConcurrency() reads, in order
+
+
 def import_tvm(num_threads: int | None = None):
     """Return the ``tvm`` module, importing it with ``TVM_NUM_THREADS`` set.
 
-    Raises MissingExtraError when apache-tvm is not installed.
+    ``num_threads``: the thread count when the user set neither ``TVM_NUM_THREADS`` nor
+    ``OMP_NUM_THREADS`` (a value they set always wins); None: one per physical core
+    (planctl.host.physical_cores). Raises MissingExtraError when apache-tvm is not installed.
     """
-    if num_threads:
-        os.environ.setdefault("TVM_NUM_THREADS", str(num_threads))
+    if not any(os.environ.get(name) for name in THREAD_VARS):
+        from planctl.host import physical_cores
+
+        os.environ["TVM_NUM_THREADS"] = str(num_threads or physical_cores())
     try:
         with _torch_hidden():
             import tvm  # noqa: PLC0415 - lazy on purpose: validate/check never pay for it
