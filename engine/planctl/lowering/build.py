@@ -105,6 +105,27 @@ def apply_database(mod, target, database, instruments: Sequence = ()):
     return mod, scheduled, len(funcs)
 
 
+def _run_beside_blockless_kernels(mod, passes):
+    """Run ``passes`` on ``mod`` less its hand-written PrimFuncs without a root block
+    (planctl.lowering.cpu_attention), then put those back.
+
+    Why: TVM's SplitLayoutRewritePreproc (weight prepacking) visits every PrimFunc of the module
+    and stops with "The body of the primfunc should be a root block" on one without
+    (split_tir_layout_rewrite.cc); such a kernel has no layout rewrite to split out anyway."""
+    import tvm
+    from tvm import tirx
+
+    hidden = {gv: f for gv, f in mod.functions.items()
+              if isinstance(f, tirx.PrimFunc) and type(f.body).__name__ != "SBlockRealize"}
+    if hidden:
+        mod = tvm.IRModule({g: f for g, f in mod.functions.items() if g not in hidden}, attrs=mod.attrs)
+    for p in passes:
+        mod = p(mod)
+    for gv, func in hidden.items():
+        mod[gv] = func
+    return mod
+
+
 def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = (), instruments: Sequence = ()):
     """Lower a scheduled module to a VMExecutable (dlight fallback schedules on GPU targets);
     ``disabled_passes``: TVM pass names left out (planctl.lowering.techniques.disabled_passes).
@@ -113,8 +134,7 @@ def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()
     import tvm
 
     with target, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
-        for p in prepack_passes(techniques)[PREPACK_BEFORE_TUNING:]:
-            mod = p(mod)
+        mod = _run_beside_blockless_kernels(mod, prepack_passes(techniques)[PREPACK_BEFORE_TUNING:])
     # RewriteCUDAGraph is in TVM's CUDA finalize passes and acts only under this config
     config = {"relax.backend.use_cuda_graph": True} if tech.has(techniques, "cuda-graphs") else {}
     executable = compile_scheduled(mod, target, config=config, disabled_passes=disabled_passes,

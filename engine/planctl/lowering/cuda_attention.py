@@ -52,6 +52,7 @@ class AttentionSite:
     out_dtype: str
     scale: float
     mask_shape: tuple | None
+    fast_exp: bool = False  # the softmax was fast-math's fast_softmax (planctl.lowering.fast_math)
 
     @property
     def signature(self) -> str:
@@ -65,19 +66,33 @@ class NoMatch(Exception):
 
 
 # ------------------------------------------------------------------ matching
-def find_attention(func) -> tuple[list[AttentionSite], list[str]]:
-    """(sites, reasons): each softmax of ``func`` either matched, or the reason it did not."""
+def find_attention(func, unsupported=None) -> tuple[list[AttentionSite], list[str]]:
+    """(sites, reasons): each softmax of ``func`` either matched, or the reason it did not.
+    ``unsupported(site)``: why a kernel cannot run a matched site, or None (default: the CUDA
+    kernels' :func:`why_unsupported`). A softmax is ``relax.nn.softmax``, or fast-math's
+    ``fast_softmax`` kernel over the last axis (planctl.lowering.fast_math names it so)."""
     b = rm.collect(func)
     sites, reasons = [], []
     for var in b.order:
         sm = rm.call_of(b, var, "relax.nn.softmax")
-        if sm is None:
+        fast = sm is None and _fast_softmax_input(b, var)
+        if sm is None and fast is None:
             continue
         try:
-            sites.append(_match(b, var, sm))
+            sites.append(_match(b, var, sm, fast, unsupported or why_unsupported))
         except NoMatch as why:
             reasons.append(str(why))
     return sites, reasons
+
+
+def _fast_softmax_input(b: rm.Bindings, var):
+    """The input of ``var`` when it is a last-axis ``fast_softmax`` kernel call, else None."""
+    from planctl.lowering.fast_math import LAST_AXIS_SOFTMAX
+
+    call = rm.call_of(b, var, "relax.call_tir")
+    if call is None or not LAST_AXIS_SOFTMAX.match(call.args[0].name_hint) or len(call.args[1].fields) != 1:
+        return None
+    return call.args[1].fields[0]
 
 
 def _single(b: rm.Bindings, var, what: str):
@@ -118,10 +133,10 @@ def _projection(b: rm.Bindings, expr, axes: list[int], name: str):
     return reshape.args[0], bsz, seq, heads, dim
 
 
-def _match(b: rm.Bindings, var, sm) -> AttentionSite:
-    if int(sm.attrs.axis) not in (-1, 3):
+def _match(b: rm.Bindings, var, sm, fast_input, unsupported) -> AttentionSite:
+    if sm is not None and int(sm.attrs.axis) not in (-1, 3):
         raise NoMatch("softmax is not over the last axis")
-    x = sm.args[0]
+    x = sm.args[0] if sm is not None else fast_input
     _single(b, x, "the softmax input")
     add = rm.call_of(b, x, "relax.add")
     mask = None
@@ -180,10 +195,11 @@ def _match(b: rm.Bindings, var, sm) -> AttentionSite:
             raise NoMatch(f"the mask is not an additive float32 [B|1, 1, S|1, S] tensor ({mt})")
         mask_shape = mt[0]
     site = AttentionSite(var=end, q=q, k=k, v=v, mask=mask, batch=bsz, seq=seq, heads=heads, head_dim=dim,
-                         dtype=dtype, out_dtype=out_dtype, scale=scale, mask_shape=mask_shape)
-    unsupported = why_unsupported(site)
-    if unsupported:
-        raise NoMatch(unsupported)
+                         dtype=dtype, out_dtype=out_dtype, scale=scale, mask_shape=mask_shape,
+                         fast_exp=sm is None)
+    why = unsupported(site)
+    if why:
+        raise NoMatch(why)
     return site
 
 

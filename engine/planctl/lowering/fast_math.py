@@ -12,6 +12,12 @@ the plan's parity envelope still decides.
 from __future__ import annotations
 
 import math
+import re
+
+# a last-axis softmax becomes a kernel named ``fast_softmax`` (``fast_softmax1``... once the name is
+# taken), another axis's ``fast_softmax_axis<N>``: planctl.lowering.cuda_attention.find_attention
+# tells an attention's softmax by that name after this pass
+LAST_AXIS_SOFTMAX = re.compile(r"^fast_softmax\d*$")
 
 
 def fast_math_pass():
@@ -29,6 +35,11 @@ def fast_math_pass():
         def visit_call_(self, call):
             if getattr(call.op, "name", None) == "relax.nn.gelu":
                 return self.builder_.call_te(gelu, self.visit_expr(call.args[0]), primfunc_name_hint="fast_gelu")
+            if getattr(call.op, "name", None) == "relax.nn.softmax":
+                axis, ndim = int(call.attrs.axis), call.args[0].ty.ndim
+                name = "fast_softmax" if axis in (-1, ndim - 1) else f"fast_softmax_axis{axis % ndim}"
+                return self.builder_.call_te(topi.nn.fast_softmax, self.visit_expr(call.args[0]), axis,
+                                             primfunc_name_hint=name)
             return super().visit_call_(call)
 
     @tvm.transform.module_pass(opt_level=0, name="FastMathTransform")

@@ -58,7 +58,8 @@ def _cse(_t, _target):
 @technique("horizontal-fusion", "graph")
 def _horizontal_fusion(_t, _target):
     """planctl.HorizontalFusion: matmuls reading the same input through constant weights (Q, K, V)
-    become one matmul over the concatenated weights and a split (planctl.lowering.horizontal)."""
+    become one matmul over the concatenated weights and one slice per projection
+    (planctl.lowering.horizontal)."""
     from planctl.lowering.horizontal import horizontal_fusion_pass
     return [horizontal_fusion_pass()]
 
@@ -132,7 +133,11 @@ def _library_dispatch(t, target):
 
 @technique("fused-attention", "dispatch")
 def _fused_attention(_t, target):
-    """softmax(Q.K^T * scale + mask) . V as one TIR kernel per attention (planctl.lowering.cuda_attention)."""
+    """softmax(Q.K^T * scale + mask) . V as one TIR kernel per attention: CUDA
+    (planctl.lowering.cuda_attention) or CPU (planctl.lowering.cpu_attention) targets."""
+    if target.kind.name == "llvm":
+        from planctl.lowering.cpu_attention import fused_attention_pass as cpu_pass
+        return [cpu_pass()]
     _require_cuda(target, "fused-attention")
     from planctl.lowering.cuda_attention import fused_attention_pass
     return [fused_attention_pass()]
