@@ -131,3 +131,34 @@ def test_other_devices_records_serve_or_are_remeasured_as_the_target_says(fused,
     assert report.tasks[0].measured_on == "this host"
     _, scheduled, _ = apply_database(fused, target, remeasure.database())
     assert scheduled == 1
+
+
+def test_refine_searches_a_served_task_again_and_keeps_the_faster_record(fused, tmp_path: Path):
+    """``planctl tune --refine``: a task the cache serves is searched again only when its name
+    matches; the search adds records beside the old ones, and the best of all serves it."""
+    from planctl.lowering.build import make_target
+    from planctl.tuning.budget import Budget
+
+    target, budget = make_target(TARGET), Budget(trials=2, wall_clock_s=300, trials_per_task=2)
+    cache = open_cache(tmp_path / "cache")
+    cold = cache.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False)
+    before = cache.store.count(key_ids=[cache.key.key_id])
+    unmatched = cache.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False,
+                           refine=("layer_norm*",))
+    assert unmatched.trials_spent == 0 and unmatched.session is None
+    name = cold.tasks[0].name
+    again = cache.tune(fused, target, budget, seed=1, plan=("tiny", "abc"), allow_drift=False,
+                       refine=(f"{name}_prepacked",))   # the profile's kernel symbol names it too
+    assert again.trials_spent > 0 and again.tasks[0].served_by == "searched"
+    assert any("--refine" in note and name in note for note in again.notes)
+    assert cache.store.count(key_ids=[cache.key.key_id]) > before
+    assert again.tasks[0].best_ms <= cold.tasks[0].best_ms   # the old record still counts
+
+
+def test_refine_patterns_name_a_bucket_or_every_bucket():
+    from planctl.apply.stages.tuning import refine_for
+
+    patterns = ("batch-32_seq-16:fused_matmul*", "layer_norm*", "batch-*_seq-128:softmax*")
+    assert refine_for(patterns, "batch-32_seq-16") == ("fused_matmul*", "layer_norm*")
+    assert refine_for(patterns, "batch-8_seq-128") == ("layer_norm*", "softmax*")
+    assert refine_for(patterns, "batch-8_seq-16") == ("layer_norm*",)

@@ -54,6 +54,8 @@ class ApplyOptions:
     # per bucket and round: the candidate's and onnxruntime's sampled calls stop past this (at least 3)
     measure_max_seconds: float = 2.0
     force: bool = False  # rebuild even when the live output was made from the same inputs
+    # `planctl tune --refine`: "[BUCKET:]TASK" globs of served tasks to search again (planctl.tuning.search)
+    refine: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

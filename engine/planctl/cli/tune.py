@@ -18,16 +18,23 @@ import click
               show_default=True, help="Repository root that plan paths are relative to.")
 @click.option("--write-records", is_flag=True,
               help="Replace <records>/<target>.jsonl of the plan's autotuning with the record serving each task.")
+@click.option("--refine", multiple=True, metavar="[BUCKET:]TASK",
+              help="Search again a task the cache already serves (glob of its name, as the CPU profile "
+                   "names the kernel, e.g. 'fused_matmul5*'; BUCKET a glob of the bucket, e.g. "
+                   "'batch-32_seq-16:layer_norm*'), starting from its records, within the plan's budget; "
+                   "the fastest record is kept. Repeatable.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_records: bool, output: str) -> None:
+def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_records: bool,
+            refine: tuple[str, ...], output: str) -> None:
     """Tune PLAN's buckets for TARGET: the cache serves what it can (committed records included),
     MetaSchedule searches the rest within the plan's budget, once per bucket. Prints, per bucket,
     the tasks and how many have a valid record (a search whose every build fails still "succeeds":
-    those tasks run unscheduled). Exit 0; 1 when check rejects the plan; 2 for bad input."""
+    those tasks run unscheduled). ``--refine`` gives served tasks more trials, e.g. the kernels the
+    report's CPU profile shows slow. Exit 0; 1 when check rejects the plan; 2 for bad input."""
     from planctl.apply.pipeline import ApplyOptions, run_tune
     from planctl.cli.apply import _progress
 
-    options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir)
+    options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir, refine=refine)
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
     result = run_tune(options, progress=_progress(verbose), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,

@@ -92,10 +92,10 @@ def elsewhere(sources: list[TaskSource]) -> dict[str, int]:
 
 
 def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_drift: bool = False,
-           lead: str = "tuning at") -> list[str]:
+           lead: str = "tuning at", again: tuple[str, ...] = ()) -> list[str]:
     """The lines apply prints before it searches one production shape (``shape`` as ``batch=2``):
     the tasks per source, the devices named, and (with ``budget``) the search's trials and
-    wall-clock ceiling."""
+    wall-clock ceiling; ``again``: served tasks searched again (``planctl tune --refine``)."""
     n = counts(sources)
     parts = [f"{n['cache']} {WORDS['cache']}", f"{n['committed']} {WORDS['committed']}",
              f"{n['other-devices']} {WORDS['other-devices']}"]
@@ -108,7 +108,9 @@ def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_dri
     if devices:
         lines.append("  measured on " + "; ".join(f"{label} ({count} task{'s' * (count != 1)})"
                                                   for label, count in sorted(devices.items())))
-    work = n["search"] + n["re-measure"] + (n["drift"] if allow_drift else 0)
+    work = n["search"] + n["re-measure"] + (n["drift"] if allow_drift else 0) + len(again)
+    if again:
+        lines.append(f"  searched again though served (--refine), from their records: {', '.join(again)}")
     if budget:
         ceiling = f"at most {budget['trials']} trials ({budget['trials_per_task']} per task), " \
                   f"wall-clock ceiling {budget['wall_clock_s']:g} s"

@@ -66,13 +66,15 @@ class GovernedCache:
         return search.task_sources(mod, target, self.store, scope, identities, rows)[1]
 
     def tune(self, mod, target, budget: Budget, seed: int, plan: tuple[str, str], allow_drift: bool,
-             allow_search: bool = True, progress: bool = False, announce=None, shape: str = ""
-             ) -> search.TuningReport:
-        """Search what the cache cannot serve; ``announce(lines)`` hears the census first."""
+             allow_search: bool = True, progress: bool = False, announce=None, shape: str = "",
+             refine: tuple[str, ...] = ()) -> search.TuningReport:
+        """Search what the cache cannot serve, and the served tasks matching a ``refine`` glob;
+        ``announce(lines)`` hears the census first."""
         report = search.tune(mod, self.key.target, target, self.store, self.scope, budget, seed,
                              log_dir=self.store.cache_dir / "logs", plan=plan, compatible=self.compatible,
                              allow_drift=allow_drift, allow_search=allow_search, progress=progress,
-                             committed=self.committed, announce=announce, shape=shape, farm=self.farm)
+                             committed=self.committed, announce=announce, shape=shape, farm=self.farm,
+                             refine=refine)
         if report.session:  # the cache grew: apply the default eviction policy (see eviction.py)
             pruned = prune(self.store)
             removed = pruned.beyond_top_k + pruned.too_old + pruned.over_size

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from planctl.errors import TuningError
@@ -129,9 +130,18 @@ def task_sources(mod, target, store: Store, scope: Scope, committed: set[str] | 
     return tasks, census.classify(names, rows, scope, committed or set(), drift_rows)
 
 
+def refined(task_name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ``task_name`` matches one of the ``--refine`` globs; a kernel's symbol in the CPU
+    profile (``<task>_prepacked`` after weight prepacking) matches as its task does."""
+    return any(fnmatch(task_name, p) or fnmatch(f"{task_name}_prepacked", p) for p in patterns)
+
+
 def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | None = None,
-               max_tasks: int | None = None) -> tuple[list, dict, list[TaskReport]]:
+               max_tasks: int | None = None, refine: tuple[str, ...] = ()) -> tuple[list, dict, list[TaskReport]]:
     """(tasks to search, {task name: record ids to re-measure first}, reports for every task).
+    ``refine``: globs of task names searched again though the cache serves them (the search starts
+    from their records: MetaSchedule's evolutionary search seeds its population with the database's
+    best); the cache keeps whichever record is fastest.
     Re-measured: the best of another device's records (policy ``re-measure``) and of another TVM
     version's (used only with ``--allow-version-drift``). With ``max_tasks``, a task outside the
     ``max_tasks`` of most FLOPs (planctl.tuning.worker.by_cost) that the cache cannot serve is
@@ -154,6 +164,8 @@ def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | No
         if report.cached:
             report.best_ms = found.best_s * 1e3 if found.best_s is not None else None
             report.served_by = scope.label(found.key_id)
+            if refined(task.task_name, refine):
+                todo.append(task)
         elif source == "default":
             pass
         else:
@@ -180,8 +192,10 @@ def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dic
 def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Budget, seed: int,
          log_dir: Path, plan: tuple[str, str] = ("", ""), compatible: dict | None = None,
          allow_drift: bool = False, allow_search: bool = True, progress: bool = False,
-         committed: set[str] | None = None, announce=None, shape: str = "", farm: dict | None = None) -> TuningReport:
-    """Search (and re-measure) the tasks of ``mod`` (legalized and fused) the scope cannot serve.
+         committed: set[str] | None = None, announce=None, shape: str = "", farm: dict | None = None,
+         refine: tuple[str, ...] = ()) -> TuningReport:
+    """Search (and re-measure) the tasks of ``mod`` (legalized and fused) the scope cannot serve,
+    and the served ones that match a ``refine`` glob (:func:`plan_tasks`).
     ``farm`` (``{tracker, device_key, session_timeout_s}``): measure the candidates on that RPC farm.
     ``committed``: identities of the plan's committed records (counted apart in the census);
     ``announce(lines)`` is called before anything is searched, with what will happen
@@ -194,12 +208,14 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
                           device=scope.device.to_dict(), policy=scope.policy)
     locks = store.search_locks()
     try:
-        search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search, budget)
+        search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search,
+                                    budget, refine)
         if search or remeasure:
             names = {t.name: t.workload_hash for t in report.tasks if t.name in search or t.name in remeasure}
             waited, refused = claim(locks, scope.key_id, names, budget, announce)
             if waited:  # the other apply committed its records meanwhile: count again
-                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search, budget)
+                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search,
+                                    budget, refine)
                 report.notes.append(f"waited {waited:.0f} s for another apply's search of the same workloads "
                                     f"(the cache's search lock, {store.where})")
             for name in sorted(refused & (set(search) | set(remeasure))):
@@ -208,8 +224,10 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
             search = [n for n in search if n not in refused]
             remeasure = {n: ids for n, ids in remeasure.items() if n not in refused}
         if announce is not None:
+            again = tuple(t.name for t in report.tasks if t.cached and t.name in search)
             announce(census.render(shape or "its shape", [_as_source(t) for t in report.tasks],
-                                   budget.to_dict() if allow_search or remeasure else None, allow_drift))
+                                   budget.to_dict() if allow_search or remeasure else None, allow_drift,
+                                   again=again))
         if not search and not remeasure:
             return report
         _run_session(report, mod, target_dict, store, scope, budget, seed, log_dir, plan, compatible, search,
@@ -220,14 +238,17 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
 
 
 def _decide(report: TuningReport, mod, target, store: Store, scope: Scope, committed, allow_drift: bool,
-            allow_search: bool, budget: Budget | None = None) -> tuple[list[str], dict]:
+            allow_search: bool, budget: Budget | None = None, refine: tuple[str, ...] = ()) -> tuple[list[str], dict]:
     """Fill ``report``'s tasks, census and notes from the cache as it is now; returns (task names
     to search, {task name: record ids to re-measure})."""
     todo, remeasure, report.tasks = plan_tasks(mod, target, store, scope, committed,
-                                               budget.max_tasks if budget is not None else None)
+                                               budget.max_tasks if budget is not None else None, refine)
     report.census = source_counts(report.tasks)
     report.notes = []
     _drift_notes(report, scope, remeasure, allow_drift)
+    again = [t.name for t in report.tasks if t.cached and refined(t.name, refine)]
+    if again and allow_search:
+        report.notes.append(f"searched again though served (--refine), from their records: {', '.join(again)}")
     if not allow_drift:
         remeasure = {name: ids for name, ids in remeasure.items()
                      if next(t for t in report.tasks if t.name == name).source != "drift"}

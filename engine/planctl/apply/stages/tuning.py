@@ -114,7 +114,20 @@ def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
         return _replay(ctx, work, autotuning.seed, budget, plan)
     return ctx.cache.tune(work.lowered, ctx.tvm_target, budget, autotuning.seed, plan, ctx.options.allow_version_drift,
                           progress=ctx.clock.progress is not None, announce=print_lines,
-                          shape=shape_text(work.shape_env))
+                          shape=shape_text(work.shape_env), refine=refine_for(ctx.options.refine, work.tag))
+
+
+def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """The task globs of ``patterns`` (``[BUCKET:]TASK``, BUCKET a glob of the bucket's tag such as
+    ``batch-32_seq-16``; without it, every bucket) that apply to the bucket ``tag``."""
+    from fnmatch import fnmatch
+
+    found = []
+    for pattern in patterns:
+        bucket, _, task = pattern.rpartition(":")
+        if not bucket or fnmatch(tag, bucket):
+            found.append(task)
+    return tuple(found)
 
 
 def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str, str]):
