@@ -162,3 +162,15 @@ def test_refine_patterns_name_a_bucket_or_every_bucket():
     assert refine_for(patterns, "batch-32_seq-16") == ("fused_matmul*", "layer_norm*")
     assert refine_for(patterns, "batch-8_seq-128") == ("layer_norm*", "softmax*")
     assert refine_for(patterns, "batch-8_seq-16") == ("layer_norm*",)
+
+
+def test_a_refine_pattern_that_names_no_task_is_reported():
+    from types import SimpleNamespace as NS
+
+    from planctl.apply.stages.tuning import unmatched_refine
+
+    shapes = [NS(tag="batch-8_seq-16"), NS(tag="batch-8_seq-128")]
+    reports = [NS(tasks=[NS(name="layer_norm1"), NS(name="fused_matmul_add3")]), NS(tasks=[NS(name="softmax")])]
+    patterns = ("layer_norm*", "batch-8_seq-128:layer_norm*", "batch-*_seq-128:softmax", "fused_matmul_add3_prepacked",
+                "typo*")
+    assert unmatched_refine(patterns, shapes, reports) == ["batch-8_seq-128:layer_norm*", "typo*"]

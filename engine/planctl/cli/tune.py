@@ -38,7 +38,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
     result = run_tune(options, progress=_progress(verbose), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
-            "records_file": str(result.records_file) if result.records_file else None}
+            "records_file": str(result.records_file) if result.records_file else None,
+            "unmatched_refine": result.unmatched_refine}
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
@@ -49,3 +50,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                        f"schedule (budget max_tasks); searched without a valid record: {missing}")
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
+    for pattern in result.unmatched_refine:
+        click.echo(f"warning: --refine '{pattern}' matched no task of any bucket (task names are as listed "
+                   "by `planctl plan` and report.md's CPU kernels; a bucket prefix is its tag, e.g. "
+                   "batch-8_seq-16:)", err=True)

@@ -117,6 +117,16 @@ def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
                           shape=shape_text(work.shape_env), refine=refine_for(ctx.options.refine, work.tag))
 
 
+def unmatched_refine(patterns: tuple[str, ...], shapes: list, reports: list) -> list[str]:
+    """The ``--refine`` patterns that named no task of any bucket (a typo would otherwise search
+    nothing and say nothing)."""
+    from planctl.tuning.search import refined
+
+    return [pattern for pattern in patterns
+            if not any(report is not None and refined(t.name, refine_for((pattern,), work.tag))
+                       for work, report in zip(shapes, reports) for t in report.tasks)]
+
+
 def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
     """The task globs of ``patterns`` (``[BUCKET:]TASK``, BUCKET a glob of the bucket's tag such as
     ``batch-32_seq-16``; without it, every bucket) that apply to the bucket ``tag``."""
