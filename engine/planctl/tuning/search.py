@@ -214,8 +214,8 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
             names = {t.name: t.workload_hash for t in report.tasks if t.name in search or t.name in remeasure}
             waited, refused = claim(locks, scope.key_id, names, budget, announce)
             if waited:  # the other apply committed its records meanwhile: count again
-                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift, allow_search,
-                                    budget, refine)
+                search, remeasure = _decide(report, mod, target, store, scope, committed, allow_drift,
+                                            allow_search, budget, refine)
                 report.notes.append(f"waited {waited:.0f} s for another apply's search of the same workloads "
                                     f"(the cache's search lock, {store.where})")
             for name in sorted(refused & (set(search) | set(remeasure))):
