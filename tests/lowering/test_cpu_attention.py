@@ -81,3 +81,19 @@ def test_an_unsupported_attention_keeps_tvms_kernels_and_says_why():
     lowered = build.lower_candidate(mod, build.make_target(TARGET), _techniques("fused-attention"))
     routes = lowered.routes
     assert [r["route"] for r in routes] == ["tvm (fallback)"] and "float32" in routes[0]["reason"]
+
+
+def test_a_model_without_attention_is_reported_as_unchanged():
+    from tvm import relax
+
+    from planctl.lowering import build
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((2, 8), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.matmul(x, relax.const(np.ones((8, 4), "float32"))))
+        bb.emit_func_output(out)
+    lowered = build.lower_candidate(bb.get(), build.make_target(TARGET), _techniques("fused-attention"))
+    assert [(r["sites"], r["route"]) for r in lowered.routes] == [(0, "tvm (fallback)")]
+    assert "changed nothing" in lowered.routes[0]["reason"]

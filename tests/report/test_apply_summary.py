@@ -20,5 +20,5 @@ def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
     lines = summary(record, Path("out")).splitlines()
     assert lines[1].startswith(f"  [{first['tag']}] candidate p50 ")
     assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
-    assert "planctl expected latency / onnxruntime's 1.42" in lines[3]
+    assert "planctl expected latency / onnxruntime's 1.42: slower than onnxruntime" in lines[3]
     assert not any(line.startswith("  candidate    p50") for line in lines)

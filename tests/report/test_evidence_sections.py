@@ -70,3 +70,11 @@ def test_bisection_without_culprit_and_missing_sections(rolled_back_record):
     md = render_markdown(rolled_back_record)
     assert "named no culprit" in md and "no technique at all" in md
     assert "## Quality" not in md and "## Roofline" not in md
+
+
+def test_a_rate_above_the_declared_peak_says_the_peak_is_too_low(evidence_record):
+    evidence_record["roofline"] = {**evidence_record["roofline"], "percent_of_peak": 104.3}
+    md = render_markdown(evidence_record)
+    assert "Above 100% of the declared peak" in md and "peak_flops" in md
+    evidence_record["roofline"]["percent_of_peak"] = 64.0
+    assert "Above 100% of the declared peak" not in render_markdown(evidence_record)

@@ -133,8 +133,10 @@ def summary(record: dict, out_dir: Path) -> str:
         lines += [_bucket_line(b) for b in builds]
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
-            lines.append(f"  traffic mix: planctl expected latency / onnxruntime's {ratio:.2f} (calls padded up "
-                         "to their bucket; report.md, Traffic mix)")
+            word = "slower" if ratio > 1 else "faster"
+            lines.append(f"  traffic mix: planctl expected latency / onnxruntime's {ratio:.2f}: {word} than "
+                         "onnxruntime over the plan's traffic (calls padded up to their bucket; report.md, "
+                         "Traffic mix)")
     else:
         latency = record.get("latency", {})
         for name in ("baseline", "candidate", "onnxruntime"):

@@ -22,7 +22,7 @@ The kernel is marked ``tirx.is_scheduled``: MetaSchedule does not search it.
 from __future__ import annotations
 
 from planctl.lowering import relax_match as rm
-from planctl.lowering.cuda_attention import AttentionSite, find_attention, flops
+from planctl.lowering.cuda_attention import AttentionSite, find_attention, flops, no_attention_route
 from planctl.lowering.cuda_library import RouteDecision, add_routes
 
 MAX_SEQ = 512        # the score row lives in a [S] buffer per iteration (2 KB)
@@ -208,5 +208,5 @@ def fused_attention_pass():
         for why in dict.fromkeys(reasons):
             routes.append(RouteDecision("attention", "softmax not fused", reasons.count(why), "tvm (fallback)",
                                         None, None, why).to_dict())
-        return add_routes(mod, routes)
+        return add_routes(mod, routes or [no_attention_route()])
     return run

@@ -85,6 +85,13 @@ def find_attention(func, unsupported=None) -> tuple[list[AttentionSite], list[st
     return sites, reasons
 
 
+def no_attention_route() -> dict:
+    """The route row of a fused-attention pass that found no softmax at all, so that the report
+    says the technique changed nothing instead of saying nothing."""
+    return RouteDecision("attention", "no softmax in the model", 0, "tvm (fallback)", None, None,
+                         "fused-attention found no attention to fuse: it changed nothing").to_dict()
+
+
 def _fast_softmax_input(b: rm.Bindings, var):
     """The input of ``var`` when it is a last-axis ``fast_softmax`` kernel call, else None."""
     from planctl.lowering.fast_math import LAST_AXIS_SOFTMAX
@@ -451,5 +458,5 @@ def fused_attention_pass():
         for why in dict.fromkeys(reasons):
             routes.append(RouteDecision("attention", "softmax not fused", reasons.count(why), "tvm (fallback)",
                                         None, None, why).to_dict())
-        return add_routes(mod, routes)
+        return add_routes(mod, routes or [no_attention_route()])
     return run

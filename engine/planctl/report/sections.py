@@ -285,6 +285,10 @@ def roofline(record: dict) -> Section | None:
              + (f", {r['percent_of_attainable']:.1f}% of the {r['attainable_gflops']:,.1f} GFLOP/s attainable "
                 f"at this intensity ({r['bound']}-bound; ridge at {r['ridge_intensity']:.3g} FLOP/byte)"
                 if _num(r.get("percent_of_attainable")) and r.get("bound") else "") + "."]
+    if _num(r.get("percent_of_peak")) and r["percent_of_peak"] > 100:
+        lines.append(f"Above 100% of the declared peak: the target's peak ({r.get('source') or 'its roofline'}) "
+                     "is lower than this host's (a faster clock or more cores than it assumes); raise "
+                     "spec.roofline.peak_flops in the target document for a meaningful percentage.")
     if _num(r.get("baseline_achieved_gflops")):
         lines.append(f"Baseline: {r['baseline_achieved_gflops']:,.2f} GFLOP/s "
                      f"({r['baseline_achieved_gflops'] / r['peak_gflops']:.1%} of peak).")

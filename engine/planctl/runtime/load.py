@@ -212,8 +212,12 @@ def _manifest(out: Path) -> dict:
     try:
         return json.loads((out / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise PlanctlError(f"{out}: no readable manifest.json ({exc})",
-                           hint="point at OUT/<plan>/<target>/ written by planctl apply") from exc
+        beside = sorted(d.name for d in out.parent.glob("*") if (d / "manifest.json").is_file()) \
+            if out.parent.is_dir() else []
+        found = f"; outputs beside it: {', '.join(beside)}" if beside else ""
+        raise PlanctlError(f"{out}: no readable manifest.json ({exc}){found}",
+                           hint="point at OUT/<plan>/<target>/ written by planctl apply, or run "
+                                "planctl apply for this target first") from exc
 
 
 def _switch_set(manifest: dict) -> bool:
