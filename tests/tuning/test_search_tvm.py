@@ -156,7 +156,7 @@ def test_refine_searches_a_served_task_again_and_keeps_the_faster_record(fused, 
 
 
 def test_refine_patterns_name_a_bucket_or_every_bucket():
-    from planctl.apply.stages.tuning import refine_for
+    from planctl.tuning.search import refine_for
 
     patterns = ("batch-32_seq-16:fused_matmul*", "layer_norm*", "batch-*_seq-128:softmax*")
     assert refine_for(patterns, "batch-32_seq-16") == ("fused_matmul*", "layer_norm*")
@@ -167,7 +167,7 @@ def test_refine_patterns_name_a_bucket_or_every_bucket():
 def test_a_refine_pattern_that_names_no_task_is_reported():
     from types import SimpleNamespace as NS
 
-    from planctl.apply.stages.tuning import unmatched_refine
+    from planctl.tuning.search import unmatched_refine
 
     shapes = [NS(tag="batch-8_seq-16"), NS(tag="batch-8_seq-128")]
     reports = [NS(tasks=[NS(name="layer_norm1"), NS(name="fused_matmul_add3")]), NS(tasks=[NS(name="softmax")])]

@@ -91,6 +91,7 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
 
     from planctl.documents.references import records_path
     from planctl.errors import TuningError
+    from planctl.tuning.search import unmatched_refine
 
     ctx, _ = documents.run(options, progress)
     legality.run(ctx)
@@ -102,7 +103,7 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
             raise TuningError(f"{ctx.plan_name} has no enabled autotuning technique: nothing to tune")
         buckets = {work.tag: tuning.served_summary(ctx, work, report)
                    for work, report in zip(ctx.shapes, tuned.shapes)}
-        unmatched = tuning.unmatched_refine(options.refine, ctx.shapes, tuned.shapes)
+        unmatched = unmatched_refine(options.refine, ctx.shapes, tuned.shapes)
         target_file = None
         if write_records:
             folder_or_file = records_path(ctx.plan, options.root)

@@ -22,7 +22,7 @@ The kernel is marked ``tirx.is_scheduled``: MetaSchedule does not search it.
 from __future__ import annotations
 
 from planctl.lowering import relax_match as rm
-from planctl.lowering.cuda_attention import AttentionSite, find_attention, flops, no_attention_route
+from planctl.lowering.cuda_attention import AttentionSite, fallback_routes, find_attention, flops, parse_kernel
 from planctl.lowering.cuda_library import RouteDecision, add_routes
 
 MAX_SEQ = 512        # the score row lives in a [S] buffer per iteration (2 KB)
@@ -151,10 +151,7 @@ def main({", ".join(params)}):
 
 def kernel(site: AttentionSite, sources: dict):
     """The parsed PrimFunc for ``site`` (see :func:`kernel_source`)."""
-    import tvm
-
-    parsed = tvm.script.from_source(kernel_source(site, sources))
-    return parsed["main"] if isinstance(parsed, tvm.IRModule) else parsed
+    return parse_kernel(kernel_source(site, sources))
 
 
 def _ints(expr) -> list[int]:
@@ -202,11 +199,8 @@ def fused_attention_pass():
             replacements[site.var] = relax.call_tir(kernels[key], args, relax.TensorType(shape, "float32"))
         if replacements:
             mod = rm.replace_bindings(bb.get(), replacements)
-        routes = [RouteDecision("attention", sig, n, "tir-fused-attention", None, None,
-                                "matched; CPU kernel, parallel over batch x heads, scores kept per query "
-                                "block").to_dict() for sig, n in counts.items()]
-        for why in dict.fromkeys(reasons):
-            routes.append(RouteDecision("attention", "softmax not fused", reasons.count(why), "tvm (fallback)",
-                                        None, None, why).to_dict())
-        return add_routes(mod, routes or [no_attention_route()])
+        matched = [RouteDecision("attention", sig, n, "tir-fused-attention", None, None,
+                                 "matched; CPU kernel, parallel over batch x heads, scores kept per query "
+                                 "block").to_dict() for sig, n in counts.items()]
+        return add_routes(mod, fallback_routes(matched, reasons))
     return run

@@ -85,11 +85,14 @@ def find_attention(func, unsupported=None) -> tuple[list[AttentionSite], list[st
     return sites, reasons
 
 
-def no_attention_route() -> dict:
-    """The route row of a fused-attention pass that found no softmax at all, so that the report
-    says the technique changed nothing instead of saying nothing."""
-    return RouteDecision("attention", "no softmax in the model", 0, "tvm (fallback)", None, None,
-                         "fused-attention found no attention to fuse: it changed nothing").to_dict()
+def fallback_routes(matched: list[dict], reasons: list[str]) -> list[dict]:
+    """The route rows of a fused-attention pass (CUDA or CPU): ``matched`` rows, then one
+    ``tvm (fallback)`` row per reason a softmax did not match; a pass that found no softmax at all
+    gets a row saying the technique changed nothing, so the report never says nothing."""
+    routes = list(matched) + [RouteDecision("attention", "softmax not fused", reasons.count(why), "tvm (fallback)",
+                                            None, None, why).to_dict() for why in dict.fromkeys(reasons)]
+    return routes or [RouteDecision("attention", "no softmax in the model", 0, "tvm (fallback)", None, None,
+                                    "fused-attention found no attention to fuse: it changed nothing").to_dict()]
 
 
 def _fast_softmax_input(b: rm.Bindings, var):
@@ -419,12 +422,17 @@ def flops(site: AttentionSite) -> int:
     return 4 * site.batch * site.heads * site.seq * site.seq * site.head_dim
 
 
-def kernel(site: AttentionSite):
-    """The parsed PrimFunc for ``site``."""
+def parse_kernel(source: str):
+    """The PrimFunc of a kernel's TVMScript ``source`` (a function named ``main``)."""
     import tvm
 
-    parsed = tvm.script.from_source(kernel_source(site))
+    parsed = tvm.script.from_source(source)
     return parsed["main"] if isinstance(parsed, tvm.IRModule) else parsed
+
+
+def kernel(site: AttentionSite):
+    """The parsed PrimFunc for ``site``."""
+    return parse_kernel(kernel_source(site))
 
 
 # ------------------------------------------------------------------ the pass
@@ -450,13 +458,10 @@ def fused_attention_pass():
                 replacements[site.var] = relax.call_tir(kernels[site.signature], args,
                                                         relax.TensorType(shape, site.out_dtype))
             mod = rm.replace_bindings(bb.get(), replacements)
-        routes = [RouteDecision("attention", sig, sum(1 for s in sites if s.signature == sig),
-                                "tir-fused-attention", None, None,
-                                "matched; kernel " + ("mma.m16n8k16 tensor cores" if site.dtype == "float16"
-                                                      else "CUDA cores, online softmax")).to_dict()
-                  for sig, site in by_signature.items()]
-        for why in dict.fromkeys(reasons):
-            routes.append(RouteDecision("attention", "softmax not fused", reasons.count(why), "tvm (fallback)",
-                                        None, None, why).to_dict())
-        return add_routes(mod, routes or [no_attention_route()])
+        matched = [RouteDecision("attention", sig, sum(1 for s in sites if s.signature == sig),
+                                 "tir-fused-attention", None, None,
+                                 "matched; kernel " + ("mma.m16n8k16 tensor cores" if site.dtype == "float16"
+                                                       else "CUDA cores, online softmax")).to_dict()
+                   for sig, site in by_signature.items()]
+        return add_routes(mod, fallback_routes(matched, reasons))
     return run

@@ -136,6 +136,25 @@ def refined(task_name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch(task_name, p) or fnmatch(f"{task_name}_prepacked", p) for p in patterns)
 
 
+def unmatched_refine(patterns: tuple[str, ...], shapes: list, reports: list) -> list[str]:
+    """The ``--refine`` patterns that named no task of any bucket (a typo would otherwise search
+    nothing and say nothing)."""
+    return [pattern for pattern in patterns
+            if not any(report is not None and refined(t.name, refine_for((pattern,), work.tag))
+                       for work, report in zip(shapes, reports) for t in report.tasks)]
+
+
+def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """The task globs of ``patterns`` (``[BUCKET:]TASK``, BUCKET a glob of the bucket's tag such as
+    ``batch-32_seq-16``; without it, every bucket) that apply to the bucket ``tag``."""
+    found = []
+    for pattern in patterns:
+        bucket, _, task = pattern.rpartition(":")
+        if not bucket or fnmatch(tag, bucket):
+            found.append(task)
+    return tuple(found)
+
+
 def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | None = None,
                max_tasks: int | None = None, refine: tuple[str, ...] = ()) -> tuple[list, dict, list[TaskReport]]:
     """(tasks to search, {task name: record ids to re-measure first}, reports for every task).

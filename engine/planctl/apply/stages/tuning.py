@@ -108,6 +108,7 @@ def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
     what it cannot serve, after announcing where each task's schedule comes from; a TuningReport."""
     from planctl.documents.shapes import shape_text
     from planctl.tuning.census import print_lines
+    from planctl.tuning.search import refine_for
 
     plan = (ctx.plan_name, ctx.plan.sha256)
     if ctx.options.replay:
@@ -115,29 +116,6 @@ def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
     return ctx.cache.tune(work.lowered, ctx.tvm_target, budget, autotuning.seed, plan, ctx.options.allow_version_drift,
                           progress=ctx.clock.progress is not None, announce=print_lines,
                           shape=shape_text(work.shape_env), refine=refine_for(ctx.options.refine, work.tag))
-
-
-def unmatched_refine(patterns: tuple[str, ...], shapes: list, reports: list) -> list[str]:
-    """The ``--refine`` patterns that named no task of any bucket (a typo would otherwise search
-    nothing and say nothing)."""
-    from planctl.tuning.search import refined
-
-    return [pattern for pattern in patterns
-            if not any(report is not None and refined(t.name, refine_for((pattern,), work.tag))
-                       for work, report in zip(shapes, reports) for t in report.tasks)]
-
-
-def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
-    """The task globs of ``patterns`` (``[BUCKET:]TASK``, BUCKET a glob of the bucket's tag such as
-    ``batch-32_seq-16``; without it, every bucket) that apply to the bucket ``tag``."""
-    from fnmatch import fnmatch
-
-    found = []
-    for pattern in patterns:
-        bucket, _, task = pattern.rpartition(":")
-        if not bucket or fnmatch(tag, bucket):
-            found.append(task)
-    return tuple(found)
 
 
 def _replay(ctx: RunContext, work: ShapeWork, seed: int, budget, plan: tuple[str, str]):
