@@ -153,6 +153,18 @@ def test_refine_searches_a_served_task_again_and_keeps_the_faster_record(fused, 
     assert any("--refine" in note and name in note for note in again.notes)
     assert cache.store.count(key_ids=[cache.key.key_id]) > before
     assert again.tasks[0].best_ms <= cold.tasks[0].best_ms   # the old record still counts
+    # what the refine bought: the serving record's time before the search, beside best_ms after it
+    assert again.tasks[0].best_ms_before == pytest.approx(cold.tasks[0].best_ms)
+    assert unmatched.tasks[0].best_ms_before is None
+
+
+def test_refined_task_line_says_before_after_and_the_gain():
+    from planctl.cli.tune import _refined_text
+
+    assert _refined_text(5.798, 2.669) == "5.798 -> 2.669 ms (2.17x faster)"
+    assert _refined_text(0.119, 0.117) == "0.119 -> 0.117 ms (1.7% faster)"
+    assert _refined_text(1.216, 1.216) == "no faster record (best stays 1.216 ms)"
+    assert _refined_text(None, 1.0) == "no timed record to compare"
 
 
 def test_refine_patterns_name_a_bucket_or_every_bucket():

@@ -48,9 +48,21 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
                        f"this run, kernels scheduled {b.get('scheduled')}, {b.get('default_schedule', 0)} kept on TVM's default "
                        f"schedule (budget max_tasks); searched without a valid record: {missing}")
+            for task in b.get("refined", []):
+                click.echo(f"  refined {task['name']}: {_refined_text(task['before_ms'], task['after_ms'])}")
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
     for pattern in result.unmatched_refine:
         click.echo(f"warning: --refine '{pattern}' matched no task of any bucket (task names are as listed "
                    "by `planctl plan` and report.md's CPU kernels; a bucket prefix is its tag, e.g. "
                    "batch-8_seq-16:)", err=True)
+
+
+def _refined_text(before_ms: float | None, after_ms: float | None) -> str:
+    """Best record before -> after a ``--refine`` search (the kernel alone, as MetaSchedule timed it)."""
+    if before_ms is None or after_ms is None:
+        return "no timed record to compare"
+    if after_ms >= before_ms:
+        return f"no faster record (best stays {before_ms:.3f} ms)"
+    gain = before_ms / after_ms
+    return f"{before_ms:.3f} -> {after_ms:.3f} ms ({f'{gain:.2f}x' if gain >= 1.1 else f'{(gain - 1) * 100:.1f}%'} faster)"

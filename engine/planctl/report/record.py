@@ -181,6 +181,8 @@ class TuningTask(Evidence):
     cached: bool
     trials: int
     best_ms: Optional[float]
+    best_ms_before: Optional[float] = Field(None, description="--refine: the serving record's time before this "
+                                                               "search (ms; best_ms is the time after it)")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

@@ -45,6 +45,7 @@ class TaskReport:
     cached: bool
     trials: int = 0
     best_ms: float | None = None
+    best_ms_before: float | None = None  # --refine: the serving record's time before this search
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -184,6 +185,7 @@ def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | No
             report.best_ms = found.best_s * 1e3 if found.best_s is not None else None
             report.served_by = scope.label(found.key_id)
             if refined(task.task_name, refine):
+                report.best_ms_before = report.best_ms
                 todo.append(task)
         elif source == "default":
             pass

@@ -67,7 +67,9 @@ def run(ctx: RunContext) -> Tuning:
 
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
     """One bucket after tuning (planctl tune): its shape, tasks, the valid records serving them, the
-    tasks with none (every candidate failed: they run unscheduled) and the trials spent."""
+    tasks with none (every candidate failed: they run unscheduled), the trials spent, and each task
+    ``--refine`` searched again with its best record's time before and after (ms, MetaSchedule's
+    runner: the kernel alone)."""
     if report is None:
         return {"shape_env": work.shape_env, "tasks": 0, "valid": 0, "without_valid_record": [], "trials_spent": 0,
                 "failure": work.failure.summary() if work.failure else None}
@@ -79,7 +81,9 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "valid": len(report.tasks) - len(missing) - len(default), "default_schedule": len(default),
             "without_valid_record": missing, "trials_spent": report.trials_spent,
             "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "seconds": round(report.seconds, 1),
-            "stopped_by": report.stopped_by}
+            "stopped_by": report.stopped_by,
+            "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms}
+                        for t in report.tasks if t.best_ms_before is not None]}
 
 
 def write_serving_records(ctx: RunContext, path) -> int:
