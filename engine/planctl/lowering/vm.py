@@ -8,6 +8,7 @@ tensor or a tuple of them).
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
 if TYPE_CHECKING:
@@ -32,22 +33,27 @@ class VMCallable:
 
     ``executable``: a ``VMExecutable`` from ``tvm.compile``/``relax.build``, a loaded runtime
     module, or the path of an exported library (``.so``); ``input_names``: ``main``'s parameters in
-    order; ``device_kind``: ``cpu`` or ``cuda``. Raises TVM's errors (TVMError, RuntimeError for a
-    wrong shape) unchanged: parity counts a raising candidate as a violation.
+    order; ``device_kind``: ``cpu`` or ``cuda``. On the CPU, the memory that loading the build
+    maps (its weights) gets transparent huge pages (planctl.lowering.huge_pages). Raises TVM's
+    errors (TVMError, RuntimeError for a wrong shape) unchanged: parity counts a raising candidate
+    as a violation.
     """
 
     def __init__(self, executable: Executable, input_names: Sequence[str], device_kind: str = "cpu"):
+        from planctl.lowering.huge_pages import loaded_with_huge_pages
         from planctl.lowering.tvm_env import import_tvm
 
         tvm = import_tvm()
         from tvm import relax
 
-        if isinstance(executable, (str, os.PathLike)):
-            executable = tvm.runtime.load_module(str(executable))
         self.device_kind = device_kind
         self.device = device(device_kind)
         self.input_names = list(input_names)
-        self.vm = relax.VirtualMachine(executable, self.device)
+        what = str(executable) if isinstance(executable, (str, os.PathLike)) else "a build in memory"
+        with loaded_with_huge_pages(what) if device_kind != "cuda" else nullcontext():
+            if isinstance(executable, (str, os.PathLike)):
+                executable = tvm.runtime.load_module(str(executable))
+            self.vm = relax.VirtualMachine(executable, self.device)
         self._main = self.vm["main"]
 
     def arguments(self, inputs: Mapping[str, "np.ndarray"]) -> list:
