@@ -16,11 +16,12 @@ call is padded up to the smallest bucket that fits it); onnxruntime runs the dyn
 on the unpadded call.
 
 ``--buckets`` measures the shape buckets instead (bucket_report): planctl (one contender per
-``--out``), onnxruntime and OpenVINO at each bucket's own shape (every contender does the same
-work: how good the kernels and the runtime are), and over the traffic mix of real calls: the plan's
-declared batch sizes and their shares, each call made of sentences of examples/minilm/sentences.jsonl
-tokenized with the model's tokenizer (a call's sequence length is its longest sentence, 9-14
-tokens), planctl padded to its bucket against the peers unpadded (what the plan's bucket choice
+``--out``), onnxruntime and OpenVINO (compiled for each shape, and as ``openvino-dynamic`` once
+with dynamic shapes, the way a service with calls of any shape runs it) at each bucket's own shape
+(every contender does the same work: how good the kernels and the runtime are), and over the
+traffic mix of real calls: the plan's declared batch sizes and their shares, each call made of
+sentences of examples/minilm/sentences.jsonl tokenized with the model's tokenizer (a call's
+sequence length is its longest sentence, 9-14 tokens), planctl padded to its bucket against the peers unpadded (what the plan's bucket choice
 costs). p50 and p99 per bucket and over the mix, ratios to each peer and to the best one
 (planctl.measure.traffic).
 
@@ -318,8 +319,10 @@ def bucket_inputs(buckets: list[dict], tmp: Path) -> dict[str, str]:
 
 
 def openvino_points(spec: dict) -> dict:
-    """OpenVINO at its best on each point: the model reshaped to the point's static shapes and
-    compiled for them (latency hint, f32), one compiled model per point."""
+    """OpenVINO on each point (latency hint, f32): at its best, the model reshaped to the point's
+    static shapes and compiled for them, one compiled model per point; with ``spec["dynamic"]``,
+    the way a service with calls of any shape runs it, one model compiled with its dynamic shapes
+    for every point."""
     import numpy as np
 
     from openvino_peer import latency_runner
@@ -328,14 +331,15 @@ def openvino_points(spec: dict) -> dict:
     found = {}
     for name, path in spec["points"].items():
         inputs = dict(np.load(path))
-        run = latency_runner(spec["path"], inputs, spec["threads"], {k: v.shape for k, v in inputs.items()})
+        shapes = None if spec.get("dynamic") else {k: v.shape for k, v in inputs.items()}
+        run = latency_runner(spec["path"], inputs, spec["threads"], shapes)
         stats = measure_latency({"x": run}, warmup=spec["warmup"], repeats=spec["repeats"], interleave=False,
                                 max_seconds=spec.get("max_seconds"))["x"]
         found[name] = list(stats.samples_ms)
     return {"samples_ms_by_point": found, "peak_rss_mb": 0.0}
 
 
-PEERS = ("onnxruntime", "openvino")
+PEERS = ("onnxruntime", "openvino", "openvino-dynamic")
 
 
 def _point_ratios(figures: dict, ours: str, central: str = "p50") -> dict:
@@ -378,6 +382,7 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
         contenders["onnxruntime"] = {**common, "kind": "onnxruntime-points", "path": str(MODEL)}
         if not openvino_missing:
             contenders["openvino"] = {**common, "kind": "openvino-points", "path": str(MODEL)}
+            contenders["openvino-dynamic"] = {**common, "kind": "openvino-points", "path": str(MODEL), "dynamic": True}
         samples = {n: {p: [] for p in points} for n in contenders}
         names = list(contenders)
         for r in range(rounds):
@@ -403,11 +408,15 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
             "targets": {name: m["target"] for name, m in manifests.items()},
             "verdicts": {name: m["verdict"] for name, m in manifests.items()}, "buckets": per_bucket,
             "traffic": {"calls": [{k: c[k] for k in ("shape_env", "share")} for c in calls], "contenders": mix,
+                        "p50_ms_by_call": {name: {c["name"]: figures(samples[name][f"call:{c['name']}"])["p50_ms"]
+                                                  for c in calls} for name in contenders},
                         "ratios": {ours: _point_ratios(mix, ours, "expected") for ours in manifests}},
             "method": (f"{rounds} rounds x {repeats} runs (at most 5 s) per point, fresh process per contender per "
                        "round, rotated order; planctl through planctl.runtime.load (padded up to the bucket), "
                        "onnxruntime with dynamic shapes on the unpadded call, OpenVINO compiled for each "
-                       "point's static shapes (latency hint, f32); mix: the plan's batch sizes and shares, "
+                       "point's static shapes (latency hint, f32) and, as openvino-dynamic, once with "
+                       "dynamic shapes (what serves calls of any shape); the best peer is the fastest of "
+                       "all three; mix: the plan's batch sizes and shares, "
                        "calls of real sentences (planctl.measure.traffic); traffic ratios compare expected "
                        "latency (share-weighted mean) and the mix's p99"),
             "machine": machine(threads), "openvino": openvino_missing or "measured"}

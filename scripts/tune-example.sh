@@ -12,7 +12,8 @@
 # served by records of an earlier one unless you point it at them. Tasks the committed records
 # already serve are not searched again: to search a target from scratch, delete its .jsonl and point
 # PLANCTL_CACHE at an empty folder (what produced the committed records, 2026-11-30: every task of the
-# four buckets, about 35 minutes per target on an idle 2-core EPYC).
+# four buckets then, about 35 minutes per target on an idle 2-core EPYC; 2026-12-01: the 1 x 64 bucket,
+# 583 trials and 10 minutes per target, and `planctl tune --refine` of the slowest matmuls).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
