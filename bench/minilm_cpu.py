@@ -21,9 +21,9 @@ with dynamic shapes, the way a service with calls of any shape runs it) at each 
 (every contender does the same work: how good the kernels and the runtime are), and over the
 traffic mix of real calls: the plan's declared batch sizes and their shares, each call made of
 sentences of examples/minilm/sentences.jsonl tokenized with the model's tokenizer (a call's
-sequence length is its longest sentence, 9-14 tokens), planctl padded to its bucket against the peers unpadded (what the plan's bucket choice
-costs). p50 and p99 per bucket and over the mix, ratios to each peer and to the best one
-(planctl.measure.traffic).
+sequence length is its longest sentence, 9-14 tokens), planctl padded to its bucket against the
+peers unpadded (what the plan's bucket choice costs). p50 and p99 per bucket and over the mix,
+ratios to each peer and to the best one (planctl.measure.traffic).
 
 Usage: python bench/minilm_cpu.py [--out out/minilm-embed/x86-64-avx2 ...] [--rounds 3] [--repeats 30] [--buckets]
        [--variant NAME:VAR=VALUE,...] [--no-openvino] [--callers 2]
@@ -382,7 +382,7 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
         contenders["onnxruntime"] = {**common, "kind": "onnxruntime-points", "path": str(MODEL)}
         if not openvino_missing:
             contenders["openvino"] = {**common, "kind": "openvino-points", "path": str(MODEL)}
-            contenders["openvino-dynamic"] = {**common, "kind": "openvino-points", "path": str(MODEL), "dynamic": True}
+            contenders["openvino-dynamic"] = {**contenders["openvino"], "dynamic": True}
         samples = {n: {p: [] for p in points} for n in contenders}
         names = list(contenders)
         for r in range(rounds):

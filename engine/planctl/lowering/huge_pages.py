@@ -10,7 +10,8 @@ pages at once (``MADV_COLLAPSE``, Linux 6.1+; on older kernels khugepaged collap
 
 Why: the same tuned MiniLM build measured 62-80 ms by the process's heap state, 68 with glibc's
 ``glibc.malloc.hugetlb=1`` tunable (docs/tvm-0.27.md, section 8); a tunable must be set before the
-process starts, which a library that loads a build cannot do.
+process starts, which a library that loads a build cannot do. With this, MiniLM's x86-64-avx512
+builds ran 7-8% faster at 32 x 16 and 3% at 8 x 16, and the same at 8 x 128 (section 18).
 
 Only blocks that appeared while the build loaded are touched: a 2 MiB-aligned block of a private
 anonymous mapping that was not wholly mapped before (where the kernel merged the new mapping with
@@ -37,7 +38,8 @@ MAPS = "/proc/self/maps"
 
 def enabled() -> bool:
     """Whether to try: Linux, not switched off by ``PLANCTL_HUGE_PAGES=0``, and THP not ``never``."""
-    if not sys.platform.startswith("linux") or os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+    switched_off = os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off")
+    if switched_off or not sys.platform.startswith("linux"):
         return False
     try:
         with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as fh:
