@@ -201,3 +201,20 @@ def test_a_host_without_the_targets_isa_is_refused_before_any_build(tiny_repo: P
     assert "Old CPU (x86_64) lacks" in err and "avx2" in err and "fma" in err
     assert "planctl targets" in err
     assert not (tiny_repo / "out" / "tiny-mlp").exists()
+
+
+def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_repo: Path, capsys):
+    """``planctl tune``: per bucket what serves each task, TVM's chatter in its own log (as apply's),
+    progress lines named after the command, and ``--refine``'s best time before and after."""
+    tune = ["-v", "tune", str(tiny_repo / "plans" / "tiny.yaml"), "--target", "x86-64-avx2",
+            "--root", str(tiny_repo), "--cache", str(tiny_repo / "cache")]
+    assert main(tune) == 0
+    said = capsys.readouterr()
+    assert "batch-32: 1/1 tasks with a valid record" in said.out
+    log = tiny_repo / "cache" / "logs" / "tune-tiny-x86-64-avx2.log"
+    assert f"log: {log}" in said.out and log.is_file()
+    assert "planctl tune: tuning at batch=32" in said.err and "planctl apply:" not in said.err
+
+    assert main([*tune, "--refine", "*"]) == 0
+    refined = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  refined ")]
+    assert len(refined) == 1 and " ms" in refined[0]   # "<before> -> <after> ms (...)" or "no faster record"

@@ -164,6 +164,7 @@ def test_refined_task_line_says_before_after_and_the_gain():
     assert _refined_text(5.798, 2.669) == "5.798 -> 2.669 ms (2.17x faster)"
     assert _refined_text(0.119, 0.117) == "0.119 -> 0.117 ms (1.7% faster)"
     assert _refined_text(1.216, 1.216) == "no faster record (best stays 1.216 ms)"
+    assert _refined_text(0.003662, 0.003662) == "no faster record (best stays 0.003662 ms)"   # not 0.004
     assert _refined_text(None, 1.0) == "no timed record to compare"
 
 

@@ -56,6 +56,7 @@ class ApplyOptions:
     force: bool = False  # rebuild even when the live output was made from the same inputs
     # `planctl tune --refine`: "[BUCKET:]TASK" globs of served tasks to search again (planctl.tuning.search)
     refine: tuple[str, ...] = ()
+    command: str = "apply"  # the CLI command running these stages: it names their progress lines
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ import click
 from planctl.errors import Rejected, RolledBack
 
 
-def _progress(verbose: int):
-    """A stderr progress line per stage on a terminal, or anywhere with ``-v`` (rich); else None."""
+def _progress(verbose: int, command: str = "apply"):
+    """A stderr progress line per stage on a terminal, or anywhere with ``-v`` (rich), prefixed
+    ``planctl <command>:``; else None."""
     if not sys.stderr.isatty() and verbose < 1:
         return None
     from rich.console import Console
 
     console = Console(stderr=True)
-    return lambda name: console.print(f"[dim]planctl apply:[/dim] {name}")
+    return lambda name: console.print(f"[dim]planctl {command}:[/dim] {name}")
 
 
 @click.command("apply")

@@ -33,10 +33,16 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     report's CPU profile shows slow. Exit 0; 1 when check rejects the plan; 2 for bad input."""
     from planctl.apply.pipeline import ApplyOptions, run_tune
     from planctl.cli.apply import _progress
+    from planctl.cli.runlog import capture
+    from planctl.tuning.store import resolve_cache_dir
 
-    options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir, refine=refine)
+    options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir, refine=refine,
+                           command="tune")
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    result = run_tune(options, progress=_progress(verbose), write_records=write_records)
+    cache = resolve_cache_dir(cache_dir)
+    log = cache / "logs" / f"tune-{plan.stem}-{target}.log"   # TVM's warnings go here, as apply's do
+    with capture(log, header=f"planctl tune {plan} --target {target}", keep_on_error=cache.exists):
+        result = run_tune(options, progress=_progress(verbose, "tune"), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
             "records_file": str(result.records_file) if result.records_file else None,
             "unmatched_refine": result.unmatched_refine}
@@ -52,6 +58,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                 click.echo(f"  refined {task['name']}: {_refined_text(task['before_ms'], task['after_ms'])}")
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
+        click.echo(f"log: {log} (library output: TVM's warnings)")
     for pattern in result.unmatched_refine:
         click.echo(f"warning: --refine '{pattern}' matched no task of any bucket (task names are as listed "
                    "by `planctl plan` and report.md's CPU kernels; a bucket prefix is its tag, e.g. "
@@ -63,6 +70,11 @@ def _refined_text(before_ms: float | None, after_ms: float | None) -> str:
     if before_ms is None or after_ms is None:
         return "no timed record to compare"
     if after_ms >= before_ms:
-        return f"no faster record (best stays {before_ms:.3f} ms)"
+        return f"no faster record (best stays {_ms(before_ms)} ms)"
     gain = before_ms / after_ms
-    return f"{before_ms:.3f} -> {after_ms:.3f} ms ({f'{gain:.2f}x' if gain >= 1.1 else f'{(gain - 1) * 100:.1f}%'} faster)"
+    return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({f'{gain:.2f}x' if gain >= 1.1 else f'{(gain - 1) * 100:.1f}%'} faster)"
+
+
+def _ms(value: float) -> str:
+    """Four significant digits: a 3.7 µs layer norm and a 5.8 ms matmul both keep their precision."""
+    return f"{value:.4g}"

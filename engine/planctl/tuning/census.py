@@ -118,10 +118,10 @@ def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_dri
     return lines
 
 
-def print_lines(lines: list[str]) -> None:
-    """Write ``lines`` to stderr as apply's progress (always, not only on a terminal: no search may
-    start unannounced)."""
+def print_lines(lines: list[str], command: str = "apply") -> None:
+    """Write ``lines`` to stderr as the progress of ``planctl <command>`` (always, not only on a
+    terminal: no search may start unannounced)."""
     import sys
 
-    sys.stderr.write("".join(f"planctl apply: {line}\n" for line in lines))
+    sys.stderr.write("".join(f"planctl {command}: {line}\n" for line in lines))
     sys.stderr.flush()

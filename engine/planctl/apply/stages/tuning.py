@@ -6,6 +6,7 @@ from is announced on stderr (planctl.tuning.census). Without ``autotuning`` in t
 modules go on unscheduled."""
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 from planctl.apply.context import RunContext, ShapeWork
@@ -118,7 +119,8 @@ def _search(ctx: RunContext, work: ShapeWork, autotuning, budget):
     if ctx.options.replay:
         return _replay(ctx, work, autotuning.seed, budget, plan)
     return ctx.cache.tune(work.lowered, ctx.tvm_target, budget, autotuning.seed, plan, ctx.options.allow_version_drift,
-                          progress=ctx.clock.progress is not None, announce=print_lines,
+                          progress=ctx.clock.progress is not None,
+                          announce=functools.partial(print_lines, command=ctx.options.command),
                           shape=shape_text(work.shape_env), refine=refine_for(ctx.options.refine, work.tag))
 
 
