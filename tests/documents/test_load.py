@@ -157,3 +157,16 @@ def test_plain_scalars_read_as_yaml_1_2_core(tmp_path):
     path.write_text("a: !!bool yes\n")
     with pytest.raises(Unparsable):
         read_source(path)
+
+
+def test_a_share_entry_with_a_bad_value_names_the_value_not_the_entry_type(tmp_path):
+    """``{value: 0, share: ...}`` for ``int | {value, share}``: the mapping branch matched and failed
+    inside it ("value must be greater than 0"); "must be an integer, found a mapping" would mislead."""
+    text = (VALID / "minilm-embed.yaml").read_text().replace(
+        "batch: {min: 2, opt: 2, max: 2, values: [2]}", "batch: {min: 1, opt: 2, max: 2, values: [{value: 0, share: 1.0}]}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    findings = validate_file(path)
+    at_entry = [f for f in findings if f.pointer.endswith("/batch/values/0")]
+    at_value = [f for f in findings if f.pointer.endswith("/batch/values/0/value") and f.rule == "PLN104"]
+    assert not at_entry and len(at_value) == 1 and "greater than 0" in at_value[0].message

@@ -47,9 +47,19 @@ def issues_from(exc, data: Any, index: SourceIndex, kind: str) -> list[Issue]:
         groups.setdefault(pointer, []).append((err, field))
     issues = []
     for pointer, errs in groups.items():
+        if _outranked(pointer, errs, groups):
+            continue
         err, field = _pick(errs)
         issues.append(_issue(err, pointer, field, data, index, kind, others=errs))
     return _drop_typo_twins(issues)
+
+
+def _outranked(pointer: str, errs: list, groups: dict) -> bool:
+    """Only type errors here, and errors inside this value: a union branch matched its shape and
+    failed within it (``{value: 0}`` for ``int | {value, share}`` is "value must be > 0", not "must
+    be an integer, found a mapping")."""
+    return all(e["type"] in _TYPE_ERRORS for e, _ in errs) and any(
+        other.startswith(pointer + "/") for other in groups if other != pointer)
 
 
 def _non_finite(value: Any) -> bool:
