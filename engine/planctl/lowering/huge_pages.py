@@ -11,7 +11,8 @@ pages at once (``MADV_COLLAPSE``, Linux 6.1+; on older kernels khugepaged collap
 Why: the same tuned MiniLM build measured 62-80 ms by the process's heap state, 68 with glibc's
 ``glibc.malloc.hugetlb=1`` tunable (docs/tvm-0.27.md, section 8); a tunable must be set before the
 process starts, which a library that loads a build cannot do. With this, MiniLM's x86-64-avx512
-builds ran 7-8% faster at 32 x 16 and 3% at 8 x 16, and the same at 8 x 128 (section 18).
+builds ran 7-8% faster at 32 x 16 and 3% at 8 x 16, and the same at 8 x 128; the collapse copies
+the pages, about 0.1 s a build at load, once per process (section 18).
 
 Only blocks that appeared while the build loaded are touched: a 2 MiB-aligned block of a private
 anonymous mapping that was not wholly mapped before (where the kernel merged the new mapping with
