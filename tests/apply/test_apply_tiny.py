@@ -218,3 +218,6 @@ def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_rep
     assert main([*tune, "--refine", "*"]) == 0
     refined = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  refined ")]
     assert len(refined) == 1 and " ms" in refined[0]   # "<before> -> <after> ms (...)" or "no faster record"
+
+    assert main([*tune, "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["log"] == str(log)

@@ -45,7 +45,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
         result = run_tune(options, progress=_progress(verbose, "tune"), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
             "records_file": str(result.records_file) if result.records_file else None,
-            "unmatched_refine": result.unmatched_refine}
+            "unmatched_refine": result.unmatched_refine, "log": str(log)}
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
