@@ -1,6 +1,7 @@
 """planctl.lowering.huge_pages: only memory that appeared while a build loaded gets huge pages."""
 from __future__ import annotations
 
+import ctypes
 import mmap
 import re
 import sys
@@ -51,7 +52,6 @@ def _huge_kib(address: int, size: int) -> int:
 def _mapped(size: int) -> tuple[mmap.mmap, int]:
     region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     region.write(b"\1" * size)   # touched, as loaded weights are
-    import ctypes
     return region, ctypes.addressof(ctypes.c_char.from_buffer(region))
 
 

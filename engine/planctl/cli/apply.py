@@ -54,19 +54,15 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
     """
     from planctl.apply.lock import resolve_apply_argument
     from planctl.apply.pipeline import ApplyOptions, run_apply
-    from planctl.cli.runlog import capture
-    from planctl.tuning.store import resolve_cache_dir
+    from planctl.cli.runlog import capture_command
 
     plan_file, target_name = resolve_apply_argument(plan, target, root)   # a saved plan must still be fresh
     options = ApplyOptions(plan_file=plan_file, target_name=target_name, root=root, out_root=out_root,
                            cache_dir=cache_dir, replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    cache = resolve_cache_dir(cache_dir)
-    log = cache / "logs" / f"apply-{plan_file.stem}-{target_name}.log"  # beside the search logs
-    # a run refused before it opened the cache creates none: its captured output goes to stderr
-    with capture(log, header=f"planctl apply {plan_file} --target {target_name}", keep_on_error=cache.exists):
-        result = run_apply(options, progress=_progress(verbose))
+    with capture_command(options.command, plan_file, target_name, cache_dir) as log:
+        result = run_apply(options, progress=_progress(verbose, options.command))
     text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
     click.echo(text + ("" if result.record.get("up_to_date") else
                        f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))

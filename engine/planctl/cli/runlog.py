@@ -43,6 +43,22 @@ def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lam
         _settle(Path(held), log, keep=ok or keep_on_error())
 
 
+def command_log(command: str, plan_file: Path, target: str, cache_dir) -> Path:
+    """Where ``planctl <command>`` of ``plan_file`` for ``target`` logs library output: beside the
+    tuning cache's search logs, ``<cache>/logs/<command>-<plan stem>-<target>.log``."""
+    from planctl.tuning.store import resolve_cache_dir
+
+    return resolve_cache_dir(cache_dir) / "logs" / f"{command}-{plan_file.stem}-{target}.log"
+
+
+def capture_command(command: str, plan_file: Path, target: str, cache_dir):
+    """:func:`capture` for ``planctl <command> PLAN --target T`` into :func:`command_log`; a run
+    refused before it opened the cache creates none (its captured output goes to stderr)."""
+    log = command_log(command, plan_file, target, cache_dir)
+    cache = log.parent.parent
+    return capture(log, header=f"planctl {command} {plan_file} --target {target}", keep_on_error=cache.exists)
+
+
 def _settle(held: Path, log: Path, keep: bool) -> None:
     """Move the held log to ``log``, or show what it caught (after its header line) and drop it."""
     if keep:

@@ -33,16 +33,13 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     report's CPU profile shows slow. Exit 0; 1 when check rejects the plan; 2 for bad input."""
     from planctl.apply.pipeline import ApplyOptions, run_tune
     from planctl.cli.apply import _progress
-    from planctl.cli.runlog import capture
-    from planctl.tuning.store import resolve_cache_dir
+    from planctl.cli.runlog import capture_command
 
     options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir, refine=refine,
                            command="tune")
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    cache = resolve_cache_dir(cache_dir)
-    log = cache / "logs" / f"tune-{plan.stem}-{target}.log"   # TVM's warnings go here, as apply's do
-    with capture(log, header=f"planctl tune {plan} --target {target}", keep_on_error=cache.exists):
-        result = run_tune(options, progress=_progress(verbose, "tune"), write_records=write_records)
+    with capture_command(options.command, plan, target, cache_dir) as log:   # TVM's warnings, as apply's
+        result = run_tune(options, progress=_progress(verbose, options.command), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
             "records_file": str(result.records_file) if result.records_file else None,
             "unmatched_refine": result.unmatched_refine, "log": str(log)}
@@ -72,7 +69,8 @@ def _refined_text(before_ms: float | None, after_ms: float | None) -> str:
     if after_ms >= before_ms:
         return f"no faster record (best stays {_ms(before_ms)} ms)"
     gain = before_ms / after_ms
-    return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({f'{gain:.2f}x' if gain >= 1.1 else f'{(gain - 1) * 100:.1f}%'} faster)"
+    how_much = f"{gain:.2f}x" if gain >= 1.1 else f"{(gain - 1) * 100:.1f}%"
+    return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster)"
 
 
 def _ms(value: float) -> str:
