@@ -152,6 +152,11 @@ _DOCUMENT_CODES = [
          "Plans name targets and apply finds them as `targets/<name>.yaml` or `.yml`; with both "
          "present, which file a build used would depend on the lookup order. apply refuses to "
          "choose (PLN100) and validate reports each file of the pair."),
+    Code("PLN124", "cold-caches-off-cpu", "A target that is not a CPU asks for `caches: cold` measurement.",
+         "`caches: cold` runs TVM's `cache_flush_cpu_non_first_arg` before each timed run, which "
+         "evicts host memory from the CPU caches. A GPU kernel's operands are in device memory: its "
+         "timings would not change, while its records would be kept apart from the warm ones as "
+         "another device's."),
     Code("PLN121", "non-finite-number", "A number is infinite or not a number.",
          "Every number in a plan, target or lock is finite. YAML reads `.inf`, `-.inf` and `.nan` "
          "as such, and a literal beyond the float range (`1e999`) as infinity: a tolerance of "

@@ -42,6 +42,31 @@ def test_device_and_measurement_are_provenance(kit):
     assert base.label == "Test CPU (x86_64)"
 
 
+def test_cold_caches_are_part_of_the_measuring_device_and_warm_ids_stay_as_they_were(kit):
+    """``measurement.caches``: warm (the default) gives the settings records had before the option
+    existed, so their device ids hold; cold times one run per repeat after a flush, another device."""
+    from planctl.tuning.keys import COLD_REPEAT, measurement_settings
+
+    warm = measurement_settings({"kind": "local", "caches": "warm"})
+    assert warm == measurement_settings(None) == kit.MEASUREMENT
+    cold = measurement_settings({"kind": "local", "caches": "cold"})
+    assert cold == {**kit.MEASUREMENT, "number": 1, "repeat": COLD_REPEAT, "min_repeat_ms": 0, "cache_flush": True}
+    assert kit.make_device(measurement=cold).device_id != kit.make_device(measurement=warm).device_id
+    assert kit.make_device(measurement=cold).label == "Test CPU (x86_64), cold caches"
+
+
+def test_the_runner_flushes_the_cpu_caches_only_for_cold_measurement():
+    pytest.importorskip("tvm")
+    from planctl.tuning.keys import measurement_settings
+    from planctl.tuning.worker import builder_runner
+
+    for caches, flush in (("warm", False), ("cold", True)):
+        spec = {"device": {"measurement": measurement_settings({"kind": "local", "caches": caches})}}
+        _, runner = builder_runner(spec)
+        assert runner.evaluator_config.enable_cpu_cache_flush is flush
+        assert runner.evaluator_config.number == (1 if flush else 3)
+
+
 def test_another_target_is_never_served(kit):
     me = kit.make_key()
     zen = kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}, target_name="zen3")

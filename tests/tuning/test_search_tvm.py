@@ -33,14 +33,16 @@ def fused(tmp_path_factory):
     return fuse(bb.get())
 
 
-def open_cache(cache_dir: Path, versions=None, policy: str = "serve", device: dict | None = None, target=None):
+def open_cache(cache_dir: Path, versions=None, policy: str = "serve", device: dict | None = None, target=None,
+               measurement: dict | None = None):
     from planctl.tuning.governed import GovernedCache
     from planctl.tuning.keys import make_key, this_device
     from planctl.tuning.store import Store
 
     store = Store.open(cache_dir)
     target = target or TARGET
-    key, here = make_key(target, target["mcpu"], versions=versions), this_device(target, device=device)
+    key = make_key(target, target["mcpu"], versions=versions)
+    here = this_device(target, measurement, device=device)
     store.ensure_key(key)
     store.ensure_device(here)
     return GovernedCache(store, key, here, policy)
@@ -187,3 +189,27 @@ def test_a_refine_pattern_that_names_no_task_is_reported():
     patterns = ("layer_norm*", "batch-8_seq-128:layer_norm*", "batch-*_seq-128:softmax", "fused_matmul_add3_prepacked",
                 "typo*")
     assert unmatched_refine(patterns, shapes, reports) == ["batch-8_seq-128:layer_norm*", "typo*"]
+
+
+def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp_path: Path):
+    """A target measured with ``caches: cold`` is another device than the warm one that tuned its
+    records: ``--refine`` re-measures the served record here (cold) before searching, so "before"
+    and "after" are both cold times, and the record that serves is one measured cold."""
+    from planctl.lowering.build import make_target
+    from planctl.tuning.budget import Budget
+    from planctl.tuning.keys import COLD_REPEAT
+
+    target, budget = make_target(TARGET), Budget(trials=4, wall_clock_s=300, trials_per_task=4)
+    warm = open_cache(tmp_path / "cache")
+    warm_report = warm.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False)
+    cold = open_cache(tmp_path / "cache", measurement={"kind": "local", "caches": "cold"})
+    name = warm_report.tasks[0].name
+    report = cold.tune(fused, target, budget, seed=1, plan=("tiny", "abc"), allow_drift=False, refine=(name,))
+    task = report.tasks[0]
+    assert task.served_by == "searched" and task.measured_on == "this host"
+    mine = cold.store.records(device_ids=[cold.device.device_id])
+    remeasured = [r for r in mine if r.json("provenance").get("source") == "remeasured"]
+    assert remeasured and remeasured[0].json("provenance")["remeasured_from_device"] == warm.device.device_id
+    assert all(len(r.json("run_secs")) == COLD_REPEAT for r in mine if r.mean_s < 1e9)
+    assert task.best_ms_before == pytest.approx(min(r.mean_s for r in remeasured) * 1e3)
+    assert task.best_ms == pytest.approx(min(r.mean_s for r in mine) * 1e3)

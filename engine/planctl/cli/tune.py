@@ -63,7 +63,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
 
 
 def _refined_text(before_ms: float | None, after_ms: float | None) -> str:
-    """Best record before -> after a ``--refine`` search (the kernel alone, as MetaSchedule timed it)."""
+    """Best record before -> after a ``--refine`` search (the kernel alone, as this target's runner
+    times it: a record another device measured is re-measured here first)."""
     if before_ms is None or after_ms is None:
         return "no timed record to compare"
     if after_ms >= before_ms:

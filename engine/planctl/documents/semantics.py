@@ -27,7 +27,7 @@ def check(kind: str, data: Any, index: SourceIndex, path: Path | None = None) ->
     ``targets/`` folder must be named as its file; without a path that check is skipped)."""
     checks = {"OptimizationPlan": (_shape_ranges, _inputs, _domains, _plan_paths,
                                    _parity_outputs, _telemetry),
-              "Target": (_target_tvm, _target_device, lambda d: _target_name(d, path),
+              "Target": (_target_tvm, _target_device, _target_caches, lambda d: _target_name(d, path),
                          lambda d: _target_twin(path)),
               "Lock": (_lock_paths,)}.get(kind, ())
     issues = []
@@ -250,6 +250,15 @@ def _target_device(data: Any) -> Iterator[Found]:
     if devices and isinstance(device, str) and device not in devices:
         yield ("PLN119", "/spec/capabilities/device", f"device `{device}` does not match TVM "
                f"target kind `{kind}`", f"a `{kind}` target runs on: {', '.join(devices)}")
+
+
+def _target_caches(data: Any) -> Iterator[Found]:
+    """PLN124 ``measurement.caches: cold`` on a target whose device is not the CPU."""
+    caches, device = _get(data, "spec", "measurement", "caches"), _get(data, "spec", "capabilities", "device")
+    if caches == "cold" and isinstance(device, str) and device != "cpu":
+        yield ("PLN124", "/spec/measurement/caches", f"`caches: cold` flushes CPU caches, and this "
+               f"target's device is {device}", "remove it (warm, the default): a GPU kernel's "
+               "operands are in device memory, which the flush does not touch")
 
 
 def _target_name(data: Any, path: Path | None) -> Iterator[Found]:

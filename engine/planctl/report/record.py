@@ -182,7 +182,8 @@ class TuningTask(Evidence):
     trials: int
     best_ms: Optional[float]
     best_ms_before: Optional[float] = Field(None, description="--refine: the serving record's time before this "
-                                                               "search (ms; best_ms is the time after it)")
+                                                               "search (ms; best_ms is the time after it), timed "
+                                                               "here: another device's record is re-measured first")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

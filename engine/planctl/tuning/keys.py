@@ -67,8 +67,9 @@ class Device:
 
     @property
     def label(self) -> str:
-        """``AMD EPYC (x86_64)``: what "measured on ..." says."""
-        return describe(self.device)
+        """``AMD EPYC (x86_64)``, or ``AMD EPYC (x86_64), cold caches``: what "measured on ..." says."""
+        cold = ", cold caches" if self.measurement.get("cache_flush") else ""
+        return describe(self.device) + cold
 
     def to_dict(self) -> dict:
         return {**asdict(self), "digests": self.digests(), "device_id": self.device_id, "label": self.label}
@@ -97,12 +98,26 @@ def device_fingerprint(target: dict, measurement: dict) -> dict:
     return cpu_fingerprint() if kind in ("llvm", "c") else gpu_fingerprint(kind)
 
 
+COLD_REPEAT = 20  # cold timings: one run per repeat (each after a flush), so more repeats
+
+
 def measurement_settings(measurement_doc: dict | None = None, number: int = 3, repeat: int = 1,
                          min_repeat_ms: int = 50) -> dict:
-    """MetaSchedule runner settings (worker.py uses the same numbers) and the target's measurement."""
+    """MetaSchedule runner settings (worker.py uses the same numbers) and the target's measurement.
+
+    ``caches: cold`` (the Target document's measurement) times each candidate ``COLD_REPEAT``
+    times, one run each, after flushing its arguments but the first from the CPU caches
+    (``cache_flush: true``); TVM's flush runs before each repeat, so ``number`` must be 1 for every
+    run to start cold. Warm settings carry no ``cache_flush`` key, so the devices of records
+    measured before the option existed keep their ids."""
     doc = measurement_doc or {"kind": "local"}
+    cold = doc.get("caches", "warm") == "cold"
+    if cold:
+        number, repeat, min_repeat_ms = 1, COLD_REPEAT, 0
     settings = {"runner": doc.get("kind", "local"), "number": number, "repeat": repeat,
                 "min_repeat_ms": min_repeat_ms, "builder": "planctl.fast_build"}
+    if cold:
+        settings["cache_flush"] = True
     if doc.get("kind") == "rpc":
         settings["device_key"] = doc.get("device_key")
     return settings

@@ -31,6 +31,7 @@ from planctl.tuning import census
 from planctl.tuning.budget import Budget
 from planctl.tuning.scope import Scope
 from planctl.tuning.store import Store
+from planctl.tuning.store.record import FAILED_S
 from planctl.tuning.worker import CANDIDATES_FILE, STOPPED_FILE
 
 REMEASURE_TOP = 3  # traces re-measured per task (drifted, other devices'): the best few, not the whole history
@@ -45,7 +46,7 @@ class TaskReport:
     cached: bool
     trials: int = 0
     best_ms: float | None = None
-    best_ms_before: float | None = None  # --refine: the serving record's time before this search
+    best_ms_before: float | None = None  # --refine: the serving record's time before this search, timed here
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -187,6 +188,11 @@ def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | No
             if refined(task.task_name, refine):
                 report.best_ms_before = report.best_ms
                 todo.append(task)
+                if found.device_id != scope.device_id:
+                    # another device's time is not comparable with this one's (another CPU, or warm
+                    # against cold caches): time its best records here first, then search
+                    remeasure[task.task_name] = _best_ids(store, found.workload_hash, scope.serving_ids,
+                                                          exclude=scope.device_id)
         elif source == "default":
             pass
         else:
@@ -273,7 +279,7 @@ def _decide(report: TuningReport, mod, target, store: Store, scope: Scope, commi
     if not allow_drift:
         remeasure = {name: ids for name, ids in remeasure.items()
                      if next(t for t in report.tasks if t.name == name).source != "drift"}
-    search = [t.task_name for t in todo if t.task_name not in remeasure] if allow_search else []
+    search = [t.task_name for t in todo if t.task_name not in remeasure or t.task_name in again] if allow_search else []
     return search, remeasure
 
 
@@ -409,12 +415,23 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                                prefer=scope.device_id)
             task.best_ms = best[0].mean_s * 1e3 if best else None
             task.measured_on = scope.measured_on(best[0].device_id) if best else None
-            task.served_by = "remeasured" if remeasured else "searched"
+            refined_here = task.best_ms_before is not None
+            task.served_by = "remeasured" if remeasured and not refined_here else "searched"
+            if refined_here and remeasured:  # its old record was another device's: compare with its time here
+                task.best_ms_before = _remeasured_best_ms(store, task.workload_hash, session)
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
                                    "seconds": round(report.seconds, 3), "timed_out": report.timed_out,
                                    "tasks": {t.name: t.trials for t in report.tasks}})
+
+
+def _remeasured_best_ms(store: Store, workload_hash: str, session: str) -> float | None:
+    """The best time, in ms, of the records ``session`` re-measured here for a workload (a refined
+    task's "before" when the record that served it was measured on another device)."""
+    times = [rec.mean_s for rec in store.records(workloads=[workload_hash], session=session)
+             if rec.json("provenance").get("source") == "remeasured" and rec.mean_s < FAILED_S]
+    return min(times) * 1e3 if times else None
 
 
 def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool) -> bool:

@@ -50,7 +50,8 @@ def builder_runner(spec: dict):
 
     m = spec["device"]["measurement"]
     builder = ms.builder.LocalBuilder(f_build=fast_build, timeout_sec=spec.get("build_timeout_s", 60))
-    evaluator = ms.runner.EvaluatorConfig(number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"])
+    evaluator = ms.runner.EvaluatorConfig(number=m["number"], repeat=m["repeat"], min_repeat_ms=m["min_repeat_ms"],
+                                          enable_cpu_cache_flush=m.get("cache_flush", False))
     if spec.get("farm"):
         return builder, farm.rpc_runner(spec["farm"], evaluator, Path(spec["work_dir"]) / farm.SESSIONS_FILE)
     return builder, ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=in_range_alloc_argument)

@@ -40,8 +40,19 @@ class Roofline(Frozen):
     source: str = "datasheet"
 
 
+Caches = Literal["warm", "cold"]
+CACHES = Field("warm", description=(
+    "How a candidate schedule is timed. `warm`: each timed run finds the caches as the previous run "
+    "left them (MetaSchedule's default). `cold`: before each timed run, every argument but the first "
+    "is flushed from the CPU caches (TVM's EvaluatorConfig.enable_cpu_cache_flush), so weights come "
+    "from memory and the activation stays cached, as in a model whose weights exceed the last-level "
+    "cache. CPU targets only (PLN124). Part of the measuring device's identity, as the CPU is: "
+    "records measured warm serve a cold target as another device's, ranked after its own."))
+
+
 class LocalMeasurement(Frozen):
     kind: Literal["local"]  # required: a discriminated union's tag is (JSON Schema agrees)
+    caches: Caches = CACHES
 
 
 class RpcMeasurement(Frozen):
@@ -51,6 +62,7 @@ class RpcMeasurement(Frozen):
     tracker: str = Field(pattern=r"^[A-Za-z0-9.\-]+:[0-9]{1,5}$", description="host:port")
     device_key: str = Field(min_length=1)
     session_timeout_s: PositiveInt = 60
+    caches: Caches = CACHES
 
 
 Measurement = Annotated[Union[LocalMeasurement, RpcMeasurement], Field(discriminator="kind")]
