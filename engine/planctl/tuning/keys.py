@@ -111,13 +111,10 @@ def measurement_settings(measurement_doc: dict | None = None, number: int = 3, r
     run to start cold. Warm settings carry no ``cache_flush`` key, so the devices of records
     measured before the option existed keep their ids."""
     doc = measurement_doc or {"kind": "local"}
-    cold = doc.get("caches", "warm") == "cold"
-    if cold:
-        number, repeat, min_repeat_ms = 1, COLD_REPEAT, 0
     settings = {"runner": doc.get("kind", "local"), "number": number, "repeat": repeat,
                 "min_repeat_ms": min_repeat_ms, "builder": "planctl.fast_build"}
-    if cold:
-        settings["cache_flush"] = True
+    if doc.get("caches", "warm") == "cold":
+        settings.update(number=1, repeat=COLD_REPEAT, min_repeat_ms=0, cache_flush=True)
     if doc.get("kind") == "rpc":
         settings["device_key"] = doc.get("device_key")
     return settings

@@ -415,9 +415,9 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                                prefer=scope.device_id)
             task.best_ms = best[0].mean_s * 1e3 if best else None
             task.measured_on = scope.measured_on(best[0].device_id) if best else None
-            refined_here = task.best_ms_before is not None
-            task.served_by = "remeasured" if remeasured and not refined_here else "searched"
-            if refined_here and remeasured:  # its old record was another device's: compare with its time here
+            was_refined = task.best_ms_before is not None
+            task.served_by = "remeasured" if remeasured and not was_refined else "searched"
+            if was_refined and remeasured:  # its old record was another device's: compare with its time here
                 task.best_ms_before = _remeasured_best_ms(store, task.workload_hash, session)
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
