@@ -69,17 +69,34 @@ def plan(i: int, targets: int, sha: str) -> dict:
             "metadata": {"name": f"plan-{i}"}, "spec": spec}
 
 
+def tiny_model(i: int) -> bytes:
+    """An ONNX model of the plans' one input (input_ids, int64, [batch, 128]) with a ~4 KiB weight
+    (where onnx is installed; else ~4 KiB of text, which PLN224 does not read without onnx)."""
+    try:
+        from onnx import TensorProto, helper
+    except ImportError:
+        return f"model {i}\n".encode() * 512
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1024], [float(i)] * 1024)
+    graph = helper.make_graph([helper.make_node("Cast", ["input_ids"], ["x"], to=TensorProto.FLOAT),
+                               helper.make_node("Gather", ["w", "input_ids"], ["y"])], f"m{i}",
+                              [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", 128])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 128])], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
 def write_repo(root: Path, plans: int, targets: int) -> None:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
-    for sub in ("plans", "targets", "models"):
+    for sub in ("plans", "targets", "models", "data"):
         (root / sub).mkdir()
+    for name in ("eval", "calib"):   # the datasets the plans name (PLN215 checks they exist)
+        (root / "data" / f"{name}.jsonl").write_text('{"input_ids": [[101, 102]]}\n')
     for i in range(targets):
         yaml.dump(target(i), root / "targets" / f"target-{i}.yaml")
     for i in range(plans):
-        model = f"model {i}\n".encode() * 512  # ~4 KiB each: hashing is part of check
+        model = tiny_model(i)  # ~4 KiB each: hashing and reading its inputs (PLN224) are part of check
         (root / "models" / f"m{i}.onnx").write_bytes(model)
         yaml.dump(plan(i, targets, hashlib.sha256(model).hexdigest()),
                   root / "plans" / f"plan-{i:03d}.yaml")

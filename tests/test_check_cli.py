@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "rules"))
+sys.path.insert(0, str(Path(__file__).parent))
 from check_harness import add_files, make_repo  # noqa: E402
+from onnx_stub import stub_model  # noqa: E402
 
 from planctl.cli.main import main  # noqa: E402
 
@@ -42,10 +44,10 @@ def test_example_plan_checks_clean_with_a_small_model(tmp_path, capsys):
         shutil.copy(REPO / rel, tmp_path / rel)
     model = tmp_path / "examples/minilm/minilm.onnx"
     model.parent.mkdir(parents=True, exist_ok=True)
-    model.write_bytes(b"tiny")
+    tiny = stub_model([(name, "int64", ["batch", "seq"]) for name in ("input_ids", "attention_mask")])
+    model.write_bytes(tiny)
     plan = tmp_path / "plans/minilm-embed.yaml"
-    text = re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {hashlib.sha256(b'tiny').hexdigest()}",
-                  plan.read_text())
+    text = re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {hashlib.sha256(tiny).hexdigest()}", plan.read_text())
     plan.write_text(text)
     code, out, _ = run(capsys, "--root", str(tmp_path), *TODAY)
     assert code == 0, out

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
-from planctl.cli.main import main
-from planctl.documents.load import validate_file
+sys.path.insert(0, str(Path(__file__).parent))
+from onnx_stub import stub_model  # noqa: E402
+
+from planctl.cli.main import main  # noqa: E402
+from planctl.documents.load import validate_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +51,8 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     for folder in ("schemas", "targets"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "resnet.onnx").write_bytes(b"onnx")
+    (tmp_path / "models" / "resnet.onnx").write_bytes(stub_model([("pixels", "float32", ["n", 3, 224, 224]),
+                                                                  ("scale", "int64", [1])]))
     monkeypatch.chdir(tmp_path)
     assert main(["init", "resnet"]) == 0
     first = (tmp_path / "plans" / "resnet.yaml").read_text().splitlines()[0]
@@ -55,5 +60,15 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     capsys.readouterr()
     assert main(["check", "-o", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)["findings"]
-    assert {f["rule"] for f in findings} == {"PLN221"}
+    assert {f["rule"] for f in findings} == {"PLN221"}   # the inputs, read from the graph, match it (PLN224)
     assert all("TODO" in f["message"] for f in findings)
+    text = (tmp_path / "plans" / "resnet.yaml").read_text()
+    assert "- name: pixels" in text and "shape: [n, 3, 224, 224]" in text and "n: {min: 1" in text
+
+
+def test_init_without_a_readable_model_writes_an_example_input(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet.onnx").write_bytes(b"not onnx")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "resnet"]) == 0
+    assert "# TODO: the model's graph inputs" in (tmp_path / "plans" / "resnet.yaml").read_text()

@@ -1,5 +1,6 @@
 """planctl.runtime refuses a call whose values leave the plan's domain (the compiled kernels do not
-bounds-check), with the consecutive-integer fast path giving the same answers as np.isin."""
+bounds-check), with the consecutive-integer fast path giving the same answers as np.isin; its
+warm-up at load runs the cheapest build on inputs inside those domains."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,3 +26,34 @@ def test_a_mask_value_outside_zero_and_one_is_refused():
         mask[1, 3] = bad
         with pytest.raises(ValueError, match="attention_mask"):
             _check_domain("attention_mask", mask, {"kind": "attention-mask"})
+
+
+def test_warmup_inputs_hold_a_value_inside_each_domain():
+    from planctl.runtime.load import warmup_inputs
+
+    contract = [{"name": "ids", "dtype": "int64", "shape": [2, 4], "domain": {"kind": "integer-range", "min": 5, "max": 9}},
+                {"name": "mask", "dtype": "int64", "shape": [2, 4], "domain": {"kind": "attention-mask", "min_length": 1}},
+                {"name": "x", "dtype": "float32", "shape": [3], "domain": {"kind": "float-range", "min": -1.0, "max": 1.0}},
+                {"name": "mode", "dtype": "int32", "shape": [1], "domain": {"kind": "enum", "values": [3, 7]}}]
+    found = warmup_inputs(contract)
+    assert {k: (v.shape, str(v.dtype), v.flat[0]) for k, v in found.items()} == {
+        "ids": ((2, 4), "int64", 5), "mask": ((2, 4), "int64", 1), "x": ((3,), "float32", 0.0), "mode": ((1,), "int32", 3)}
+    for spec in contract:
+        _check_domain(spec["name"], found[spec["name"]], spec["domain"])   # the runtime's own check accepts them
+    assert warmup_inputs([{"name": "ids", "dtype": "int64", "shape": ["batch", 4]}]) is None
+
+
+def test_load_warms_the_cheapest_runnable_bucket_up_and_survives_a_failing_call():
+    from planctl.runtime.load import Bucket, Dispatcher, _warm_up
+
+    calls = []
+    contract = [{"name": "ids", "dtype": "int64", "shape": [1, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}]
+    refused = Bucket({"batch": 1}, "batch-1", None, None, contract, "rolled back", None)
+    cheap = Bucket({"batch": 2}, "batch-2", "candidate", None, contract, run=lambda inputs: calls.append("cheap"))
+    dear = Bucket({"batch": 8}, "batch-8", "candidate", None, contract, run=lambda inputs: calls.append("dear"))
+    _warm_up(Dispatcher(manifest={}, buckets=[refused, cheap, dear]), seconds=0.0)
+    assert calls == ["cheap"]
+
+    def broken(inputs):
+        raise RuntimeError("kernel fault")
+    _warm_up(Dispatcher(manifest={}, buckets=[Bucket({"batch": 1}, "b", "candidate", None, contract, run=broken)]), 0.01)

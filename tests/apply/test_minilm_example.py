@@ -50,9 +50,9 @@ def test_on_another_cpu_the_committed_records_serve_every_task_of_every_bucket_a
         assert tuning["trials_spent"] == 0
         census = tuning["census"]   # every task of every bucket has a committed record (no max_tasks)
         assert census["search"] == 0 and census["default"] == 0
-        assert census["other-devices"] == len(tuning["tasks"]) > 4
-        assert {t["measured_on"] for t in tuning["tasks"] if t["source"] != "default"} == {"AMD EPYC (x86_64)"}
-        assert tuning["scheduled_funcs"] >= census["other-devices"]
+        assert census["committed"] == len(tuning["tasks"]) > 4   # from the committed file, measured elsewhere
+        assert {t["measured_on"].split(",")[0] for t in tuning["tasks"]} == {"AMD EPYC (x86_64)"}
+        assert tuning["scheduled_funcs"] >= census["committed"]
 
 
 def test_parity_holds_against_onnxruntime_at_every_bucket(minilm_run):

@@ -170,3 +170,13 @@ def test_a_share_entry_with_a_bad_value_names_the_value_not_the_entry_type(tmp_p
     at_entry = [f for f in findings if f.pointer.endswith("/batch/values/0")]
     at_value = [f for f in findings if f.pointer.endswith("/batch/values/0/value") and f.rule == "PLN104"]
     assert not at_entry and len(at_value) == 1 and "greater than 0" in at_value[0].message
+
+
+def test_a_number_out_of_bounds_gets_a_help_line_with_the_bound_and_the_field(tmp_path):
+    """``buckets: {max: 0}``: the help line says which values are allowed and, from the schema,
+    what the field is."""
+    text = (VALID / "minilm-embed.yaml").read_text()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace("  workload:\n", "  workload:\n    buckets: {max: 0}\n", 1))
+    [found] = [f for f in validate_file(path) if f.pointer.endswith("/buckets/max")]
+    assert found.rule == "PLN104" and found.help.startswith("use a value above 0 (")

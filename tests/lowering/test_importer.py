@@ -14,7 +14,8 @@ from tvm.script import ir as I  # noqa: E402
 from tvm.script import relax as R  # noqa: E402
 
 from planctl.errors import LoweringError  # noqa: E402
-from planctl.lowering.importer import concrete_shape, import_onnx  # noqa: E402
+from planctl.documents.onnx_signature import concrete_shape  # noqa: E402
+from planctl.lowering.importer import import_onnx  # noqa: E402
 
 pytestmark = pytest.mark.tvm
 

@@ -22,3 +22,22 @@ def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
     assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
     assert "planctl expected latency / onnxruntime's 1.42: slower than onnxruntime" in lines[3]
     assert not any(line.startswith("  candidate    p50") for line in lines)
+
+
+def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once(full_record):
+    """With the switch on every call runs the baseline: its p50 over the candidate's, per bucket;
+    buckets whose schedules come from the same other device say so once."""
+    tasks = [{**full_record["builds"][0]["tuning"]["tasks"][0], "source": "committed",
+              "measured_on": "this host, warm caches"}]
+    first = {**full_record["builds"][0], "latency": full_record["latency"],
+             "tuning": {**full_record["builds"][0]["tuning"], "tasks": tasks}}
+    slow = {**first["latency"], "baseline": {**first["latency"]["baseline"], "p50": 90 * 200.0},
+            "candidate": {**first["latency"]["candidate"], "p50": 200.0}}
+    record = {**full_record, "builds": [first, {**first, "tag": "batch-8", "latency": slow}],
+              "fallback": {"switch": "PLANCTL_DISABLE_X", "library": "baseline-dynamic.so", "verified": True}}
+    lines = summary(record, Path("out")).splitlines()
+    low = first["latency"]["baseline"]["p50"] / first["latency"]["candidate"]["p50"]
+    assert any(line.endswith(f"verified; its p50 is {min(low, 90):.1f}-{max(low, 90):.1f}x the candidate's "
+                             "(report.md, Fallback)") for line in lines), lines
+    named = [line for line in lines if "schedules measured on another device" in line]
+    assert named == ["  schedules measured on another device: 1 task(s) measured on this host, warm caches"]

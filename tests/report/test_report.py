@@ -72,3 +72,34 @@ def test_collect_environment_reports_versions_and_env_vars(monkeypatch):
     env = collect_environment()
     assert env["numpy"] == np.__version__ and env["cores"] >= 1 and env["env"]["TVM_NUM_THREADS"] == "2"
     assert set(env) >= {"python", "tvm", "tvm_ffi", "onnxruntime", "numpy", "cpu", "cores", "env"}
+
+
+def test_a_record_of_several_buckets_reports_each_bucket(full_record):
+    """Latency, roofline and tuning show every shape bucket, and the digests every library, not
+    only the first bucket's (which the record's top-level latency and artifacts.library hold)."""
+    import copy
+
+    from planctl.report.sections import sections
+
+    second = copy.deepcopy(full_record["builds"][0])
+    second.update(shape_env={"batch": 8}, tag="batch-8",
+                  latency={"candidate": {**full_record["latency"]["candidate"], "p50": 200.0}},
+                  libraries={"baseline": "baseline-batch-8.so", "candidate": "candidate-batch-8.so"})
+    second["tuning"]["notes"] = ["only at batch 8"]
+    first = full_record["builds"][0]
+    first.update(latency=full_record["latency"])
+    first["tuning"]["notes"] = []
+    roofline = {"flops": 5.78e9, "achieved_gflops": 82.6, "peak_gflops": 384.0, "percent_of_peak": 21.5,
+                "dtype": "float32", "statistic": "p50"}
+    record = {**full_record, "builds": [first, second], "roofline": roofline,
+              "library_sha256": {"candidate-batch-2.so": "d" * 64, "candidate-batch-8.so": "f" * 64}}
+    found = {s.title: s for s in sections(record)}
+    latency_rows = found["Latency"].tables[0].rows
+    assert {row[0] for row in latency_rows} == {"batch=2", "batch=8"}
+    assert ["batch=8", "candidate"] == latency_rows[-1][:2] and latency_rows[-1][3] == "200.00"
+    assert [row[0] for row in found["Roofline"].tables[1].rows] == ["batch=2", "batch=8"]
+    tuning = found["Tuning"]
+    assert [row[0] for row in tuning.tables[0].rows] == ["batch=2", "batch=8"]
+    assert "batch=8: only at batch 8" in tuning.bullets
+    libraries = [row for row in found["Digests and artifacts"].tables[0].rows if row[0] == "library"]
+    assert [row[1:] for row in libraries] == [["candidate-batch-2.so", "d" * 64], ["candidate-batch-8.so", "f" * 64]]

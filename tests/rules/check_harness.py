@@ -1,5 +1,6 @@
 """Temporary repositories for check tests: the base plan and targets of ``tests/rules/base``,
-patched per case, with a tiny model file (no real ONNX model is needed: rules only hash it)."""
+patched per case, with a tiny real ONNX model (``base/tiny.onnx``: the base plan's one input,
+made by tests/onnx_stub.py; rule PLN224 reads its graph inputs, the others only hash it)."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +11,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 BASE = Path(__file__).parent / "base"
-MODEL_BYTES = b"planctl test model\n"
+MODEL_BYTES = (BASE / "tiny.onnx").read_bytes()
 TODAY = dt.date(2026, 12, 1)
 DELETE = "<delete>"
 

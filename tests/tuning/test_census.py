@@ -17,13 +17,31 @@ def test_each_task_gets_one_source_in_order(kit):
     scope = resolve(kit.make_key(), {other_target.key_id: other_target}, here, devices={amd.device_id: amd})
     rows = [row(kit, "1", here, "searched-here"), row(kit, "2", here, "from-file"),
             row(kit, "3", amd, "amd"), row(kit, "4", amd, "amd-failed", valid=False),
-            row(kit, "5", here, "zen4", key=other_target)]
-    tasks = [(f"t{i}", str(i)) for i in range(1, 6)]
-    found = classify(tasks, rows, scope, committed={"from-file"})
-    assert [s.source for s in found] == ["cache", "committed", "other-devices", "other-devices", "search"]
+            row(kit, "5", here, "zen4", key=other_target), row(kit, "6", amd, "amd-from-file")]
+    tasks = [(f"t{i}", str(i)) for i in range(1, 7)]
+    found = classify(tasks, rows, scope, committed={"from-file", "amd-from-file"})
+    assert [s.source for s in found] == ["cache", "committed", "other-devices", "other-devices", "search",
+                                         "committed"]
     assert found[3].best_s is None  # only failure marks: searched there, nothing to schedule
     assert found[2].measured_on == "AMD EPYC (x86_64)" and found[0].measured_on == "this host"
+    assert found[5].measured_on == "AMD EPYC (x86_64)"  # committed, measured elsewhere: the device is named
     assert counts(found)["search"] == 1
+    assert render("batch=1", found, None)[1] == "  measured on AMD EPYC (x86_64) (3 tasks)"
+
+
+def test_this_cpu_under_other_measurement_settings_is_named_as_such(kit):
+    """A record this very CPU measured with warm caches, served on a target that measures cold (or
+    with other runner numbers), says so instead of the CPU's label (which reads like another host)."""
+    from planctl.tuning.keys import measurement_settings
+
+    cold = kit.make_device(measurement=measurement_settings({"kind": "local", "caches": "cold"}))
+    warm = kit.make_device(measurement=measurement_settings({"kind": "local"}))
+    slow = kit.make_device(measurement={**measurement_settings({"kind": "local"}), "repeat": 5})
+    scope = resolve(kit.make_key(), {}, warm, devices={cold.device_id: cold, slow.device_id: slow})
+    assert scope.measured_on(cold.device_id) == "this host, cold caches"
+    assert scope.measured_on(slow.device_id) == "this host, other runner settings (repeat 5)"
+    assert resolve(kit.make_key(), {}, cold, devices={warm.device_id: warm}).measured_on(warm.device_id) \
+        == "this host, warm caches"
 
 
 def test_the_policy_decides_what_other_devices_records_do(kit):

@@ -213,3 +213,4 @@ def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp
     assert all(len(r.json("run_secs")) == COLD_REPEAT for r in mine if r.mean_s < 1e9)
     assert task.best_ms_before == pytest.approx(min(r.mean_s for r in remeasured) * 1e3)
     assert task.best_ms == pytest.approx(min(r.mean_s for r in mine) * 1e3)
+    assert task.before_measured_on == "this host, warm caches"   # what the refine line names

@@ -49,7 +49,7 @@ def quality_reference(ctx: RunContext, reference) -> Optional[QualityReference]:
 
 def _other_inputs(ctx: RunContext, model) -> Optional[str]:
     """How the reference's declared inputs differ from the plan's at its production shapes (None: they fit)."""
-    from planctl.lowering.importer import concrete_shape
+    from planctl.documents.onnx_signature import concrete_shape
 
     wanted = [i.name for i in ctx.spec.workload.inputs]
     if sorted(model.input_names) != sorted(wanted):

@@ -121,8 +121,21 @@ def _bucket_line(build: dict) -> str:
             f"onnxruntime {p50('onnxruntime')}{gated}")
 
 
+def _fallback_price(builds: list[dict]) -> str:
+    """``; its p50 is 217.7-254.4x the candidate's``: what a call costs with the switch on."""
+    ratios = [lat["baseline"]["p50"] / lat["candidate"]["p50"] for b in builds
+              if (lat := b.get("latency") or {}).get("baseline") and (lat.get("candidate") or {}).get("p50")]
+    if not ratios:
+        return ""
+    low, high = min(ratios), max(ratios)
+    span = f"{low:.1f}x" if abs(high - low) < 0.05 else f"{low:.1f}-{high:.1f}x"
+    return f"; its p50 is {span} the candidate's (report.md, Fallback)"
+
+
 def summary(record: dict, out_dir: Path) -> str:
     """A few lines: verdict, latencies, speedups, parity, tuning, where things are."""
+    from planctl.tuning.scope import HERE  # light (no TVM), only needed here
+
     decision = record.get("decision", {})
     lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
     builds = record.get("builds", [])
@@ -144,6 +157,7 @@ def summary(record: dict, out_dir: Path) -> str:
         if sp:
             ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
             lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
+    said_elsewhere: Counter = Counter()
     for build in record.get("builds", []):
         parity = build.get("parity", {})
         tuning = build.get("tuning") or {}
@@ -153,14 +167,17 @@ def summary(record: dict, out_dir: Path) -> str:
         if parity.get("note"):
             lines.append(f"    note: {parity['note']}")
         elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
-                            if t.get("source") == "other-devices" and t.get("measured_on"))
-        if elsewhere:
+                            if t.get("source") in ("committed", "other-devices")
+                            and t.get("measured_on") not in (None, HERE))
+        if elsewhere and elsewhere != said_elsewhere:   # once while the buckets agree
             lines.append("  schedules measured on another device: " + "; ".join(
                 f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
+        said_elsewhere = elsewhere
     fallback = record.get("fallback") or {}
     if fallback:
         lines.append(f"  fallback ({fallback.get('switch')}): "
-                     + (f"{fallback['library']}, verified" if fallback.get("verified") and fallback.get("library")
+                     + (f"{fallback['library']}, verified{_fallback_price(builds or [record])}"
+                        if fallback.get("verified") and fallback.get("library")
                         else f"none ({fallback.get('reason')})"))
     for reason in decision.get("reasons", []):
         lines.append(f"  - {reason}")

@@ -22,14 +22,7 @@ spec:
     model:
       onnx: {model}
       sha256: "{sha256}"{digest_note}
-    inputs:
-      - name: input
-        dtype: float32
-        shape: [batch, 3, 224, 224]
-        domain: {{kind: float-range, min: -1.0, max: 1.0}}
-    production_shapes:
-      batch: {{min: 1, opt: 1, max: 8, values: [1, 8]}}
-    baseline_telemetry:      # the production measurement that motivates the plan
+{workload_io}    baseline_telemetry:      # the production measurement that motivates the plan
       date: {today}
       source: "TODO: dashboard, trace or benchmark; add p50_ms / p99_ms from it"
   bottleneck:
@@ -68,15 +61,72 @@ def schema_ref(out: Path) -> str:
     return BASE_URL + FILES["OptimizationPlan"]
 
 
+_EXAMPLE_IO = """\
+    inputs:                  # TODO: the model's graph inputs (planctl check compares them, PLN224)
+      - name: input
+        dtype: float32
+        shape: [batch, 3, 224, 224]
+        domain: {kind: float-range, min: -1.0, max: 1.0}
+    production_shapes:
+      batch: {min: 1, opt: 1, max: 8, values: [1, 8]}
+"""
+_INT_DTYPES = ("int8", "uint8", "int16", "int32", "int64")
+
+
+def workload_io(model: Path) -> str:
+    """The plan's ``inputs`` and ``production_shapes`` read from the model's graph when the onnx
+    package can read it (names, dtypes and shapes as the graph declares them; the domains and the
+    dims' ranges are guesses the comments say to replace); else a one-input example."""
+    graph_inputs = _graph_inputs(model)
+    if not graph_inputs:
+        return _EXAMPLE_IO
+    lines = ["    inputs:                  # from the model's graph; domains: the values production sends"]
+    dims: list[str] = []
+    for name, dtype, shape in graph_inputs:
+        domain = ("{kind: integer-range, min: 0, max: 1}" if dtype in _INT_DTYPES
+                  else "{kind: float-range, min: -1.0, max: 1.0}")
+        lines += [f"      - name: {name}", f"        dtype: {dtype}",
+                  f"        shape: [{', '.join(str(d) for d in shape)}]", f"        domain: {domain}"]
+        dims += [d for d in shape if isinstance(d, str) and d not in dims]
+    if dims:
+        lines.append("    production_shapes:       # each symbolic dim: the range and values production sends")
+        lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}" for dim in dims]
+    return "\n".join(lines) + "\n"
+
+
+def _graph_inputs(model: Path) -> list[tuple[str, str, list]] | None:
+    """(name, dtype, shape) per graph input (an unnamed dynamic dim becomes ``<input>_dim<i>``);
+    None when the file is not a readable model, or a name or dtype cannot be written in a plan."""
+    import re
+
+    from planctl.documents.onnx_signature import ONNX_DTYPES, UnreadableModel, read_declarations
+
+    try:
+        declared = read_declarations(model)
+    except UnreadableModel:
+        return None
+    found = []
+    for value in declared:
+        dtype = ONNX_DTYPES.get(value.elem_type)
+        shape = [dim if dim is not None and dim > 0 else
+                 (param if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", param) else f"{value.name}_dim{i}")
+                 for i, (dim, param) in enumerate(value.dims or ())]
+        if dtype is None or value.dims is None or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:/-]*", value.name):
+            return None
+        found.append((value.name, dtype, shape))
+    return found or None
+
+
 def render(name: str, out: Path, model: str, target: str) -> str:
-    """The plan text; the model's sha256 is filled in when the file exists (relative to cwd)."""
+    """The plan text; the model's sha256 is filled in, and its inputs read, when the file exists
+    (relative to cwd)."""
     digest, note = "0" * 64, "   # TODO: sha256sum of the model file"
     if Path(model).is_file():
         digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), ""
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
                             digest_note=note, switch=switch, target=target,
-                            today=dt.date.today().isoformat())
+                            today=dt.date.today().isoformat(), workload_io=workload_io(Path(model)))
 
 
 @click.command("init")

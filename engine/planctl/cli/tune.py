@@ -51,8 +51,12 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
                        f"this run, kernels scheduled {b.get('scheduled')}, {b.get('default_schedule', 0)} kept on TVM's default "
                        f"schedule (budget max_tasks); searched without a valid record: {missing}")
+            if b.get("refined"):
+                click.echo(f"  refined, each kernel alone as this target's runner times it, on {b['timed_as']}:")
             for task in b.get("refined", []):
-                click.echo(f"  refined {task['name']}: {_refined_text(task['before_ms'], task['after_ms'])}")
+                click.echo(f"  refined {task['name']}: {_refined_text(task['before_ms'], task['after_ms'])}"
+                           + (f" (the old record, measured on {task['before_measured_on']}, re-measured here "
+                              "first)" if task.get("before_measured_on") else ""))
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")

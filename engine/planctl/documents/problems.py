@@ -136,7 +136,27 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
     message = f"`{where}` {_reword(err['msg'])}"
     if not isinstance(err.get("input"), (dict, list)):
         message += f", found {found}"
-    return _at(index, pointer, "PLN104", message)
+    issue = _at(index, pointer, "PLN104", message)
+    if etype in _BOUNDS:
+        issue.help = _bound_hint(etype, err.get("ctx", {}), pointer, data, kind)
+    return issue
+
+
+_BOUNDS = {"greater_than": "above {gt}", "greater_than_equal": "at least {ge}", "less_than": "below {lt}",
+           "less_than_equal": "at most {le}"}
+
+
+def _bound_hint(etype: str, bound: dict, pointer: str, data, kind: str) -> str:
+    """``use a value above 0`` and, when the schema describes the field, what it means."""
+    hint = "use a value " + _BOUNDS[etype].format(**{k: _found_number(v) for k, v in bound.items()})
+    parts = split(pointer)
+    node = schema.at(kind, data, parts[:-1]) if parts else None
+    prop = (node or {}).get("properties", {}).get(parts[-1], {}) if parts else {}
+    return hint + (f" ({_first_line(prop['description'])})" if prop.get("description") else "")
+
+
+def _found_number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _string_hint(text: str, etype: str) -> str | None:

@@ -14,11 +14,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from planctl.documents.onnx_signature import REEXPORT, concrete_shape, from_proto, mismatches
 from planctl.errors import LoweringError
 from planctl.lowering.quantize import NAMES_ATTR
-
-ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
-               10: "float16", 11: "float64", 16: "bfloat16"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ def read_model(path: Path):
         return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, OSError...
         raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
-                            file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
+                            file=str(path), hint=REEXPORT) from exc
 
 
 def load_onnx(path: Path):
@@ -64,7 +62,7 @@ def load_onnx(path: Path):
         onnx.checker.check_model(_checkable(model))
     except Exception as exc:  # noqa: BLE001 - onnx's ValidationError and friends
         raise LoweringError(f"not a valid ONNX model: {str(exc).splitlines()[0][:300]}",
-                            file=str(path), hint="re-export the model, e.g. torch.onnx.export(..., dynamo=True)") from exc
+                            file=str(path), hint=REEXPORT) from exc
     return model
 
 
@@ -157,55 +155,11 @@ def unsupported_nodes(model) -> list[str]:
 
 
 def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -> None:
-    """Compare the graph's inputs (names, dtypes, static dims) with the plan's input specs; a
-    plan dim that ``shape_env`` leaves unbound (a symbolic import) must be symbolic in the graph."""
-    initializers = {i.name for i in model.graph.initializer}
-    graph_inputs = {i.name: i for i in model.graph.input if i.name not in initializers}
-    declared = [spec.name for spec in input_specs]
-    if sorted(graph_inputs) != sorted(declared):
-        raise LoweringError(
-            f"{path}: the model's inputs {sorted(graph_inputs)} do not match the plan's {sorted(declared)}",
-            hint="spec.workload.inputs must name every graph input exactly once")
-    for spec in input_specs:
-        tensor = graph_inputs[spec.name].type.tensor_type
-        dtype = ONNX_DTYPES.get(tensor.elem_type, f"onnx-type-{tensor.elem_type}")
-        if dtype != spec.dtype:
-            raise LoweringError(f"{path}: input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan",
-                                hint=f"declare dtype: {dtype} in spec.workload.inputs, or re-export the model "
-                                     f"with {spec.dtype} inputs")
-        want = concrete_shape(spec.shape, shape_env)
-        if not tensor.HasField("shape"):
-            continue   # declared without a shape: any rank, the plan's shape is what it gets
-        have = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        if len(have) != len(want):
-            model_shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
-            raise LoweringError(
-                f"{path}: input '{spec.name}' has rank {len(have)} in the model ({model_shape}) but the plan "
-                f"declares rank {len(want)} ({list(spec.shape)})",
-                hint="declare the input's shape as the model has it in spec.workload.inputs, or export the "
-                     "model for the plan's shape")
-        fixed = [(dim, h) for dim, h in zip(spec.shape, have) if isinstance(dim, str) and dim not in shape_env
-                 and h is not None] if len(have) == len(want) else []
-        if fixed:
-            dim, value = fixed[0]
-            raise LoweringError(
-                f"{path}: the exporter fixed dim `{dim}` of input '{spec.name}' to {value} (static shape "
-                f"{have} in the model): it cannot be built for other values of {dim}",
-                hint=f"export with {dim} dynamic (torch.export dynamic_shapes, then torch.onnx.export(..., "
-                     "dynamo=True)); examples/minilm/export.py shows how")
-        if len(have) != len(want) or any(h is not None and isinstance(w, int) and h != w
-                                         for h, w in zip(have, want)):
-            raise LoweringError(
-                f"{path}: input '{spec.name}' has static shape {have} in the model, but the production "
-                f"shape {dict(shape_env)} asks for {want}",
-                hint="export the model with dynamic dims (or re-export it for this shape): the exporter "
-                     "bakes static dims into Reshape constants, so importing at another shape gives wrong results")
-
-
-def concrete_shape(shape, shape_env: dict[str, int]) -> list:
-    """The plan's input ``shape`` with the dims ``shape_env`` binds replaced by their values; a dim
-    it leaves unbound stays its name (a symbolic import)."""
-    return [shape_env.get(d, d) if isinstance(d, str) else int(d) for d in shape]
+    """Raise LoweringError for the first way the graph's inputs differ from the plan's input specs
+    (planctl.documents.onnx_signature, which ``planctl check`` runs too, as rule PLN224)."""
+    found = mismatches(from_proto(model), input_specs, shape_env)
+    if found:
+        raise LoweringError(f"{path}: {found[0].message}", hint=found[0].hint)
 
 
 def symbolic_dims(input_specs, shape_env: dict[str, int]) -> list[str]:

@@ -184,6 +184,9 @@ class TuningTask(Evidence):
     best_ms_before: Optional[float] = Field(None, description="--refine: the serving record's time before this "
                                                                "search (ms; best_ms is the time after it), timed "
                                                                "here: another device's record is re-measured first")
+    before_measured_on: Optional[str] = Field(None, description="--refine: the device that measured the record "
+                                                                "re-measured here for best_ms_before (None: it "
+                                                                "was measured here)")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from planctl.documents.shapes import shape_text
 from planctl.report.blocks import DASH, Section, Table, ms, num
 from planctl.report.blocks import is_number as _num
 from planctl.report.cpu import cpu_kernels
@@ -125,24 +126,47 @@ def fallback(record: dict) -> Section | None:
     rows = []
     for b in record.get("builds") or []:
         res = b.get("fallback_parity") or {}
+        lat = b.get("latency") or (record.get("latency") if len(record.get("builds") or []) == 1 else {}) or {}
+        base, cand = (lat.get("baseline") or {}).get("p50"), (lat.get("candidate") or {}).get("p50")
         if res:
             rows.append([str(b.get("tag")), num(res.get("examples"), "d"), num(res.get("corners"), "d"),
-                         "pass" if res.get("passed") else "FAIL", str(res.get("reason") or res.get("note") or DASH)])
-    tables = [Table(["shape", "examples", "of which corners", "baseline parity", "reason"], rows)] if rows else []
+                         "pass" if res.get("passed") else "FAIL", ms(base), _ratio(base, cand),
+                         str(res.get("reason") or res.get("note") or DASH)])
+    if fb.get("library") and rows:
+        lines.append("With the switch on, every call runs the baseline build: its p50 and how many times the "
+                     "candidate's it is are in the table (the price of falling back).")
+    tables = [Table(["shape", "examples", "of which corners", "baseline parity", "baseline p50 ms",
+                     "× candidate p50", "reason"], rows)] if rows else []
     return Section("Fallback", paragraphs=lines, tables=tables)
 
 
 def latency(record: dict) -> Section | None:
-    lat = {k: v for k, v in (record.get("latency") or {}).items() if v}
-    if not lat:
-        return None
+    """The contenders' latency distributions: the record's (its first bucket's) alone, or one table
+    per shape bucket when it has several."""
+    per_bucket = [b for b in record.get("builds") or [] if b.get("latency")]
+    if len(per_bucket) < 2:
+        lat = {k: v for k, v in (record.get("latency") or {}).items() if v}
+        if not lat:
+            return None
+        return Section("Latency", paragraphs=_speedup_line(record.get("speedup")), tables=[_latency_table(lat)])
+    paragraphs = [f"{shape_text(b.get('shape_env'))}: " + " ".join(_speedup_line(b.get("speedup")))
+                  for b in per_bucket if b.get("speedup")]
+    table = _latency_table({})
+    table.header.insert(0, "bucket")
+    for b in per_bucket:
+        rows = _latency_table({k: v for k, v in b["latency"].items() if v}).rows
+        table.rows += [[shape_text(b.get("shape_env")), *row] for row in rows]
+    return Section("Latency", paragraphs=paragraphs, tables=[table])
+
+
+def _latency_table(lat: dict) -> Table:
     cand = lat.get("candidate", {})
     header = ["contender", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms",
               "p50 / candidate", "p95 / candidate", "p99 / candidate"]
     rows = [[name, num(s.get("n"), "d"), *(ms(s.get(k)) for k in ("p50", "p95", "p99", "mean")),
              *(_ratio(s.get(k), cand.get(k)) for k in ("p50", "p95", "p99"))]
             for name, s in _ordered(lat)]
-    return Section("Latency", paragraphs=_speedup_line(record.get("speedup")), tables=[Table(header, rows)])
+    return Table(header, rows)
 
 
 def _ordered(lat: dict) -> Iterable[tuple[str, dict]]:
@@ -187,7 +211,10 @@ def parity(record: dict) -> Section | None:
             bullets.append(f"{shape}: {res.get('reason') or 'failed'}")
             bullets += [f"counterexample: {res['counterexample']}"] if res.get("counterexample") else []
             bullets += [f"replay: `{res['replay']}`"] if res.get("replay") else []
-    return Section("Parity", tables=[Table(header, rows)], bullets=bullets)
+    rule = ["An element passes when |candidate − reference| ≤ atol + rtol·|reference| (numpy.allclose's rule, "
+            "planctl.verify.compare). max rel is a diagnostic: it is large where the reference is near 0, where "
+            "atol decides."]
+    return Section("Parity", paragraphs=rule, tables=[Table(header, rows)], bullets=bullets)
 
 
 def passes(record: dict) -> Section | None:
@@ -212,31 +239,59 @@ def _delta(before: Any, after: Any) -> str:
 
 
 def tuning(record: dict) -> Section | None:
-    t = next((b["tuning"] for b in record.get("builds") or [] if b.get("tuning")), None)
-    if not t:
+    """The search of each shape bucket: the cache and budget (shared), a row per bucket when there
+    are several, every task with where its schedule came from, and why candidates failed."""
+    builds = [b for b in record.get("builds") or [] if b.get("tuning")]
+    if not builds:
         return None
+    t = builds[0]["tuning"]
+    several = len(builds) > 1
     bullets = [f"{label}: {value}" for label, value in (
-        ("cache", t.get("cache_dir")), ("trials spent", t.get("trials_spent")),
-        ("records imported", t.get("imported_records")),
-        ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
-        ("budget", _budget(t.get("budget") or {})),
-        ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
-        ("reused from cache", "yes" if t.get("reused") else "no"),
+        ("cache", t.get("cache_dir")), ("records imported", t.get("imported_records")),
+        ("budget", _budget(t.get("budget") or {}) and _budget(t["budget"]) + (" per bucket" if several else "")),
         ("records measured on another device", t.get("policy") and
-         f"{t['policy']} (the target's other_device_records)"),
-        ("tasks before the search", _census(t.get("census") or {}))) if value is not None]
-    bullets += [str(n) for n in t.get("notes") or []]
-    tasks = t.get("tasks") or []
-    flag, label = ("cached", "from cache") if any("cached" in k for k in tasks) else ("scheduled", "scheduled")
-    tables = [Table(["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"],
-                    [[str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
-                      "yes" if k.get(flag) else "no", str(k.get("measured_on") or DASH),
-                      _failed(k, "build_errors"), _failed(k, "run_errors")]
-                     for k in tasks])] if tasks else []
-    reasons = [[str(k.get("name", "?")), str(n), why] for k in tasks for why, n in (k.get("errors") or {}).items()]
+         f"{t['policy']} (the target's other_device_records)")) if value is not None]
+    if not several:
+        bullets[1:1] = [f"{label}: {value}" for label, value in _search_facts(t) if value is not None]
+    bullets += _bucket_notes(builds)
+    tables = [_bucket_tuning_table(builds)] if several else []
+    rows = [(shape_text(b.get("shape_env")), k) for b in builds for k in b["tuning"].get("tasks") or []]
+    flag, label = ("cached", "from cache") if any("cached" in k for _, k in rows) else ("scheduled", "scheduled")
+    if rows:
+        header = ["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"]
+        tables.append(Table((["bucket"] if several else []) + header,
+                            [([shape] if several else []) + [
+                                str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
+                                "yes" if k.get(flag) else "no", str(k.get("measured_on") or DASH),
+                                _failed(k, "build_errors"), _failed(k, "run_errors")] for shape, k in rows]))
+    reasons = [[str(k.get("name", "?")), str(n), why] for _, k in rows for why, n in (k.get("errors") or {}).items()]
     if reasons:
         tables.append(Table(["task", "candidates", "why they failed (MetaSchedule builder/runner)"], reasons))
     return Section("Tuning", bullets=bullets, tables=tables)
+
+
+def _bucket_notes(builds: list[dict]) -> list[str]:
+    """The search notes: once when every bucket has it, else prefixed with each bucket's shape."""
+    notes = [(shape_text(b.get("shape_env")), [str(n) for n in b["tuning"].get("notes") or []]) for b in builds]
+    common = set.intersection(*(set(found) for _, found in notes))
+    out = [n for n in notes[0][1] if n in common]
+    return out + [f"{shape}: {n}" if len(builds) > 1 else n for shape, found in notes for n in found if n not in common]
+
+
+def _search_facts(t: dict) -> list[tuple[str, Any]]:
+    return [("trials spent", t.get("trials_spent")),
+            ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
+            ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
+            ("reused from cache", "yes" if t.get("reused") else "no"),
+            ("tasks before the search", _census(t.get("census") or {}))]
+
+
+def _bucket_tuning_table(builds: list[dict]) -> Table:
+    names = ["trials spent", "kernels scheduled", "seconds", "search stopped by", "reused from cache",
+             "tasks before the search"]
+    return Table(["bucket", *names], [[shape_text(b.get("shape_env")),
+                                       *(str(v) if v is not None else DASH for _, v in _search_facts(b["tuning"]))]
+                                      for b in builds])
 
 
 def _census(counts: dict) -> str | None:
@@ -299,6 +354,11 @@ def roofline(record: dict) -> Section | None:
                                 ("memory bandwidth GB/s", num(r.get("memory_bandwidth_gbs"), ",.1f")),
                                 ("peaks source", str(r.get("source") or DASH)))]
     tables = [Table(["quantity", "value"], rows)]
+    per_bucket = _roofline_by_bucket(record.get("builds") or [], r.get("peak_gflops"), r.get("statistic", "p50"))
+    if per_bucket:
+        lines[0] = f"The figures below are the first bucket's ({shape_text(record['builds'][0].get('shape_env'))}); " \
+                   "the last table has every bucket. " + lines[0]
+        tables.append(per_bucket)
     flops = next((b.get("flops") for b in record.get("builds") or [] if b.get("flops")), None) or {}
     kernels = [k for k in flops.get("kernels") or [] if _num(k.get("flops")) and k["flops"] > 0][:5]
     if kernels and _num(flops.get("flops")):
@@ -306,6 +366,22 @@ def roofline(record: dict) -> Section | None:
                             [[str(k.get("name")), num(k.get("calls"), "d"), num(k["flops"] / 1e9, ".3g"),
                               f"{k['flops'] / flops['flops']:.1%}"] for k in kernels]))
     return Section("Roofline", paragraphs=lines, tables=tables)
+
+
+def _roofline_by_bucket(builds: list[dict], peak_gflops: Any, statistic: str) -> Table | None:
+    """Per shape bucket (when there are several): FLOPs per call, the candidate's latency at the
+    envelope's statistic and the GFLOP/s they give, against the target's peak."""
+    rows = []
+    for b in builds:
+        flops = (b.get("flops") or {}).get("flops")
+        latency = ((b.get("latency") or {}).get("candidate") or {}).get(statistic)
+        if _num(flops) and _num(latency) and latency > 0:
+            gflops = flops / 1e9 / (latency / 1e3)
+            rows.append([shape_text(b.get("shape_env")), num(flops / 1e9, ".4g"), ms(latency), num(gflops, ",.1f"),
+                         f"{gflops / peak_gflops:.1%}" if _num(peak_gflops) and peak_gflops > 0 else DASH])
+    if len(rows) < 2:
+        return None
+    return Table(["bucket", "GFLOP per call", f"candidate {statistic} ms", "GFLOP/s", "of peak"], rows)
 
 
 def quality(record: dict) -> Section | None:
@@ -396,7 +472,11 @@ def digests(record: dict) -> Section | None:
     rows = [[what, str(ref.get("path") or ref.get("name") or DASH), str(ref.get("sha256") or DASH)]
             for what in ("plan", "target", "model") if (ref := record.get(what))]
     sums = record.get("library_sha256") or {}
-    rows += [[f"artifact {k}", str(v), sums.get(v, DASH)] for k, v in (record.get("artifacts") or {}).items() if v]
+    artifacts = {k: v for k, v in (record.get("artifacts") or {}).items() if v}
+    if sums:   # every bucket's library and the baseline, not only the first bucket's (artifacts.library)
+        artifacts.pop("library", None)
+        rows += [["library", name, digest] for name, digest in sorted(sums.items())]
+    rows += [[f"artifact {k}", str(v), sums.get(v, DASH)] for k, v in artifacts.items()]
     if (record.get("inputs") or {}).get("digest"):
         # what `planctl apply` compares to skip an unchanged run; the components are in report.json
         rows.append(["inputs", "report.json: inputs.components", record["inputs"]["digest"]])

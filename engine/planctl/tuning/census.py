@@ -5,9 +5,10 @@ A task (one workload hash) is, in this order:
 
 - ``cache``: served by records measured on this device that were not read from the plan's
   committed records (an earlier search or re-measurement here);
-- ``committed``: served by the plan's committed records, measured on this device;
-- ``other-devices``: served by valid records measured on another device (the target's
-  ``other_device_records: serve``, the default); the device is named;
+- ``committed``: served by the plan's committed records: measured on this device, or (under the
+  target's ``other_device_records: serve``, the default) on another one, which is named;
+- ``other-devices``: served by valid records from the cache (not the committed file) measured on
+  another device, e.g. a store another machine writes to (under ``serve``); the device is named;
 - ``re-measure``: only other devices' records, and the policy is ``re-measure``: the best few
   are timed here first (within the budget);
 - ``drift``: only records of another TVM version (re-measured with ``--allow-version-drift``,
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from planctl.tuning.scope import Scope
+from planctl.tuning.scope import HERE, Scope
 
 SOURCES = ("cache", "committed", "other-devices", "re-measure", "drift", "search", "default")
 WORDS = {"cache": "served by the cache", "committed": "by the committed records",
@@ -66,9 +67,11 @@ def classify(tasks: list[tuple[str, str]], rows: list[dict], scope: Scope, commi
         if mine:
             source = "cache" if any(r["identity"] not in committed for r in mine) else "committed"
             best = _best(mine)
+        elif theirs and scope.policy == "serve":
+            best = _best(theirs)
+            source = "committed" if best["identity"] in committed else "other-devices"
         elif theirs:
-            source = {"serve": "other-devices", "re-measure": "re-measure", "search": "search"}[scope.policy]
-            best = _best(theirs) if scope.policy == "serve" else None
+            source, best = scope.policy, None  # re-measure | search
         else:
             source, best = ("drift" if workload in drifted else "search"), None
         out.append(TaskSource(name, workload, source, best and best["device_id"], best and best["key_id"],
@@ -87,8 +90,10 @@ def counts(sources: list[TaskSource]) -> dict[str, int]:
 
 
 def elsewhere(sources: list[TaskSource]) -> dict[str, int]:
-    """{device label: tasks its records serve} for the tasks served by other devices."""
-    return dict(Counter(s.measured_on for s in sources if s.source == "other-devices"))
+    """{device label: tasks its records serve} for the tasks served by records another device
+    measured (committed or cached)."""
+    return dict(Counter(s.measured_on for s in sources
+                        if s.source in ("committed", "other-devices") and s.measured_on not in (None, HERE)))
 
 
 def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_drift: bool = False,

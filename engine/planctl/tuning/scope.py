@@ -26,6 +26,7 @@ from planctl.tuning.digest import digest
 from planctl.tuning.keys import CacheKey, Device
 
 POLICIES = ("serve", "re-measure", "search")
+HERE = "this host"  # Scope.measured_on of a record measured by this very device
 
 
 @dataclass
@@ -62,16 +63,28 @@ class Scope:
         return self.serving.get(key_id) if key_id else None
 
     def measured_on(self, device_id: str | None) -> str | None:
-        """"this host", or the label of the device that measured a record (with its id when the
-        label is this host's own: the same CPU model with other ISA flags or measurement settings)."""
+        """"this host"; "this host, warm caches" for this very CPU under other runner settings
+        (keys.measurement_settings); else the label of the device that measured a record (with its
+        id when the label is this host's own: the same CPU model with other ISA flags)."""
         if device_id is None:
             return None
         if device_id == self.device_id:
-            return "this host"
+            return HERE
         found = self.devices.get(device_id)
         if found is None:
             return f"device {device_id}"
+        if found.device == self.device.device:
+            return f"{HERE}, {settings_words(found.measurement, self.device.measurement)}"
         return found.label if found.label != self.device.label else f"{found.label}, device {device_id[:8]}"
+
+
+def settings_words(theirs: dict, mine: dict) -> str:
+    """``warm caches`` / ``cold caches`` when the cache setting differs, else the runner settings
+    that do (both dicts: keys.measurement_settings)."""
+    if bool(theirs.get("cache_flush")) != bool(mine.get("cache_flush")):
+        return "cold caches" if theirs.get("cache_flush") else "warm caches"
+    differ = sorted(name for name in {*theirs, *mine} if theirs.get(name) != mine.get(name))
+    return "other runner settings (" + ", ".join(f"{name} {theirs.get(name)}" for name in differ) + ")"
 
 
 def resolve(key: CacheKey, stored: dict[str, CacheKey], device: Device, policy: str = "serve",

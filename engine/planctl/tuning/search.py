@@ -47,6 +47,7 @@ class TaskReport:
     trials: int = 0
     best_ms: float | None = None
     best_ms_before: float | None = None  # --refine: the serving record's time before this search, timed here
+    before_measured_on: str | None = None  # --refine: who measured that record, when it was re-measured here first
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -397,7 +398,8 @@ def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: b
                                 "re-measure)")
     others = census.elsewhere([_as_source(t) for t in report.tasks])
     if others:
-        report.notes.append("tasks served by records measured on another device: " + "; ".join(
+        report.notes.append("tasks served by another device's records (another host, or this one under other "
+                            "runner settings): " + "; ".join(
             f"{count} measured on {label}" for label, count in sorted(others.items()))
             + " (the target's other_device_records: serve)")
 
@@ -411,6 +413,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
         task.trials = trials
         task.budget_share = round(trials / report.trials_spent, 4) if report.trials_spent else 0.0
         if trials:
+            previous_measured_on = task.measured_on
             best = store.top_k(task.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids,
                                prefer=scope.device_id)
             task.best_ms = best[0].mean_s * 1e3 if best else None
@@ -418,6 +421,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
             was_refined = task.best_ms_before is not None
             task.served_by = "remeasured" if remeasured and not was_refined else "searched"
             if was_refined and remeasured:  # its old record was another device's: compare with its time here
+                task.before_measured_on = previous_measured_on
                 task.best_ms_before = _remeasured_best_ms(store, task.workload_hash, session)
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})

@@ -133,7 +133,7 @@ def _dims(inputs) -> dict:
 
 def _input_contract(inputs, shape_env: dict) -> list[dict]:
     """What the runtime checks before a call: name, dtype, static shape and value domain."""
-    from planctl.lowering.importer import concrete_shape
+    from planctl.documents.onnx_signature import concrete_shape
 
     return [{"name": i.name, "dtype": i.dtype, "shape": concrete_shape(i.shape, shape_env),
              "domain": i.domain.model_dump(mode="json")} for i in inputs]

@@ -83,7 +83,9 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "without_valid_record": missing, "trials_spent": report.trials_spent,
             "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "seconds": round(report.seconds, 1),
             "stopped_by": report.stopped_by,
-            "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms}
+            "timed_as": scope.measured_on(scope.device_id) + f" ({scope.device.label})",
+            "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms,
+                         "before_measured_on": t.before_measured_on}
                         for t in report.tasks if t.best_ms_before is not None]}
 
 

@@ -22,4 +22,5 @@ MODULES = (
     "placeholder_text",         # PLN221
     "torch_export",             # PLN222
     "envelope_bounds",          # PLN223
+    "model_signature",          # PLN224
 )

@@ -1,0 +1,203 @@
+"""The ONNX model's graph inputs against the plan's ``workload.inputs``: names, dtypes, ranks and
+static dims. ``planctl check`` runs it (rule PLN224), as does apply's import.
+
+``check`` must stay fast and free of TVM and numpy (a pre-commit hook), and the ``onnx`` package
+imports numpy; so :func:`read_declarations` reads the few fields it needs straight from the
+protobuf wire format (ModelProto.graph: its inputs' names and tensor types, its initializers'
+names; field numbers from onnx/onnx.proto), skipping the weights by their length, from a memory
+map (a 90 MB model is not read whole). apply, which has the ``onnx`` model at hand, converts it with
+:func:`from_proto`.
+
+A plan dim the production shape leaves unbound (a symbolic import; ``shape_env`` empty for
+``check``) must be symbolic in the graph too: an exporter that fixed it baked the value into
+Reshape constants, and a build at another value would compute wrong results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
+               10: "float16", 11: "float64", 16: "bfloat16"}
+REEXPORT = "re-export the model, e.g. torch.onnx.export(..., dynamo=True)"
+
+
+class UnreadableModel(ValueError):
+    """The file is not an ONNX model (truncated, text, another format)."""
+
+
+@dataclass(frozen=True)
+class GraphInput:
+    """One graph input as declared: ``elem_type`` the ONNX TensorProto.DataType (None: not a
+    tensor); ``dims`` (dim_value or None, dim_param) per dim, or None when no shape is declared."""
+
+    name: str
+    elem_type: int | None
+    dims: tuple[tuple[int | None, str], ...] | None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One way the graph's inputs differ from the plan's; ``input``: the plan's input at fault
+    (None: the set of names)."""
+
+    message: str
+    hint: str
+    input: str | None = None
+
+
+def read_declarations(path: Path) -> list[GraphInput]:
+    """The graph inputs of the ONNX model at ``path`` that are not initializers, in graph order.
+    Raises UnreadableModel when the file is not a ModelProto with a graph."""
+    import mmap
+
+    try:
+        with open(path, "rb") as fh:
+            # not closed here: slices of it live until parsing is done; unmapped when collected
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        model = dict(_fields(memoryview(data), {1, 7}))
+        if 1 not in model or 7 not in model:
+            raise UnreadableModel("not a valid ONNX model: no ir_version or no graph")
+        return _graph_inputs(model[7])
+    except UnreadableModel:
+        raise
+    except (ValueError, OSError) as exc:   # an empty file (mmap), a bad varint or length
+        raise UnreadableModel(f"not a valid ONNX model: {exc}") from None
+
+
+def from_proto(model) -> list[GraphInput]:
+    """:class:`GraphInput` of an ``onnx.ModelProto`` (what apply's import has loaded)."""
+    initializers = {i.name for i in model.graph.initializer}
+    out = []
+    for value in (v for v in model.graph.input if v.name not in initializers):
+        tensor = value.type.tensor_type if value.type.HasField("tensor_type") else None
+        dims = None if tensor is None or not tensor.HasField("shape") else tuple(
+            (d.dim_value if d.HasField("dim_value") else None, d.dim_param) for d in tensor.shape.dim)
+        out.append(GraphInput(value.name, tensor.elem_type if tensor is not None else None, dims))
+    return out
+
+
+def _graph_inputs(graph: memoryview) -> list[GraphInput]:
+    initializers, inputs = set(), []
+    for number, value in _fields(graph, {5, 11, 15}):
+        if number == 5:      # initializer: TensorProto, name = 8
+            initializers.add(_text(dict(_fields(value, {8})).get(8)))
+        elif number == 15:   # sparse_initializer: SparseTensorProto, values = 1 (a TensorProto)
+            values = dict(_fields(value, {1})).get(1)
+            initializers.add(_text(dict(_fields(values, {8})).get(8)) if values is not None else "")
+        else:
+            inputs.append(_value_info(value))
+    return [i for i in inputs if i.name not in initializers]
+
+
+def _value_info(value: memoryview) -> GraphInput:
+    fields = dict(_fields(value, {1, 2}))               # ValueInfoProto: name = 1, type = 2
+    kinds = dict(_fields(fields[2], {1})) if 2 in fields else {}   # TypeProto: tensor_type = 1
+    if 1 not in kinds:
+        return GraphInput(_text(fields.get(1)), None, None)
+    tensor = dict(_fields(kinds[1], {1, 2}))            # Tensor: elem_type = 1, shape = 2
+    dims = None
+    if 2 in tensor:
+        dims = tuple(_dim(d) for n, d in _fields(tensor[2], {1}))   # TensorShapeProto: dim = 1
+    return GraphInput(_text(fields.get(1)), tensor.get(1, 0), dims)
+
+
+def _dim(dim: memoryview) -> tuple[int | None, str]:
+    fields = dict(_fields(dim, {1, 2}))                 # Dimension: dim_value = 1, dim_param = 2
+    value = fields.get(1)
+    return (value - (1 << 64) if value is not None and value >= 1 << 63 else value), _text(fields.get(2))
+
+
+def _text(value) -> str:
+    return bytes(value).decode("utf-8", "replace") if value is not None else ""
+
+
+def _fields(data: memoryview, wanted: set[int]):
+    """(field number, value) of the protobuf message ``data`` for the numbers in ``wanted``:
+    an int for a varint, a memoryview for a length-delimited field; others are skipped. Raises
+    ValueError on a malformed or truncated message."""
+    pos, end = 0, len(data)
+    while pos < end:
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > end:
+                raise ValueError("truncated (a field runs past the end of the file)")
+            value, pos = data[pos:pos + length], pos + length
+        elif wire in (1, 5):
+            value, pos = None, pos + (8 if wire == 1 else 4)
+        else:
+            raise ValueError(f"wire type {wire} (not protobuf as ONNX writes it)")
+        if number == 0 or pos > end:
+            raise ValueError("malformed (field 0, or a value past the end)")
+        if number in wanted:
+            yield number, value
+
+
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated or malformed varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def concrete_shape(shape, shape_env: dict[str, int]) -> list:
+    """The plan's input ``shape`` with the dims ``shape_env`` binds replaced by their values; a dim
+    it leaves unbound stays its name (a symbolic import)."""
+    return [shape_env.get(d, d) if isinstance(d, str) else int(d) for d in shape]
+
+
+def mismatches(graph_inputs: list[GraphInput], input_specs, shape_env: dict[str, int]) -> list[Mismatch]:
+    """Every difference between the graph's inputs (initializers excluded: read_declarations or
+    from_proto) and ``input_specs`` (the plan's ``workload.inputs``: name, dtype, shape) at
+    ``shape_env``; empty when they agree."""
+    by_name = {i.name: i for i in graph_inputs}
+    declared = [spec.name for spec in input_specs]
+    if sorted(by_name) != sorted(declared):
+        return [Mismatch(f"the model's inputs {sorted(by_name)} do not match the plan's {sorted(declared)}",
+                         "spec.workload.inputs must name every graph input exactly once")]
+    found = [_input_mismatch(by_name[spec.name], spec, shape_env) for spec in input_specs]
+    return [m for m in found if m is not None]
+
+
+def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) -> Mismatch | None:
+    elem = graph_input.elem_type
+    dtype = "not a tensor" if elem is None else ONNX_DTYPES.get(elem, f"onnx-type-{elem}")
+    if dtype != spec.dtype:
+        return Mismatch(f"input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan",
+                        f"declare dtype: {dtype} in spec.workload.inputs, or re-export the model with "
+                        f"{spec.dtype} inputs", spec.name)
+    if graph_input.dims is None:
+        return None   # declared without a shape: any rank, the plan's shape is what it gets
+    want = concrete_shape(spec.shape, shape_env)
+    have = [value for value, _ in graph_input.dims]
+    if len(have) != len(want):
+        model_shape = [value if value is not None else (param or "?") for value, param in graph_input.dims]
+        return Mismatch(f"input '{spec.name}' has rank {len(have)} in the model ({model_shape}) but the plan "
+                        f"declares rank {len(want)} ({list(spec.shape)})",
+                        "declare the input's shape as the model has it in spec.workload.inputs, or export the "
+                        "model for the plan's shape", spec.name)
+    fixed = [(dim, h) for dim, h in zip(spec.shape, have) if isinstance(dim, str) and dim not in shape_env
+             and h is not None]
+    if fixed:
+        dim, value = fixed[0]
+        return Mismatch(f"the exporter fixed dim `{dim}` of input '{spec.name}' to {value} (static shape {have} "
+                        f"in the model): it cannot be built for other values of {dim}",
+                        f"export with {dim} dynamic (torch.export dynamic_shapes, then torch.onnx.export(..., "
+                        "dynamo=True)); examples/minilm/export.py shows how", spec.name)
+    if any(h is not None and isinstance(w, int) and h != w for h, w in zip(have, want)):
+        asked = f"the production shape {dict(shape_env)} asks for {want}" if shape_env else f"the plan declares {want}"
+        return Mismatch(f"input '{spec.name}' has static shape {have} in the model, but {asked}",
+                        "export the model with dynamic dims (or re-export it for this shape): the exporter "
+                        "bakes static dims into Reshape constants, so importing at another shape gives wrong "
+                        "results", spec.name)
+    return None

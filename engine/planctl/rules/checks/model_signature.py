@@ -1,0 +1,63 @@
+"""PLN224 model-signature."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from planctl.documents import onnx_signature
+from planctl.documents.shapes import choose_buckets
+from planctl.rules.checks.missing_reference import inside, kind_problem
+from planctl.rules.context import Violation
+from planctl.rules.registry import rule
+
+
+@functools.lru_cache(maxsize=64)
+def _declarations(path: str, size: int, mtime_ns: int):
+    # keyed by size and mtime so the plans of one model parse it once per run
+    return onnx_signature.read_declarations(Path(path))
+
+
+@rule("PLN224", "model-signature", "error")
+def check(ctx):
+    """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``.
+
+    What it checks
+        ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read), its
+        graph inputs (initializers aside) are exactly the plan's inputs by name, each with the
+        declared dtype and rank, and its static dims fit every shape bucket apply builds
+        (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
+        apply's import makes at each bucket). It reads the graph's declarations itself, without
+        the ``onnx`` package. A missing file is ``PLN215``'s, one outside the repository ``PLN220``'s.
+
+    Why
+        ``apply`` refuses such a model only after it has loaded TVM; a pre-commit hook should say
+        so at once. A dim an exporter fixed is baked into Reshape constants: a build at another
+        value computes wrong results.
+
+    Example
+        The model was re-exported with ``attention_mask`` renamed, or with ``batch`` static at 1,
+        or the file is a truncated download.
+
+    Fix
+        Re-export the model (``torch.onnx.export(..., dynamo=True)`` with dynamic dims), or declare
+        the inputs as the graph has them.
+    """
+    model = ctx.spec.workload.model
+    path = ctx.root / model.onnx
+    if not path.is_file() or not inside(path, ctx.root) or kind_problem(path, "model"):
+        return  # PLN215's or PLN220's: never read it
+    stat = path.stat()
+    try:
+        declared = _declarations(str(path), stat.st_size, stat.st_mtime_ns)
+    except onnx_signature.UnreadableModel as exc:
+        yield Violation("/spec/workload/model/onnx", f"{model.onnx}: {exc}", help=onnx_signature.REEXPORT)
+        return
+    inputs = ctx.spec.workload.inputs
+    names = [spec.name for spec in inputs]
+    reported: set[str | None] = set()
+    for shape_env in choose_buckets(ctx.spec):   # each input's first mismatch, at the smallest bucket
+        for found in onnx_signature.mismatches(declared, inputs, shape_env):
+            if found.input not in reported:
+                reported.add(found.input)
+                at = "/spec/workload/inputs" + (f"/{names.index(found.input)}" if found.input in names else "")
+                yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")

@@ -1,0 +1,36 @@
+"""planctl.documents.onnx_signature: the graph inputs read from the protobuf wire format (what
+``check`` uses, without onnx or numpy) equal what onnx itself reads, and a file that is not an ONNX
+model is refused, never half-read."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from onnx_stub import stub_model  # noqa: E402
+
+from planctl.documents.onnx_signature import UnreadableModel, from_proto, read_declarations  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_wire_reader_agrees_with_onnx(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    stub = tmp_path / "m.onnx"
+    stub.write_bytes(stub_model([("ids", "int64", ["batch", 128]), ("mask", "int32", ["batch", "seq"]),
+                                 ("scale", "float32", [])]))
+    models = [stub, *sorted((REPO / "examples" / "minilm").glob("*.onnx"))]
+    for path in models:
+        assert read_declarations(path) == from_proto(onnx.load(str(path), load_external_data=False)), path
+    assert [i.name for i in read_declarations(stub)] == ["ids", "mask", "scale"]
+
+
+@pytest.mark.parametrize("blob", [b"", b"<html>404 Not Found</html>\n", b"\0" * 64, "cut"])
+def test_anything_but_a_model_is_unreadable(tmp_path, blob):
+    data = stub_model([("ids", "int64", ["batch", 128])])
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data[: len(data) // 2] if blob == "cut" else blob)
+    with pytest.raises(UnreadableModel, match="not a valid ONNX model"):
+        read_declarations(path)
