@@ -371,6 +371,8 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
                  for name, out in zip(contender_names(outs, single=None), outs)}
     manifest = next(iter(manifests.values()))
     openvino_missing = unavailable() if openvino else "left out (--no-openvino)"
+    if openvino_missing:   # the best peer is then onnxruntime alone: say so where people look
+        print(f"minilm_cpu: OpenVINO is not a contender: {openvino_missing}", file=sys.stderr)
     threads = contender_threads()
     with tempfile.TemporaryDirectory() as tmp:
         calls = mix_calls(REPO / "plans" / f"{manifest['plan']}.yaml", Path(tmp))

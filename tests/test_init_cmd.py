@@ -52,7 +52,8 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
         shutil.copytree(REPO / folder, tmp_path / folder)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "resnet.onnx").write_bytes(stub_model([("pixels", "float32", ["n", 3, 224, 224]),
-                                                                  ("scale", "int64", [1])]))
+                                                                  ("scale", "int64", [1]),
+                                                                  ("attention_mask", "int64", ["n", 8])]))
     monkeypatch.chdir(tmp_path)
     assert main(["init", "resnet"]) == 0
     first = (tmp_path / "plans" / "resnet.yaml").read_text().splitlines()[0]
@@ -64,11 +65,13 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     assert all("TODO" in f["message"] for f in findings)
     text = (tmp_path / "plans" / "resnet.yaml").read_text()
     assert "- name: pixels" in text and "shape: [n, 3, 224, 224]" in text and "n: {min: 1" in text
+    assert "domain: {kind: attention-mask}" in text
 
 
-def test_init_without_a_readable_model_writes_an_example_input(tmp_path, monkeypatch):
+def test_init_without_a_readable_model_writes_an_example_input_and_warns(tmp_path, monkeypatch, capsys):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "resnet.onnx").write_bytes(b"not onnx")
     monkeypatch.chdir(tmp_path)
     assert main(["init", "resnet"]) == 0
     assert "# TODO: the model's graph inputs" in (tmp_path / "plans" / "resnet.yaml").read_text()
+    assert "warning: models/resnet.onnx is not an ONNX model planctl can read" in capsys.readouterr().err

@@ -195,9 +195,11 @@ def test_a_baked_dim_is_refused_naming_the_node(tmp_path: Path):
 
 @pytest.mark.parametrize("damage", ["truncated", "not-onnx"])
 def test_a_model_onnx_cannot_parse_is_a_located_error_not_a_crash(tmp_path: Path, damage):
-    """The symbolic-dims checks read the model before the import does: a truncated or non-ONNX file
-    (its sha256 updated to match) is the importer's error there too, naming the file."""
-    from planctl.errors import LoweringError
+    """A truncated or non-ONNX file (its sha256 updated to match) is refused by apply's legality
+    stage (check's PLN224) at the plan's ``onnx`` line, before TVM reads it; the importer, which
+    reads the model first in the lowering stage, names the file too."""
+    from planctl.errors import LegalityError, LoweringError
+    from planctl.lowering.importer import read_model
 
     repo = _repo(tmp_path)
     model = repo / "models" / "encoder.onnx"
@@ -206,9 +208,14 @@ def test_a_model_onnx_cannot_parse_is_a_located_error_not_a_crash(tmp_path: Path
     text = plan.read_text()
     old = next(line.split()[-1] for line in text.splitlines() if "sha256:" in line)
     plan.write_text(text.replace(old, hashlib.sha256(model.read_bytes()).hexdigest()))
-    with pytest.raises(LoweringError, match="not a valid ONNX model") as raised:
+    with pytest.raises(LegalityError) as raised:
         _apply(repo)
-    assert raised.value.file == str(model)
+    [finding] = [f for f in raised.value.findings if f.rule == "PLN224"]
+    assert finding.pointer == "/spec/workload/model/onnx" and "not a valid ONNX model" in finding.message
+    assert finding.line is not None
+    with pytest.raises(LoweringError, match="not a valid ONNX model") as unread:
+        read_model(model)
+    assert unread.value.file == str(model)
 
 
 def test_a_bucket_that_fails_parity_rolls_back_alone_to_its_verified_baseline(tmp_path: Path, monkeypatch):

@@ -39,5 +39,6 @@ def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once
     low = first["latency"]["baseline"]["p50"] / first["latency"]["candidate"]["p50"]
     assert any(line.endswith(f"verified; its p50 is {min(low, 90):.1f}-{max(low, 90):.1f}x the candidate's "
                              "(report.md, Fallback)") for line in lines), lines
-    named = [line for line in lines if "schedules measured on another device" in line]
-    assert named == ["  schedules measured on another device: 1 task(s) measured on this host, warm caches"]
+    named = [line for line in lines if "schedules another device measured" in line]
+    assert named == ["  schedules another device measured (another host, or this one under other runner settings): "
+                     "1 task(s) measured on this host, warm caches"]

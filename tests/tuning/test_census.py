@@ -26,7 +26,7 @@ def test_each_task_gets_one_source_in_order(kit):
     assert found[2].measured_on == "AMD EPYC (x86_64)" and found[0].measured_on == "this host"
     assert found[5].measured_on == "AMD EPYC (x86_64)"  # committed, measured elsewhere: the device is named
     assert counts(found)["search"] == 1
-    assert render("batch=1", found, None)[1] == "  measured on AMD EPYC (x86_64) (3 tasks)"
+    assert render("batch=1", found, None)[1] == "  measured on AMD EPYC (x86_64) (3 tasks); this host (2 tasks)"
 
 
 def test_this_cpu_under_other_measurement_settings_is_named_as_such(kit):

@@ -170,7 +170,8 @@ def summary(record: dict, out_dir: Path) -> str:
                             if t.get("source") in ("committed", "other-devices")
                             and t.get("measured_on") not in (None, HERE))
         if elsewhere and elsewhere != said_elsewhere:   # once while the buckets agree
-            lines.append("  schedules measured on another device: " + "; ".join(
+            lines.append("  schedules another device measured (another host, or this one under other runner "
+                         "settings): " + "; ".join(
                 f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
         said_elsewhere = elsewhere
     fallback = record.get("fallback") or {}

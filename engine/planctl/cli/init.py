@@ -83,7 +83,8 @@ def workload_io(model: Path) -> str:
     lines = ["    inputs:                  # from the model's graph; domains: the values production sends"]
     dims: list[str] = []
     for name, dtype, shape in graph_inputs:
-        domain = ("{kind: integer-range, min: 0, max: 1}" if dtype in _INT_DTYPES
+        domain = ("{kind: attention-mask}" if dtype in _INT_DTYPES and "mask" in name.lower()
+                  else "{kind: integer-range, min: 0, max: 1}" if dtype in _INT_DTYPES
                   else "{kind: float-range, min: -1.0, max: 1.0}")
         lines += [f"      - name: {name}", f"        dtype: {dtype}",
                   f"        shape: [{', '.join(str(d) for d in shape)}]", f"        domain: {domain}"]
@@ -147,7 +148,11 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
     out = out or Path("plans") / f"{name}.yaml"
     if out.exists() and not force:
         raise PlanctlError(f"{out} exists", hint="pass --force to overwrite it")
-    text = render(name, out, model or f"models/{name}.onnx", target)
+    model = model or f"models/{name}.onnx"
+    text = render(name, out, model, target)
+    if Path(model).is_file() and "# TODO: the model's graph inputs" in text:
+        click.echo(f"warning: {model} is not an ONNX model planctl can read: the plan's inputs are an example "
+                   "to replace (planctl check compares them with the model, PLN224)", err=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}", err=True)

@@ -195,8 +195,10 @@ def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) ->
                         f"export with {dim} dynamic (torch.export dynamic_shapes, then torch.onnx.export(..., "
                         "dynamo=True)); examples/minilm/export.py shows how", spec.name)
     if any(h is not None and isinstance(w, int) and h != w for h, w in zip(have, want)):
-        asked = f"the production shape {dict(shape_env)} asks for {want}" if shape_env else f"the plan declares {want}"
-        return Mismatch(f"input '{spec.name}' has static shape {have} in the model, but {asked}",
+        declared = "[" + ", ".join(str(v) if v is not None else (p or "?") for v, p in graph_input.dims) + "]"
+        asked = (f"the bucket {', '.join(f'{k}={v}' for k, v in shape_env.items())} needs "
+                 f"[{', '.join(str(w) for w in want)}]") if shape_env else f"the plan declares {list(spec.shape)}"
+        return Mismatch(f"input '{spec.name}' has static dims in the model ({declared}), but {asked}",
                         "export the model with dynamic dims (or re-export it for this shape): the exporter "
                         "bakes static dims into Reshape constants, so importing at another shape gives wrong "
                         "results", spec.name)

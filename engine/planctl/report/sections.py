@@ -149,7 +149,7 @@ def latency(record: dict) -> Section | None:
         if not lat:
             return None
         return Section("Latency", paragraphs=_speedup_line(record.get("speedup")), tables=[_latency_table(lat)])
-    paragraphs = [f"{shape_text(b.get('shape_env'))}: " + " ".join(_speedup_line(b.get("speedup")))
+    paragraphs = [f"{shape_text(b.get('shape_env'))}: " + "; ".join(_speedup_line(b.get("speedup")))
                   for b in per_bucket if b.get("speedup")]
     table = _latency_table({})
     table.header.insert(0, "bucket")

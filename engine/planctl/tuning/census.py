@@ -110,7 +110,9 @@ def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_dri
         parts.append(f"{n['default']} {WORDS['default']}")
     lines = [f"{lead} {shape}: {len(sources)} tasks: " + ", ".join(parts)]
     devices = elsewhere(sources)
-    if devices:
+    if devices:   # every served task's measuring device, this host's too, so the counts add up
+        here = sum(1 for s in sources if s.source in ("cache", "committed") and s.measured_on == HERE)
+        devices = {**devices, **({HERE: here} if here else {})}
         lines.append("  measured on " + "; ".join(f"{label} ({count} task{'s' * (count != 1)})"
                                                   for label, count in sorted(devices.items())))
     work = n["search"] + n["re-measure"] + (n["drift"] if allow_drift else 0) + len(again)
