@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -134,7 +133,7 @@ def _fallback_price(builds: list[dict]) -> str:
 
 def summary(record: dict, out_dir: Path) -> str:
     """A few lines: verdict, latencies, speedups, parity, tuning, where things are."""
-    from planctl.tuning.scope import HERE  # light (no TVM), only needed here
+    from planctl.tuning import census  # light (no TVM), only needed here
 
     decision = record.get("decision", {})
     lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
@@ -157,7 +156,7 @@ def summary(record: dict, out_dir: Path) -> str:
         if sp:
             ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
             lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
-    said_elsewhere: Counter = Counter()
+    said_elsewhere: dict = {}
     for build in record.get("builds", []):
         parity = build.get("parity", {})
         tuning = build.get("tuning") or {}
@@ -166,9 +165,9 @@ def summary(record: dict, out_dir: Path) -> str:
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
         if parity.get("note"):
             lines.append(f"    note: {parity['note']}")
-        elsewhere = Counter(t.get("measured_on") for t in tuning.get("tasks") or []
-                            if t.get("source") in ("committed", "other-devices")
-                            and t.get("measured_on") not in (None, HERE))
+        elsewhere = census.elsewhere([census.TaskSource(t.get("name", ""), "", t.get("source") or "search",
+                                                        measured_on=t.get("measured_on"))
+                                      for t in tuning.get("tasks") or []])
         if elsewhere and elsewhere != said_elsewhere:   # once while the buckets agree
             lines.append("  schedules another device measured (another host, or this one under other runner "
                          "settings): " + "; ".join(

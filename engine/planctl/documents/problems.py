@@ -150,9 +150,14 @@ def _bound_hint(etype: str, bound: dict, pointer: str, data, kind: str) -> str:
     """``use a value above 0`` and, when the schema describes the field, what it means."""
     hint = "use a value " + _BOUNDS[etype].format(**{k: _found_number(v) for k, v in bound.items()})
     parts = split(pointer)
-    node = schema.at(kind, data, parts[:-1]) if parts else None
-    prop = (node or {}).get("properties", {}).get(parts[-1], {}) if parts else {}
-    return hint + (f" ({_first_line(prop['description'])})" if prop.get("description") else "")
+    return hint + (_described(kind, data, parts[:-1], parts[-1]) if parts else "")
+
+
+def _described(kind: str, data, parent: list, field: str) -> str:
+    """`` (what the field is)``: the first line of its schema description, or nothing."""
+    node = schema.at(kind, data, parent)
+    prop = (node or {}).get("properties", {}).get(field, {})
+    return f" ({_first_line(prop['description'])})" if prop.get("description") else ""
 
 
 def _found_number(value) -> str:
@@ -192,11 +197,8 @@ def _bad_key(err: dict, pointer: str, index: SourceIndex) -> Issue:
 
 def _missing(pointer: str, field: str, data, index: SourceIndex, kind: str) -> Issue:
     parent = dotted(pointer) or "the document"
-    node = schema.at(kind, data, split(pointer))
-    prop = (node or {}).get("properties", {}).get(field, {})
     hint = f"add `{field}:` under `{parent}`" if pointer else f"add `{field}:` at the top level"
-    if prop.get("description"):
-        hint += f" ({_first_line(prop['description'])})"
+    hint += _described(kind, data, split(pointer), field)
     line, col, end_line, end_col = index.locate(pointer)
     return Issue("PLN102", f"missing required field `{field}` in `{parent}`", line, col,
                  join(pointer, field), hint, end_line, end_col)

@@ -151,22 +151,24 @@ def latency(record: dict) -> Section | None:
         return Section("Latency", paragraphs=_speedup_line(record.get("speedup")), tables=[_latency_table(lat)])
     paragraphs = [f"{shape_text(b.get('shape_env'))}: " + "; ".join(_speedup_line(b.get("speedup")))
                   for b in per_bucket if b.get("speedup")]
-    table = _latency_table({})
-    table.header.insert(0, "bucket")
-    for b in per_bucket:
-        rows = _latency_table({k: v for k, v in b["latency"].items() if v}).rows
-        table.rows += [[shape_text(b.get("shape_env")), *row] for row in rows]
-    return Section("Latency", paragraphs=paragraphs, tables=[table])
+    rows = [[shape_text(b.get("shape_env")), *row] for b in per_bucket
+            for row in _latency_rows({k: v for k, v in b["latency"].items() if v})]
+    return Section("Latency", paragraphs=paragraphs, tables=[Table(["bucket", *LATENCY_HEADER], rows)])
+
+
+LATENCY_HEADER = ["contender", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms",
+                  "p50 / candidate", "p95 / candidate", "p99 / candidate"]
 
 
 def _latency_table(lat: dict) -> Table:
+    return Table(list(LATENCY_HEADER), _latency_rows(lat))
+
+
+def _latency_rows(lat: dict) -> list[list[str]]:
     cand = lat.get("candidate", {})
-    header = ["contender", "n", "p50 ms", "p95 ms", "p99 ms", "mean ms",
-              "p50 / candidate", "p95 / candidate", "p99 / candidate"]
-    rows = [[name, num(s.get("n"), "d"), *(ms(s.get(k)) for k in ("p50", "p95", "p99", "mean")),
+    return [[name, num(s.get("n"), "d"), *(ms(s.get(k)) for k in ("p50", "p95", "p99", "mean")),
              *(_ratio(s.get(k), cand.get(k)) for k in ("p50", "p95", "p99"))]
             for name, s in _ordered(lat)]
-    return Table(header, rows)
 
 
 def _ordered(lat: dict) -> Iterable[tuple[str, dict]]:
