@@ -65,7 +65,17 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     assert all("TODO" in f["message"] for f in findings)
     text = (tmp_path / "plans" / "resnet.yaml").read_text()
     assert "- name: pixels" in text and "shape: [n, 3, 224, 224]" in text and "n: {min: 1" in text
-    assert "domain: {kind: attention-mask}" in text
+    assert "domain: {kind: attention-mask}   # TODO: guessed from the name and dtype" in text
+    assert "n: {min: 1, opt: 1, max: 8, values: [1, 8]}   # TODO: guessed" in text
+
+
+def test_init_warns_when_the_target_document_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "resnet", "--target", "x86-64-avx2"]) == 0
+    assert "warning: targets/x86-64-avx2.yaml does not exist here" in capsys.readouterr().err
+    shutil.copytree(REPO / "targets", tmp_path / "targets")
+    assert main(["init", "resnet", "--force"]) == 0
+    assert "does not exist" not in capsys.readouterr().err
 
 
 def test_init_without_a_readable_model_writes_an_example_input_and_warns(tmp_path, monkeypatch, capsys):

@@ -50,6 +50,15 @@ def _cpuinfo() -> str:
         return ""
 
 
+def _first_cpu_fields(cpuinfo: str | None) -> dict[str, str]:
+    """The first processor's ``name: value`` lines of /proc/cpuinfo (or ``cpuinfo``), names lowercased."""
+    fields: dict[str, str] = {}
+    for line in (_cpuinfo() if cpuinfo is None else cpuinfo).split("\n\n")[0].splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip().lower(), value.strip())
+    return fields
+
+
 def cpu(cpuinfo: str | None = None) -> dict:
     """``{"model", "machine", "flags"}`` of this CPU (all flags, sorted); ``cpuinfo`` is the text of
     /proc/cpuinfo to parse instead of this host's (tests). The override file wins when set."""
@@ -58,13 +67,21 @@ def cpu(cpuinfo: str | None = None) -> dict:
         given = override["cpu"]
         return {"model": str(given.get("model", "unknown")), "machine": str(given.get("machine", "x86_64")),
                 "flags": sorted(str(f) for f in given.get("flags", []))}
-    fields: dict[str, str] = {}
-    for line in (_cpuinfo() if cpuinfo is None else cpuinfo).split("\n\n")[0].splitlines():
-        name, _, value = line.partition(":")
-        fields.setdefault(name.strip().lower(), value.strip())
+    fields = _first_cpu_fields(cpuinfo)
     model = fields.get("model name") or fields.get("cpu model") or platform.processor() or "unknown"
     flags = fields.get("flags") or fields.get("features") or ""
     return {"model": model, "machine": platform.machine(), "flags": sorted(set(flags.split()))}
+
+
+def cpu_identity(cpuinfo: str | None = None) -> dict:
+    """``{"vendor", "family", "model", "stepping", "mhz", "cache"}`` of /proc/cpuinfo's first CPU (the
+    fields present): what tells CPU generations apart when a VM names them all alike (AMD family 25
+    model 1 is a Zen 3 EPYC, family 26 a Zen 5; "AMD EPYC" either way). Provenance for figures only:
+    no record's device id depends on it."""
+    fields = _first_cpu_fields(cpuinfo)
+    names = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "stepping": "stepping",
+             "cpu mhz": "mhz", "cache size": "cache"}
+    return {ours: fields[theirs] for theirs, ours in names.items() if fields.get(theirs)}
 
 
 def cpu_fingerprint(cpuinfo: str | None = None) -> dict:
@@ -126,12 +143,23 @@ def physical_cores(sysfs: str = SYSFS_CPU) -> int:
     return max(1, len(cores))
 
 
+# The widest vector extension names a CPU class: VMs often hide the CPU's generation behind one model
+# name ("AMD EPYC" for a Zen 3 and a Zen 5 host), and the extension is what decides which code runs fast.
+VECTOR_CLASSES = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sve", "SVE"), ("asimd", "NEON"))
+
+
+def vector_class(isa: list[str]) -> str | None:
+    """``AVX-512``, ``AVX2``, ``AVX``, ``SVE`` or ``NEON``: the widest vector extension in ``isa``."""
+    return next((name for flag, name in VECTOR_CLASSES if flag in isa), None)
+
+
 def describe(device: dict) -> str:
-    """A device fingerprint in a few words: ``AMD EPYC (x86_64)``, ``NVIDIA H200 (compute 9.0)``,
+    """A device fingerprint in a few words: ``AMD EPYC (x86_64, AVX2)``, ``NVIDIA H200 (compute 9.0)``,
     ``RPC device key rk3399``."""
     if device.get("kind") == "rpc":
         return f"RPC device key {device.get('device_key')}"
     if device.get("kind") == "cpu":
-        return f"{device.get('model', 'unknown CPU')} ({device.get('machine', '?')})"
+        vector = vector_class(device.get("isa", []))
+        return f"{device.get('model', 'unknown CPU')} ({device.get('machine', '?')}{f', {vector}' if vector else ''})"
     compute = f", compute {device['compute']}" if device.get("compute") else ""
     return f"{device.get('model', 'unknown GPU')} ({device.get('kind', '?')}{compute})"

@@ -122,6 +122,14 @@ def export(out: Path, batch: int, seq: int, static: bool = False) -> str:
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when it is under it (what the messages print)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("minilm.onnx"))
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--static", action="store_true", help="fix batch and seq at the example shape")
     parser.add_argument("--force", action="store_true", help="re-export even if the file exists")
     args = parser.parse_args(argv)
+    args.out = _relative(args.out)
     if args.out.exists() and not args.force:
         print(f"{args.out} exists (sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()})")
         return 0

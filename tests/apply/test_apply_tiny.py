@@ -119,6 +119,18 @@ def test_missing_model_file(tiny_repo: Path, capsys):
     assert "tiny.yaml" in err and "does not exist" in err and _no_output(tiny_repo)
 
 
+def test_a_model_symlinked_out_of_the_repository_is_refused_at_its_line(tiny_repo: Path, capsys):
+    model = tiny_repo / "models" / "tiny.onnx"
+    outside = tiny_repo.parent / f"{tiny_repo.name}-outside.onnx"
+    model.replace(outside)
+    model.symlink_to(outside)
+    line = (tiny_repo / "plans" / "tiny.yaml").read_text().splitlines().index("      onnx: models/tiny.onnx") + 1
+    assert apply(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert f"tiny.yaml:{line}:" in err and "outside the repository root" in err and "a symlink leads to" in err
+    assert _no_output(tiny_repo)
+
+
 def test_wrong_sha256(tiny_repo: Path, capsys):
     plan = tiny_repo / "plans" / "tiny.yaml"
     text = plan.read_text()
@@ -221,3 +233,9 @@ def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_rep
 
     assert main([*tune, "--output", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["log"] == str(log)
+
+    # a pattern that names no task is refused before any bucket is searched, with the task names
+    assert main([*tune, "--refine", "*", "--refine", "fused_matmull*"]) == 2
+    said = capsys.readouterr()
+    assert "--refine 'fused_matmull*' matched no task of any bucket" in said.err and "tasks here:" in said.err
+    assert "refined" not in said.out and "searched again" not in said.err

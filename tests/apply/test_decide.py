@@ -90,3 +90,10 @@ def test_a_failing_bucket_rolls_back_alone_and_the_run_is_partial():
     assert overall([{**b, "verdict": "reject"} for b in buckets])[0] == "reject"
     assert overall([buckets[1], {**buckets[0], "verdict": "inconclusive"}])[0] == "rollback"
     assert overall([buckets[1]]) == ("rollback", ["parity violated"])   # one bucket: its own verdict
+
+
+def test_a_speedup_without_interval_says_why_and_promotes_on_its_value():
+    once = {"value": 80.0, "ci_low": None, "ci_high": None, "ci_omitted": "the baseline ran 1 time"}
+    d = decide(PARITY, once, envelope(), fallback=OK)
+    assert d["verdict"] == "promote"
+    assert "p50 speedup 80.00x vs gate 1.50x (met; no interval: the baseline ran 1 time)" in d["reasons"]

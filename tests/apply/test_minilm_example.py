@@ -51,7 +51,7 @@ def test_on_another_cpu_the_committed_records_serve_every_task_of_every_bucket_a
         census = tuning["census"]   # every task of every bucket has a committed record (no max_tasks)
         assert census["search"] == 0 and census["default"] == 0
         assert census["committed"] == len(tuning["tasks"]) > 4   # from the committed file, measured elsewhere
-        assert {t["measured_on"].split(",")[0] for t in tuning["tasks"]} == {"AMD EPYC (x86_64)"}
+        assert {t["measured_on"].split(" (")[0] for t in tuning["tasks"]} == {"AMD EPYC"}   # the CPU that tuned them
         assert tuning["scheduled_funcs"] >= census["committed"]
 
 

@@ -35,6 +35,20 @@ def test_identical_constant_samples_give_a_point_interval():
     assert bootstrap_ratio_ci([2.0] * 5, [1.0] * 5, "p99", n_boot=50) == (2.0, 2.0)
 
 
+def test_the_gate_gives_no_interval_for_a_baseline_that_ran_once():
+    from planctl.measure.compare import gate_speedup
+
+    def latency(baseline: list[float]) -> dict:
+        sides = {"baseline": baseline, "candidate": list(CAND)}
+        return {name: {**LatencyStats.from_samples(s).to_dict(), "samples_ms": s} for name, s in sides.items()}
+
+    once = gate_speedup(latency([86271.4]), "p50", 1.5)
+    assert once["ci_low"] is None and once["ci_high"] is None and once["ci_omitted"] == "the baseline ran 1 time"
+    assert once["value"] == pytest.approx(86271.4 / np.median(CAND))
+    enough = gate_speedup(latency(list(BASE)), "p50", 1.5)
+    assert enough["ci_omitted"] is None and enough["ci_low"] <= enough["value"] <= enough["ci_high"]
+
+
 @pytest.mark.parametrize("kwargs", [{"baseline_samples": []}, {"n_boot": 0}, {"confidence": 1.0}])
 def test_invalid_bootstrap_arguments(kwargs):
     args = {"baseline_samples": BASE, "candidate_samples": CAND, "statistic": "p50"} | kwargs

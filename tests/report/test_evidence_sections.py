@@ -56,6 +56,35 @@ def test_markdown_renders_quality_bisection_roofline_and_planned_bytes(evidence_
     assert "planned activation memory (StaticPlanBlockMemory): 6.75 MiB (7,077,888 bytes" in md
 
 
+def test_quality_says_the_shared_reference_once_and_a_failure_with_its_reason(evidence_record):
+    passed = evidence_record["quality"][0]
+    failed = {**passed, "shape_env": {"batch": 8}, "value": 0.98, "passed": False,
+              "reason": "cosine-similarity on examples/minilm/sentences.jsonl: 0.98 < threshold 0.999"}
+    evidence_record["quality"] = [passed, {**passed, "shape_env": {"batch": 4}}, failed]
+    md = render_markdown(evidence_record)
+    quality = md[md.index("## Quality"):md.index("## Bisection")]
+    assert quality.count("- baseline: onnxruntime fp32 reference") == 1
+    assert "- batch=8: cosine-similarity on examples/minilm/sentences.jsonl: 0.98 < threshold 0.999" in quality
+    assert "0.99999994 >= threshold" not in quality   # a pass is its table row
+    assert "- batch=4: baseline build on its first 2 example(s)" in quality
+
+
+def test_traffic_points_that_padding_makes_slow_are_called_out(evidence_record):
+    def point(batch: int, seq: int, share: float, bucket: str, ours: float, theirs: float) -> dict:
+        return {"shape_env": {"batch": batch, "seq": seq}, "share": share, "bucket": bucket,
+                "planctl": {"p50": ours}, "onnxruntime": {"p50": theirs}}
+
+    evidence_record["traffic"] = {
+        "method": "m", "ratio_vs_onnxruntime": 2.15, "contenders": {},
+        "points": [point(8, 16, 0.30, "batch-8_seq-16", 30.3, 24.8), point(1, 128, 0.012, "batch-8_seq-128", 252.1, 26.8),
+                   point(8, 32, 0.028, "batch-8_seq-128", 252.1, 47.5)]}
+    md = render_markdown(evidence_record)
+    assert "| batch=8, seq=16 | 30.0% | batch-8_seq-16 | 30.30 | 24.80 | 1.22 |" in md
+    assert "| batch=1, seq=128 | 1.2% | batch-8_seq-128 | 252.10 | 26.80 | 9.41 (padding) |" in md
+    assert ("2 call shape(s), 4.0% of the traffic, run at least 2x onnxruntime's time because their bucket pads "
+            "them (worst: batch=1, seq=128 on batch-8_seq-128, 9.4x; batch=8, seq=32 on batch-8_seq-128, 5.3x)") in md
+
+
 def test_html_embeds_a_roofline_plot_beside_the_latency_plot(evidence_record):
     page = render_html(evidence_record)
     plots = re.findall(r'<img alt="([a-z ]+) plot" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)

@@ -129,5 +129,5 @@ def test_format_1_record_lines_load_with_the_device_as_provenance(store, kit, tm
     out = tmp_path / "new.jsonl"
     files.export_jsonl(store, out, store.records())
     exported = json.loads(out.read_text())
-    assert exported["format"] == 2 and exported["device"]["label"] == "AMD EPYC (x86_64)"
+    assert exported["format"] == 2 and exported["device"]["label"] == "AMD EPYC (x86_64, AVX2)"
     assert "device" not in exported["key"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planctl.host import cpu_fingerprint
+from planctl.host import cpu_fingerprint, cpu_identity, describe
 from planctl.rules.config import load_config
 from planctl.tuning.budget import effective_budget
 from planctl.tuning.scope import resolve
@@ -26,6 +26,18 @@ def test_cpu_fingerprint_keeps_model_and_isa_flags_only():
     assert fp["isa"] == ["avx", "avx2", "avx512f", "f16c", "fma", "sse", "sse2", "sse4_1", "sse4_2", "ssse3"]
 
 
+def test_a_cpu_is_described_by_its_widest_vector_extension_and_identified_by_family_and_model():
+    """VMs name a Zen 3 and a Zen 5 host "AMD EPYC" alike: the label adds the vector class (what
+    decides which target's code is fast); the bench's figures add family and model."""
+    fp = cpu_fingerprint(CPUINFO)
+    assert describe(fp) == "AMD EPYC 7B13 (x86_64, AVX-512)"
+    assert describe({**fp, "isa": ["avx", "avx2", "fma"]}) == "AMD EPYC 7B13 (x86_64, AVX2)"
+    assert describe({**fp, "isa": ["sse", "sse2"]}) == "AMD EPYC 7B13 (x86_64)"
+    identity = cpu_identity("vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+                            "stepping\t: 1\ncpu MHz\t\t: 2445.422\n\nprocessor\t: 1\ncpu family\t: 99\n")
+    assert identity == {"vendor": "AuthenticAMD", "family": "25", "model": "1", "stepping": "1", "mhz": "2445.422"}
+
+
 def test_the_validity_key_is_target_and_versions_only(kit):
     base = kit.make_key()
     others = [kit.make_key(target={**kit.TARGET, "mcpu": "znver3"}),
@@ -39,7 +51,7 @@ def test_device_and_measurement_are_provenance(kit):
     base = kit.make_device()
     assert kit.make_device(device={**kit.DEVICE, "model": "Intel Xeon"}).device_id != base.device_id
     assert kit.make_device(measurement={**kit.MEASUREMENT, "number": 10}).device_id != base.device_id
-    assert base.label == "Test CPU (x86_64)"
+    assert base.label == "Test CPU (x86_64, AVX2)"
 
 
 def test_cold_caches_are_part_of_the_measuring_device_and_warm_ids_stay_as_they_were(kit):
@@ -52,7 +64,7 @@ def test_cold_caches_are_part_of_the_measuring_device_and_warm_ids_stay_as_they_
     cold = measurement_settings({"kind": "local", "caches": "cold"})
     assert cold == {**kit.MEASUREMENT, "number": 1, "repeat": COLD_REPEAT, "min_repeat_ms": 0, "cache_flush": True}
     assert kit.make_device(measurement=cold).device_id != kit.make_device(measurement=warm).device_id
-    assert kit.make_device(measurement=cold).label == "Test CPU (x86_64), cold caches"
+    assert kit.make_device(measurement=cold).label == "Test CPU (x86_64, AVX2), cold caches"
 
 
 def test_the_runner_flushes_the_cpu_caches_only_for_cold_measurement():

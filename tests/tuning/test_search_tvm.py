@@ -122,7 +122,7 @@ def test_other_devices_records_serve_or_are_remeasured_as_the_target_says(fused,
     served = open_cache(tmp_path / "cache").tune(fused, target, budget, seed=0, plan=("tiny", "abc"),
                                                   allow_drift=False)
     assert served.trials_spent == 0 and served.census["other-devices"] == 1
-    assert served.tasks[0].measured_on == "Intel Xeon (elsewhere) (x86_64)"
+    assert served.tasks[0].measured_on == "Intel Xeon (elsewhere) (x86_64, AVX-512)"
 
     heard = []
     remeasure = open_cache(tmp_path / "cache", policy="re-measure")
@@ -157,7 +157,8 @@ def test_refine_searches_a_served_task_again_and_keeps_the_faster_record(fused, 
     assert again.tasks[0].best_ms <= cold.tasks[0].best_ms   # the old record still counts
     # what the refine bought: the serving record's time before the search, beside best_ms after it
     assert again.tasks[0].best_ms_before == pytest.approx(cold.tasks[0].best_ms)
-    assert unmatched.tasks[0].best_ms_before is None
+    assert again.tasks[0].best_new_ms is not None and again.tasks[0].best_new_ms >= again.tasks[0].best_ms
+    assert unmatched.tasks[0].best_ms_before is None and unmatched.tasks[0].best_new_ms is None
 
 
 def test_refined_task_line_says_before_after_and_the_gain():
@@ -166,6 +167,7 @@ def test_refined_task_line_says_before_after_and_the_gain():
     assert _refined_text(5.798, 2.669) == "5.798 -> 2.669 ms (2.17x faster)"
     assert _refined_text(0.119, 0.117) == "0.119 -> 0.117 ms (1.7% faster)"
     assert _refined_text(1.216, 1.216) == "no faster record (best stays 1.216 ms)"
+    assert _refined_text(1.216, 1.216, 1.5) == "no faster record (best stays 1.216 ms; the best new candidate took 1.5 ms)"
     assert _refined_text(0.003662, 0.003662) == "no faster record (best stays 0.003662 ms)"   # not 0.004
     assert _refined_text(None, 1.0) == "no timed record to compare"
 
@@ -180,15 +182,12 @@ def test_refine_patterns_name_a_bucket_or_every_bucket():
 
 
 def test_a_refine_pattern_that_names_no_task_is_reported():
-    from types import SimpleNamespace as NS
-
     from planctl.tuning.search import unmatched_refine
 
-    shapes = [NS(tag="batch-8_seq-16"), NS(tag="batch-8_seq-128")]
-    reports = [NS(tasks=[NS(name="layer_norm1"), NS(name="fused_matmul_add3")]), NS(tasks=[NS(name="softmax")])]
+    tasks = {"batch-8_seq-16": ["layer_norm1", "fused_matmul_add3"], "batch-8_seq-128": ["softmax"]}
     patterns = ("layer_norm*", "batch-8_seq-128:layer_norm*", "batch-*_seq-128:softmax", "fused_matmul_add3_prepacked",
                 "typo*")
-    assert unmatched_refine(patterns, shapes, reports) == ["batch-8_seq-128:layer_norm*", "typo*"]
+    assert unmatched_refine(patterns, tasks) == ["batch-8_seq-128:layer_norm*", "typo*"]
 
 
 def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp_path: Path):

@@ -82,9 +82,10 @@ def _verdict(violated: bool, speedup: dict | None, gate, reasons: list[str]) -> 
         return "rollback"
     value, low = speedup["value"], speedup.get("ci_low")
     met = value >= gate.min_speedup
+    interval = (f"95% CI {low:.2f}-{speedup.get('ci_high'):.2f}" if low is not None
+                else f"no interval: {speedup['ci_omitted']}" if speedup.get("ci_omitted") else None)
     reasons.append(f"{gate.statistic} speedup {value:.2f}x vs gate {gate.min_speedup:.2f}x "
-                   f"({'met' if met else 'not met'}; 95% CI {low:.2f}-{speedup.get('ci_high'):.2f})"
-                   if low is not None else f"{gate.statistic} speedup {value:.2f}x vs gate {gate.min_speedup:.2f}x")
+                   f"({'met' if met else 'not met'}{f'; {interval}' if interval else ''})")
     if violated or not met:
         return "rollback"
     if low is not None and low < gate.min_speedup:

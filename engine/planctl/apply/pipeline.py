@@ -77,7 +77,6 @@ class TuneResult:
 
     buckets: dict[str, dict[str, Any]]
     records_file: Path | None = None
-    unmatched_refine: list[str] = dataclasses.field(default_factory=list)  # --refine globs no task matched
 
 
 def run_tune(options: ApplyOptions, progress: Progress | None = None, write_records: bool = False) -> TuneResult:
@@ -91,7 +90,6 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
 
     from planctl.documents.references import records_path
     from planctl.errors import TuningError
-    from planctl.tuning.search import unmatched_refine
 
     ctx, _ = documents.run(options, progress)
     legality.run(ctx)
@@ -103,7 +101,6 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
             raise TuningError(f"{ctx.plan_name} has no enabled autotuning technique: nothing to tune")
         buckets = {work.tag: tuning.served_summary(ctx, work, report)
                    for work, report in zip(ctx.shapes, tuned.shapes)}
-        unmatched = unmatched_refine(options.refine, ctx.shapes, tuned.shapes)
         target_file = None
         if write_records:
             folder_or_file = records_path(ctx.plan, options.root)
@@ -113,7 +110,7 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
             target_file = (folder_or_file / f"{options.target_name}.jsonl" if folder_or_file.suffix != ".jsonl"
                            else folder_or_file)
             tuning.write_serving_records(ctx, target_file)
-    return TuneResult(buckets=buckets, records_file=target_file, unmatched_refine=unmatched)
+    return TuneResult(buckets=buckets, records_file=target_file)
 
 
 @contextlib.contextmanager

@@ -162,7 +162,8 @@ def summary(record: dict, out_dir: Path) -> str:
         tuning = build.get("tuning") or {}
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
                      f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
-                     f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled")
+                     f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled"
+                     + _default_schedule_note(tuning.get("unscheduled_funcs") or []))
         if parity.get("note"):
             lines.append(f"    note: {parity['note']}")
         elsewhere = census.elsewhere([census.TaskSource(t.get("name", ""), "", t.get("source") or "search",
@@ -185,3 +186,8 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  note: {note}")
     lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
     return "\n".join(lines)
+
+
+def _default_schedule_note(names: list[str]) -> str:
+    """`` (take1, te_gather_nd1 on TVM's default schedule)``: which kernels the count leaves out."""
+    return f" ({', '.join(names)} on TVM's default schedule)" if names else ""

@@ -87,11 +87,12 @@ def workload_io(model: Path) -> str:
                   else "{kind: integer-range, min: 0, max: 1}" if dtype in _INT_DTYPES
                   else "{kind: float-range, min: -1.0, max: 1.0}")
         lines += [f"      - name: {name}", f"        dtype: {dtype}",
-                  f"        shape: [{', '.join(str(d) for d in shape)}]", f"        domain: {domain}"]
+                  f"        shape: [{', '.join(str(d) for d in shape)}]",
+                  f"        domain: {domain}   # TODO: guessed from the name and dtype"]
         dims += [d for d in shape if isinstance(d, str) and d not in dims]
     if dims:
         lines.append("    production_shapes:       # each symbolic dim: the range and values production sends")
-        lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}" for dim in dims]
+        lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}   # TODO: guessed" for dim in dims]
     return "\n".join(lines) + "\n"
 
 
@@ -156,3 +157,7 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}", err=True)
+    if not (Path("targets") / f"{target}.yaml").is_file():
+        click.echo(f"warning: targets/{target}.yaml does not exist here: the plan's target must be a Target "
+                   "document under targets/ (`planctl targets` lists this repository's; planctl's own repository "
+                   "has x86-64-avx2 and x86-64-avx512 to copy)", err=True)

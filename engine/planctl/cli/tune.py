@@ -42,7 +42,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
         result = run_tune(options, progress=_progress(verbose, options.command), write_records=write_records)
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
             "records_file": str(result.records_file) if result.records_file else None,
-            "unmatched_refine": result.unmatched_refine, "log": str(log)}
+            "log": str(log)}
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
@@ -54,25 +54,24 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             if b.get("refined"):
                 click.echo(f"  refined, each kernel alone as this target's runner times it, on {b['timed_as']}:")
             for task in b.get("refined", []):
-                click.echo(f"  refined {task['name']}: {_refined_text(task['before_ms'], task['after_ms'])}"
+                click.echo(f"  refined {task['name']}: "
+                           f"{_refined_text(task['before_ms'], task['after_ms'], task.get('best_new_ms'))}"
                            + (f" (the old record, measured on {task['before_measured_on']}, re-measured here "
                               "first)" if task.get("before_measured_on") else ""))
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
-    for pattern in result.unmatched_refine:
-        click.echo(f"warning: --refine '{pattern}' matched no task of any bucket (task names are as listed "
-                   "by `planctl plan` and report.md's CPU kernels; a bucket prefix is its tag, e.g. "
-                   "batch-8_seq-16:)", err=True)
 
 
-def _refined_text(before_ms: float | None, after_ms: float | None) -> str:
+def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: float | None = None) -> str:
     """Best record before -> after a ``--refine`` search (the kernel alone, as this target's runner
-    times it: a record another device measured is re-measured here first)."""
+    times it: a record another device measured is re-measured here first); when nothing faster was
+    found, the best new candidate's time (how far the search got)."""
     if before_ms is None or after_ms is None:
         return "no timed record to compare"
     if after_ms >= before_ms:
-        return f"no faster record (best stays {_ms(before_ms)} ms)"
+        tried = f"; the best new candidate took {_ms(best_new_ms)} ms" if best_new_ms is not None else ""
+        return f"no faster record (best stays {_ms(before_ms)} ms{tried})"
     gain = before_ms / after_ms
     how_much = f"{gain:.2f}x" if gain >= 1.1 else f"{(gain - 1) * 100:.1f}%"
     return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster)"

@@ -91,7 +91,8 @@ def prepack_passes(techniques) -> list:
 
 
 def apply_database(mod, target, database, instruments: Sequence = ()):
-    """Swap in the database's best schedule for each PrimFunc; returns (mod, scheduled, total)."""
+    """Swap in the database's best schedule for each PrimFunc; returns (mod, scheduled, total)
+    (scheduled: the kernels marked ``tirx.is_scheduled``, by a record or written by hand)."""
     import tvm
     from tvm import relax, tirx
 
@@ -101,8 +102,15 @@ def apply_database(mod, target, database, instruments: Sequence = ()):
     with target, database, tvm.transform.PassContext(opt_level=3, instruments=list(instruments)):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
     funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]
-    scheduled = sum(1 for f in funcs if f.attrs is not None and "tirx.is_scheduled" in f.attrs)
-    return mod, scheduled, len(funcs)
+    return mod, len(funcs) - len(unscheduled(mod)), len(funcs)
+
+
+def unscheduled(mod) -> list[str]:
+    """The names of ``mod``'s PrimFuncs without ``tirx.is_scheduled`` (TVM's default schedule), sorted."""
+    from tvm import tirx
+
+    return sorted(gv.name_hint for gv, f in mod.functions.items()
+                  if isinstance(f, tirx.PrimFunc) and (f.attrs is None or "tirx.is_scheduled" not in f.attrs))
 
 
 def _run_beside_blockless_kernels(mod, passes):

@@ -50,16 +50,30 @@ def bootstrap_ratio_ci(baseline_samples: Sequence[float], candidate_samples: Seq
     return float(low), float(high)
 
 
+# Fewer samples than this on either side and the bootstrap has next to nothing to resample: from one
+# baseline call (a slow untuned build at a large bucket) every resample is that call, and the
+# "interval" shows only the candidate's spread.
+MIN_BOOTSTRAP_SAMPLES = 5
+
+
 def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
     """The performance gate's evidence from ``latency`` (contender -> ``LatencyStats.to_dict()``
     with ``baseline``, ``candidate``, ``onnxruntime``): ``{statistic, gate, value, ci_low, ci_high,
-    vs_onnxruntime}``; ``value`` = baseline / candidate on ``statistic``, the interval is
-    :func:`bootstrap_ratio_ci` (95%), ``vs_onnxruntime`` = onnxruntime / candidate (None when
-    onnxruntime was not measured: on an RPC farm only TVM builds run)."""
+    ci_omitted, vs_onnxruntime}``; ``value`` = baseline / candidate on ``statistic``, the interval is
+    :func:`bootstrap_ratio_ci` (95%), omitted (``ci_omitted`` says why) when either side has fewer
+    than :data:`MIN_BOOTSTRAP_SAMPLES` samples; ``vs_onnxruntime`` = onnxruntime / candidate (None
+    when onnxruntime was not measured: on an RPC farm only TVM builds run)."""
     base, cand, ort = latency["baseline"], latency["candidate"], latency.get("onnxruntime")
-    low, high = bootstrap_ratio_ci(base["samples_ms"], cand["samples_ms"], statistic)
+    counts = {name: len(latency[name]["samples_ms"]) for name in ("baseline", "candidate")}
+    low = high = omitted = None
+    if min(counts.values()) >= MIN_BOOTSTRAP_SAMPLES:
+        low, high = bootstrap_ratio_ci(base["samples_ms"], cand["samples_ms"], statistic)
+    else:
+        omitted = ", ".join(f"the {name} ran {n} time{'s' if n != 1 else ''}"
+                            for name, n in counts.items() if n < MIN_BOOTSTRAP_SAMPLES)
     return {"statistic": statistic, "gate": gate, "value": base[statistic] / cand[statistic],
-            "ci_low": low, "ci_high": high, "vs_onnxruntime": ort[statistic] / cand[statistic] if ort else None}
+            "ci_low": low, "ci_high": high, "ci_omitted": omitted,
+            "vs_onnxruntime": ort[statistic] / cand[statistic] if ort else None}
 
 
 NOISY_CV = 0.2   # stdev / mean above which a latency distribution is called noisy

@@ -187,6 +187,8 @@ class TuningTask(Evidence):
     before_measured_on: Optional[str] = Field(None, description="--refine: the device that measured the record "
                                                                 "re-measured here for best_ms_before (None: it "
                                                                 "was measured here)")
+    best_new_ms: Optional[float] = Field(None, description="--refine: the best of the candidates this search "
+                                                            "measured (ms), faster than best_ms_before or not")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")
@@ -209,8 +211,10 @@ class Tuning(Evidence):
     timed_out: bool
     stopped_by: Optional[str] = Field(description="trials | tasks | wall-clock | killed (None: nothing searched)")
     imported_records: int
-    scheduled_funcs: int
+    scheduled_funcs: int = Field(description="kernels with a schedule: from a tuning record, or written by hand")
     total_funcs: int
+    unscheduled_funcs: list[str] = Field(default_factory=list, description="the kernels left on TVM's default "
+                                         "schedule (the gathers, tasks without a valid record)")
     budget: Budget
     key: dict[str, Any] = Field(description="the validity key: target dict and TVM versions "
                                             "(planctl.tuning.keys.CacheKey.to_dict)")
@@ -423,6 +427,8 @@ class Speedup(Evidence):
     value: float = Field(description="baseline / candidate on the statistic")
     ci_low: Optional[float] = Field(description="95% percentile bootstrap (planctl.measure.compare)")
     ci_high: Optional[float]
+    ci_omitted: Optional[str] = Field(None, description="why there is no interval: a side with fewer than "
+                                      "planctl.measure.compare.MIN_BOOTSTRAP_SAMPLES samples")
     vs_onnxruntime: Optional[float] = Field(description="onnxruntime / candidate on the statistic")
 
 

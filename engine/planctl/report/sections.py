@@ -90,15 +90,31 @@ def traffic(record: dict) -> Section | None:
     header = ["contender", "expected ms", "p50 ms", "p99 ms", "items/s"]
     rows = [[name, ms(c.get("expected_ms")), ms(c.get("p50_ms")), ms(c.get("p99_ms")),
              num(c.get("throughput_per_s"), ".1f")] for name, c in (mix.get("contenders") or {}).items()]
-    points = [[", ".join(f"{k}={v}" for k, v in p.get("shape_env", {}).items()), f"{p.get('share', 0):.1%}",
-               str(p.get("bucket") or DASH), ms((p.get("planctl") or {}).get("p50")),
-               ms((p.get("onnxruntime") or {}).get("p50"))] for p in mix.get("points") or []]
+    points, padded = [], []
+    for p in mix.get("points") or []:
+        shape = ", ".join(f"{k}={v}" for k, v in p.get("shape_env", {}).items())
+        ours, theirs = (p.get("planctl") or {}).get("p50"), (p.get("onnxruntime") or {}).get("p50")
+        ratio = ours / theirs if _num(ours) and _num(theirs) and theirs > 0 else None
+        points.append([shape, f"{p.get('share', 0):.1%}", str(p.get("bucket") or DASH), ms(ours), ms(theirs),
+                       f"{ratio:.2f}" + (" (padding)" if ratio >= PADDING_FLAG else "") if ratio else DASH])
+        if ratio and ratio >= PADDING_FLAG:
+            padded.append((shape, p.get("share", 0), ratio, p.get("bucket")))
     lines = [str(mix.get("method"))]
     if _num(mix.get("ratio_vs_onnxruntime")):
         lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f}")
+    if padded:
+        lines.append(f"{len(padded)} call shape(s), {sum(share for _, share, _, _ in padded):.1%} of the traffic, run "
+                     f"at least {PADDING_FLAG:g}x onnxruntime's time because their bucket pads them (worst: "
+                     + "; ".join(f"{shape} on {bucket}, {ratio:.1f}x" for shape, _, ratio, bucket in
+                                 sorted(padded, key=lambda x: -x[2])[:3])
+                     + "): a bucket nearer their shape (production_shapes' values, or buckets.max) would serve them")
     return Section("Traffic mix", paragraphs=lines,
                    tables=[Table(header, rows), Table(["call shape", "share", "bucket", "planctl p50 ms",
-                                                       "onnxruntime p50 ms (unpadded)"], points)])
+                                                       "onnxruntime p50 ms (unpadded)", "planctl / onnxruntime"],
+                                                      points)])
+
+
+PADDING_FLAG = 2.0   # a traffic point this many times slower than onnxruntime unpadded is called out
 
 
 def failures(record: dict) -> Section | None:
@@ -186,6 +202,8 @@ def _speedup_line(sp: dict | None) -> list[str]:
     line = f"Speedup ({sp.get('statistic', '?')}, baseline / candidate): {sp['value']:.2f}×"
     if _num(sp.get("ci_low")) and _num(sp.get("ci_high")):
         line += f" ({sp.get('confidence', 0.95):.0%} bootstrap CI {sp['ci_low']:.2f}–{sp['ci_high']:.2f})"
+    elif sp.get("ci_omitted"):
+        line += f" (no interval: {sp['ci_omitted']})"
     if _num(sp.get("gate")):
         line += f"; gate ≥ {sp['gate']:g}×: {'met' if sp['value'] >= sp['gate'] else 'not met'}"
     lines = [line]
@@ -399,7 +417,8 @@ def quality(record: dict) -> Section | None:
         rows.append([shape, str(q.get("metric")), str(q.get("dataset")), num(q.get("examples"), "d"),
                      num(q.get("value"), ".8g"), num(q.get("worst"), ".8g"), num(base.get("value"), ".8g"),
                      f"{goal.get('type')} {num(goal.get('value'), '.10g')}", "pass" if q.get("passed") else "FAIL"])
-        bullets.append(f"{shape}: {q.get('reason')}")
+        if not q.get("passed"):   # a pass reads in its row; a failure's reason says what broke
+            bullets.append(f"{shape}: {q.get('reason')}")
         ref = q.get("reference") or {}
         if ref:
             bullets.append(f"reference: {ref.get('model')} run by {ref.get('runtime')} ("
@@ -409,9 +428,10 @@ def quality(record: dict) -> Section | None:
             bullets.append(f"baseline: {base['source']}")
         check = base.get("baseline_build")
         if check:
-            bullets.append(f"baseline build on its first {check.get('examples')} example(s): "
+            bullets.append(f"{shape}: baseline build on its first {check.get('examples')} example(s): "
                            f"{q.get('metric')} {num(check.get('value'), '.8g')}")
-    return Section("Quality", tables=[Table(header, rows)], bullets=bullets)
+    # every bucket has the same reference and baseline source: say each once
+    return Section("Quality", tables=[Table(header, rows)], bullets=list(dict.fromkeys(bullets)))
 
 
 def quantization(record: dict) -> Section | None:

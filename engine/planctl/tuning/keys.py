@@ -67,7 +67,7 @@ class Device:
 
     @property
     def label(self) -> str:
-        """``AMD EPYC (x86_64)``, or ``AMD EPYC (x86_64), cold caches``: what "measured on ..." says."""
+        """``AMD EPYC (x86_64, AVX2)``, or ``AMD EPYC (x86_64, AVX2), cold caches``: what "measured on ..." says."""
         cold = ", cold caches" if self.measurement.get("cache_flush") else ""
         return describe(self.device) + cold
 

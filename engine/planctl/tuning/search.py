@@ -48,6 +48,7 @@ class TaskReport:
     best_ms: float | None = None
     best_ms_before: float | None = None  # --refine: the serving record's time before this search, timed here
     before_measured_on: str | None = None  # --refine: who measured that record, when it was re-measured here first
+    best_new_ms: float | None = None     # --refine: the best of the candidates this search measured, kept or not
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -72,6 +73,7 @@ class TuningReport:
     imported_records: int = 0
     scheduled_funcs: int = 0
     total_funcs: int = 0
+    unscheduled_funcs: list[str] = field(default_factory=list)  # kernels left on TVM's default schedule
     budget: dict = field(default_factory=dict)
     key: dict = field(default_factory=dict)
     device: dict = field(default_factory=dict)
@@ -139,12 +141,11 @@ def refined(task_name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch(task_name, p) or fnmatch(f"{task_name}_prepacked", p) for p in patterns)
 
 
-def unmatched_refine(patterns: tuple[str, ...], shapes: list, reports: list) -> list[str]:
-    """The ``--refine`` patterns that named no task of any bucket (a typo would otherwise search
-    nothing and say nothing)."""
+def unmatched_refine(patterns: tuple[str, ...], tasks: dict[str, list[str]]) -> list[str]:
+    """The ``--refine`` patterns that name no task of any bucket; ``tasks``: each bucket's tag and its
+    task names (a typo would otherwise search nothing and say nothing)."""
     return [pattern for pattern in patterns
-            if not any(report is not None and refined(t.name, refine_for((pattern,), work.tag))
-                       for work, report in zip(shapes, reports) for t in report.tasks)]
+            if not any(refined(name, refine_for((pattern,), tag)) for tag, names in tasks.items() for name in names)]
 
 
 def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
@@ -422,7 +423,9 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
             task.served_by = "remeasured" if remeasured and not was_refined else "searched"
             if was_refined and remeasured:  # its old record was another device's: compare with its time here
                 task.before_measured_on = previous_measured_on
-                task.best_ms_before = _remeasured_best_ms(store, task.workload_hash, session)
+                task.best_ms_before = _session_best_ms(store, task.workload_hash, session, remeasured=True)
+            if was_refined:
+                task.best_new_ms = _session_best_ms(store, task.workload_hash, session, remeasured=False)
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
@@ -430,11 +433,12 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                                    "tasks": {t.name: t.trials for t in report.tasks}})
 
 
-def _remeasured_best_ms(store: Store, workload_hash: str, session: str) -> float | None:
-    """The best time, in ms, of the records ``session`` re-measured here for a workload (a refined
-    task's "before" when the record that served it was measured on another device)."""
+def _session_best_ms(store: Store, workload_hash: str, session: str, remeasured: bool) -> float | None:
+    """The best time, in ms, of the valid records ``session`` stored for a workload: those it
+    re-measured here (a refined task's "before" when the record that served it was measured on
+    another device), or those its search found (the best new candidate, kept or not)."""
     times = [rec.mean_s for rec in store.records(workloads=[workload_hash], session=session)
-             if rec.json("provenance").get("source") == "remeasured" and rec.mean_s < FAILED_S]
+             if (rec.json("provenance").get("source") == "remeasured") == remeasured and rec.mean_s < FAILED_S]
     return min(times) * 1e3 if times else None
 
 

@@ -25,6 +25,7 @@ def run(ctx: RunContext) -> Tuning:
     TuningError for a replay the cache cannot serve or a search that fails."""
     from planctl.documents.load import compatible_targets
     from planctl.documents.references import records_path
+    from planctl.lowering.build import unscheduled
     from planctl.lowering.failures import tvm_stage
     from planctl.rules.config import load_config
     from planctl.tuning.budget import effective_budget
@@ -43,6 +44,8 @@ def run(ctx: RunContext) -> Tuning:
         imported = ctx.cache.import_records(committed, {"plan": ctx.plan_name, "seed": autotuning.seed,
                                                         "path": autotuning.records}) if committed else 0
     budget = effective_budget(autotuning.budget, load_config(ctx.options.root))
+    if ctx.options.refine:
+        _refuse_unmatched_refine(ctx)
     shapes = []
     for i, work in enumerate(ctx.shapes):
         if work.failure is not None:   # the candidate's passes failed: nothing to tune
@@ -55,6 +58,7 @@ def run(ctx: RunContext) -> Tuning:
             report = _search(ctx, work, autotuning, budget)
             report.imported_records = imported if i == 0 else 0
             work.scheduled, report.scheduled_funcs, report.total_funcs = _apply_database(ctx, work, capture)
+            report.unscheduled_funcs = unscheduled(work.scheduled)
             report.integrity = list(ctx.cache.store.problems)
         work.failure = capture.failure
         if work.failure is not None:
@@ -64,6 +68,22 @@ def run(ctx: RunContext) -> Tuning:
         work.workloads = [t.workload_hash for t in report.tasks]
         shapes.append(TuningEvidence(**report.to_dict()))
     return Tuning(shapes=shapes)
+
+
+def _refuse_unmatched_refine(ctx: RunContext) -> None:
+    """Raise TuningError (exit 2) for ``--refine`` globs that name no task of any bucket, before any
+    bucket is searched: a typo would otherwise spend the budget on the other patterns and be found
+    only at the end."""
+    from planctl.tuning.search import extract, unmatched_refine
+
+    tasks = {work.tag: [t.task_name for t in extract(work.lowered, ctx.tvm_target)]
+             for work in ctx.shapes if work.failure is None}
+    unmatched = unmatched_refine(ctx.options.refine, tasks)
+    if unmatched:
+        names = sorted({name for found in tasks.values() for name in found})
+        raise TuningError(f"--refine {', '.join(repr(p) for p in unmatched)} matched no task of any bucket",
+                          hint=f"a task is named as `planctl plan` and report.md's CPU kernels name it (tasks here: "
+                               f"{', '.join(names)}); a bucket prefix is a glob of its tag, e.g. batch-8_seq-16:")
 
 
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
@@ -85,7 +105,7 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "stopped_by": report.stopped_by,
             "timed_as": scope.measured_on(scope.device_id) + f" ({scope.device.label})",
             "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms,
-                         "before_measured_on": t.before_measured_on}
+                         "best_new_ms": t.best_new_ms, "before_measured_on": t.before_measured_on}
                         for t in report.tasks if t.best_ms_before is not None]}
 
 

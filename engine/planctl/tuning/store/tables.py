@@ -5,7 +5,7 @@ Schema 2:
 - ``keys``: validity keys (planctl.tuning.keys.CacheKey): ``target`` and ``versions``, each with its
   digest, and the target's display name.
 - ``devices``: where records were measured (keys.Device): ``device`` fingerprint and ``measurement``
-  settings, each with its digest, and a ``label`` ("AMD EPYC (x86_64)").
+  settings, each with its digest, and a ``label`` ("AMD EPYC (x86_64, AVX2)").
 - ``workloads``: TVM's workload JSON by structural hash, with a checksum.
 - ``records``: one measured candidate each: ``key_id``, ``device_id``, ``workload_hash``, run times,
   trace, target, args_info, provenance, session, ``checksum`` (sha256 of the stored fields, device
