@@ -85,3 +85,14 @@ def test_init_without_a_readable_model_writes_an_example_input_and_warns(tmp_pat
     assert main(["init", "resnet"]) == 0
     assert "# TODO: the model's graph inputs" in (tmp_path / "plans" / "resnet.yaml").read_text()
     assert "warning: models/resnet.onnx is not an ONNX model planctl can read" in capsys.readouterr().err
+
+
+def test_init_names_an_absolute_model_path_relative_to_the_root_or_refuses_one_outside(tmp_path, monkeypatch, capsys):
+    (tmp_path / "repo" / "models").mkdir(parents=True)
+    (tmp_path / "repo" / "models" / "m.onnx").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path / "repo")
+    assert main(["init", "m", "--model", str(tmp_path / "repo" / "models" / "m.onnx")]) == 0
+    assert "onnx: models/m.onnx" in (tmp_path / "repo" / "plans" / "m.yaml").read_text()
+    (tmp_path / "elsewhere.onnx").write_bytes(b"x")
+    assert main(["init", "n", "--model", str(tmp_path / "elsewhere.onnx")]) == 2
+    assert "is outside this folder" in capsys.readouterr().err and not (tmp_path / "repo" / "plans" / "n.yaml").exists()

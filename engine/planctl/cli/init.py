@@ -131,6 +131,20 @@ def render(name: str, out: Path, model: str, target: str) -> str:
                             today=dt.date.today().isoformat(), workload_io=workload_io(Path(model)))
 
 
+def _repository_relative(model: str) -> str:
+    """``model`` relative to the working directory (the repository root, where init runs) when it is
+    an absolute path under it; plans name files relative to the root (PLN115 refuses absolute paths).
+    Raises PlanctlError for an absolute path outside it."""
+    path = Path(model)
+    if not path.is_absolute():
+        return model
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        raise PlanctlError(f"--model {model} is outside this folder: a plan names its model relative to the "
+                           "repository root", hint="run init from the repository root, with the model inside it") from None
+
+
 @click.command("init")
 @click.argument("name")
 @click.option("--output", "-o", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -149,7 +163,7 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
     out = out or Path("plans") / f"{name}.yaml"
     if out.exists() and not force:
         raise PlanctlError(f"{out} exists", hint="pass --force to overwrite it")
-    model = model or f"models/{name}.onnx"
+    model = _repository_relative(model) if model else f"models/{name}.onnx"
     text = render(name, out, model, target)
     if Path(model).is_file() and "# TODO: the model's graph inputs" in text:
         click.echo(f"warning: {model} is not an ONNX model planctl can read: the plan's inputs are an example "

@@ -114,7 +114,7 @@ def traffic(record: dict) -> Section | None:
                                                       points)])
 
 
-PADDING_FLAG = 2.0   # a traffic point this many times slower than onnxruntime unpadded is called out
+PADDING_FLAG = 1.5   # a traffic point this many times slower than onnxruntime unpadded is called out
 
 
 def failures(record: dict) -> Section | None:

@@ -83,7 +83,7 @@ def _refuse_unmatched_refine(ctx: RunContext) -> None:
         names = sorted({name for found in tasks.values() for name in found})
         raise TuningError(f"--refine {', '.join(repr(p) for p in unmatched)} matched no task of any bucket",
                           hint=f"a task is named as `planctl plan` and report.md's CPU kernels name it (tasks here: "
-                               f"{', '.join(names)}); a bucket prefix is a glob of its tag, e.g. batch-8_seq-16:")
+                               f"{', '.join(names)}); a bucket prefix is a glob of its tag, e.g. 'batch-8_seq-16:fused_matmul*'")
 
 
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
