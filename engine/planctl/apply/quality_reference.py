@@ -35,8 +35,8 @@ def quality_reference(ctx: RunContext, reference) -> Optional[QualityReference]:
         return None
     if quality.reference is None:
         return QualityReference(reference, None, describe_reference(ctx.model_file, root, declared=False))
-    path = inside_root(root, quality.reference.onnx, what=QUALITY_REFERENCE, plan_file=str(ctx.plan.path),
-                       pointer=QUALITY_REFERENCE_POINTER, plan=ctx.plan)
+    path = inside_root(root, quality.reference.onnx, what=QUALITY_REFERENCE, pointer=QUALITY_REFERENCE_POINTER,
+                       plan=ctx.plan)
     model = OnnxRuntimeReference(path)
     mismatch = _other_inputs(ctx, model)
     if mismatch:

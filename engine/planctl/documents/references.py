@@ -59,10 +59,11 @@ def read_by_apply(spec: PlanSpec) -> list[Reference]:
     return [r for r in references(spec) if r.enabled and r.what != MODEL]
 
 
-def inside_root(root: Path, relative: str, *, what: str, plan_file: str, pointer: str,
-                plan: Loaded | None = None) -> Path:
+def inside_root(root: Path, relative: str, *, what: str, pointer: str, plan: Loaded | None = None,
+                plan_file: str | None = None) -> Path:
     """``root / relative`` resolved; MissingReferenceError when it is absolute or leaves ``root``
-    (a symlink out of it included), at ``pointer``'s line of ``plan`` when given."""
+    (a symlink out of it included), at ``pointer``'s line of ``plan`` (or in ``plan_file``, no line)."""
+    plan_file = str(plan.path) if plan is not None else plan_file
     candidate = Path(relative)
     resolved = (Path(root) / candidate).resolve()
     if candidate.is_absolute() or not resolved.is_relative_to(Path(root).resolve()):
@@ -87,8 +88,7 @@ def checked_model(root: Path, plan: Loaded[OptimizationPlan]) -> Path:
     """The plan's ONNX file, present and with the declared sha256, else MissingReferenceError
     located at the plan's ``onnx`` (or ``sha256``) line."""
     model = plan.model.spec.workload.model
-    path = inside_root(root, model.onnx, what="model", plan_file=str(plan.path), pointer=MODEL_POINTER,
-                       plan=plan)
+    path = inside_root(root, model.onnx, what="model", pointer=MODEL_POINTER, plan=plan)
     if not path.is_file():
         raise MissingReferenceError(f"model file {model.onnx} does not exist", file=str(plan.path),
                                     **position(plan, MODEL_POINTER),
@@ -108,8 +108,7 @@ def checked_references(root: Path, plan: Loaded[OptimizationPlan]) -> None:
     holds one, for a records directory), and a quality reference model has its declared sha256,
     before any build; else MissingReferenceError at the naming line (what check's PLN215 reports)."""
     for ref in read_by_apply(plan.model.spec):
-        path = inside_root(root, ref.path, what=ref.what, plan_file=str(plan.path), pointer=ref.pointer,
-                           plan=plan)
+        path = inside_root(root, ref.path, what=ref.what, pointer=ref.pointer, plan=plan)
         if not path.exists():
             raise MissingReferenceError(f"{ref.what} {ref.path} does not exist", file=str(plan.path),
                                         **position(plan, ref.pointer),
@@ -142,4 +141,4 @@ def records_path(plan: Loaded[OptimizationPlan], root: Path) -> Path | None:
     ref = next((r for r in read_by_apply(plan.model.spec) if r.what == RECORDS), None)
     if ref is None:
         return None
-    return inside_root(root, ref.path, what=RECORDS, plan_file=str(plan.path), pointer=ref.pointer, plan=plan)
+    return inside_root(root, ref.path, what=RECORDS, pointer=ref.pointer, plan=plan)
