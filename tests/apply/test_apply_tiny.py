@@ -113,10 +113,11 @@ def _no_output(repo: Path) -> bool:
 
 
 def test_missing_model_file(tiny_repo: Path, capsys):
+    """A missing model is check's finding (PLN215): apply runs check's rules first and exits 1, as check does."""
     (tiny_repo / "models" / "tiny.onnx").unlink()
-    assert apply(tiny_repo) == 2
+    assert apply(tiny_repo) == 1
     err = capsys.readouterr().err
-    assert "tiny.yaml" in err and "does not exist" in err and _no_output(tiny_repo)
+    assert "tiny.yaml" in err and "PLN215" in err and "does not exist" in err and _no_output(tiny_repo)
 
 
 def test_a_model_symlinked_out_of_the_repository_is_refused_at_its_line(tiny_repo: Path, capsys):
@@ -125,9 +126,9 @@ def test_a_model_symlinked_out_of_the_repository_is_refused_at_its_line(tiny_rep
     model.replace(outside)
     model.symlink_to(outside)
     line = (tiny_repo / "plans" / "tiny.yaml").read_text().splitlines().index("      onnx: models/tiny.onnx") + 1
-    assert apply(tiny_repo) == 2
+    assert apply(tiny_repo) == 1   # check's PLN220, as planctl check reports it
     err = capsys.readouterr().err
-    assert f"tiny.yaml:{line}:" in err and "outside the repository root" in err and "a symlink leads to" in err
+    assert f"tiny.yaml:{line}:" in err and "PLN220" in err and "a symlink" in err
     assert _no_output(tiny_repo)
 
 
@@ -136,9 +137,9 @@ def test_wrong_sha256(tiny_repo: Path, capsys):
     text = plan.read_text()
     sha = text.split("sha256: ")[1].split()[0]
     plan.write_text(text.replace(sha, "a" * 64))
-    assert apply(tiny_repo) == 2
+    assert apply(tiny_repo) == 1   # check's PLN216
     err = capsys.readouterr().err
-    assert "sha256" in err and "tiny.yaml:" in err and _no_output(tiny_repo)
+    assert "sha256" in err and "PLN216" in err and "tiny.yaml:" in err and _no_output(tiny_repo)
 
 
 def test_unknown_target(tiny_repo: Path, capsys):
@@ -195,9 +196,9 @@ def test_missing_records_file_is_reported_at_its_line_before_any_build(tiny_repo
                                     "    - technique: autotuning\n      records: records/none.jsonl\n")
     plan.write_text(text)
     line = text.splitlines().index("      records: records/none.jsonl") + 1
-    assert apply(tiny_repo) == 2
+    assert apply(tiny_repo) == 1   # check's PLN215
     err = capsys.readouterr().err
-    assert f"tiny.yaml:{line}:" in err and "records/none.jsonl does not exist" in err and _no_output(tiny_repo)
+    assert f"tiny.yaml:{line}:" in err and "PLN215" in err and "records/none.jsonl" in err and _no_output(tiny_repo)
 
 
 def test_a_host_without_the_targets_isa_is_refused_before_any_build(tiny_repo: Path, capsys, tmp_path, monkeypatch):

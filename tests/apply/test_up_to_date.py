@@ -60,7 +60,7 @@ def test_unchanged_inputs_are_up_to_date_without_tvm(tiny_repo: Path, capsys):
     second = json.loads(proc.stdout)
     # the legality rules run even then (a waiver may have expired since), without TVM
     assert second == {"up_to_date": True, "since": record["created"], "verdict": "promote",
-                      "stages": ["documents", "legality"], "imported": []}
+                      "stages": ["documents", "legality", "references"], "imported": []}
     assert _mtimes(tiny_repo) == before   # nothing written, nothing moved to .previous
     assert not tiny_repo.joinpath(*LIVE[:-1], "x86-64-avx2.previous").exists()
 
@@ -79,7 +79,7 @@ def test_a_changed_plan_or_force_runs_again(tiny_repo: Path):
     assert "up_to_date" not in forced.record and any(s.startswith("candidate-build") for s in stages)
     assert tiny_repo.joinpath(*LIVE[:-1], "x86-64-avx2.previous").is_dir()
     skipped, stages = _apply(tiny_repo)
-    assert skipped.record["up_to_date"] and stages == ["documents", "legality"]
+    assert skipped.record["up_to_date"] and stages == ["documents", "legality", "references"]
 
     plan = tiny_repo / "plans" / "tiny.yaml"
     plan.write_text(plan.read_text() + "# reviewed again\n")   # same plan, another sha256

@@ -180,3 +180,21 @@ def test_a_number_out_of_bounds_gets_a_help_line_with_the_bound_and_the_field(tm
     path.write_text(text.replace("  workload:\n", "  workload:\n    buckets: {max: 0}\n", 1))
     [found] = [f for f in validate_file(path) if f.pointer.endswith("/buckets/max")]
     assert found.rule == "PLN104" and found.help.startswith("use a value above 0 (")
+
+
+@pytest.mark.parametrize("text, line, col, opened", [
+    ("apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  name: x\n  labels: [a, b\nspec:\n  a: 1\n",
+     5, 11, "`[` is never closed"),
+    ("apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  labels: {a: b\nspec:\n  a: 1\n",
+     4, 11, "`{` is never closed"),
+    ("apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  name: \"x\nspec:\n  a: 1\n",
+     4, 9, "quote is never closed"),
+])
+def test_an_unclosed_bracket_or_quote_is_reported_where_it_opens(tmp_path, text, line, col, opened):
+    """The parser notices an unclosed `[`, `{` or quote lines later (the next key, the end of the
+    file); the finding points at the opening, with a help that says where it was noticed."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text)
+    [finding] = validate_file(plan)
+    assert (finding.rule, finding.line, finding.col) == ("PLN100", line, col)
+    assert opened in finding.help and "the parser noticed at" in finding.help

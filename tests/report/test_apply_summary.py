@@ -20,7 +20,7 @@ def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
     lines = summary(record, Path("out")).splitlines()
     assert lines[1].startswith(f"  [{first['tag']}] candidate p50 ")
     assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
-    assert "planctl expected latency / onnxruntime's 1.42: slower than onnxruntime" in lines[3]
+    assert "traffic mix: 0.70x vs onnxruntime, slower than onnxruntime" in lines[3]   # as the bucket lines
     assert not any(line.startswith("  candidate    p50") for line in lines)
 
 
@@ -42,3 +42,23 @@ def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once
     named = [line for line in lines if "schedules another device measured" in line]
     assert named == ["  schedules another device measured (another host, or this one under other runner settings): "
                      "1 task(s) measured on this host, warm caches"]
+    # after every parity line, not between them
+    assert lines.index(named[0]) > max(i for i, line in enumerate(lines) if line.startswith("  parity["))
+
+
+def test_parity_lines_say_how_many_examples_were_random_and_how_many_corners(full_record):
+    build = full_record["builds"][0]
+    record = {**full_record, "builds": [{**build, "parity": {**build["parity"], "examples": 15, "corners": 7}}]}
+    [line] = [line for line in summary(record, Path("out")).splitlines() if line.startswith("  parity[")]
+    assert "over 15 examples (8 random, 7 at the inputs' domain corners)" in line
+
+
+def test_buckets_whose_schedules_come_from_different_devices_are_named_each(full_record):
+    build = full_record["builds"][0]
+    task = build["tuning"]["tasks"][0]
+    builds = [{**build, "tag": tag, "tuning": {**build["tuning"], "tasks": [
+        {**task, "source": "committed", "measured_on": where}]}} for tag, where in
+        (("batch-1", "AMD EPYC (x86_64, AVX-512)"), ("batch-8", "this host, warm caches"))]
+    lines = summary({**full_record, "builds": builds}, Path("out")).splitlines()
+    named = [line for line in lines if "schedules another device measured" in line]
+    assert [line.split("]")[0] for line in named] == ["  [batch-1", "  [batch-8"]

@@ -170,6 +170,13 @@ def test_refined_task_line_says_before_after_and_the_gain():
     assert _refined_text(1.216, 1.216, 1.5) == "no faster record (best stays 1.216 ms; the best new candidate took 1.5 ms)"
     assert _refined_text(0.003662, 0.003662) == "no faster record (best stays 0.003662 ms)"   # not 0.004
     assert _refined_text(None, 1.0) == "no timed record to compare"
+    # transfer tuning (planctl.tuning.transfer): say when the best came from another shape's schedule
+    assert _refined_text(11.57, 7.612, 7.612, 7.612) == ("11.57 -> 7.612 ms (1.52x faster, a schedule "
+                                                         "transferred from another shape)")
+    assert _refined_text(11.57, 7.612, 7.612, 9.0) == ("11.57 -> 7.612 ms (1.52x faster; the best transferred "
+                                                       "from another shape took 9 ms)")
+    assert _refined_text(0.62, 0.62, 0.8149, 0.8149) == ("no faster record (best stays 0.62 ms; the best new "
+                                                         "candidate (transferred from another shape) took 0.8149 ms)")
 
 
 def test_refine_patterns_name_a_bucket_or_every_bucket():

@@ -1,6 +1,7 @@
 """``planctl apply``: the stages in the order they run, over one typed context.
 
-documents → legality → lowering → tuning → build → verify → profile → measure → decide → emit → report
+documents (load → legality → references) → lowering → tuning → build → verify → profile → measure →
+decide → emit → report
 
 Each stage is a module of :mod:`planctl.apply.stages`: a function of the context
 (:class:`planctl.apply.context.RunContext`) that returns its evidence as a frozen model; the run
@@ -18,8 +19,7 @@ from typing import Any, Iterator
 
 from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, Progress, RunContext
-from planctl.apply.stages import (build, decide, documents, emit, legality, lowering, measure, profile, report, tuning,
-                                  verify)
+from planctl.apply.stages import build, decide, documents, emit, lowering, measure, profile, report, tuning, verify
 from planctl.errors import PlanctlError
 from planctl.report.write import json_safe
 
@@ -48,8 +48,7 @@ def run_apply(options: ApplyOptions, progress: Progress | None = None) -> ApplyR
     that fails its envelope is not an error: the result's verdict says ``rollback`` (or ``reject``
     when not even the baseline build is verified).
     """
-    ctx, found = documents.run(options, progress)
-    checked = legality.run(ctx)   # stops on what check rejects, before anything else (even "up to date")
+    ctx, found, checked = documents.run(options, progress)   # check's rules first: they stop it, exit 1
     previous = None if options.force else inputs.live_output(ctx.output.live, inputs.digest(ctx.inputs))
     if previous is not None:
         since = {"up_to_date_since": previous["created"]} if previous.get("created") else {}
@@ -80,7 +79,7 @@ class TuneResult:
 
 
 def run_tune(options: ApplyOptions, progress: Progress | None = None, write_records: bool = False) -> TuneResult:
-    """The stages of apply up to tuning (documents, legality, lowering, tuning): every bucket's tasks
+    """The stages of apply up to tuning (documents with legality, lowering, tuning): every bucket's tasks
     are served from the cache or searched within the plan's budget (per bucket). With
     ``write_records`` the record serving each task of every bucket (the best valid one, else the
     failure mark that keeps apply from searching a task whose every candidate fails) replaces
@@ -91,8 +90,7 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
     from planctl.documents.references import records_path
     from planctl.errors import TuningError
 
-    ctx, _ = documents.run(options, progress)
-    legality.run(ctx)
+    ctx, _, _ = documents.run(options, progress)
     with _exclusive(ctx), tempfile.TemporaryDirectory(prefix="planctl-tune-") as folder:
         ctx.output = dataclasses.replace(ctx.output, staging=Path(folder))
         lowering.run(ctx, baselines=False)

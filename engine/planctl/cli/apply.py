@@ -116,8 +116,9 @@ def _bucket_line(build: dict) -> str:
     p99 = f" (p99 {cand['p99']:.2f})" if isinstance(cand.get("p99"), (int, float)) else ""
     gated = (f"; speedup {sp['value']:.1f}x vs baseline (gate {sp.get('gate')}x)"
              if isinstance(sp.get("value"), (int, float)) else "")
+    ort = f" ({sp['vs_onnxruntime']:.2f}x vs onnxruntime)" if isinstance(sp.get("vs_onnxruntime"), (int, float)) else ""
     return (f"  [{build.get('tag')}] candidate p50 {p50('candidate')}{p99}, baseline {p50('baseline')}, "
-            f"onnxruntime {p50('onnxruntime')}{gated}")
+            f"onnxruntime {p50('onnxruntime')}{ort}{gated}")
 
 
 def _fallback_price(builds: list[dict]) -> str:
@@ -143,9 +144,9 @@ def summary(record: dict, out_dir: Path) -> str:
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
             word = "slower" if ratio > 1 else "faster"
-            lines.append(f"  traffic mix: planctl expected latency / onnxruntime's {ratio:.2f}: {word} than "
-                         "onnxruntime over the plan's traffic (calls padded up to their bucket; report.md, "
-                         "Traffic mix)")
+            # the bucket lines' direction: onnxruntime's time over planctl's, above 1 is faster
+            lines.append(f"  traffic mix: {1 / ratio:.2f}x vs onnxruntime, {word} than onnxruntime over the "
+                         "plan's traffic (expected latency, calls padded up to their bucket; report.md, Traffic mix)")
     else:
         latency = record.get("latency", {})
         for name in ("baseline", "candidate", "onnxruntime"):
@@ -156,24 +157,20 @@ def summary(record: dict, out_dir: Path) -> str:
         if sp:
             ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
             lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
-    said_elsewhere: dict = {}
+    elsewhere_by_bucket = []
     for build in record.get("builds", []):
         parity = build.get("parity", {})
         tuning = build.get("tuning") or {}
         lines.append(f"  parity[{build['tag']}] {'held' if parity.get('passed') else 'VIOLATED'} over "
-                     f"{parity.get('examples', '?')} examples; tuning: {tuning.get('trials_spent', 0)} trials, "
+                     f"{_examples_text(parity)}; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled"
                      + _default_schedule_note(tuning.get("unscheduled_funcs") or []))
         if parity.get("note"):
             lines.append(f"    note: {parity['note']}")
-        elsewhere = census.elsewhere([census.TaskSource(t.get("name", ""), "", t.get("source") or "search",
-                                                        measured_on=t.get("measured_on"))
-                                      for t in tuning.get("tasks") or []])
-        if elsewhere and elsewhere != said_elsewhere:   # once while the buckets agree
-            lines.append("  schedules another device measured (another host, or this one under other runner "
-                         "settings): " + "; ".join(
-                f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
-        said_elsewhere = elsewhere
+        elsewhere_by_bucket.append((build["tag"], census.elsewhere([
+            census.TaskSource(t.get("name", ""), "", t.get("source") or "search", measured_on=t.get("measured_on"))
+            for t in tuning.get("tasks") or []])))
+    lines += _elsewhere_lines(elsewhere_by_bucket)
     fallback = record.get("fallback") or {}
     if fallback:
         lines.append(f"  fallback ({fallback.get('switch')}): "
@@ -186,6 +183,29 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  note: {note}")
     lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
     return "\n".join(lines)
+
+
+def _examples_text(parity: dict) -> str:
+    """``15 examples (8 random, 7 at the inputs' domain corners)``: the plan's count is the random draws."""
+    examples, corners = parity.get("examples"), parity.get("corners")
+    if examples is None:
+        return "? examples"
+    return f"{examples} examples" + (f" ({examples - corners} random, {corners} at the inputs' domain corners)"
+                                     if corners else "")
+
+
+def _elsewhere_lines(by_bucket: list[tuple[str, dict]]) -> list[str]:
+    """The tasks whose schedules another device measured: one line when every bucket says the same."""
+    def line(prefix: str, elsewhere: dict) -> str:
+        return (f"  {prefix}schedules another device measured (another host, or this one under other runner "
+                "settings): " + "; ".join(f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
+
+    found = [(tag, e) for tag, e in by_bucket if e]
+    if not found:
+        return []
+    if len(found) == len(by_bucket) and all(e == found[0][1] for _, e in found):
+        return [line("", found[0][1])]
+    return [line(f"[{tag}] ", e) for tag, e in found]
 
 
 def _default_schedule_note(names: list[str]) -> str:

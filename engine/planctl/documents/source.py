@@ -443,6 +443,18 @@ def _syntax_issue(exc) -> Issue:
         hint = "YAML forbids tabs for indentation; indent with spaces"
     elif "mapping values are not allowed" in problem:
         hint = "a `:` inside a plain value needs quotes, or the line is mis-indented"
+    unclosed = _UNCLOSED.get((exc.context or "").strip())
+    if unclosed and exc.context_mark is not None and mark is not exc.context_mark:
+        # the parser notices an unclosed bracket or quote lines later; the mistake is where it opened
+        noticed = f"{mark.line + 1}:{mark.column + 1}" if mark else "the end of the file"
+        mark, hint = exc.context_mark, f"{unclosed} (the parser noticed at {noticed})"
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
     return Issue("PLN100", message, line=line, col=col, help=hint)
+
+
+_UNCLOSED = {   # ruamel's context of an error inside a construct that was never closed
+    "while parsing a flow sequence": "this `[` is never closed: end the list with `]`",
+    "while parsing a flow mapping": "this `{` is never closed: end the mapping with `}`",
+    "while scanning a quoted scalar": "this quote is never closed: end the string with the same quote",
+}

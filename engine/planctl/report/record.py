@@ -189,6 +189,9 @@ class TuningTask(Evidence):
                                                                 "was measured here)")
     best_new_ms: Optional[float] = Field(None, description="--refine: the best of the candidates this search "
                                                             "measured (ms), faster than best_ms_before or not")
+    best_transfer_ms: Optional[float] = Field(None, description="the best schedule this search transferred from "
+                                                                 "the same kernel at another shape (ms; "
+                                                                 "planctl.tuning.transfer), kept or not")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

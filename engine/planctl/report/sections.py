@@ -267,7 +267,8 @@ def tuning(record: dict) -> Section | None:
     t = builds[0]["tuning"]
     several = len(builds) > 1
     bullets = [f"{label}: {value}" for label, value in (
-        ("cache", t.get("cache_dir")), ("records imported", t.get("imported_records")),
+        ("cache", t.get("cache_dir")),
+        ("records imported from the plan's records (every target's in them)", t.get("imported_records")),
         ("budget", _budget(t.get("budget") or {}) and _budget(t["budget"]) + (" per bucket" if several else "")),
         ("records measured on another device", t.get("policy") and
          f"{t['policy']} (the target's other_device_records)")) if value is not None]
@@ -302,12 +303,12 @@ def _search_facts(t: dict) -> list[tuple[str, Any]]:
     return [("trials spent", t.get("trials_spent")),
             ("kernels scheduled", f"{t['scheduled_funcs']}/{t['total_funcs']}" if t.get("total_funcs") else None),
             ("seconds", num(t.get("seconds"), ".1f")), ("search stopped by", t.get("stopped_by")),
-            ("reused from cache", "yes" if t.get("reused") else "no"),
+            ("served without a search", "yes" if t.get("reused") else "no"),
             ("tasks before the search", _census(t.get("census") or {}))]
 
 
 def _bucket_tuning_table(builds: list[dict]) -> Table:
-    names = ["trials spent", "kernels scheduled", "seconds", "search stopped by", "reused from cache",
+    names = ["trials spent", "kernels scheduled", "seconds", "search stopped by", "served without a search",
              "tasks before the search"]
     return Table(["bucket", *names], [[shape_text(b.get("shape_env")),
                                        *(str(v) if v is not None else DASH for _, v in _search_facts(b["tuning"]))]

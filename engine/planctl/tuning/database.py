@@ -80,7 +80,8 @@ class StoreDatabase(PyDatabase):
         self._workloads: dict[str, object] = {}
         self._hashed: list[tuple[object, str]] = []
 
-    def _hash_of(self, workload) -> str:
+    def workload_key(self, workload) -> str:
+        """The store's key of a MetaSchedule ``Workload``: TVM's structural hash, as a decimal string."""
         for seen, key in self._hashed:
             if workload.same_as(seen):
                 return key
@@ -111,7 +112,7 @@ class StoreDatabase(PyDatabase):
         return self._workloads[key]
 
     def commit_tuning_record(self, record) -> None:
-        key = self._hash_of(record.workload)
+        key = self.workload_key(record.workload)
         trace, run_secs, target, args_info = record_json(record)
         self.trials[key] = self.trials.get(key, 0) + 1
         provenance = {**self.provenance, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -120,7 +121,7 @@ class StoreDatabase(PyDatabase):
                                    args_info, provenance, session=self.session)])
 
     def get_top_k(self, workload, top_k: int) -> list:
-        records = self.store.top_k(self._hash_of(workload), self.scope.serving_ids, top_k,
+        records = self.store.top_k(self.workload_key(workload), self.scope.serving_ids, top_k,
                                    device_ids=self.scope.device_ids, prefer=self.scope.device_id)
         return [to_tvm(rec, workload) for rec in records]
 
@@ -131,6 +132,16 @@ class StoreDatabase(PyDatabase):
             if workload is not None:
                 out.append(to_tvm(rec, workload))
         return out
+
+    def best_of_each_workload(self, failed_s: float) -> list[tuple[str, object]]:
+        """``(workload hash, TuningRecord)``: the fastest valid record (mean under ``failed_s``) of
+        each workload this view serves, fastest first."""
+        best: dict[str, object] = {}
+        for rec in self.store.records(key_ids=self.scope.serving_ids, device_ids=self.scope.device_ids):
+            if rec.mean_s < failed_s and rec.workload_hash not in best:
+                best[rec.workload_hash] = rec
+        return [(key, to_tvm(rec, workload)) for key, rec in best.items()
+                if (workload := self._workload(key)) is not None]
 
     def __len__(self) -> int:
         return self.store.count(key_ids=self.scope.serving_ids, device_ids=self.scope.device_ids)

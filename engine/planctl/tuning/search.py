@@ -49,6 +49,7 @@ class TaskReport:
     best_ms_before: float | None = None  # --refine: the serving record's time before this search, timed here
     before_measured_on: str | None = None  # --refine: who measured that record, when it was re-measured here first
     best_new_ms: float | None = None     # --refine: the best of the candidates this search measured, kept or not
+    best_transfer_ms: float | None = None  # the best schedule transferred from another shape (planctl.tuning.transfer)
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -426,6 +427,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                 task.best_ms_before = _session_best_ms(store, task.workload_hash, session, remeasured=True)
             if was_refined:
                 task.best_new_ms = _session_best_ms(store, task.workload_hash, session, remeasured=False)
+            task.best_transfer_ms = _session_best_ms(store, task.workload_hash, session, source="transfer")
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
@@ -433,12 +435,18 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                                    "tasks": {t.name: t.trials for t in report.tasks}})
 
 
-def _session_best_ms(store: Store, workload_hash: str, session: str, remeasured: bool) -> float | None:
+def _session_best_ms(store: Store, workload_hash: str, session: str, remeasured: bool = False,
+                     source: str | None = None) -> float | None:
     """The best time, in ms, of the valid records ``session`` stored for a workload: those it
     re-measured here (a refined task's "before" when the record that served it was measured on
-    another device), or those its search found (the best new candidate, kept or not)."""
+    another device), or those its search found (the best new candidate, kept or not), or, given a
+    ``source``, those of that provenance source (``transfer``)."""
+    def wanted(rec) -> bool:
+        found = rec.json("provenance").get("source")
+        return found == source if source else (found == "remeasured") == remeasured
+
     times = [rec.mean_s for rec in store.records(workloads=[workload_hash], session=session)
-             if (rec.json("provenance").get("source") == "remeasured") == remeasured and rec.mean_s < FAILED_S]
+             if wanted(rec) and rec.mean_s < FAILED_S]
     return min(times) * 1e3 if times else None
 
 

@@ -5,7 +5,9 @@ apply down. The search runs in rounds (:func:`search_in_rounds`): one ``tune_tas
 remaining task one batch, and MetaSchedule commits a task's batch only when it joins the task again
 or finishes, so a round is the unit that is never lost. A new round starts only if the last one's
 duration still fits the wall-clock budget; the parent kills the process a little after the budget
-as a backstop (then only the running round is lost). A measure callback (:class:`CandidateLog`)
+as a backstop (then only the running round is lost). Before the search, each task to search first
+gets the best schedules of the same kernel at other shapes, fitted and measured (transfer tuning,
+planctl.tuning.transfer; they count against the trials). A measure callback (:class:`CandidateLog`)
 counts each task's candidates, build and run failures and their reasons into ``candidates.json``.
 ``fast_build`` is TVM's default builder minus the ``tvm.s_tir.tensor_intrin`` import that takes ~36 s
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
@@ -80,9 +82,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
 
     Returns (measurements made, names of tasks that got no valid re-measured record)."""
     from tvm.s_tir import Schedule
-    from tvm.s_tir.meta_schedule.builder import BuilderInput
     from tvm.s_tir.meta_schedule.database import TuningRecord
-    from tvm.s_tir.meta_schedule.runner import RunnerInput
 
     from planctl.tuning.database import to_tvm
 
@@ -98,15 +98,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
             record = to_tvm(old, workload)
             sch = Schedule(mod)
             record.trace.apply_to_schedule(sch, remove_postproc=False)
-            built = builder.build([BuilderInput(sch.mod, target)])[0]
-            secs = [1e10]
-            if built.error_msg is not None:
-                print(f"remeasure {name}: build failed: {built.error_msg}", flush=True)
-            else:
-                result = runner.run([RunnerInput(built.artifact_path, device_type(target), record.args_info)])[0].result()
-                secs = [float(s) for s in result.run_secs] if result.error_msg is None else secs
-                if result.error_msg is not None:
-                    print(f"remeasure {name}: run failed: {result.error_msg}", flush=True)
+            secs = measure(sch, record.args_info, builder, runner, target, f"remeasure {name}")
             database.provenance = {**base, "source": "remeasured", "remeasured_from": old.key_id,
                                    "remeasured_from_device": old.device_id,
                                    "original_run_secs": old.json("run_secs")}
@@ -117,6 +109,37 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
             failed.add(name)
     database.provenance = base
     return made, failed
+
+
+def measure(sch, args_info, builder, runner, target, what: str) -> list[float]:
+    """Build and run one schedule with the search's builder and runner: its run times in seconds,
+    ``[1e10]`` (MetaSchedule's failure mark) when the build or the run failed (``what`` names it in the log)."""
+    from tvm.s_tir.meta_schedule.builder import BuilderInput
+    from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+    built = builder.build([BuilderInput(sch.mod, target)])[0]
+    if built.error_msg is not None:
+        print(f"{what}: build failed: {built.error_msg}", flush=True)
+        return [1e10]
+    result = runner.run([RunnerInput(built.artifact_path, device_type(target), args_info)])[0].result()
+    if result.error_msg is not None:
+        print(f"{what}: run failed: {result.error_msg}", flush=True)
+        return [1e10]
+    return [float(s) for s in result.run_secs]
+
+
+def transfer(names: list[str], tasks: dict, database, target, trials: int, builder, runner) -> int:
+    """Transfer tuning before the search (planctl.tuning.transfer): the other workloads' best
+    schedules fitted to these tasks, measured like candidates; returns the measurements made."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from planctl.tuning import transfer as fit
+
+    def measure_fitted(sch):
+        args_info = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
+        return measure(sch, args_info, builder, runner, target, "transfer"), args_info
+
+    return fit.transfer(names, tasks, database, target, measure_fitted, trials)
 
 
 def error_reason(message: str) -> str:
@@ -280,6 +303,12 @@ def run(spec: dict) -> None:
     names = [*spec["search"], *sorted(failed)] if spec.get("allow_search", True) else []
     trials = spec["trials"] - made
     if not names or trials <= 0:
+        return
+    made = transfer(names, tasks, database, target, trials, builder, runner)
+    if made:
+        after_batch()
+    trials -= made
+    if trials <= 0:
         return
     database.provenance = {**database.provenance, "source": "search"}
     stopped = search_in_rounds(spec, tasks, names, trials, store, database, builder, runner, started, after_batch)

@@ -1,10 +1,13 @@
-"""Documents: load the plan and its target document, check every file the plan names (inside the
-repository, present, no Git LFS pointer, the model's sha256) and the files the model names (its
-external data), refuse tolerances that are not finite numbers, and fix where the output goes.
-No TVM here."""
+"""Documents: load the plan and its target document, refuse tolerances that are not finite numbers,
+run ``planctl check``'s rules (planctl.apply.stages.legality: a file the plan names that is missing,
+outside the repository or of another sha256 is a check finding, exit 1, as ``planctl check``
+reports it), then check every file the plan names (inside the repository, present, no Git LFS
+pointer, the model's sha256) and the files the model names (its external data), and fix where the
+output goes. No TVM here."""
 from __future__ import annotations
 
 from planctl.apply import inputs
+from planctl.apply.stages import legality
 from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunContext, StageClock
 from planctl.documents.load import find_target, load_plan, load_target
 from planctl.documents.references import checked_model, checked_references
@@ -18,17 +21,21 @@ class Documents(Evidence):
     model: ModelRef
 
 
-def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents]:
-    """The run's context and the documents' evidence. Raises DocumentError (exit 2) for an invalid
-    plan or target, a target the plan does not name, or a tolerance that is not a finite number;
-    MissingReferenceError for a missing file, a Git LFS pointer, a model whose sha256 differs or
-    external data outside the model's folder, located at the plan's line."""
+def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents, legality.Legality]:
+    """The run's context, the documents' evidence and check's findings. Raises DocumentError
+    (exit 2) for an invalid plan or target, a target the plan does not name, or a tolerance that is
+    not a finite number; LegalityError (exit 1) when ``planctl check`` rejects the plan (a missing
+    model or records path, a wrong sha256, a path outside the repository are its findings);
+    MissingReferenceError for what only apply checks (a Git LFS pointer, external data outside the
+    model's folder), located at the plan's line."""
     from planctl.lowering.external_data import external_data
 
     clock = StageClock(progress)
     with clock("documents"):
         plan, target = _load(options)
         _finite_tolerances(plan)
+    checked = legality.run(options, clock)   # before anything else, even an "up to date" answer
+    with clock("references"):
         model_file = checked_model(options.root, plan)
         checked_references(options.root, plan)
         data = external_data(model_file, options.root, plan)
@@ -42,7 +49,7 @@ def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunCon
     return ctx, Documents(plan=PlanRef(name=name, path=str(options.plan_file), sha256=plan.sha256),
                           target=TargetRef(name=options.target_name, tvm=target.model.spec.tvm,
                                            sha256=target.sha256),
-                          model=ModelRef(path=model.onnx, sha256=model.sha256))
+                          model=ModelRef(path=model.onnx, sha256=model.sha256)), checked
 
 
 def _declared_outputs_exist(plan, model_file) -> None:

@@ -4,19 +4,21 @@ up to date: a waiver that expired since must stop it too). Unwaived errors stop 
 fail check; warnings and notes are recorded in the report."""
 from __future__ import annotations
 
-from planctl.apply.context import RunContext
+from pathlib import Path
+
+from planctl.apply.context import ApplyOptions, StageClock
 from planctl.errors import LegalityError
 from planctl.findings import Severity
 from planctl.report.record import Legality, LegalityFinding
 
 
-def run(ctx: RunContext) -> Legality:
+def run(options: ApplyOptions, clock: StageClock) -> Legality:
     """The findings of every legality rule on the plan (rules PLN2xx; no TVM). Raises
     LegalityError (exit 1) listing each unwaived error, located at its line, as check prints it."""
     from planctl.rules.engine import Options, check
 
-    with ctx.clock("legality"):
-        report = check([ctx.options.plan_file], Options(root=ctx.options.root))
+    with clock("legality"):
+        report = check([options.plan_file], Options(root=options.root))
     findings = [LegalityFinding(rule=f.rule, severity=Severity(f.severity).value, message=f.message, file=f.file,
                                 line=f.line, col=f.col, waived=f.waived) for f in report.findings]
     errors = [f for f in report.active if Severity(f.severity) == Severity.ERROR]
@@ -24,7 +26,7 @@ def run(ctx: RunContext) -> Legality:
         rules = ", ".join(sorted({f.rule for f in errors}))
         raise LegalityError(
             f"apply stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
-            findings=errors, file=str(ctx.options.plan_file),
+            findings=errors, file=str(options.plan_file),
             hint=f"fix them, or waive each with a reason in metadata.annotations; "
-                 f"`planctl check {ctx.options.plan_file}` shows the same findings")
+                 f"`planctl check {Path(options.plan_file)}` shows the same findings")
     return Legality(findings=findings, errors=0)
