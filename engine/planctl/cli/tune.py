@@ -48,9 +48,13 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     else:
         for tag, b in result.buckets.items():
             missing = ", ".join(b["without_valid_record"]) or "none"
+            unscheduled = ", ".join(b.get("unscheduled") or [])
+            capped = b.get("default_schedule", 0)
             click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
-                       f"this run, kernels scheduled {b.get('scheduled')}, {b.get('default_schedule', 0)} kept on TVM's default "
-                       f"schedule (budget max_tasks); searched without a valid record: {missing}")
+                       f"this run, kernels scheduled {b.get('scheduled')}"
+                       + (f" ({unscheduled} on TVM's default schedule)" if unscheduled else "")
+                       + (f", {capped} task(s) left unsearched by the budget's max_tasks" if capped else "")
+                       + f"; searched without a valid record: {missing}")
             if b.get("refined"):
                 click.echo(f"  refined, each kernel alone as this target's runner times it, on {b['timed_as']}:")
             for task in b.get("refined", []):

@@ -277,7 +277,7 @@ def tuning(record: dict) -> Section | None:
     bullets += _bucket_notes(builds)
     tables = [_bucket_tuning_table(builds)] if several else []
     rows = [(shape_text(b.get("shape_env")), k) for b in builds for k in b["tuning"].get("tasks") or []]
-    flag, label = ("cached", "from cache") if any("cached" in k for _, k in rows) else ("scheduled", "scheduled")
+    flag, label = ("cached", "served without a search") if any("cached" in k for _, k in rows) else ("scheduled", "scheduled")
     if rows:
         header = ["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"]
         tables.append(Table((["bucket"] if several else []) + header,

@@ -7,8 +7,8 @@ output goes. No TVM here."""
 from __future__ import annotations
 
 from planctl.apply import inputs
-from planctl.apply.stages import legality
 from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunContext, StageClock
+from planctl.apply.stages import legality
 from planctl.documents.load import find_target, load_plan, load_target
 from planctl.documents.references import checked_model, checked_references
 from planctl.errors import DocumentError, MissingReferenceError

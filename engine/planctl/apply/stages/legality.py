@@ -25,7 +25,7 @@ def run(options: ApplyOptions, clock: StageClock) -> Legality:
     if errors:
         rules = ", ".join(sorted({f.rule for f in errors}))
         raise LegalityError(
-            f"apply stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
+            f"{options.command} stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
             findings=errors, file=str(options.plan_file),
             hint=f"fix them, or waive each with a reason in metadata.annotations; "
                  f"`planctl check {Path(options.plan_file)}` shows the same findings")
