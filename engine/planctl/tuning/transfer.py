@@ -114,15 +114,20 @@ def transfer(names: list[str], tasks: dict, database, target, measure, budget: i
             for key, record in database.best_of_each_workload(FAILED_S)]
     for name in names:
         mod = tasks[name].dispatched[0]
+        signature = kernel_signature(mod)
+        same_kernel = [(key, record) for key, record, found in best
+                       if signature is not None and found == signature]
+        if not same_kernel:   # nothing to fit: no workload added, no time spent
+            continue
         workload = database.commit_workload(mod)
         own = database.workload_key(workload)
         postprocs = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply",
                                    task_name=name).space_generator.postprocs
-        tried, signature = 0, kernel_signature(mod)
-        for source_hash, record, source_signature in best:
+        tried = 0
+        for source_hash, record in same_kernel:
             if made >= budget or tried >= per_task:
                 break
-            if source_hash == own or signature is None or source_signature != signature:
+            if source_hash == own:
                 continue
             try:
                 sch = fitted_schedule(record.trace, mod, postprocs)
