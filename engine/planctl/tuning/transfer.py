@@ -137,7 +137,7 @@ def transfer(names: list[str], tasks: dict, database, target, measure, budget: i
             database.provenance = {**base, "source": "transfer", "transferred_from": source_hash}
             database.commit_tuning_record(TuningRecord(sch.trace, workload, secs, target, args_info))
             print(f"transfer {name}: from workload {source_hash}: "
-                  + (f"{sum(secs) / len(secs) * 1e3:.3f} ms" if secs[0] < 1e9 else "failed"), flush=True)
+                  + (f"{sum(secs) / len(secs) * 1e3:.3f} ms" if secs[0] < FAILED_S else "failed"), flush=True)
             made, tried = made + 1, tried + 1
     database.provenance = base
     return made

@@ -117,14 +117,16 @@ def measure(sch, args_info, builder, runner, target, what: str) -> list[float]:
     from tvm.s_tir.meta_schedule.builder import BuilderInput
     from tvm.s_tir.meta_schedule.runner import RunnerInput
 
+    from planctl.tuning.store.record import FAILED_S
+
     built = builder.build([BuilderInput(sch.mod, target)])[0]
     if built.error_msg is not None:
         print(f"{what}: build failed: {built.error_msg}", flush=True)
-        return [1e10]
+        return [FAILED_S]
     result = runner.run([RunnerInput(built.artifact_path, device_type(target), args_info)])[0].result()
     if result.error_msg is not None:
         print(f"{what}: run failed: {result.error_msg}", flush=True)
-        return [1e10]
+        return [FAILED_S]
     return [float(s) for s in result.run_secs]
 
 
