@@ -54,7 +54,8 @@ def _run(techniques, B, S, H, D, mask=True, seed=0):
     return lowered, max(errors)
 
 
-@pytest.mark.parametrize("B,S,H,D,mask", [(2, 32, 2, 16, True), (3, 24, 3, 8, False), (1, 13, 2, 12, True)])
+@pytest.mark.parametrize("B,S,H,D,mask", [(2, 32, 2, 16, True), (3, 24, 3, 8, False), (1, 13, 2, 12, True),
+                                         (2, 32, 2, 32, True)])   # D = 32 on AVX2: P.V in two column blocks
 def test_fused_block_matches_float64_reference(B, S, H, D, mask):
     lowered, rel = _run(_techniques("fused-attention"), B, S, H, D, mask)
     assert [r["route"] for r in lowered.routes] == ["tir-fused-attention"]
@@ -97,3 +98,23 @@ def test_a_model_without_attention_is_reported_as_unchanged():
     lowered = build.lower_candidate(bb.get(), build.make_target(TARGET), _techniques("fused-attention"))
     assert [(r["sites"], r["route"]) for r in lowered.routes] == [(0, "tvm (fallback)")]
     assert "changed nothing" in lowered.routes[0]["reason"]
+
+
+@pytest.mark.parametrize("seq,head_dim", [(128, 32), (64, 32), (16, 32), (13, 12), (24, 8), (512, 256), (128, 64)])
+def test_blocks_keep_their_accumulators_in_registers(seq, head_dim):
+    from planctl.lowering.cpu_attention import AVX2, AVX512, tiles
+
+    for unit in (AVX2, AVX512):
+        rows, chunk, cols = tiles(seq, head_dim, unit)
+        assert seq % rows == 0 and seq % chunk == 0 and head_dim % cols == 0
+        for width in (chunk, cols):   # Q.K^T's and P.V's accumulators: rows x width floats
+            assert rows * -(-width // unit.lanes) <= unit.registers - 4, (unit, rows, width)
+
+
+def test_avx2_blocks_are_smaller_than_avx512s_at_minilms_shape():
+    from planctl.lowering.cpu_attention import AVX2, AVX512, tiles, vector_unit
+
+    assert tiles(128, 32, AVX512) == (4, 32, 32)   # 8 of 32 registers
+    assert tiles(128, 32, AVX2) == (4, 16, 16)     # 8 of 16: 4 x 32 keys would take all 16 and spill
+    assert vector_unit(tvm.target.Target({"kind": "llvm", "mcpu": "haswell"})) == AVX2
+    assert vector_unit(tvm.target.Target({"kind": "llvm", "mcpu": "cascadelake"})) == AVX512

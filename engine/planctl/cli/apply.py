@@ -116,9 +116,15 @@ def _bucket_line(build: dict) -> str:
     p99 = f" (p99 {cand['p99']:.2f})" if isinstance(cand.get("p99"), (int, float)) else ""
     gated = (f"; speedup {sp['value']:.1f}x vs baseline (gate {sp.get('gate')}x)"
              if isinstance(sp.get("value"), (int, float)) else "")
-    ort = f" ({sp['vs_onnxruntime']:.2f}x vs onnxruntime)" if isinstance(sp.get("vs_onnxruntime"), (int, float)) else ""
+    vs = sp.get("vs_onnxruntime")
+    ort = f" ({vs:.2f}x vs onnxruntime, {_faster(vs)})" if isinstance(vs, (int, float)) else ""
     return (f"  [{build.get('tag')}] candidate p50 {p50('candidate')}{p99}, baseline {p50('baseline')}, "
             f"onnxruntime {p50('onnxruntime')}{ort}{gated}")
+
+
+def _faster(speedup: float) -> str:
+    """``faster`` or ``slower``: the summary's ratios are speedups (the other's time over planctl's)."""
+    return "faster" if speedup >= 1 else "slower"
 
 
 def _fallback_price(builds: list[dict]) -> str:
@@ -143,9 +149,8 @@ def summary(record: dict, out_dir: Path) -> str:
         lines += [_bucket_line(b) for b in builds]
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
-            word = "slower" if ratio > 1 else "faster"
             # the bucket lines' direction: onnxruntime's time over planctl's, above 1 is faster
-            lines.append(f"  traffic mix: {1 / ratio:.2f}x vs onnxruntime, {word} than onnxruntime over the "
+            lines.append(f"  traffic mix: {1 / ratio:.2f}x vs onnxruntime, {_faster(1 / ratio)} than onnxruntime over the "
                          "plan's traffic (expected latency, calls padded up to their bucket; report.md, Traffic mix)")
     else:
         latency = record.get("latency", {})
@@ -155,7 +160,8 @@ def summary(record: dict, out_dir: Path) -> str:
                 lines.append(f"  {name:<12} p50 {s['p50']:9.2f} ms   p99 {s['p99']:9.2f} ms   (n={s['n']})")
         sp = record.get("speedup")
         if sp:
-            ort = f", {sp['vs_onnxruntime']:.2f}x vs onnxruntime" if sp.get("vs_onnxruntime") else ""
+            vs = sp.get("vs_onnxruntime")
+            ort = f", {vs:.2f}x vs onnxruntime ({_faster(vs)})" if vs else ""
             lines.append(f"  speedup {sp['statistic']} {sp['value']:.1f}x vs baseline (gate {sp['gate']}x){ort}")
     elsewhere_by_bucket = []
     for build in record.get("builds", []):

@@ -21,6 +21,8 @@ The kernel is marked ``tirx.is_scheduled``: MetaSchedule does not search it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from planctl.lowering import relax_match as rm
 from planctl.lowering.cuda_attention import AttentionSite, fallback_routes, find_attention, flops, parse_kernel
 from planctl.lowering.cuda_library import RouteDecision, add_routes
@@ -56,23 +58,66 @@ def _exp(x: str, fast: bool) -> str:
     return f"T.max({two_n} * {y}, {x})"
 
 
-ROWS = (4, 2, 1)              # query rows per block: their P.V accumulators (4 x D floats) stay in registers
-CHUNK = (32, 16, 8, 4, 2, 1)  # keys per Q.K^T block: 4 rows x 32 keys = 8 AVX-512 or 16 AVX2 registers
+ROWS = (4, 2, 1)              # query rows per block
+CHUNK = (32, 16, 8, 4, 2, 1)  # keys per Q.K^T block
 
 
-def kernel_source(site: AttentionSite, sources: dict) -> str:
+@dataclass(frozen=True)
+class VectorUnit:
+    """The target's float32 SIMD registers: ``lanes`` per register, ``registers`` architectural ones."""
+
+    lanes: int
+    registers: int
+
+    @property
+    def accumulators(self) -> int:
+        """Registers a block's accumulators may take: 4 stay free for the broadcast operand, the
+        loaded row and the loop's addresses, or LLVM spills accumulators to the stack, and each
+        FMA then waits on a store-to-load round trip (the AVX2 profile at 4 rows x 32 keys: 16
+        accumulators, the Q.K^T and P.V loops 2-3x slower than their FMA count)."""
+        return self.registers - 4
+
+
+AVX512 = VectorUnit(lanes=16, registers=32)
+AVX2 = VectorUnit(lanes=8, registers=16)
+
+
+def vector_unit(target) -> VectorUnit:
+    """AVX-512 when the LLVM target has ``avx512f`` (e.g. mcpu cascadelake, znver4), else AVX2's 16
+    registers of 8 lanes (the x86-64 baseline this kernel is written for)."""
+    from tvm.target import codegen
+
+    return AVX512 if codegen.target_has_features("avx512f", target) else AVX2
+
+
+def tiles(seq: int, head_dim: int, unit: VectorUnit) -> tuple[int, int, int]:
+    """(query rows per block, keys per Q.K^T block, head-dim columns per P.V block): the largest
+    blocks whose accumulators (rows x columns / lanes registers) fit ``unit.accumulators``."""
+    def registers(rows, width):
+        return rows * -(-width // unit.lanes)
+
+    rows = next(n for n in ROWS if seq % n == 0)
+    chunk = next((n for n in CHUNK if seq % n == 0 and registers(rows, n) <= unit.accumulators), 1)
+    columns = next((n for n in range(head_dim, 0, -1)
+                    if head_dim % n == 0 and registers(rows, n) <= unit.accumulators), 1)
+    return rows, chunk, columns
+
+
+def kernel_source(site: AttentionSite, sources: dict, unit: VectorUnit = AVX512) -> str:
     """TVMScript of the kernel (a PrimFunc named ``main``). ``sources``: for ``q``, ``k``, ``v``,
-    (width of the tensor it is read from, column offset in it).
+    (width of the tensor it is read from, column offset in it); ``unit``: the registers the
+    blocks are sized for (:func:`tiles`).
 
     Per (batch, head), in parallel: the head's K and Q copied row by row with vector loads (their
     first touch: a scalar strided read of K while transposing it took a third of the kernel at
     32 x 128, waiting on cache misses one at a time), K^T into ``kt`` [D, S] from that copy; then
     per block of ``rows`` query rows, Q.K^T in blocks of ``chunk`` keys whose ``rows x chunk`` accumulators are a
     small stack buffer (LLVM keeps it in vector registers: a buffer over 1 KB would be a workspace
-    allocation it cannot prove unaliased), the rows' softmax over ``sc``, and P.V with ``rows x D``
-    accumulators, each loaded V row feeding every row of the block."""
+    allocation it cannot prove unaliased), the rows' softmax over ``sc``, and P.V per block of
+    ``cols`` head-dim columns with ``rows x cols`` accumulators, each loaded V row feeding every row
+    of the block."""
     B, S, H, D = site.batch, site.seq, site.heads, site.head_dim
-    rows, chunk = next(n for n in ROWS if S % n == 0), next(n for n in CHUNK if S % n == 0)
+    rows, chunk, cols = tiles(S, D, unit)
     (qw, qo), (kw, ko), (vw, vo) = sources["q"], sources["k"], sources["v"]
     params = [f'q: T.Buffer(({B}, {S}, {qw}), "float32")', f'k: T.Buffer(({B}, {S}, {kw}), "float32")',
               f'v: T.Buffer(({B}, {S}, {vw}), "float32")']
@@ -96,7 +141,7 @@ def main({", ".join(params)}):
         sc = T.alloc_local(({rows * S},), "float32")
         blk = T.alloc_local(({rows * chunk},), "float32")
         part = T.alloc_local(({rows * chunk},), "float32")
-        acc = T.alloc_local(({rows * D},), "float32")
+        acc = T.alloc_local(({rows * cols},), "float32")
         st = T.alloc_local(({2 * rows},), "float32")
         bb: T.int32 = bh // {H}
         hh: T.int32 = bh % {H}
@@ -136,22 +181,23 @@ def main({", ".join(params)}):
                 st[{rows} + r] = part[r * {chunk}]
                 for ji in range(1, {chunk}):
                     st[{rows} + r] = st[{rows} + r] + part[r * {chunk} + ji]
-            for r in T.unroll({rows}):
-                for d in T.vectorized({D}):
-                    acc[r * {D} + d] = T.float32(0)
-            for j in range({S}):
+            for dh in range({D // cols}):
                 for r in T.unroll({rows}):
-                    for d in T.vectorized({D}):
-                        acc[r * {D} + d] = acc[r * {D} + d] + sc[r * {S} + j] * v[bb, j, {vo} + hh * {D} + d]
-            for r in T.unroll({rows}):
-                for d in T.vectorized({D}):
-                    o[bb, {row}, hh * {D} + d] = acc[r * {D} + d] / st[{rows} + r]
+                    for d in T.vectorized({cols}):
+                        acc[r * {cols} + d] = T.float32(0)
+                for j in range({S}):
+                    for r in T.unroll({rows}):
+                        for d in T.vectorized({cols}):
+                            acc[r * {cols} + d] = acc[r * {cols} + d] + sc[r * {S} + j] * v[bb, j, {vo} + hh * {D} + dh * {cols} + d]
+                for r in T.unroll({rows}):
+                    for d in T.vectorized({cols}):
+                        o[bb, {row}, hh * {D} + dh * {cols} + d] = acc[r * {cols} + d] / st[{rows} + r]
 '''
 
 
-def kernel(site: AttentionSite, sources: dict):
+def kernel(site: AttentionSite, sources: dict, unit: VectorUnit = AVX512):
     """The parsed PrimFunc for ``site`` (see :func:`kernel_source`)."""
-    return parse_kernel(kernel_source(site, sources))
+    return parse_kernel(kernel_source(site, sources, unit))
 
 
 def _ints(expr) -> list[int]:
@@ -175,11 +221,14 @@ def operand_source(b: rm.Bindings, expr, site: AttentionSite) -> tuple[object, i
     return sliced.args[0], found[0][2], begin[0]
 
 
-def fused_attention_pass():
-    """Module pass of ``fused-attention`` on a CPU target: each matched attention becomes a
-    ``call_tir`` of its kernel; every softmax that did not match is recorded as a fallback."""
+def fused_attention_pass(target):
+    """Module pass of ``fused-attention`` on the CPU ``target`` (a tvm.target.Target): each matched
+    attention becomes a ``call_tir`` of its kernel, its blocks sized for the target's registers;
+    every softmax that did not match is recorded as a fallback."""
     import tvm
     from tvm import relax
+
+    unit = vector_unit(target)
 
     @tvm.transform.module_pass(opt_level=0, name="planctl.FusedAttentionCPU")
     def run(mod, _ctx):
@@ -191,7 +240,7 @@ def fused_attention_pass():
             layout = {name: (width, offset) for name, (_src, width, offset) in found.items()}
             key = (site.signature, site.fast_exp, tuple(layout.values()))
             if key not in kernels:
-                kernels[key] = bb.add_func(kernel(site, layout).with_attr("planctl.flops", float(flops(site))),
+                kernels[key] = bb.add_func(kernel(site, layout, unit).with_attr("planctl.flops", float(flops(site))),
                                            f"planctl_attention_cpu_{len(kernels)}")
             counts[site.signature] = counts.get(site.signature, 0) + 1
             args = [found[name][0] for name in "qkv"] + ([site.mask] if site.mask is not None else [])

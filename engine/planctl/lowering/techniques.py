@@ -137,7 +137,7 @@ def _fused_attention(_t, target):
     (planctl.lowering.cuda_attention) or CPU (planctl.lowering.cpu_attention) targets."""
     if target.kind.name == "llvm":
         from planctl.lowering.cpu_attention import fused_attention_pass as cpu_pass
-        return [cpu_pass()]
+        return [cpu_pass(target)]
     _require_cuda(target, "fused-attention")
     from planctl.lowering.cuda_attention import fused_attention_pass
     return [fused_attention_pass()]

@@ -50,7 +50,8 @@ def buckets(record: dict) -> Section | None:
     if len(builds) < 2 and not record.get("buckets"):
         return None
     header = ["bucket", "traffic", "verdict", "serves", "candidate p50 / p99 ms", "baseline p50 ms",
-              "onnxruntime p50 ms", "speedup (CI)", "vs onnxruntime", "parity", "quality", "padding"]
+              "onnxruntime p50 ms", "speedup vs baseline (CI)", "speedup vs onnxruntime", "parity", "quality",
+              "padding"]
     rows = []
     for b in builds:
         lat, sp, dec = b.get("latency") or {}, b.get("speedup") or {}, decided.get(b.get("tag")) or {}
@@ -101,7 +102,8 @@ def traffic(record: dict) -> Section | None:
             padded.append((shape, p.get("share", 0), ratio, p.get("bucket")))
     lines = [str(mix.get("method"))]
     if _num(mix.get("ratio_vs_onnxruntime")):
-        lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f}")
+        lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f} (a time "
+                     "ratio: below 1, planctl is faster; the Buckets table gives speedups, above 1 faster)")
     if padded:
         lines.append(f"{len(padded)} call shape(s), {sum(share for _, share, _, _ in padded):.1%} of the traffic, run "
                      f"at least {PADDING_FLAG:g}x onnxruntime's time because their bucket pads them (worst: "
@@ -110,7 +112,7 @@ def traffic(record: dict) -> Section | None:
                      + "): a bucket nearer their shape (production_shapes' values, or buckets.max) would serve them")
     return Section("Traffic mix", paragraphs=lines,
                    tables=[Table(header, rows), Table(["call shape", "share", "bucket", "planctl p50 ms",
-                                                       "onnxruntime p50 ms (unpadded)", "planctl / onnxruntime"],
+                                                       "onnxruntime p50 ms (unpadded)", "planctl / onnxruntime time"],
                                                       points)])
 
 

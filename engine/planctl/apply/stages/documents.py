@@ -78,13 +78,11 @@ def _declared_outputs_exist(plan, model_file) -> None:
 
 
 def _load(options: ApplyOptions):
-    try:
-        plan = load_plan(options.plan_file)
-        named = options.target_name in plan.model.spec.targets
-        target = load_target(find_target(options.target_name, options.root)) if named else None
-    except DocumentError as exc:
-        exc.exit_code = 2  # validate exits 1 for findings; for apply any invalid document is bad input
-        raise
+    # a DocumentError keeps validate's exit code: 2 for unparsable input, 1 for a finding (an
+    # unknown key, a negative budget), as `planctl check` reports the same plan
+    plan = load_plan(options.plan_file)
+    named = options.target_name in plan.model.spec.targets
+    target = load_target(find_target(options.target_name, options.root)) if named else None
     if target is None:
         line, col, _, _ = plan.index.locate("/spec/targets")
         targets = plan.model.spec.targets
