@@ -177,6 +177,8 @@ def test_refined_task_line_says_before_after_and_the_gain():
                                                        "from another shape took 9 ms)")
     assert _refined_text(0.62, 0.62, 0.8149, 0.8149) == ("no faster record (best stays 0.62 ms; the best new "
                                                          "candidate (transferred from another shape) took 0.8149 ms)")
+    assert _refined_text(11.57, 7.612, 7.612, 7.612, "8 x 128 x 1536") == (
+        "11.57 -> 7.612 ms (1.52x faster, a schedule transferred from the 8 x 128 x 1536 workload)")
 
 
 def test_refine_patterns_name_a_bucket_or_every_bucket():

@@ -60,7 +60,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             for task in b.get("refined", []):
                 click.echo(f"  refined {task['name']}: "
                            + _refined_text(task["before_ms"], task["after_ms"], task.get("best_new_ms"),
-                                           task.get("best_transfer_ms"))
+                                           task.get("best_transfer_ms"), task.get("best_transfer_from"))
                            + (f" (the old record, measured on {task['before_measured_on']}, re-measured here "
                               "first)" if task.get("before_measured_on") else ""))
         if result.records_file:
@@ -69,14 +69,15 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
 
 
 def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: float | None = None,
-                  best_transfer_ms: float | None = None) -> str:
+                  best_transfer_ms: float | None = None, transfer_from: str | None = None) -> str:
     """Best record before -> after a ``--refine`` search (the kernel alone, as this target's runner
     times it: a record another device measured is re-measured here first); when nothing faster was
     found, the best new candidate's time (how far the search got); and whether the best came from
-    another shape's schedule (transfer tuning, planctl.tuning.transfer)."""
+    another shape's schedule (transfer tuning, planctl.tuning.transfer), and that shape's workload."""
     if before_ms is None or after_ms is None:
         return "no timed record to compare"
-    transferred = " (transferred from another shape)"
+    origin = f"the {transfer_from} workload" if transfer_from else "another shape"
+    transferred = f" (transferred from {origin})"
     if after_ms >= before_ms:
         if best_new_ms is None:
             return f"no faster record (best stays {_ms(before_ms)} ms)"
@@ -86,8 +87,8 @@ def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: 
     gain = before_ms / after_ms
     how_much = f"{gain:.2f}x" if gain >= 1.1 else f"{(gain - 1) * 100:.1f}%"
     if best_transfer_ms == after_ms:
-        return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster, a schedule transferred from another shape)"
-    tried = f"; the best transferred from another shape took {_ms(best_transfer_ms)} ms" if best_transfer_ms else ""
+        return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster, a schedule transferred from {origin})"
+    tried = f"; the best transferred from {origin} took {_ms(best_transfer_ms)} ms" if best_transfer_ms else ""
     return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster{tried})"
 
 

@@ -192,6 +192,8 @@ class TuningTask(Evidence):
     best_transfer_ms: Optional[float] = Field(None, description="the best schedule this search transferred from "
                                                                  "the same kernel at another shape (ms; "
                                                                  "planctl.tuning.transfer), kept or not")
+    best_transfer_from: Optional[str] = Field(None, description="the shape of the workload that schedule came "
+                                                                "from (its first buffer, e.g. '8 x 128 x 1536')")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

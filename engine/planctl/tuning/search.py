@@ -50,6 +50,7 @@ class TaskReport:
     before_measured_on: str | None = None  # --refine: who measured that record, when it was re-measured here first
     best_new_ms: float | None = None     # --refine: the best of the candidates this search measured, kept or not
     best_transfer_ms: float | None = None  # the best schedule transferred from another shape (planctl.tuning.transfer)
+    best_transfer_from: str | None = None  # ... the shape of the workload it came from (e.g. "8 x 128 x 1536")
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this host" or the device whose record serves the task
@@ -424,10 +425,13 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
             task.served_by = "remeasured" if remeasured and not was_refined else "searched"
             if was_refined and remeasured:  # its old record was another device's: compare with its time here
                 task.before_measured_on = previous_measured_on
-                task.best_ms_before = _session_best_ms(store, task.workload_hash, session, remeasured=True)
+                task.best_ms_before = _session_best_ms(store, task.workload_hash, session, REMEASURED)
             if was_refined:
-                task.best_new_ms = _session_best_ms(store, task.workload_hash, session, remeasured=False)
-            task.best_transfer_ms = _session_best_ms(store, task.workload_hash, session, source="transfer")
+                task.best_new_ms = _session_best_ms(store, task.workload_hash, session, NEW)
+            transferred = _session_best(store, task.workload_hash, session, TRANSFERRED)
+            if transferred is not None:
+                task.best_transfer_ms = transferred.mean_s * 1e3
+                task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
@@ -435,19 +439,24 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
                                    "tasks": {t.name: t.trials for t in report.tasks}})
 
 
-def _session_best_ms(store: Store, workload_hash: str, session: str, remeasured: bool = False,
-                     source: str | None = None) -> float | None:
-    """The best time, in ms, of the valid records ``session`` stored for a workload: those it
-    re-measured here (a refined task's "before" when the record that served it was measured on
-    another device), or those its search found (the best new candidate, kept or not), or, given a
-    ``source``, those of that provenance source (``transfer``)."""
-    def wanted(rec) -> bool:
-        found = rec.json("provenance").get("source")
-        return found == source if source else (found == "remeasured") == remeasured
+# provenance sources of a session's records (the worker's): what each refine figure is the best of
+REMEASURED = ("remeasured",)       # a refined task's "before", when another device measured its record
+NEW = ("search", "transfer")       # the best new candidate, kept or not
+TRANSFERRED = ("transfer",)        # the best schedule fitted from another shape (planctl.tuning.transfer)
 
-    times = [rec.mean_s for rec in store.records(workloads=[workload_hash], session=session)
-             if wanted(rec) and rec.mean_s < FAILED_S]
-    return min(times) * 1e3 if times else None
+
+def _session_best(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]):
+    """The fastest valid record ``session`` stored for a workload whose provenance source is one of
+    ``sources`` (:data:`REMEASURED`, :data:`NEW`, :data:`TRANSFERRED`), or None."""
+    found = [rec for rec in store.records(workloads=[workload_hash], session=session)
+             if rec.json("provenance").get("source") in sources and rec.mean_s < FAILED_S]
+    return min(found, key=lambda rec: rec.mean_s, default=None)
+
+
+def _session_best_ms(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]) -> float | None:
+    """:func:`_session_best`'s time in ms."""
+    best = _session_best(store, workload_hash, session, sources)
+    return best.mean_s * 1e3 if best is not None else None
 
 
 def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool) -> bool:

@@ -69,6 +69,16 @@ def kernel_signature(mod) -> Optional[tuple]:
     return tuple(sorted(blocks))
 
 
+def workload_shape(record) -> Optional[str]:
+    """The shape of a tuning record's first tensor argument, e.g. ``8 x 128 x 1536`` (a fused
+    matmul's activation: it names the bucket a schedule came from); None without one."""
+    try:
+        kind, _dtype, shape = record.args_info[0].as_json()
+        return " x ".join(str(int(d)) for d in shape) if kind == "TENSOR" else None
+    except Exception:  # noqa: BLE001 - no argument info: nothing to name
+        return None
+
+
 class DoesNotFit(Exception):
     """A source trace that cannot schedule this task."""
 
@@ -134,7 +144,8 @@ def transfer(names: list[str], tasks: dict, database, target, measure, budget: i
             except DoesNotFit:
                 continue
             secs, args_info = measure(sch)
-            database.provenance = {**base, "source": "transfer", "transferred_from": source_hash}
+            database.provenance = {**base, "source": "transfer", "transferred_from": source_hash,
+                                   "transferred_from_shape": workload_shape(record)}
             database.commit_tuning_record(TuningRecord(sch.trace, workload, secs, target, args_info))
             print(f"transfer {name}: from workload {source_hash}: "
                   + (f"{sum(secs) / len(secs) * 1e3:.3f} ms" if secs[0] < FAILED_S else "failed"), flush=True)

@@ -85,6 +85,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
     from tvm.s_tir.meta_schedule.database import TuningRecord
 
     from planctl.tuning.database import to_tvm
+    from planctl.tuning.store.record import FAILED_S
 
     made, failed = 0, set()
     base = dict(database.provenance)
@@ -104,7 +105,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
                                    "original_run_secs": old.json("run_secs")}
             database.commit_tuning_record(TuningRecord(record.trace, workload, secs, target, record.args_info))
             made += 1
-            valid = valid or secs[0] < 1e9
+            valid = valid or secs[0] < FAILED_S
         if not valid:
             failed.add(name)
     database.provenance = base
