@@ -41,7 +41,7 @@ def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once
                              "(report.md, Fallback)") for line in lines), lines
     named = [line for line in lines if "schedules another device measured" in line]
     assert named == ["  schedules another device measured (another host, or this one under other runner settings): "
-                     "1 task(s) measured on this host, warm caches"]
+                     "1 task(s) of each bucket measured on this host, warm caches"]
     # after every parity line, not between them
     assert lines.index(named[0]) > max(i for i, line in enumerate(lines) if line.startswith("  parity["))
 

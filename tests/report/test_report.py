@@ -25,7 +25,7 @@ def test_markdown_tables_carry_ratios_deltas_and_escape_pipes(full_record):
     md = render_markdown(full_record)
     candidate_row = next(line for line in md.splitlines() if line.startswith("| candidate |"))
     assert candidate_row.count("1.00×") == 3
-    assert "| FuseTIR | 0.400 | 350 → 120 | 230 | 180 → 60 | 120 |" in md
+    assert "| FuseTIR | 0.400 | 350 → 120 | -230 | 180 → 60 | -120 |" in md
     assert "Test CPU \\| with pipe" in md and "| tvm_ffi | unset |" in md
     assert "a" * 64 in md and "| fused_matmul_add | 96 | 0.8 | yes |" in md
 

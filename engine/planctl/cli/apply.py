@@ -202,15 +202,16 @@ def _examples_text(parity: dict) -> str:
 
 def _elsewhere_lines(by_bucket: list[tuple[str, dict]]) -> list[str]:
     """The tasks whose schedules another device measured: one line when every bucket says the same."""
-    def line(prefix: str, elsewhere: dict) -> str:
+    def line(prefix: str, elsewhere: dict, each: str = "") -> str:
         return (f"  {prefix}schedules another device measured (another host, or this one under other runner "
-                "settings): " + "; ".join(f"{n} task(s) measured on {label}" for label, n in sorted(elsewhere.items())))
+                "settings): " + "; ".join(f"{n} task(s){each} measured on {label}"
+                                          for label, n in sorted(elsewhere.items())))
 
     found = [(tag, e) for tag, e in by_bucket if e]
     if not found:
         return []
     if len(found) == len(by_bucket) and all(e == found[0][1] for _, e in found):
-        return [line("", found[0][1])]
+        return [line("", found[0][1], " of each bucket" if len(found) > 1 else "")]
     return [line(f"[{tag}] ", e) for tag, e in found]
 
 

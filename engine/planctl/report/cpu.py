@@ -2,7 +2,7 @@
 (``planctl.measure.cpu_profile``): where each call's time goes, kernel by kernel."""
 from __future__ import annotations
 
-from planctl.report.blocks import DASH, Section, Table, ms, num
+from planctl.report.blocks import DASH, Section, Table, is_number, ms, num
 
 TOP_ROWS = 25  # the rest is summed in one row: MiniLM has ~20 kernels and a dozen builtins
 
@@ -34,7 +34,11 @@ def _profile_section(build: dict, several: bool) -> Section:
              + (f" ({num(prof.get('kernel_gflops'), '.1f')} GFLOP/s over all of them)"
                 if prof.get("kernel_gflops") else "")
              + f" and {ms(prof.get('builtin_ms'))} ms in VM builtins per instrumented call "
-             f"({ms(prof.get('instrumented_ms'))} ms; a plain call took {ms(prof.get('plain_ms'))} ms).",
+             f"({ms(prof.get('instrumented_ms'))} ms; a plain call took {ms(prof.get('plain_ms'))} ms"
+             + ("; the instrument's own cost and the host's noise can put the kernels' sum above a plain call"
+                if is_number(prof.get("kernel_ms")) and is_number(prof.get("plain_ms"))
+                and prof["kernel_ms"] > prof["plain_ms"]
+                else "") + ").",
              "Allocations per call: " + (", ".join(f"{k} {v:g}" for k, v in allocations.items()) or "none")
              + " (static memory planning leaves these; the VM's pooled allocator serves them after the first call).",
              prof.get("method", "")]

@@ -243,13 +243,15 @@ def passes(record: dict) -> Section | None:
     items = record.get("passes") or []
     if not items:
         return None
-    header = ["pass", "seconds", "bindings", "nodes removed", "kernels", "kernels fused"]
+    header = ["pass", "seconds", "bindings", "bindings change", "kernels", "kernels change"]
     rows = [[str(p.get("name", "?")), num(p.get("seconds"), ".3f"),
              _arrow(p.get("bindings_before"), p.get("bindings_after")),
              _delta(p.get("bindings_before"), p.get("bindings_after")),
              _arrow(p.get("prim_funcs_before"), p.get("prim_funcs_after")),
              _delta(p.get("prim_funcs_before"), p.get("prim_funcs_after"))] for p in items]
-    return Section("Passes", tables=[Table(header, rows)])
+    return Section("Passes", paragraphs=["Changes are signed: a pass that fuses or removes shows a negative "
+                                         "change, one that creates kernels (LegalizeOps lowering operators to "
+                                         "TIR) a positive one."], tables=[Table(header, rows)])
 
 
 def _arrow(before: Any, after: Any) -> str:
@@ -257,7 +259,10 @@ def _arrow(before: Any, after: Any) -> str:
 
 
 def _delta(before: Any, after: Any) -> str:
-    return str(before - after) if _num(before) and _num(after) else DASH
+    """``after - before`` with its sign (``-41``, ``+29``, ``0``)."""
+    if not (_num(before) and _num(after)):
+        return DASH
+    return f"{after - before:+d}" if after != before else "0"
 
 
 def tuning(record: dict) -> Section | None:

@@ -14,8 +14,10 @@ def check(ctx):
         ``workload.model.onnx``, autotuning ``records``, ``envelope.quality.dataset``, each
         ``calibration.dataset`` and each target document ``targets/<name>.yaml`` resolve
         (``Path.resolve()``, following every symlink) to a location under the repository root.
-        Absolute paths and ``..`` are already document findings (``PLN115``); this rule catches a
-        symlink on the way that points out of the checkout. Files outside are never read.
+        Absolute paths and a ``..`` that climbs out of the repository are already document
+        findings (``PLN115``; ``examples/../examples/m.onnx`` stays inside and passes both); this
+        rule catches a symlink on the way that points out of the checkout. Files outside are
+        never read.
 
     Why
         A plan must mean the same thing on every checkout and in CI. A symlink to
