@@ -46,5 +46,6 @@ def test_kernels_summing_above_a_plain_call_are_explained(full_record):
     noisy VM their sum (43.55 ms) came out above the plain call (42.82 ms) with no word why."""
     plain = render_markdown(_with_build(full_record, cpu_profile=PROFILE))
     above = render_markdown(_with_build(full_record, cpu_profile={**PROFILE, "kernel_ms": 51.0}))
-    why = "can put the kernels' sum above a plain call"
-    assert why not in plain and why in above
+    above_instrumented = render_markdown(_with_build(full_record, cpu_profile={**PROFILE, "instrumented_ms": 48.5}))
+    why = "can put the kernels' sum above a whole call"
+    assert why not in plain and why in above and why in above_instrumented

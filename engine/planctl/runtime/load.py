@@ -95,7 +95,7 @@ class Dispatcher:
         shape = call_shape(inputs, self.manifest["dims"])
         found = bucket_for(shape, [b.shape_env for b in self.buckets])
         if found is None:
-            largest = ", ".join(shape_text(b.shape_env) for b in self.buckets)
+            largest = "; ".join(shape_text(b.shape_env) for b in self.buckets)   # "batch=1, seq=64; batch=8, ..."
             raise ValueError(f"a call of {shape_text(shape)} is larger than every bucket of this artifact "
                              f"({largest}): it is refused, not split or padded across buckets")
         if not self.manifest.get("padding") and found != shape:

@@ -51,6 +51,7 @@ def check(ctx):
         return
     actual = file_sha256(path)
     if actual != model.sha256:
-        yield Violation("/spec/workload/model/sha256", f"{model.onnx} has sha256 {actual[:12]}…, "
-                        f"the plan declares {model.sha256[:12]}…",
+        # whole digests: two that share a prefix would read alike cut short
+        yield Violation("/spec/workload/model/sha256", f"{model.onnx} has sha256 {actual}, "
+                        f"the plan declares {model.sha256}",
                         help="update sha256 if the new model is intended, else restore the file")
