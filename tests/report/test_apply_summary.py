@@ -20,7 +20,8 @@ def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
     lines = summary(record, Path("out")).splitlines()
     assert lines[1].startswith(f"  [{first['tag']}] candidate p50 ")
     assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
-    assert "traffic mix: 0.70x vs onnxruntime, slower than onnxruntime" in lines[3]   # as the bucket lines
+    # the Traffic mix section's time ratio, the direction in words
+    assert "traffic mix: expected latency 1.42x onnxruntime's (slower over the plan's traffic" in lines[3]
     assert not any(line.startswith("  candidate    p50") for line in lines)
 
 

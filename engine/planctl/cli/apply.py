@@ -149,9 +149,9 @@ def summary(record: dict, out_dir: Path) -> str:
         lines += [_bucket_line(b) for b in builds]
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
-            # the bucket lines' direction: onnxruntime's time over planctl's, above 1 is faster
-            lines.append(f"  traffic mix: {1 / ratio:.2f}x vs onnxruntime, {_faster(1 / ratio)} than onnxruntime over the "
-                         "plan's traffic (expected latency, calls padded up to their bucket; report.md, Traffic mix)")
+            # a time ratio, the figure report.md's Traffic mix section and bench/README.md give
+            lines.append(f"  traffic mix: expected latency {ratio:.2f}x onnxruntime's ({_faster(1 / ratio)} over the "
+                         "plan's traffic, calls padded up to their bucket; report.md, Traffic mix)")
     else:
         latency = record.get("latency", {})
         for name in ("baseline", "candidate", "onnxruntime"):
