@@ -198,3 +198,25 @@ def test_an_unclosed_bracket_or_quote_is_reported_where_it_opens(tmp_path, text,
     [finding] = validate_file(plan)
     assert (finding.rule, finding.line, finding.col) == ("PLN100", line, col)
     assert opened in finding.help and "the parser noticed at" in finding.help
+
+
+@pytest.mark.parametrize("opening, line, col", [('"x', 4, 9), ("'x", 4, 9)])
+def test_a_quote_left_open_mid_file_is_reported_where_it_opens(tmp_path, opening, line, col):
+    """Fresh-eyes report: a quote left open in the middle of a plan runs on to the next line's
+    quote, and the parser fails there, a line later, without a hint; the finding points at the
+    quote that opened, and says where the parser noticed."""
+    plan = tmp_path / "plan.yaml"
+    q = opening[0]
+    plan.write_text(f"apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  name: {opening}\n"
+                    f"  description: {q}something{q}\nspec:\n  a: 1\n")
+    [finding] = validate_file(plan)
+    assert (finding.rule, finding.line, finding.col) == ("PLN100", line, col), finding
+    assert f"this `{q}` may never be closed" in finding.help and "the parser noticed at 5:" in finding.help
+
+
+def test_an_apostrophe_in_a_plain_value_is_not_taken_for_an_open_quote(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  name: the model's\n"
+                    "  labels: {a: b\nspec:\n  a: 1\n")
+    [finding] = validate_file(plan)
+    assert finding.line == 5 and "`{` is never closed" in finding.help

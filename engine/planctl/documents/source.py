@@ -188,7 +188,7 @@ class _Builder:
                 if self._event(event):
                     break
         except MarkedYAMLError as exc:
-            raise Unparsable(_syntax_issue(exc)) from None
+            raise Unparsable(_syntax_issue(exc, text)) from None
         except YAMLError as exc:  # reader errors (control characters) carry no mark
             raise Unparsable(Issue("PLN100", f"not valid YAML: {exc}")) from None
 
@@ -431,8 +431,9 @@ def _issue(rule: str, message: str, mark, help: str | None = None) -> Issue:
     return Issue(rule, message, line=mark.line + 1, col=mark.column + 1, help=help)
 
 
-def _syntax_issue(exc) -> Issue:
-    """A ruamel Scanner/Parser error as a PLN100 issue at its problem mark."""
+def _syntax_issue(exc, text: str = "") -> Issue:
+    """A ruamel Scanner/Parser error as a PLN100 issue at its problem mark, or where an unclosed
+    bracket or quote of ``text`` (the document) opened."""
     mark = exc.problem_mark or exc.context_mark
     problem = (exc.problem or "syntax error").strip()
     message = f"invalid YAML: {problem}"
@@ -448,9 +449,35 @@ def _syntax_issue(exc) -> Issue:
         # the parser notices an unclosed bracket or quote lines later; the mistake is where it opened
         noticed = f"{mark.line + 1}:{mark.column + 1}" if mark else "the end of the file"
         mark, hint = exc.context_mark, f"{unclosed} (the parser noticed at {noticed})"
+    elif mark is not None and (opened := _quote_left_open(text, mark.line)) is not None:
+        # a quote left open mid-file ends at the next line's quote, and the parser fails after it
+        (open_line, open_col, quote) = opened
+        hint = (f"this `{quote}` may never be closed: YAML read the string on to the next `{quote}` (the parser "
+                f"noticed at {mark.line + 1}:{mark.column + 1}); end the string on its line")
+        line, col = open_line + 1, open_col + 1
+        return Issue("PLN100", message, line=line, col=col, help=hint)
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
     return Issue("PLN100", message, line=line, col=col, help=hint)
+
+
+_VALUE_QUOTE = re.compile(r"""(?:^\s*|:\s+|-\s+)(["'])""")
+QUOTE_LOOKBACK = 5   # lines above a parse error searched for a quoted value left open
+
+
+def _quote_left_open(text: str, error_line: int) -> tuple[int, int, str] | None:
+    """(line, column, quote), 0-based, of the nearest quoted value that opens on one of the
+    :data:`QUOTE_LOOKBACK` lines above ``error_line`` and is not closed on its line; None if none."""
+    lines = text.splitlines()
+    for i in range(min(error_line, len(lines)) - 1, max(error_line - QUOTE_LOOKBACK, 0) - 1, -1):
+        found = None if lines[i].lstrip().startswith("#") else _VALUE_QUOTE.search(lines[i])
+        if found is None:
+            continue
+        quote, rest = found.group(1), lines[i][found.end():]
+        closed = (re.search(r'(?<!\\)"', rest) if quote == '"' else quote in rest.replace("''", ""))
+        if not closed:
+            return i, found.start(1), quote
+    return None
 
 
 _UNCLOSED = {   # ruamel's context of an error inside a construct that was never closed
