@@ -451,11 +451,10 @@ def _syntax_issue(exc, text: str = "") -> Issue:
         mark, hint = exc.context_mark, f"{unclosed} (the parser noticed at {noticed})"
     elif mark is not None and (opened := _quote_left_open(text, mark.line)) is not None:
         # a quote left open mid-file ends at the next line's quote, and the parser fails after it
-        (open_line, open_col, quote) = opened
+        open_line, open_col, quote = opened
         hint = (f"this `{quote}` may never be closed: YAML read the string on to the next `{quote}` (the parser "
                 f"noticed at {mark.line + 1}:{mark.column + 1}); end the string on its line")
-        line, col = open_line + 1, open_col + 1
-        return Issue("PLN100", message, line=line, col=col, help=hint)
+        return Issue("PLN100", message, line=open_line + 1, col=open_col + 1, help=hint)
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
     return Issue("PLN100", message, line=line, col=col, help=hint)
