@@ -84,10 +84,11 @@ AVX2 = VectorUnit(lanes=8, registers=16)
 
 def vector_unit(target) -> VectorUnit:
     """AVX-512 when the LLVM target has ``avx512f`` (e.g. mcpu cascadelake, znver4), else AVX2's 16
-    registers of 8 lanes (the x86-64 baseline this kernel is written for)."""
+    registers of 8 lanes (the x86-64 baseline this kernel is written for); the feature test is
+    planctl.lowering.int8_kernels.kernel_path's."""
     from tvm.target import codegen
 
-    return AVX512 if codegen.target_has_features("avx512f", target) else AVX2
+    return AVX512 if codegen.llvm_cpu_has_features("avx512f", target) else AVX2
 
 
 def tiles(seq: int, head_dim: int, unit: VectorUnit) -> tuple[int, int, int]:

@@ -29,6 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from planctl.tuning.store.record import FAILED_S  # no TVM: the worker imports TVM inside functions
+
 CANDIDATES_FILE = "candidates.json"
 STOPPED_FILE = "stopped-by.txt"
 
@@ -85,8 +87,6 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
     from tvm.s_tir.meta_schedule.database import TuningRecord
 
     from planctl.tuning.database import to_tvm
-    from planctl.tuning.store.record import FAILED_S
-
     made, failed = 0, set()
     base = dict(database.provenance)
     for name, ids in spec.get("remeasure", {}).items():
@@ -117,8 +117,6 @@ def measure(sch, args_info, builder, runner, target, what: str) -> list[float]:
     ``[1e10]`` (MetaSchedule's failure mark) when the build or the run failed (``what`` names it in the log)."""
     from tvm.s_tir.meta_schedule.builder import BuilderInput
     from tvm.s_tir.meta_schedule.runner import RunnerInput
-
-    from planctl.tuning.store.record import FAILED_S
 
     built = builder.build([BuilderInput(sch.mod, target)])[0]
     if built.error_msg is not None:
