@@ -61,8 +61,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                 click.echo(f"  refined {task['name']}: "
                            + _refined_text(task["before_ms"], task["after_ms"], task.get("best_new_ms"),
                                            task.get("best_transfer_ms"), task.get("best_transfer_from"))
-                           + (f" (the old record, measured on {task['before_measured_on']}, re-measured here "
-                              "first)" if task.get("before_measured_on") else ""))
+                           + _retimed_text(task.get("before_measured_on"), task.get("stored_ms")))
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
@@ -90,6 +89,15 @@ def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: 
         return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster, a schedule transferred from {origin})"
     tried = f"; the best transferred from {origin} took {_ms(best_transfer_ms)} ms" if best_transfer_ms else ""
     return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster{tried})"
+
+
+def _retimed_text(measured_on: str | None, stored_ms: float | None) -> str:
+    """Where the old record's "before" time comes from: it was re-measured in this search, beside
+    the candidates (its stored time is another day's or another device's)."""
+    if not measured_on:
+        return ""
+    stored = f", stored at {_ms(stored_ms)} ms" if stored_ms is not None else ""
+    return f" (the old record, measured on {measured_on}{stored}, re-measured here first)"
 
 
 def _ms(value: float) -> str:

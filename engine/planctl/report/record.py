@@ -183,10 +183,14 @@ class TuningTask(Evidence):
     best_ms: Optional[float]
     best_ms_before: Optional[float] = Field(None, description="--refine: the serving record's time before this "
                                                                "search (ms; best_ms is the time after it), timed "
-                                                               "here: another device's record is re-measured first")
+                                                               "here: the record is re-measured first, beside the "
+                                                               "candidates")
     before_measured_on: Optional[str] = Field(None, description="--refine: the device that measured the record "
-                                                                "re-measured here for best_ms_before (None: it "
-                                                                "was measured here)")
+                                                                "re-measured here for best_ms_before (None: the "
+                                                                "search re-measured nothing for it)")
+    best_ms_stored: Optional[float] = Field(None, description="--refine: that record's own stored time (ms), "
+                                                              "measured on another day or device; best_ms_before "
+                                                              "is its time re-measured in this search")
     best_new_ms: Optional[float] = Field(None, description="--refine: the best of the candidates this search "
                                                             "measured (ms), faster than best_ms_before or not")
     best_transfer_ms: Optional[float] = Field(None, description="the best schedule this search transferred from "

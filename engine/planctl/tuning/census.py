@@ -81,7 +81,8 @@ def classify(tasks: list[tuple[str, str]], rows: list[dict], scope: Scope, commi
 
 
 def _best(rows: list[dict]) -> dict:
-    return min(rows, key=lambda r: (not r["valid"], r["mean_s"]))
+    """Valid before failed, current before superseded (planctl.tuning.store.db), then the fastest."""
+    return min(rows, key=lambda r: (not r["valid"], not r.get("current", True), r["mean_s"]))
 
 
 def counts(sources: list[TaskSource]) -> dict[str, int]:

@@ -85,11 +85,26 @@ def select(store: Store, key_ids: list[str] | None = None, workloads: list[str] 
     return [rec for group in chosen.values() for rec in group]
 
 
+def with_retimings(store: Store, records: list[Record]) -> list[Record]:
+    """``records`` plus, for each one a re-timing session stored (``tune --refine``), that
+    session's re-measured record of the old best (Store.retiming): the evidence that ranks the
+    session's times above older records of the workload in a cache that holds them, and the time
+    the winner beat."""
+    out, seen = list(records), {rec.id for rec in records}
+    for rec in records:
+        evidence = store.retiming(rec)
+        if evidence is not None and evidence.id not in seen:
+            out.append(evidence)
+            seen.add(evidence.id)
+    return out
+
+
 def export_jsonl(store: Store, path: Path, records: list[Record]) -> int:
-    """Write ``records`` to ``path`` as sorted JSON lines (atomic replace); returns the line count."""
+    """Write ``records`` and their re-timings (:func:`with_retimings`) to ``path`` as sorted JSON
+    lines (atomic replace); returns the line count."""
     keys, devices = store.keys(), store.devices()
     lines = []
-    for rec in records:
+    for rec in with_retimings(store, records):
         blob = store.workload(rec.workload_hash)
         if blob is not None:
             lines.append(canonical(to_line(rec, keys[rec.key_id], devices[rec.device_id], blob)))

@@ -39,10 +39,33 @@ ROW_BYTES = (sa.func.length(R.trace) + sa.func.length(R.run_secs) + sa.func.leng
              + sa.func.length(R.args_info) + sa.func.length(R.provenance) + 200)
 
 
+# a record a search re-measured (planctl.tuning.worker.remeasure), in its canonical provenance JSON
+RETIMED = '%"source":"remeasured"%'
+
+
+def _superseded():
+    """True for a record whose time another day re-timed: a later session re-measured records of
+    its workload, key and device (``tune --refine``, or another device's records timed here). Times
+    are comparable only when measured beside each other: a shared host drifts between days (an 8 x 16
+    matmul record stored at 1.03 ms timed 1.39 ms a day later, AMD EPYC Zen 3, 2026-12-01), so the
+    re-timing session's times rank above every older one of that device; the older stay stored."""
+    later = records.alias("later")
+    L = later.c
+    return sa.exists().where(L.workload_hash == R.workload_hash, L.key_id == R.key_id, L.device_id == R.device_id,
+                             L.session != R.session, L.created > R.created, L.mean_s < VALID,
+                             L.provenance.like(RETIMED))
+
+
+def _best_first():
+    """The ranking of records within one workload, key and device: current before superseded, then time."""
+    return (sa.case((_superseded(), 1), else_=0), R.mean_s, R.id)
+
+
 def _ranked():
     """Each record's rank among those of its workload, validity key and device (times are
-    comparable only on one device), best first, with its stored time and approximate bytes."""
-    rank = sa.func.row_number().over(partition_by=(R.workload_hash, R.key_id, R.device_id), order_by=(R.mean_s, R.id))
+    comparable only on one device; superseded ones last, see :func:`_superseded`), best first,
+    with its stored time and approximate bytes."""
+    rank = sa.func.row_number().over(partition_by=(R.workload_hash, R.key_id, R.device_id), order_by=_best_first())
     return sa.select(R.id, rank.label("rank"), R.stored, ROW_BYTES.label("bytes")).subquery("ranked")
 
 
@@ -296,8 +319,10 @@ class Store:
         return added
 
     # records: reading ------------------------------------------------------------------------
-    def _records(self, where=sa.true(), order=(R.mean_s, R.id), limit: int | None = None) -> list[Record]:
-        """Records matching ``where`` whose checksum holds; the others are quarantined, never returned."""
+    def _records(self, where=sa.true(), order=None, limit: int | None = None) -> list[Record]:
+        """Records matching ``where`` whose checksum holds, best first (:func:`_best_first`) unless
+        ``order`` is given; the others are quarantined, never returned."""
+        order = _best_first() if order is None else order
         rows = self._rows(sa.select(*[R[c] for c in RECORD_COLUMNS]).where(where).order_by(*order).limit(limit))
         good = []
         for row in rows:
@@ -311,7 +336,8 @@ class Store:
         return good
 
     def records(self, key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> list[Record]:
-        """Sound records, best first, optionally only of these keys, devices, workloads or session."""
+        """Sound records, best first (superseded ones last, :func:`_superseded`), optionally only of
+        these keys, devices, workloads or session."""
         return self._records(_filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session))
 
     def by_ids(self, ids: list[int]) -> list[Record]:
@@ -327,18 +353,28 @@ class Store:
               prefer: str | None = None) -> list[Record]:
         """Best ``k`` valid records of a workload among ``key_ids`` (failed candidates skipped, like
         TVM), only measured on ``device_ids`` when given; records measured on ``prefer`` (a device
-        id) come first, since run times are comparable only on one device."""
+        id) come first, since run times are comparable only on one device, and of one device's the
+        records a later session re-timed come last (:func:`_superseded`)."""
         where = sa.and_(_filters(key_ids=key_ids, device_ids=device_ids, workloads=[workload_hash]), R.mean_s < VALID)
-        order = (sa.case((R.device_id == prefer, 0), else_=1), R.mean_s, R.id) if prefer else (R.mean_s, R.id)
+        order = (sa.case((R.device_id == prefer, 0), else_=1), *_best_first()) if prefer else _best_first()
         return self._records(where, order=order, limit=k)
+
+    def retiming(self, rec: Record) -> Record | None:
+        """The best valid record that ``rec``'s session re-measured for its workload, key and device
+        (the evidence that supersedes older records, :func:`_superseded`), unless that is ``rec``."""
+        where = sa.and_(_filters(key_ids=[rec.key_id], device_ids=[rec.device_id], workloads=[rec.workload_hash],
+                                 session=rec.session), R.provenance.like(RETIMED), R.mean_s < VALID)
+        found = self._records(where, order=(R.mean_s, R.id), limit=1)
+        return found[0] if found and found[0].id != rec.id else None
 
     def serving_rows(self, key_ids: list[str]) -> list[dict]:
         """One row per record of ``key_ids`` (no checksum check: a census, not a lookup):
-        ``workload_hash, key_id, device_id, identity, valid, mean_s``."""
-        rows = self._rows(sa.select(R.workload_hash, R.key_id, R.device_id, R.identity, R.mean_s)
+        ``workload_hash, key_id, device_id, identity, valid, mean_s, current`` (False: superseded,
+        :func:`_superseded`)."""
+        rows = self._rows(sa.select(R.workload_hash, R.key_id, R.device_id, R.identity, R.mean_s, _superseded())
                           .where(_filters(key_ids=key_ids)))
         return [{"workload_hash": r[0], "key_id": r[1], "device_id": r[2], "identity": r[3], "valid": r[4] < VALID,
-                 "mean_s": r[4]} for r in rows]
+                 "mean_s": r[4], "current": not r[5]} for r in rows]
 
     def count(self, key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> int:
         where = _filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session)
