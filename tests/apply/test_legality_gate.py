@@ -88,3 +88,14 @@ def test_waived_float16_plan_is_rolled_back_by_a_corner_row(tmp_path, capsys):
     assert record["fallback"]["verified"] and record["builds"][0]["fallback_parity"]["passed"]
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert manifest["artifact"] == manifest["baseline"] == manifest["fallback"]
+
+
+def test_plan_refuses_what_check_rejects_with_checks_findings(tmp_path, capsys):
+    """``planctl plan`` would otherwise print (and save, with -o) a plan that apply then refuses."""
+    plan_file = fp16_plan(tmp_path)
+    saved = tmp_path / "saved.lock.yaml"
+    assert main(["plan", str(plan_file), "--target", "x86-64-avx2", "--root", str(tmp_path),
+                 "--cache", str(tmp_path / "cache"), "-o", str(saved)]) == 1
+    err = capsys.readouterr().err
+    assert "error[PLN206]" in err and "error[PLN200] plan stopped before any build" in err and "Traceback" not in err
+    assert not saved.exists()

@@ -24,13 +24,16 @@ from planctl.documents.shapes import shape_text
 def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: str | None, fmt: str) -> None:
     """Show the passes, tuning budget and cached vs to-search tasks of applying PLAN on a target.
 
-    Exit 0 on success, 2 for bad input (the plan, target or model does not check out).
+    Exit 0 on success, 1 when ``planctl check`` rejects the plan (its findings, as apply gives
+    them), 2 for bad input (the plan, target or model cannot be read).
     """
     from planctl.apply.lock import make_lock, write_lock
+    from planctl.apply.stages.legality import gate
     from planctl.documents.load import find_target, load_plan, load_target
     from planctl.errors import DocumentError
     from planctl.tuning.preview import describe
 
+    gate(plan, root, "plan")   # what check rejects, apply would refuse: say so here, not after -o
     plan_document = load_plan(plan)
     if target not in plan_document.model.spec.targets:
         raise DocumentError(f"target '{target}' is not one of the plan's targets "

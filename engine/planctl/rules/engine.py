@@ -80,7 +80,7 @@ def _plan_findings(loaded, targets, escaping, base, options: Options) -> list:
     found = [from_violation(r, v, loaded) for r in rules for v in r.check(ctx)]
     if not options.use_waivers:
         return found
-    ran = {r.id for r in rules if r.waivable}
+    ran = {r.id for r in rules if r.waivable and not r.unwaivable}
     found, unused = waivers.apply(found, waivers.waivers_of(loaded.model), ctx.today, ran)
     if options.selection.wants(UNUSED_WAIVER):
         found += [unused_waiver(w, loaded) for w in unused]

@@ -28,7 +28,8 @@ class Rule:
     severity: Severity
     check: Callable[..., Iterable]
     aliases: tuple[str, ...] = ()
-    waivable: bool = True
+    waivable: bool = True   # False: a waiver rule, run only with waivers on
+    unwaivable: str = ""    # why no waiver may accept this rule's finding (apply cannot go on without it)
 
     @property
     def doc(self) -> str:
@@ -43,15 +44,16 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def rule(id: str, name: str, severity: str, *, aliases: tuple[str, ...] = (),
-         waivable: bool = True):
-    """Register the decorated function as rule ``id`` (``PLN###``) named ``name`` (kebab-case)."""
+         waivable: bool = True, unwaivable: str = ""):
+    """Register the decorated function as rule ``id`` (``PLN###``) named ``name`` (kebab-case);
+    ``unwaivable``: why a waiver for it is invalid (PLN219)."""
     if not ID_PATTERN.match(id) or not NAME_PATTERN.match(name):
         raise ValueError(f"bad rule id or name: {id} {name}")
     if id in REGISTRY:
         raise ValueError(f"rule id {id} is already registered")
 
     def register(func):
-        entry = Rule(id, name, Severity(severity), func, tuple(aliases), waivable)
+        entry = Rule(id, name, Severity(severity), func, tuple(aliases), waivable, unwaivable)
         codes.register(codes.Code(id, name, entry.summary, entry.doc, entry.severity.value,
                                   stage="check", aliases=entry.aliases))
         REGISTRY[id] = entry

@@ -15,18 +15,26 @@ from planctl.report.record import Legality, LegalityFinding
 def run(options: ApplyOptions, clock: StageClock) -> Legality:
     """The findings of every legality rule on the plan (rules PLN2xx; no TVM). Raises
     LegalityError (exit 1) listing each unwaived error, located at its line, as check prints it."""
-    from planctl.rules.engine import Options, check
-
     with clock("legality"):
-        report = check([options.plan_file], Options(root=options.root))
+        report = gate(options.plan_file, options.root, options.command)
     findings = [LegalityFinding(rule=f.rule, severity=Severity(f.severity).value, message=f.message, file=f.file,
                                 line=f.line, col=f.col, waived=f.waived) for f in report.findings]
+    return Legality(findings=findings, errors=0)
+
+
+def gate(plan_file: Path, root: Path, command: str):
+    """``planctl check``'s report on ``plan_file`` (planctl.rules.engine), for a command that must
+    not go on where check fails (apply, tune, plan). Raises LegalityError (exit 1) listing each
+    unwaived error, located at its line, as check prints it."""
+    from planctl.rules.engine import Options, check
+
+    report = check([plan_file], Options(root=root))
     errors = [f for f in report.active if Severity(f.severity) == Severity.ERROR]
     if errors:
         rules = ", ".join(sorted({f.rule for f in errors}))
         raise LegalityError(
-            f"{options.command} stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
-            findings=errors, file=str(options.plan_file),
+            f"{command} stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
+            findings=errors, file=str(plan_file),
             hint=f"fix them, or waive each with a reason in metadata.annotations; "
-                 f"`planctl check {Path(options.plan_file)}` shows the same findings")
-    return Legality(findings=findings, errors=0)
+                 f"`planctl check {Path(plan_file)}` shows the same findings")
+    return report

@@ -37,7 +37,7 @@ def kind_problem(path: Path, what: str) -> str | None:
     return None
 
 
-@rule("PLN215", "missing-reference", "error")
+@rule("PLN215", "missing-reference", "error", unwaivable="apply cannot run without the file")
 def check(ctx):
     """Every target and every file the plan names exist and are the right kind of file.
 

@@ -25,7 +25,7 @@ def file_sha256(path: Path) -> str:
     return _digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-@rule("PLN216", "model-digest", "error")
+@rule("PLN216", "model-digest", "error", unwaivable="apply would build another model than the one the plan reviewed")
 def check(ctx):
     """The model file's sha256 is the one the plan declares.
 

@@ -17,7 +17,7 @@ def _declarations(path: str, size: int, mtime_ns: int):
     return onnx_signature.read_declarations(Path(path))
 
 
-@rule("PLN224", "model-signature", "error")
+@rule("PLN224", "model-signature", "error", unwaivable="apply cannot import a file that is not a readable ONNX model")
 def check(ctx):
     """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``.
 

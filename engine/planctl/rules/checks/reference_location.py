@@ -6,7 +6,7 @@ from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
 
-@rule("PLN220", "reference-outside-repo", "error")
+@rule("PLN220", "reference-outside-repo", "error", unwaivable="the paths a plan names stay inside the repository")
 def check(ctx):
     """Every file the plan names stays inside the repository once symlinks are followed.
 

@@ -56,7 +56,9 @@ def invalid(ctx):
     """A waiver is malformed: no reason, a bad date, an unknown option or rule.
 
     What it checks
-        Each ``planctl.dev/waive.<rule>`` annotation names a registered, waivable rule and its
+        Each ``planctl.dev/waive.<rule>`` annotation names a registered, waivable rule (not one
+        whose finding leaves apply nothing to build: PLN215 missing file, PLN216 model digest,
+        PLN220 a path outside the repository, PLN224 not an ONNX model) and its
         value is exactly ``"reason"`` or ``"reason; expires=YYYY-MM-DD"`` with a non-empty
         reason. Anything else is this finding, and the waiver waives nothing: a value that is
         only ``"expires=2027-03-31"`` (no reason), another option, a second ``;``, a date in
@@ -82,5 +84,7 @@ def invalid(ctx):
             problem = f"no rule {waiver.rule} to waive"
         elif problem is None and not REGISTRY[waiver.rule].waivable:
             problem = f"{waiver.rule} cannot be waived"
+        elif problem is None and REGISTRY[waiver.rule].unwaivable:
+            problem = f"{waiver.rule} cannot be waived: {REGISTRY[waiver.rule].unwaivable}"
         if problem:
             yield Violation(waiver.pointer, f"invalid waiver: {problem}", key=waiver.key)
