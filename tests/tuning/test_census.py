@@ -26,7 +26,8 @@ def test_each_task_gets_one_source_in_order(kit):
     assert found[2].measured_on == "AMD EPYC (x86_64, AVX2)" and found[0].measured_on == "this host"
     assert found[5].measured_on == "AMD EPYC (x86_64, AVX2)"  # committed, measured elsewhere: the device is named
     assert counts(found)["search"] == 1
-    assert render("batch=1", found, None)[1] == "  measured on AMD EPYC (x86_64, AVX2) (3 tasks); this host (2 tasks)"
+    assert render("batch=1", found, None)[1] == ("  the serving records were measured on AMD EPYC (x86_64, AVX2) (3 tasks); "
+                                                 "this host (2 tasks)")
 
 
 def test_this_cpu_under_other_measurement_settings_is_named_as_such(kit):
@@ -59,8 +60,8 @@ def test_the_announcement_names_devices_budget_and_ceiling(kit):
     budget = {"trials": 1500, "trials_per_task": 96, "wall_clock_s": 1200.0}
     lines = render(shape_text({"batch": 2}), found, budget)
     assert lines[0] == ("tuning at batch=2: 2 tasks: 0 served by the cache, 0 by the committed records, "
-                        "1 by other devices' records, 1 left to search")
-    assert lines[1] == "  measured on AMD EPYC (x86_64, AVX2) (1 task)"
+                        "1 by other devices' records in the cache, 1 left to search")
+    assert lines[1] == "  the serving records were measured on AMD EPYC (x86_64, AVX2) (1 task)"
     assert lines[2] == "  search: at most 1500 trials (96 per task), wall-clock ceiling 1200 s"
     served = classify([("t1", "1")], [row(kit, "1", amd, "a")], scope, set())
     assert render("batch=2", served, budget)[-1] == "  search: none (no trial will run)"

@@ -28,7 +28,7 @@ from planctl.tuning.scope import HERE, Scope
 
 SOURCES = ("cache", "committed", "other-devices", "re-measure", "drift", "search", "default")
 WORDS = {"cache": "served by the cache", "committed": "by the committed records",
-         "other-devices": "by other devices' records", "re-measure": "to re-measure here",
+         "other-devices": "by other devices' records in the cache", "re-measure": "to re-measure here",
          "drift": "only another TVM version's records", "search": "left to search",
          "default": "kept on TVM's default schedule (outside the budget's max_tasks)"}
 
@@ -114,7 +114,7 @@ def render(shape: str, sources: list[TaskSource], budget: dict | None, allow_dri
     if devices:   # every served task's measuring device, this host's too, so the counts add up
         here = sum(1 for s in sources if s.source in ("cache", "committed") and s.measured_on == HERE)
         devices = {**devices, **({HERE: here} if here else {})}
-        lines.append("  measured on " + "; ".join(f"{label} ({count} task{'s' * (count != 1)})"
+        lines.append("  the serving records were measured on " + "; ".join(f"{label} ({count} task{'s' * (count != 1)})"
                                                   for label, count in sorted(devices.items())))
     work = n["search"] + n["re-measure"] + (n["drift"] if allow_drift else 0) + len(again)
     if again:
