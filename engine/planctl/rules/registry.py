@@ -28,7 +28,7 @@ class Rule:
     severity: Severity
     check: Callable[..., Iterable]
     aliases: tuple[str, ...] = ()
-    waivable: bool = True   # False: a waiver rule, run only with waivers on
+    waivable: bool = True   # False: a waiver rule (never waived itself; off with --no-waivers)
     unwaivable: str = ""    # why no waiver may accept this rule's finding (apply cannot go on without it)
 
     @property
