@@ -73,10 +73,12 @@ def test_a_search_starts_from_the_other_shapes_best_schedule_and_its_build_is_ri
     assert session[0].mean_s < 1.0 and large.trials_spent == 1    # built, ran, counted against the budget
 
     # a search after the transfer starts from it (MetaSchedule replays the database's best traces)
-    again = cache.tune(large_mod, target, Budget(trials=3, wall_clock_s=300, trials_per_task=3), seed=0,
+    # (a refine first re-times the serving record, REMEASURE_RUNS times, then transfers, then searches)
+    again = cache.tune(large_mod, target, Budget(trials=5, wall_clock_s=300, trials_per_task=5), seed=0,
                        plan=("tiny", "abc"), allow_drift=False, refine=(large.tasks[0].name,))
     sources = [rec.json("provenance").get("source") for rec in cache.store.records(session=again.session)]
-    assert sources.count("transfer") == 1 and sources.count("search") == 2, sources
+    assert sources.count("remeasured") == 2 and sources.count("transfer") == 1 and sources.count("search") == 2, \
+        sources
     assert again.tasks[0].best_transfer_ms is not None
 
     scheduled_mod, scheduled, _ = apply_database(large_mod, target, cache.database())
