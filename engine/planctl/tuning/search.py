@@ -202,7 +202,7 @@ def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | No
                 mine = found.device_id == scope.device_id
                 remeasure[task.task_name] = _best_ids(store, found.workload_hash, scope.serving_ids,
                                                       exclude=None if mine else scope.device_id,
-                                                      prefer=scope.device_id)[:1 if mine else REMEASURE_TOP]
+                                                      prefer=scope.device_id, top=1 if mine else REMEASURE_TOP)
         elif source == "default":
             pass
         else:
@@ -217,9 +217,10 @@ def plan_tasks(mod, target, store: Store, scope: Scope, committed: set[str] | No
 
 
 def _best_ids(store: Store, key: str, key_ids: list[str], exclude: str | None = None,
-              prefer: str | None = None) -> list[int]:
+              prefer: str | None = None, top: int = REMEASURE_TOP) -> list[int]:
+    """Ids of a workload's ``top`` best records (``prefer``'s first), none measured on ``exclude``."""
     records = store.top_k(key, key_ids, REMEASURE_TOP * 4, prefer=prefer)
-    return [rec.id for rec in records if rec.device_id != exclude][:REMEASURE_TOP]
+    return [rec.id for rec in records if rec.device_id != exclude][:top]
 
 
 def provenance(plan_name: str, plan_digest: str, seed: int, session: str) -> dict:
