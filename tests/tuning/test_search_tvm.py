@@ -201,6 +201,14 @@ def test_a_refine_pattern_that_names_no_task_is_reported():
     assert unmatched_refine(patterns, tasks) == ["batch-8_seq-128:layer_norm*", "typo*"]
 
 
+def before_ms(store, session: str, task, remeasured) -> float:
+    """A refined task's "before" (ms): the old record's fastest time in the confirmation when a
+    candidate beat it (worker.confirm, task.confirm_runs), else its fastest re-timing."""
+    if task.confirm_runs:
+        remeasured = [r for r in store.records(session=f"{session}-confirm") if r.json("provenance")["confirms"] == "old"]
+    return min(r.mean_s for r in remeasured if r.mean_s < 1e9) * 1e3
+
+
 def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp_path: Path):
     """A target measured with ``caches: cold`` is another device than the warm one that tuned its
     records: ``--refine`` re-measures the served record here (cold) before searching, so "before"
@@ -218,11 +226,12 @@ def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp
     task = report.tasks[0]
     assert task.served_by == "searched" and task.measured_on == "this host"
     mine = cold.store.records(device_ids=[cold.device.device_id])
-    remeasured = [r for r in mine if r.json("provenance").get("source") == "remeasured"]
+    remeasured = [r for r in cold.store.records(session=report.session) if r.json("provenance").get("source") == "remeasured"]
     assert remeasured and remeasured[0].json("provenance")["remeasured_from_device"] == warm.device.device_id
     assert all(len(r.json("run_secs")) == COLD_REPEAT for r in mine if r.mean_s < 1e9)
-    assert task.best_ms_before == pytest.approx(min(r.mean_s for r in remeasured) * 1e3)
-    assert task.best_ms == pytest.approx(min(r.mean_s for r in mine) * 1e3)
+    assert task.best_ms_before == pytest.approx(before_ms(cold.store, report.session, task, remeasured))
+    serving = cold.store.top_k(task.workload_hash, [cold.key.key_id], 1, prefer=cold.device.device_id)[0]
+    assert serving.device_id == cold.device.device_id and task.best_ms == pytest.approx(serving.mean_s * 1e3)
     assert task.before_measured_on == "this host, warm caches"   # what the refine line names
 
 
@@ -244,9 +253,10 @@ def test_refining_on_the_same_device_times_its_record_again_first(fused, tmp_pat
     assert len(remeasured) == REMEASURE_RUNS   # timed twice: the first runs of a session are slow
     assert all(r.json("provenance")["remeasured_from_device"] == cache.device.device_id for r in remeasured)
     assert task.best_ms_stored == pytest.approx(stored_ms)
-    assert task.best_ms_before == pytest.approx(min(r.mean_s for r in remeasured if r.mean_s < 1e9) * 1e3)
+    assert task.best_ms_before == pytest.approx(before_ms(cache.store, report.session, task, remeasured))
     serving = cache.store.top_k(task.workload_hash, [cache.key.key_id], 1, prefer=cache.device.device_id)[0]
-    assert serving.session == report.session and task.best_ms == pytest.approx(serving.mean_s * 1e3)
+    assert serving.session == (f"{report.session}-confirm" if task.confirm_runs else report.session)
+    assert task.best_ms == pytest.approx(serving.mean_s * 1e3)
     assert task.before_measured_on == "this host"
 
 
@@ -256,3 +266,57 @@ def test_the_refine_line_gives_the_old_records_stored_time_beside_its_time_today
     assert _retimed_text("this host", 1.026) == (" (the old record, measured on this host, stored at 1.026 ms, "
                                                  "re-measured here first)")
     assert _retimed_text(None, None) == ""
+
+
+def test_a_lucky_candidate_serves_only_if_it_wins_the_refines_confirmation(fused, tmp_path: Path, monkeypatch):
+    """A search time is one measurement: a candidate stored at a lucky time would serve. The refine's
+    confirmation (worker.confirm) times the old record and the best new candidate again, alternately,
+    in a session the store ranks above the search's, so the lucky time no longer decides."""
+    from planctl.lowering.build import make_target
+    from planctl.tuning import worker
+    from planctl.tuning.budget import Budget
+    from planctl.tuning.search import TaskReport, _confirmed
+    from planctl.tuning.store.record import Record
+
+    target, budget = make_target(TARGET), Budget(trials=2, wall_clock_s=300, trials_per_task=2)
+    cache = open_cache(tmp_path / "cache")
+    name = cache.tune(fused, target, budget, seed=0, plan=("tiny", "abc"), allow_drift=False).tasks[0].name
+    store, key, device = cache.store, cache.key.key_id, cache.device.device_id
+    old = store.records(key_ids=[key])[0]
+    # the refine's search session: the old record re-timed there, and a candidate stored 1000x faster
+    # (the same trace: a lucky measurement, not a faster schedule)
+    stamp = {**old.json("provenance"), "session": "refine"}
+    store.add([Record.new(key, device, old.workload_hash, old.json("trace"), [old.mean_s * 1.01], old.json("target"),
+                          old.json("args_info"), {**stamp, "source": "remeasured"}, session="refine"),
+               Record.new(key, device, old.workload_hash, old.json("trace"), [old.mean_s / 1000],
+                          old.json("target"), old.json("args_info"), {**stamp, "source": "search"},
+                          session="refine")])
+    lucky = store.top_k(old.workload_hash, [key], 1, prefer=device)[0]
+    assert lucky.mean_s == pytest.approx(old.mean_s / 1000)   # without a confirmation it would serve
+
+    monkeypatch.setenv("PLANCTL_CACHE", str(tmp_path / "cache"))
+    spec = {"key": cache.key.to_dict(), "device": cache.device.to_dict(), "provenance": stamp, "session": "refine",
+            "search": [name], "remeasure": {name: [old.id]}, "confirm_session": "refine-confirm"}
+    tasks = {t.task_name: t for t in tvm.s_tir.meta_schedule.relax_integration.extract_tasks(fused, target)}
+    _, database = worker.open_database(spec)
+    builder, runner = worker.builder_runner(spec)
+    made = worker.confirm(spec, tasks, database, target, builder, runner)
+
+    timed = store.records(session="refine-confirm")
+    assert made == len(timed) == 2 * worker.CONFIRM_RUNS
+    roles = [r.json("provenance")["confirms"] for r in sorted(timed, key=lambda r: r.created)]
+    assert roles == ["old", "new", "new", "old", "old", "new"]   # alternately: neither always goes first
+    serving = store.top_k(old.workload_hash, [key], 1, prefer=device)[0]
+    assert serving.session == "refine-confirm" and serving.mean_s > lucky.mean_s * 10
+    task = TaskReport(name, old.workload_hash, cached=True, best_ms_before=old.mean_s * 1e3)
+    _confirmed(task, store, "refine-confirm", None)
+    assert task.confirm_runs == worker.CONFIRM_RUNS
+    assert task.best_ms_before == pytest.approx(min(r.mean_s for r in timed if r.json("provenance")["confirms"] == "old") * 1e3)
+    assert task.best_new_ms == pytest.approx(min(r.mean_s for r in timed if r.json("provenance")["confirms"] == "new") * 1e3)
+
+
+def test_the_refine_line_says_when_the_confirmation_timed_before_and_after():
+    from planctl.cli.tune import _confirmed_text
+
+    assert _confirmed_text(0) == ""
+    assert _confirmed_text(3) == "; confirmed: the old record and the best new one timed 3 more times each, alternately"

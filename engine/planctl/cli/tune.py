@@ -61,7 +61,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                 click.echo(f"  refined {task['name']}: "
                            + _refined_text(task["before_ms"], task["after_ms"], task.get("best_new_ms"),
                                            task.get("best_transfer_ms"), task.get("best_transfer_from"))
-                           + _retimed_text(task.get("before_measured_on"), task.get("stored_ms")))
+                           + _retimed_text(task.get("before_measured_on"), task.get("stored_ms"))
+                           + _confirmed_text(task.get("confirm_runs", 0)))
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
@@ -98,6 +99,13 @@ def _retimed_text(measured_on: str | None, stored_ms: float | None) -> str:
         return ""
     stored = f", stored at {_ms(stored_ms)} ms" if stored_ms is not None else ""
     return f" (the old record, measured on {measured_on}{stored}, re-measured here first)"
+
+
+def _confirmed_text(runs: int) -> str:
+    """Whether "before" and "after" are the confirmation's times (planctl.tuning.worker.confirm)."""
+    if not runs:
+        return ""
+    return f"; confirmed: the old record and the best new one timed {runs} more times each, alternately"
 
 
 def _ms(value: float) -> str:

@@ -193,6 +193,10 @@ class TuningTask(Evidence):
                                                               "is its time re-measured in this search")
     best_new_ms: Optional[float] = Field(None, description="--refine: the best of the candidates this search "
                                                             "measured (ms), faster than best_ms_before or not")
+    confirm_runs: int = Field(0, description="--refine: how many more times the old record and the best new "
+                                             "candidate were each timed, alternately, before the faster served "
+                                             "(0: no candidate beat the old record; best_ms_before and "
+                                             "best_new_ms are then the search's times)")
     best_transfer_ms: Optional[float] = Field(None, description="the best schedule this search transferred from "
                                                                  "the same kernel at another shape (ms; "
                                                                  "planctl.tuning.transfer), kept or not")

@@ -50,6 +50,7 @@ class TaskReport:
     before_measured_on: str | None = None  # --refine: who measured that record, re-measured here first
     best_ms_stored: float | None = None  # --refine: that record's own stored time (another day's, or device's)
     best_new_ms: float | None = None     # --refine: the best of the candidates this search measured, kept or not
+    confirm_runs: int = 0                # --refine: times each of the old and the new best were timed again, alternately
     best_transfer_ms: float | None = None  # the best schedule transferred from another shape (planctl.tuning.transfer)
     best_transfer_from: str | None = None  # ... the shape of the workload it came from (e.g. "8 x 128 x 1536")
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
@@ -349,12 +350,16 @@ def _run_session(report: TuningReport, mod, target_dict: dict, store: Store, sco
             "trials_per_task": budget.trials_per_task, "seed": seed, "work_dir": str(log_dir / session),
             "farm": farm}
     store.start_session(session, scope.key_id, scope.device_id, {"budget": budget.to_dict(), **spec["provenance"]})
+    if set(search) & set(remeasure):  # a refine: its confirmation's times are a later session's (worker.confirm)
+        spec["confirm_session"] = f"{session}-confirm"
+        store.start_session(spec["confirm_session"], scope.key_id, scope.device_id,
+                            {**spec["provenance"], "session": spec["confirm_session"], "confirms": session})
     spec["wall_clock_s"] = budget.wall_clock_s
     started = time.monotonic()
     report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
     report.seconds = time.monotonic() - started
     _read_worker_files(report, log_dir / session)
-    _finish(report, store, scope, session)
+    _finish(report, store, scope, session, spec.get("confirm_session"))
 
 
 def source_counts(tasks: list[TaskReport]) -> dict[str, int]:
@@ -415,12 +420,15 @@ def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: b
             + " (the target's other_device_records: serve)")
 
 
-def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> None:
-    """Per task: trials this session committed, best time now, who serves it, share of the budget."""
+def _finish(report: TuningReport, store: Store, scope: Scope, session: str, confirm_session: str | None = None) -> None:
+    """Per task: trials this session committed, best time now, who serves it, share of the budget;
+    a refined task's before and after are the confirmation's times when it ran (worker.confirm)."""
     spent = store.session_summary(session)
-    report.trials_spent = sum(n for n, _ in spent.values())
+    confirmed = store.session_summary(confirm_session) if confirm_session else {}
+    report.trials_spent = sum(n for n, _ in spent.values()) + sum(n for n, _ in confirmed.values())
     for task in report.tasks:
         trials, remeasured = spent.get(task.workload_hash, (0, False))
+        trials += confirmed.get(task.workload_hash, (0, False))[0]
         task.trials = trials
         task.budget_share = round(trials / report.trials_spent, 4) if report.trials_spent else 0.0
         if trials:
@@ -441,11 +449,19 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str) -> N
             if transferred is not None:
                 task.best_transfer_ms = transferred.mean_s * 1e3
                 task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
+            if was_refined and task.workload_hash in confirmed:
+                _confirmed(task, store, confirm_session, transferred)
+            elif was_refined and confirm_session and _beat(task.best_new_ms, task.best_ms_before):
+                report.notes.append(f"task {task.name}: its best new candidate ({task.best_new_ms:.4g} ms) serves "
+                                    "unconfirmed: the worker was stopped before it timed it again beside the old "
+                                    "record (the wall clock); refine it again to confirm")
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
                                    "seconds": round(report.seconds, 3), "timed_out": report.timed_out,
                                    "tasks": {t.name: t.trials for t in report.tasks}})
+    if confirm_session:
+        store.finish_session(confirm_session, {"confirms": session, "measurements": sum(n for n, _ in confirmed.values())})
 
 
 # provenance sources of a session's records (the worker's): what each refine figure is the best of
@@ -466,6 +482,27 @@ def _session_best_ms(store: Store, workload_hash: str, session: str, sources: tu
     """:func:`_session_best`'s time in ms."""
     best = _session_best(store, workload_hash, session, sources)
     return best.mean_s * 1e3 if best is not None else None
+
+
+def _beat(new_ms: float | None, old_ms: float | None) -> bool:
+    return new_ms is not None and old_ms is not None and new_ms < old_ms
+
+
+def _confirmed(task: TaskReport, store: Store, session: str, transferred) -> None:
+    """A refined task's before and after as the confirmation timed them (planctl.tuning.worker.confirm:
+    the old record and the best new candidate, alternately, the fastest of each one's times), in
+    place of the search's; a confirmed transferred schedule keeps its transfer figure."""
+    times: dict[str, list] = {"old": [], "new": []}
+    for rec in store.records(workloads=[task.workload_hash], session=session):
+        prov = rec.json("provenance")
+        if prov.get("confirms") in times and rec.mean_s < FAILED_S:
+            times[prov["confirms"]].append((rec.mean_s * 1e3, prov.get("confirmed_record")))
+    old, new = min(times["old"], default=None), min(times["new"], default=None)
+    task.confirm_runs = min(len(times["old"]), len(times["new"]))
+    task.best_ms_before = old[0] if old else task.best_ms_before
+    task.best_new_ms = new[0] if new else None
+    if new and transferred is not None and new[1] == transferred.id:
+        task.best_transfer_ms = new[0]
 
 
 def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool) -> bool:

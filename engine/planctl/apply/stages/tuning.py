@@ -108,7 +108,8 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms,
                          "best_new_ms": t.best_new_ms, "best_transfer_ms": t.best_transfer_ms,
                          "best_transfer_from": t.best_transfer_from,
-                         "before_measured_on": t.before_measured_on, "stored_ms": t.best_ms_stored}
+                         "before_measured_on": t.before_measured_on, "stored_ms": t.best_ms_stored,
+                         "confirm_runs": t.confirm_runs}
                         for t in report.tasks if t.best_ms_before is not None]}
 
 
