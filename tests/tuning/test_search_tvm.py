@@ -320,3 +320,48 @@ def test_the_refine_line_says_when_the_confirmation_timed_before_and_after():
 
     assert _confirmed_text(0) == ""
     assert _confirmed_text(3) == "; confirmed: the old record and the best new one timed 3 more times each, alternately"
+    assert _confirmed_text(0, "see /c/logs/search.log, the 'confirm t' lines") == (
+        "; the best new candidate failed when timed again beside it: see /c/logs/search.log, the 'confirm t' lines")
+
+
+def test_the_confirmation_times_each_schedule_with_its_own_weight_layout(tmp_path: Path, monkeypatch):
+    """Two records of one workload may lay out its prepacked weights differently (MiniLM's 1 x 64
+    attention output, committed: a 5-D and a 4-D weight); each is run on arguments of its own layout,
+    or the new one fails ("Mismatched param_0_global.ndim") and silently loses."""
+    import json
+    import types
+
+    from tvm.s_tir.meta_schedule.database import Workload
+
+    from planctl.lowering.build import make_target
+    from planctl.tuning import worker
+    from planctl.tuning.keys import CacheKey, Device
+    from planctl.tuning.store import Store
+    from planctl.tuning.store.record import Record
+
+    committed = Path(__file__).resolve().parents[2] / "examples/minilm/records/minilm-embed/x86-64-avx2.jsonl"
+    lines = [line for line in map(json.loads, committed.read_text().splitlines())
+             if line["workload_hash"] == "7540918020275896366"]
+    layouts = {len(line["args_info"][1][2]): line for line in lines}
+    assert set(layouts) == {4, 5}   # the weight's rank in each record
+    old, new = layouts[5], layouts[4]
+    store = Store.open(tmp_path / "cache")
+    key, device = CacheKey.from_dict(old["key"]), Device.from_dict(old["device"])
+    store.ensure_key(key)
+    store.ensure_device(device)
+    store.put_workload(old["workload_hash"], old["workload"])
+    stamp = {"plan": "tiny", "session": "refine"}
+    store.add([Record.new(key.key_id, device.device_id, old["workload_hash"], line["trace"], [secs], line["target"],
+                          line["args_info"], {**stamp, "source": source}, session="refine")
+               for line, secs, source in ((old, 6e-4, "remeasured"), (new, 3e-4, "search"))])
+    workload = Workload.from_json([old["workload_hash"], old["workload"]])
+    monkeypatch.setenv("PLANCTL_CACHE", str(tmp_path / "cache"))
+    spec = {"key": key.to_dict(), "device": device.to_dict(), "provenance": stamp, "session": "refine",
+            "search": ["attention_output"], "remeasure": {"attention_output": [0]}, "confirm_session": "confirm"}
+    _, database = worker.open_database(spec)
+    builder, runner = worker.builder_runner(spec)
+    tasks = {"attention_output": types.SimpleNamespace(dispatched=[workload.mod])}
+    made = worker.confirm(spec, tasks, database, make_target(old["key"]["target"]), builder, runner)
+    timed = store.records(session="confirm")
+    assert made == len(timed) == 2 * worker.CONFIRM_RUNS
+    assert all(r.valid for r in timed), [(r.json("provenance")["confirms"], r.mean_s) for r in timed]

@@ -50,8 +50,10 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             missing = ", ".join(b["without_valid_record"]) or "none"
             unscheduled = ", ".join(b.get("unscheduled") or [])
             capped = b.get("default_schedule", 0)
+            confirmations = (f" (+{b['confirm_runs']} confirmation runs of refined tasks, beyond the budget)"
+                             if b.get("confirm_runs") else "")
             click.echo(f"{tag}: {b['valid']}/{b['tasks']} tasks with a valid record, {b['trials_spent']} trials "
-                       f"this run, kernels scheduled {b.get('scheduled')}"
+                       f"this run{confirmations}, kernels scheduled {b.get('scheduled')}"
                        + (f" ({unscheduled} on TVM's default schedule)" if unscheduled else "")
                        + (f", {capped} task(s) left unsearched by the budget's max_tasks" if capped else "")
                        + f"; searched without a valid record: {missing}")
@@ -62,7 +64,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                            + _refined_text(task["before_ms"], task["after_ms"], task.get("best_new_ms"),
                                            task.get("best_transfer_ms"), task.get("best_transfer_from"))
                            + _retimed_text(task.get("before_measured_on"), task.get("stored_ms"))
-                           + _confirmed_text(task.get("confirm_runs", 0)))
+                           + _confirmed_text(task.get("confirm_runs", 0), task.get("confirm_failed")))
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
@@ -101,8 +103,11 @@ def _retimed_text(measured_on: str | None, stored_ms: float | None) -> str:
     return f" (the old record, measured on {measured_on}{stored}, re-measured here first)"
 
 
-def _confirmed_text(runs: int) -> str:
-    """Whether "before" and "after" are the confirmation's times (planctl.tuning.worker.confirm)."""
+def _confirmed_text(runs: int, failed: str | None = None) -> str:
+    """Whether "before" and "after" are the confirmation's times (planctl.tuning.worker.confirm), or
+    why the best new candidate lost it without a time (``failed``)."""
+    if failed:
+        return f"; the best new candidate failed when timed again beside it: {failed}"
     if not runs:
         return ""
     return f"; confirmed: the old record and the best new one timed {runs} more times each, alternately"

@@ -197,6 +197,9 @@ class TuningTask(Evidence):
                                              "candidate were each timed, alternately, before the faster served "
                                              "(0: no candidate beat the old record; best_ms_before and "
                                              "best_new_ms are then the search's times)")
+    confirm_failed: Optional[str] = Field(None, description="--refine: set when the best new candidate failed to "
+                                                            "build or run in the confirmation (the old record "
+                                                            "serves): where the search log says why")
     best_transfer_ms: Optional[float] = Field(None, description="the best schedule this search transferred from "
                                                                  "the same kernel at another shape (ms; "
                                                                  "planctl.tuning.transfer), kept or not")
@@ -219,7 +222,11 @@ class Tuning(Evidence):
 
     cache_dir: str
     tasks: list[TuningTask]
-    trials_spent: int = Field(description="records this apply added")
+    trials_spent: int = Field(description="records this apply added within the trial budget (searched, "
+                                          "transferred, re-measured)")
+    confirm_runs: int = Field(0, description="--refine: measurements the confirmation added beyond the trial "
+                                             "budget (each refined task's old and best new record, timed again "
+                                             "alternately, planctl.tuning.worker.confirm)")
     seconds: float
     timed_out: bool
     stopped_by: Optional[str] = Field(description="trials | tasks | wall-clock | killed (None: nothing searched)")

@@ -51,6 +51,7 @@ class TaskReport:
     best_ms_stored: float | None = None  # --refine: that record's own stored time (another day's, or device's)
     best_new_ms: float | None = None     # --refine: the best of the candidates this search measured, kept or not
     confirm_runs: int = 0                # --refine: times each of the old and the new best were timed again, alternately
+    confirm_failed: str | None = None    # --refine: where to read why the new best failed when timed again
     best_transfer_ms: float | None = None  # the best schedule transferred from another shape (planctl.tuning.transfer)
     best_transfer_from: str | None = None  # ... the shape of the workload it came from (e.g. "8 x 128 x 1536")
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
@@ -71,6 +72,7 @@ class TuningReport:
     cache_dir: str
     tasks: list[TaskReport] = field(default_factory=list)
     trials_spent: int = 0
+    confirm_runs: int = 0             # --refine: the confirmation's measurements, beyond the trial budget
     seconds: float = 0.0
     timed_out: bool = False           # killed at the wall-clock deadline (its last round is lost)
     stopped_by: str | None = None     # trials | tasks | wall-clock | killed (None: nothing searched)
@@ -359,7 +361,7 @@ def _run_session(report: TuningReport, mod, target_dict: dict, store: Store, sco
     report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
     report.seconds = time.monotonic() - started
     _read_worker_files(report, log_dir / session)
-    _finish(report, store, scope, session, spec.get("confirm_session"))
+    _finish(report, store, scope, session, spec.get("confirm_session"), log_dir / "search.log")
 
 
 def source_counts(tasks: list[TaskReport]) -> dict[str, int]:
@@ -420,18 +422,19 @@ def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: b
             + " (the target's other_device_records: serve)")
 
 
-def _finish(report: TuningReport, store: Store, scope: Scope, session: str, confirm_session: str | None = None) -> None:
+def _finish(report: TuningReport, store: Store, scope: Scope, session: str, confirm_session: str | None = None,
+            search_log: Path | None = None) -> None:
     """Per task: trials this session committed, best time now, who serves it, share of the budget;
     a refined task's before and after are the confirmation's times when it ran (worker.confirm)."""
     spent = store.session_summary(session)
     confirmed = store.session_summary(confirm_session) if confirm_session else {}
-    report.trials_spent = sum(n for n, _ in spent.values()) + sum(n for n, _ in confirmed.values())
+    report.trials_spent = sum(n for n, _ in spent.values())
+    report.confirm_runs = sum(n for n, _ in confirmed.values())
     for task in report.tasks:
         trials, remeasured = spent.get(task.workload_hash, (0, False))
-        trials += confirmed.get(task.workload_hash, (0, False))[0]
         task.trials = trials
         task.budget_share = round(trials / report.trials_spent, 4) if report.trials_spent else 0.0
-        if trials:
+        if trials or task.workload_hash in confirmed:
             previous_measured_on = task.measured_on
             best = store.top_k(task.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids,
                                prefer=scope.device_id)
@@ -451,6 +454,10 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                 task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
             if was_refined and task.workload_hash in confirmed:
                 _confirmed(task, store, confirm_session, transferred)
+                if task.best_new_ms is None:
+                    task.confirm_failed = f"see {search_log}, the 'confirm {task.name}' lines"
+                    report.notes.append(f"task {task.name}: its best new candidate failed to build or run when "
+                                        f"timed again beside the old record, which keeps serving ({task.confirm_failed})")
             elif was_refined and confirm_session and _beat(task.best_new_ms, task.best_ms_before):
                 report.notes.append(f"task {task.name}: its best new candidate ({task.best_new_ms:.4g} ms) serves "
                                     "unconfirmed: the worker was stopped before it timed it again beside the old "
@@ -461,7 +468,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                                    "seconds": round(report.seconds, 3), "timed_out": report.timed_out,
                                    "tasks": {t.name: t.trials for t in report.tasks}})
     if confirm_session:
-        store.finish_session(confirm_session, {"confirms": session, "measurements": sum(n for n, _ in confirmed.values())})
+        store.finish_session(confirm_session, {"confirms": session, "measurements": report.confirm_runs})
 
 
 # provenance sources of a session's records (the worker's): what each refine figure is the best of

@@ -112,7 +112,7 @@ def remeasure(spec: dict, tasks: dict, database, target, builder, runner) -> tup
             if runs <= 0:
                 break
             artifact = build([sch], builder, target, f"remeasure {name}")[0]
-            for secs in run_built([artifact] * runs, record.args_info, runner, target, f"remeasure {name}"):
+            for secs in run_built([(artifact, record.args_info)] * runs, runner, target, f"remeasure {name}"):
                 database.commit_tuning_record(TuningRecord(record.trace, workload, secs, target, record.args_info))
                 made += 1
                 valid = valid or secs[0] < FAILED_S
@@ -159,7 +159,7 @@ def confirm(spec: dict, tasks: dict, database, target, builder, runner) -> int:
         artifacts = build(schedules, builder, target, f"confirm {name}")
         # old, new; new, old; old, new: neither always runs first (a session's first runs are slow)
         order = [i for run in range(CONFIRM_RUNS) for i in ((0, 1) if run % 2 == 0 else (1, 0))]
-        times = run_built([artifacts[i] for i in order], records[0].args_info, runner, target, f"confirm {name}")
+        times = run_built([(artifacts[i], records[i].args_info) for i in order], runner, target, f"confirm {name}")
         database.session = spec["confirm_session"]
         for i, secs in zip(order, times):
             (role, rec), record = pair[i], records[i]
@@ -192,7 +192,7 @@ def measure(sch, args_info, builder, runner, target, what: str) -> list[float]:
     """Build and run one schedule with the search's builder and runner: its run times in seconds,
     ``[1e10]`` (MetaSchedule's failure mark) when the build or the run failed (``what`` names it in the log)."""
     artifact = build([sch], builder, target, what)[0]
-    return run_built([artifact], args_info, runner, target, what)[0]
+    return run_built([(artifact, args_info)], runner, target, what)[0]
 
 
 def build(schedules: list, builder, target, what: str) -> list[str | None]:
@@ -208,15 +208,17 @@ def build(schedules: list, builder, target, what: str) -> list[str | None]:
     return paths
 
 
-def run_built(artifacts: list[str | None], args_info, runner, target, what: str) -> list[list[float]]:
-    """Run each artifact (one may appear more than once: the runners leave it in place), in order,
-    one at a time: the run times in seconds, ``[1e10]`` where the build or the run failed."""
+def run_built(artifacts: list[tuple], runner, target, what: str) -> list[list[float]]:
+    """Run each ``(artifact path or None, args_info)`` (an artifact may appear more than once: the
+    runners leave it in place), in order, one at a time: the run times in seconds, ``[1e10]`` where
+    the build or the run failed. Each schedule's own ``args_info``: two schedules of one workload can
+    lay out its prepacked weights differently (planctl.lowering.build.prepack_passes)."""
     from tvm.s_tir.meta_schedule.runner import RunnerInput
 
-    todo = [RunnerInput(path, device_type(target), args_info) for path in artifacts if path is not None]
+    todo = [RunnerInput(path, device_type(target), args) for path, args in artifacts if path is not None]
     results = iter(future.result() for future in runner.run(todo))
     times = []
-    for path in artifacts:
+    for path, _ in artifacts:
         result = next(results) if path is not None else None
         if result is not None and result.error_msg is not None:
             print(f"{what}: run failed: {result.error_msg}", flush=True)

@@ -101,6 +101,7 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
     return {"shape_env": work.shape_env, "tasks": len(report.tasks),
             "valid": len(report.tasks) - len(missing) - len(default), "default_schedule": len(default),
             "without_valid_record": missing, "trials_spent": report.trials_spent,
+            "confirm_runs": report.confirm_runs,
             "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "unscheduled": report.unscheduled_funcs,
             "seconds": round(report.seconds, 1),
             "stopped_by": report.stopped_by,
@@ -109,7 +110,7 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
                          "best_new_ms": t.best_new_ms, "best_transfer_ms": t.best_transfer_ms,
                          "best_transfer_from": t.best_transfer_from,
                          "before_measured_on": t.before_measured_on, "stored_ms": t.best_ms_stored,
-                         "confirm_runs": t.confirm_runs}
+                         "confirm_runs": t.confirm_runs, "confirm_failed": t.confirm_failed}
                         for t in report.tasks if t.best_ms_before is not None]}
 
 
