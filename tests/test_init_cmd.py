@@ -96,3 +96,10 @@ def test_init_names_an_absolute_model_path_relative_to_the_root_or_refuses_one_o
     (tmp_path / "elsewhere.onnx").write_bytes(b"x")
     assert main(["init", "n", "--model", str(tmp_path / "elsewhere.onnx")]) == 2
     assert "is outside this folder" in capsys.readouterr().err and not (tmp_path / "repo" / "plans" / "n.yaml").exists()
+
+
+def test_init_refuses_a_model_path_that_does_not_exist(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "m", "--model", "models/typo.onnx"]) == 2
+    assert "--model models/typo.onnx: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "plans").exists()

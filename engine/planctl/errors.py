@@ -47,6 +47,13 @@ class ConfigError(PlanctlError):
     stage = "check"
 
 
+class TargetChoiceError(PlanctlError):
+    """``--target`` names a target the plan does not list in ``spec.targets`` (exit 2); the error
+    points at that list and names the plan's targets."""
+
+    code = "PLN003"
+
+
 class DocumentError(PlanctlError):
     """A plan, target or lock could not be read or is not valid (bad YAML, schema, semantics)."""
 

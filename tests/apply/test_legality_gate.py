@@ -99,3 +99,16 @@ def test_plan_refuses_what_check_rejects_with_checks_findings(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error[PLN206]" in err and "error[PLN200] plan stopped before any build" in err and "Traceback" not in err
     assert not saved.exists()
+
+
+def test_a_target_the_plan_does_not_name_is_a_usage_error(tmp_path, capsys):
+    """Not PLN100 (unparsable YAML): its own code, at the plan's targets list, naming them."""
+    repo = Path(__file__).resolve().parents[2]
+    plan_file = repo / "plans" / "minilm-embed.yaml"
+    for command in ("tune", "plan"):
+        assert main([command, str(plan_file), "--target", "nosuch", "--root", str(repo),
+                     "--cache", str(tmp_path / "cache")]) == 2
+        err = capsys.readouterr().err
+        targets = line_of(plan_file, "targets: [")
+        assert f"minilm-embed.yaml:{targets}:" in err and "Traceback" not in err
+        assert "error[PLN003] target 'nosuch' is not one of the plan's targets ['x86-64-avx2', 'x86-64-avx512']" in err

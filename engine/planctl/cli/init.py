@@ -163,6 +163,9 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
     out = out or Path("plans") / f"{name}.yaml"
     if out.exists() and not force:
         raise PlanctlError(f"{out} exists", hint="pass --force to overwrite it")
+    if model and not Path(model).is_file():   # a named model that is not there is a typo, not a template
+        raise PlanctlError(f"--model {model}: no such file", hint="name an existing ONNX file (its sha256 and graph "
+                           "inputs go into the plan), or leave --model out for a template naming models/NAME.onnx")
     model = _repository_relative(model) if model else f"models/{name}.onnx"
     text = render(name, out, model, target)
     if Path(model).is_file() and "# TODO: the model's graph inputs" in text:

@@ -11,7 +11,7 @@ from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunConte
 from planctl.apply.stages import legality
 from planctl.documents.load import find_target, load_plan, load_target
 from planctl.documents.references import checked_model, checked_references
-from planctl.errors import DocumentError, MissingReferenceError
+from planctl.errors import DocumentError, MissingReferenceError, TargetChoiceError
 from planctl.report.record import Evidence, ModelRef, PlanRef, TargetRef
 
 
@@ -23,8 +23,8 @@ class Documents(Evidence):
 
 def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents, legality.Legality]:
     """The run's context, the documents' evidence and check's findings. Raises DocumentError
-    (exit 2) for an invalid plan or target, a target the plan does not name, or a tolerance that is
-    not a finite number; LegalityError (exit 1) when ``planctl check`` rejects the plan (a missing
+    (exit 2) for an invalid plan or target, or a tolerance that is not a finite number;
+    TargetChoiceError (exit 2) for a target the plan does not name; LegalityError (exit 1) when ``planctl check`` rejects the plan (a missing
     model or records path, a wrong sha256, a path outside the repository are its findings);
     MissingReferenceError for what only apply checks (a Git LFS pointer, external data outside the
     model's folder), located at the plan's line."""
@@ -86,7 +86,7 @@ def _load(options: ApplyOptions):
     if target is None:
         line, col, _, _ = plan.index.locate("/spec/targets")
         targets = plan.model.spec.targets
-        raise DocumentError(f"target '{options.target_name}' is not one of the plan's targets {targets}",
+        raise TargetChoiceError(f"target '{options.target_name}' is not one of the plan's targets {targets}",
                             file=str(options.plan_file), line=line, col=col, pointer="/spec/targets",
                             hint=f"use --target {targets[0]} or add it to spec.targets")
     return plan, target
