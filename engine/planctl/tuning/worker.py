@@ -138,10 +138,6 @@ def confirm(spec: dict, tasks: dict, database, target, builder, runner) -> int:
     in-process A/Bs of both builds, AMD EPYC Zen 3 VM, 2026-12-02). Timed side by side, alternately,
     the two compare like with like. Returns the measurements made (outside the trial budget: at most
     ``2 * CONFIRM_RUNS`` per refined task)."""
-    from tvm.s_tir import Schedule
-    from tvm.s_tir.meta_schedule.database import TuningRecord
-
-    from planctl.tuning.database import to_tvm
     refined = [n for n in spec.get("search", []) if n in spec.get("remeasure", {})]
     if not refined or not spec.get("confirm_session"):
         return 0
@@ -151,28 +147,39 @@ def confirm(spec: dict, tasks: dict, database, target, builder, runner) -> int:
         pair = _old_and_new(database.store.records(workloads=[database.workload_key(workload)], session=session))
         if pair is None:
             continue
-        records = [to_tvm(rec, workload) for _, rec in pair]
-        schedules = []
-        for record in records:
-            schedules.append(Schedule(tasks[name].dispatched[0]))
-            record.trace.apply_to_schedule(schedules[-1], remove_postproc=False)
-        artifacts = build(schedules, builder, target, f"confirm {name}")
-        # old, new; new, old; old, new: neither always runs first (a session's first runs are slow)
-        order = [i for run in range(CONFIRM_RUNS) for i in ((0, 1) if run % 2 == 0 else (1, 0))]
-        times = run_built([(artifacts[i], records[i].args_info) for i in order], runner, target, f"confirm {name}")
         database.session = spec["confirm_session"]
-        for i, secs in zip(order, times):
-            (role, rec), record = pair[i], records[i]
-            origin = rec.json("provenance")   # the old role's record is itself a re-timing: name its origin
-            database.provenance = {**base, "session": spec["confirm_session"], "source": "remeasured",
-                                   "confirms": role, "confirmed_record": rec.id,
-                                   "remeasured_from": origin.get("remeasured_from", rec.key_id),
-                                   "remeasured_from_device": origin.get("remeasured_from_device", rec.device_id)}
-            database.commit_tuning_record(TuningRecord(record.trace, workload, secs, target, record.args_info))
-            made += 1
+        made += _time_alternately(name, pair, tasks[name].dispatched[0], workload, database, base, target,
+                                  builder, runner)
         database.session = session
     database.provenance = base
     return made
+
+
+def _time_alternately(name: str, pair: list, mod, workload, database, base: dict, target, builder, runner) -> int:
+    """Build the pair's two schedules once, run them old, new; new, old; old, new (neither always runs
+    first: a session's first runs are slow), each on its own arguments (two schedules may lay out the
+    prepacked weights differently), and commit every time with its role; returns the runs made."""
+    from tvm.s_tir import Schedule
+    from tvm.s_tir.meta_schedule.database import TuningRecord
+
+    from planctl.tuning.database import to_tvm
+    records = [to_tvm(rec, workload) for _, rec in pair]
+    schedules = []
+    for record in records:
+        schedules.append(Schedule(mod))
+        record.trace.apply_to_schedule(schedules[-1], remove_postproc=False)
+    artifacts = build(schedules, builder, target, f"confirm {name}")
+    order = [i for run in range(CONFIRM_RUNS) for i in ((0, 1) if run % 2 == 0 else (1, 0))]
+    times = run_built([(artifacts[i], records[i].args_info) for i in order], runner, target, f"confirm {name}")
+    for i, secs in zip(order, times):
+        (role, rec), record = pair[i], records[i]
+        origin = rec.json("provenance")   # the old role's record is itself a re-timing: name its origin
+        database.provenance = {**base, "session": database.session, "source": "remeasured", "confirms": role,
+                               "confirmed_record": rec.id,
+                               "remeasured_from": origin.get("remeasured_from", rec.key_id),
+                               "remeasured_from_device": origin.get("remeasured_from_device", rec.device_id)}
+        database.commit_tuning_record(TuningRecord(record.trace, workload, secs, target, record.args_info))
+    return len(order)
 
 
 def _old_and_new(session_records) -> list | None:
