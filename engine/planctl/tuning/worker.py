@@ -144,7 +144,7 @@ def confirm(spec: dict, tasks: dict, database, target, builder, runner) -> int:
     base, session, made = dict(database.provenance), database.session, 0
     for name in refined:
         workload = database.commit_workload(tasks[name].dispatched[0])
-        pair = _old_and_new(database.store.records(workloads=[database.workload_key(workload)], session=session))
+        pair = _old_and_new(database.store, database.workload_key(workload), session)
         if pair is None:
             continue
         database.session = spec["confirm_session"]
@@ -182,14 +182,12 @@ def _time_alternately(name: str, pair: list, mod, workload, database, base: dict
     return len(order)
 
 
-def _old_and_new(session_records) -> list | None:
+def _old_and_new(store, workload_hash: str, session: str) -> list | None:
     """[("old", the old record's fastest re-timing), ("new", the fastest new candidate)] among a
     search session's records of one workload, or None when no new candidate beat the old record."""
-    def fastest(sources):
-        found = [r for r in session_records if r.json("provenance").get("source") in sources and r.mean_s < FAILED_S]
-        return min(found, key=lambda r: r.mean_s, default=None)
+    from planctl.tuning.search import NEW, REMEASURED, _session_best   # search imports this module
 
-    old, new = fastest(("remeasured",)), fastest(("search", "transfer"))
+    old, new = (_session_best(store, workload_hash, session, sources) for sources in (REMEASURED, NEW))
     if old is None or new is None or new.mean_s >= old.mean_s:
         return None
     return [("old", old), ("new", new)]
