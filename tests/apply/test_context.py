@@ -57,4 +57,4 @@ def test_v_shows_stage_progress_off_a_terminal_and_vv_the_traceback(tiny_repo: P
     assert "planctl apply: documents" in err and "Traceback" not in err
     assert _apply_unknown_target(tiny_repo, "-v", "-v") == 2
     err = capsys.readouterr().err
-    assert "Traceback" in err and "DocumentError" in err and "riscv-v" in err
+    assert "Traceback" in err and "TargetChoiceError" in err and "riscv-v" in err
