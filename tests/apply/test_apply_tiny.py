@@ -250,3 +250,9 @@ def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_rep
     said = capsys.readouterr()
     assert "--refine 'fused_matmull*' matched no task of any bucket" in said.err and "tasks here:" in said.err
     assert "refined" not in said.out and "searched again" not in said.err
+
+    # a bucket prefix that names none of the plan's buckets is refused from the plan alone, before lowering
+    assert main([*tune, "--refine", "batch-23:*"]) == 2
+    said = capsys.readouterr()
+    assert "--refine 'batch-23:*': the bucket prefix matches none of the plan's buckets" in said.err
+    assert "the buckets are batch-32" in said.err and "planctl tune: import" not in said.err

@@ -91,6 +91,7 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
     from planctl.errors import TuningError
 
     ctx, _, _ = documents.run(options, progress)
+    tuning.refuse_unknown_buckets(ctx)
     with _exclusive(ctx), tempfile.TemporaryDirectory(prefix="planctl-tune-") as folder:
         ctx.output = dataclasses.replace(ctx.output, staging=Path(folder))
         lowering.run(ctx, baselines=False)

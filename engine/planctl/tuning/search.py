@@ -154,6 +154,13 @@ def unmatched_refine(patterns: tuple[str, ...], tasks: dict[str, list[str]]) -> 
             if not any(refined(name, refine_for((pattern,), tag)) for tag, names in tasks.items() for name in names)]
 
 
+def unmatched_buckets(patterns: tuple[str, ...], tags: list[str]) -> list[str]:
+    """The ``--refine`` patterns whose bucket prefix (``BUCKET:TASK``) is a glob no bucket ``tag``
+    matches; known from the plan's shapes alone, so a typo is refused before any lowering."""
+    return [pattern for pattern in patterns
+            if (bucket := pattern.rpartition(":")[0]) and not any(fnmatch(tag, bucket) for tag in tags)]
+
+
 def refine_for(patterns: tuple[str, ...], tag: str) -> tuple[str, ...]:
     """The task globs of ``patterns`` (``[BUCKET:]TASK``, BUCKET a glob of the bucket's tag such as
     ``batch-32_seq-16``; without it, every bucket) that apply to the bucket ``tag``."""

@@ -70,6 +70,20 @@ def run(ctx: RunContext) -> Tuning:
     return Tuning(shapes=shapes)
 
 
+def refuse_unknown_buckets(ctx: RunContext) -> None:
+    """Raise TuningError (exit 2) for ``--refine`` patterns whose bucket prefix names none of the plan's
+    buckets, before lowering (which takes tens of seconds on a real model)."""
+    from planctl.documents.shapes import choose_buckets, shape_tag
+    from planctl.tuning.search import unmatched_buckets
+
+    tags = [shape_tag(env) for env in choose_buckets(ctx.spec)]
+    unmatched = unmatched_buckets(ctx.options.refine, tags)
+    if unmatched:
+        raise TuningError(f"--refine {', '.join(repr(p) for p in unmatched)}: the bucket prefix matches none of "
+                          f"the plan's buckets", hint=f"the buckets are {', '.join(tags)}; the prefix is a glob of "
+                                                     f"one, e.g. '{tags[0]}:fused_matmul*'")
+
+
 def _refuse_unmatched_refine(ctx: RunContext) -> None:
     """Raise TuningError (exit 2) for ``--refine`` globs that name no task of any bucket, before any
     bucket is searched: a typo would otherwise spend the budget on the other patterns and be found
@@ -81,9 +95,11 @@ def _refuse_unmatched_refine(ctx: RunContext) -> None:
     unmatched = unmatched_refine(ctx.options.refine, tasks)
     if unmatched:
         names = sorted({name for found in tasks.values() for name in found})
+        tags = list(tasks)
         raise TuningError(f"--refine {', '.join(repr(p) for p in unmatched)} matched no task of any bucket",
                           hint=f"a task is named as `planctl plan` and report.md's CPU kernels name it (tasks here: "
-                               f"{', '.join(names)}); a bucket prefix is a glob of its tag, e.g. 'batch-8_seq-16:fused_matmul*'")
+                               f"{', '.join(names)}); a bucket prefix is a glob of one of the buckets "
+                               f"({', '.join(tags)}), e.g. '{tags[0] if tags else 'batch-8_seq-16'}:fused_matmul*'")
 
 
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
