@@ -103,3 +103,33 @@ def test_init_refuses_a_model_path_that_does_not_exist(tmp_path, monkeypatch, ca
     assert main(["init", "m", "--model", "models/typo.onnx"]) == 2
     assert "--model models/typo.onnx: no such file" in capsys.readouterr().err
     assert not (tmp_path / "plans").exists()
+
+
+def test_init_bounds_an_input_that_indexes_an_embedding_table_by_the_tables_rows(tmp_path, monkeypatch):
+    """An integer input used as a Gather's indices over an initializer (directly or through a Cast)
+    gets 0 .. rows - 1 from the table; one that indexes another axis, or nothing, stays a guess."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(np.zeros((100, 4), np.float32), "word_embeddings")
+    types = numpy_helper.from_array(np.zeros((2, 4), np.float32), "token_type_embeddings")
+    nodes = [helper.make_node("Cast", ["input_ids"], ["ids32"], to=TensorProto.INT32),
+             helper.make_node("Gather", ["word_embeddings", "ids32"], ["words"]),
+             helper.make_node("Gather", ["token_type_embeddings", "token_type_ids"], ["kinds"], axis=0),
+             helper.make_node("Gather", ["word_embeddings", "columns"], ["picked"], axis=1),
+             helper.make_node("Cast", ["other"], ["other_f"], to=TensorProto.FLOAT)]
+    ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["b", "s"])
+            for n in ("input_ids", "token_type_ids", "columns", "other")]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("words", "kinds", "picked", "other_f")]
+    graph = helper.make_graph(nodes, "g", ints, outs, initializer=[table, types])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "bert.onnx").write_bytes(model.SerializeToString())
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "bert", "--model", "models/bert.onnx"]) == 0
+    text = (tmp_path / "plans" / "bert.yaml").read_text()
+    assert ("domain: {kind: integer-range, min: 0, max: 99}   # from the model: it indexes the 100-row table "
+            "word_embeddings") in text
+    assert "domain: {kind: integer-range, min: 0, max: 1}   # from the model: it indexes the 2-row table" in text
+    guessed = "domain: {kind: integer-range, min: 0, max: 1}   # TODO: guessed from the dtype"
+    assert text.count(guessed) == 2   # columns (axis 1) and other

@@ -80,20 +80,34 @@ def workload_io(model: Path) -> str:
     graph_inputs = _graph_inputs(model)
     if not graph_inputs:
         return _EXAMPLE_IO
+    from planctl.documents.onnx_signature import embedding_rows
+
     lines = ["    inputs:                  # from the model's graph; domains: the values production sends"]
     dims: list[str] = []
+    tables = embedding_rows(model)
     for name, dtype, shape in graph_inputs:
-        domain = ("{kind: attention-mask}" if dtype in _INT_DTYPES and "mask" in name.lower()
-                  else "{kind: integer-range, min: 0, max: 1}" if dtype in _INT_DTYPES
-                  else "{kind: float-range, min: -1.0, max: 1.0}")
         lines += [f"      - name: {name}", f"        dtype: {dtype}",
                   f"        shape: [{', '.join(str(d) for d in shape)}]",
-                  f"        domain: {domain}   # TODO: guessed from the name and dtype"]
+                  f"        domain: {_domain(name, dtype, tables.get(name))}"]
         dims += [d for d in shape if isinstance(d, str) and d not in dims]
     if dims:
         lines.append("    production_shapes:       # each symbolic dim: the range and values production sends")
         lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}   # TODO: guessed" for dim in dims]
     return "\n".join(lines) + "\n"
+
+
+def _domain(name: str, dtype: str, table: tuple[int, str] | None) -> str:
+    """An input's domain and the comment saying where it came from: an integer input that indexes an
+    embedding table (a Gather in the graph) takes the table's rows; the rest are guesses to replace."""
+    if dtype in _INT_DTYPES and "mask" in name.lower():
+        return "{kind: attention-mask}   # TODO: guessed from the name and dtype"
+    if dtype in _INT_DTYPES and table is not None:
+        rows, table_name = table
+        return (f"{{kind: integer-range, min: 0, max: {rows - 1}}}   # from the model: it indexes the "
+                f"{rows}-row table {table_name}; narrow it to what production sends")
+    if dtype in _INT_DTYPES:
+        return "{kind: integer-range, min: 0, max: 1}   # TODO: guessed from the dtype; the values production sends"
+    return "{kind: float-range, min: -1.0, max: 1.0}   # TODO: guessed from the dtype; the values production sends"
 
 
 def _graph_inputs(model: Path) -> list[tuple[str, str, list]] | None:

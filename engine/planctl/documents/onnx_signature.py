@@ -65,6 +65,78 @@ def read_declarations(path: Path) -> list[GraphInput]:
         raise UnreadableModel(f"not a valid ONNX model: {exc}") from None
 
 
+_PASS_THROUGH = {"Cast", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}   # index values unchanged
+
+
+def embedding_rows(path: Path) -> dict[str, tuple[int, str]]:
+    """Graph inputs used as the indices of a Gather over an initializer (an embedding lookup), directly
+    or through ops that keep the values (Cast, Reshape, ...): {input name: (the table's rows, its
+    name)}; the input's valid values are 0 .. rows - 1 (ONNX Gather: indices index axis 0, the
+    default). Empty when the file cannot be read. Read from the wire format as
+    :func:`read_declarations` (GraphProto: node = 1, initializer = 5, input = 11; NodeProto: input = 1,
+    output = 2, op_type = 4, attribute = 5; TensorProto: dims = 1, name = 8)."""
+    import mmap
+
+    try:
+        with open(path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        graph = dict(_fields(memoryview(data), {7})).get(7)
+        if graph is None:
+            return {}
+        rows, nodes, inputs = {}, [], set()
+        for number, value in _fields(graph, {1, 5, 11}):
+            if number == 11:
+                inputs.add(_value_info(value).name)
+            elif number == 5:
+                tensor = list(_fields(value, {1, 8}))
+                dims = _ints([v for n, v in tensor if n == 1])
+                rows[_text(next((v for n, v in tensor if n == 8), None))] = dims[0] if dims else None
+            else:
+                node = list(_fields(value, {1, 2, 4, 5}))
+                nodes.append((_text(next((v for n, v in node if n == 4), None)),
+                              [_text(v) for n, v in node if n == 1], [_text(v) for n, v in node if n == 2],
+                              _axis(v for n, v in node if n == 5)))
+    except (ValueError, OSError):
+        return {}
+    return {name: found for name, found in _gathered(nodes, rows).items() if name in inputs}
+
+
+def _gathered(nodes: list, rows: dict[str, int | None]) -> dict[str, tuple[int, str]]:
+    source = {}   # a value name -> the graph input whose values it carries unchanged
+    for op, inputs, outputs, _ in nodes:
+        if op in _PASS_THROUGH and inputs and inputs[0] not in rows:
+            source.update({out: source.get(inputs[0], inputs[0]) for out in outputs[:1]})
+    found = {}
+    for op, inputs, _, axis in nodes:
+        if op == "Gather" and len(inputs) == 2 and axis == 0 and rows.get(inputs[0]):
+            found.setdefault(source.get(inputs[1], inputs[1]), (rows[inputs[0]], inputs[0]))
+    return found
+
+
+def _axis(attributes) -> int | None:
+    """A node's ``axis`` attribute (AttributeProto: name = 1, i = 3); 0 when absent (Gather's default)."""
+    for attribute in attributes:
+        fields = dict(_fields(attribute, {1, 3}))
+        if _text(fields.get(1)) == "axis":
+            value = fields.get(3, 0)
+            return value - (1 << 64) if value >= 1 << 63 else value
+    return 0
+
+
+def _ints(values: list) -> list[int]:
+    """A repeated int64 field's values, written unpacked (varints) or packed (one length-delimited run)."""
+    out = []
+    for value in values:
+        if isinstance(value, int):
+            out.append(value)
+        else:
+            pos = 0
+            while pos < len(value):
+                number, pos = _varint(value, pos)
+                out.append(number)
+    return out
+
+
 def from_proto(model) -> list[GraphInput]:
     """:class:`GraphInput` of an ``onnx.ModelProto`` (what apply's import has loaded)."""
     initializers = {i.name for i in model.graph.initializer}
