@@ -9,7 +9,8 @@ from __future__ import annotations
 class PlanctlError(Exception):
     """Base class of every error planctl reports to a user.
 
-    ``file``/``line``/``col`` locate the cause when it is in a document; ``hint`` is the ``help:`` line.
+    ``file``/``line``/``col`` locate the cause when it is in a document (``end_line``/``end_col``: where
+    its text ends, underlined as check underlines a finding); ``hint`` is the ``help:`` line.
     """
 
     exit_code = 2
@@ -17,7 +18,8 @@ class PlanctlError(Exception):
     stage = "apply"  # the command that reports it, for the code catalogue (planctl.codes)
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 col: int | None = None, hint: str | None = None, pointer: str | None = None):
+                 col: int | None = None, hint: str | None = None, pointer: str | None = None,
+                 end_line: int | None = None, end_col: int | None = None):
         super().__init__(message)
         self.message = message
         self.file = file
@@ -25,6 +27,8 @@ class PlanctlError(Exception):
         self.col = col
         self.hint = hint
         self.pointer = pointer
+        self.end_line = end_line
+        self.end_col = end_col
 
     def location(self) -> str:
         if self.file is None:

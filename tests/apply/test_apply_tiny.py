@@ -158,13 +158,16 @@ def test_malformed_yaml(tiny_repo: Path, capsys):
 
 
 def test_a_schema_finding_stops_apply_with_checks_exit_code(tiny_repo: Path, capsys):
-    """An unknown key is a finding, not unparsable input: apply and check both exit 1 (PLN101)."""
+    """An unknown key is a finding, not unparsable input: apply and check both exit 1 (PLN101), and
+    underline the same span."""
     plan = tiny_repo / "plans" / "tiny.yaml"
     plan.write_text(plan.read_text().replace("    kind: compute\n", "    kind: compute\n    colour: red\n"))
     assert apply(tiny_repo) == 1
     err = capsys.readouterr().err
     assert "PLN101" in err and "colour" in err and "Traceback" not in err and _no_output(tiny_repo)
+    assert "24 |     colour: red\n" + " " * len("24 |     ") + "^" * len("colour: red") + "\n" in err
     assert main(["check", "--root", str(tiny_repo), str(plan)]) == 1
+    assert "^" * len("colour: red") + "\n" in capsys.readouterr().out
 
 
 def test_operator_tvm_cannot_import(tiny_repo: Path, capsys, make_tiny_model):

@@ -51,7 +51,7 @@ def _printable(text: str | None) -> bool:
 
 def render_error(err: PlanctlError) -> str:
     return render(err.location(), "error", err.code, err.message, file=err.file, line=err.line,
-                  col=err.col, hint=err.hint)
+                  col=err.col, hint=err.hint, end_line=err.end_line, end_col=err.end_col)
 
 
 def display_path(path: str | Path) -> str:

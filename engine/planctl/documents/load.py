@@ -157,7 +157,7 @@ def compatible_targets(target_spec, root: Path) -> dict[str, dict]:
 
 def _error(issue: Issue, file: str) -> DocumentError:
     err = DocumentError(issue.message, file=file, line=issue.line, col=issue.col, hint=issue.help,
-                        pointer=issue.pointer)
+                        pointer=issue.pointer, end_line=issue.end_line, end_col=issue.end_col)
     err.code = issue.rule                        # the finding's own id, not the class default
     err.exit_code = codes.exit_code_for([issue.rule])
     return err

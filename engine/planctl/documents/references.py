@@ -76,10 +76,11 @@ def inside_root(root: Path, relative: str, *, what: str, pointer: str, plan: Loa
 
 
 def position(plan: Loaded, pointer: str) -> dict:
-    """``{line, col, pointer}`` of ``pointer`` in the document (just the pointer when unknown)."""
+    """``{line, col, end_line, end_col, pointer}`` of ``pointer`` in the document (just the pointer when
+    unknown)."""
     try:
-        line, col, *_ = plan.index.locate(pointer)
-        return {"line": line, "col": col, "pointer": pointer}
+        line, col, end_line, end_col = plan.index.locate(pointer)
+        return {"line": line, "col": col, "end_line": end_line, "end_col": end_col, "pointer": pointer}
     except Exception:  # noqa: BLE001 - a position is a nicety; the error must still be raised
         return {"pointer": pointer}
 
