@@ -103,3 +103,24 @@ def test_a_record_of_several_buckets_reports_each_bucket(full_record):
     assert "batch=8: only at batch 8" in tuning.bullets
     libraries = [row for row in found["Digests and artifacts"].tables[0].rows if row[0] == "library"]
     assert [row[1:] for row in libraries] == [["candidate-batch-2.so", "d" * 64], ["candidate-batch-8.so", "f" * 64]]
+
+
+def test_the_tuning_section_says_what_kernels_scheduled_counts(full_record):
+    """17 of 18 kernels beside one task: the line splits the count into tuned tasks and planctl's
+    hand-written kernels, and names the kernel left on TVM's default schedule; buckets that differ
+    get a line each."""
+    import copy
+
+    from planctl.report.sections import sections
+
+    first = full_record["builds"][0]
+    first["tuning"].update(scheduled_funcs=17, total_funcs=18, unscheduled_funcs=["take1"])
+    bullets = {s.title: s for s in sections(full_record)}["Tuning"].bullets
+    assert ("kernels scheduled: 17 of 18 = 1 from tuning records + 16 hand-written by planctl (no tuning task); "
+            "on TVM's default schedule: take1") in bullets
+    second = copy.deepcopy(first)
+    second.update(shape_env={"batch": 8}, tag="batch-8")
+    second["tuning"].update(scheduled_funcs=18, unscheduled_funcs=[])
+    bullets = {s.title: s for s in sections({**full_record, "builds": [first, second]})}["Tuning"].bullets
+    assert "kernels scheduled at batch=8: 18 of 18 = 1 from tuning records + 17 hand-written by planctl (no tuning task)" \
+        in bullets

@@ -281,7 +281,7 @@ def tuning(record: dict) -> Section | None:
          f"{t['policy']} (the target's other_device_records)")) if value is not None]
     if not several:
         bullets[1:1] = [f"{label}: {value}" for label, value in _search_facts(t) if value is not None]
-    bullets += _bucket_notes(builds)
+    bullets += _bucket_notes(builds) + _scheduled_note(builds)
     tables = [_bucket_tuning_table(builds)] if several else []
     rows = [(shape_text(b.get("shape_env")), k) for b in builds for k in b["tuning"].get("tasks") or []]
     flag, label = ("cached", "served without a search") if any("cached" in k for _, k in rows) else ("scheduled", "scheduled")
@@ -304,6 +304,27 @@ def _bucket_notes(builds: list[dict]) -> list[str]:
     common = set.intersection(*(set(found) for _, found in notes))
     out = [n for n in notes[0][1] if n in common]
     return out + [f"{shape}: {n}" if len(builds) > 1 else n for shape, found in notes for n in found if n not in common]
+
+
+def _scheduled_note(builds: list[dict]) -> list[str]:
+    """Why "kernels scheduled" differs from the task count: planctl's hand-written kernels carry their
+    schedule without a tuning task, and the kernels named stay on TVM's default schedule."""
+    lines = {}
+    for b in builds:
+        t = b["tuning"]
+        if not t.get("total_funcs"):
+            continue
+        tuned = sum(1 for k in t.get("tasks") or [] if k.get("best_ms") is not None)
+        written = t.get("scheduled_funcs", 0) - tuned
+        parts = [f"{tuned} from tuning records"] + ([f"{written} hand-written by planctl (no tuning task)"]
+                                                     if written > 0 else [])
+        default = t.get("unscheduled_funcs") or []
+        left = f"; on TVM's default schedule: {', '.join(default)}" if default else ""
+        text = f"{t.get('scheduled_funcs')} of {t['total_funcs']} = {' + '.join(parts)}{left}"
+        lines.setdefault(text, []).append(shape_text(b.get("shape_env")))
+    if len(lines) == 1:
+        return [f"kernels scheduled: {text}" for text in lines]
+    return [f"kernels scheduled at {', '.join(shapes)}: {text}" for text, shapes in lines.items()]
 
 
 def _search_facts(t: dict) -> list[tuple[str, Any]]:
