@@ -85,10 +85,10 @@ def test_a_record_of_several_buckets_reports_each_bucket(full_record):
     second.update(shape_env={"batch": 8}, tag="batch-8",
                   latency={"candidate": {**full_record["latency"]["candidate"], "p50": 200.0}},
                   libraries={"baseline": "baseline-batch-8.so", "candidate": "candidate-batch-8.so"})
-    second["tuning"]["notes"] = ["only at batch 8"]
+    second["tuning"]["notes"] = ["only at batch 8", "3 measured on host B"]
     first = full_record["builds"][0]
     first.update(latency=full_record["latency"])
-    first["tuning"]["notes"] = []
+    first["tuning"]["notes"] = ["3 measured on host B"]
     roofline = {"flops": 5.78e9, "achieved_gflops": 82.6, "peak_gflops": 384.0, "percent_of_peak": 21.5,
                 "dtype": "float32", "statistic": "p50"}
     record = {**full_record, "builds": [first, second], "roofline": roofline,
@@ -101,6 +101,7 @@ def test_a_record_of_several_buckets_reports_each_bucket(full_record):
     tuning = found["Tuning"]
     assert [row[0] for row in tuning.tables[0].rows] == ["batch=2", "batch=8"]
     assert "batch=8: only at batch 8" in tuning.bullets
+    assert "3 measured on host B (at each of the 2 buckets)" in tuning.bullets   # a count of one bucket's tasks
     libraries = [row for row in found["Digests and artifacts"].tables[0].rows if row[0] == "library"]
     assert [row[1:] for row in libraries] == [["candidate-batch-2.so", "d" * 64], ["candidate-batch-8.so", "f" * 64]]
 

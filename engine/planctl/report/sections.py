@@ -302,7 +302,8 @@ def _bucket_notes(builds: list[dict]) -> list[str]:
     """The search notes: once when every bucket has it, else prefixed with each bucket's shape."""
     notes = [(shape_text(b.get("shape_env")), [str(n) for n in b["tuning"].get("notes") or []]) for b in builds]
     common = set.intersection(*(set(found) for _, found in notes))
-    out = [n for n in notes[0][1] if n in common]
+    each = f" (at each of the {len(builds)} buckets)" if len(builds) > 1 else ""   # its counts are one bucket's
+    out = [n + each for n in notes[0][1] if n in common]
     return out + [f"{shape}: {n}" if len(builds) > 1 else n for shape, found in notes for n in found if n not in common]
 
 
@@ -457,8 +458,8 @@ def quality(record: dict) -> Section | None:
             bullets.append(f"baseline: {base['source']}")
         check = base.get("baseline_build")
         if check:
-            bullets.append(f"{shape}: baseline build on its first {check.get('examples')} example(s): "
-                           f"{q.get('metric')} {num(check.get('value'), '.8g')}")
+            bullets.append(f"{shape}: baseline build on its first {check.get('examples')} example(s), the check that "
+                           f"the stand-in holds: {q.get('metric')} {num(check.get('value'), '.8g')} against the reference")
     # every bucket has the same reference and baseline source: say each once
     return Section("Quality", tables=[Table(header, rows)], bullets=list(dict.fromkeys(bullets)))
 

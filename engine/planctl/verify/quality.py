@@ -329,8 +329,10 @@ def evaluate_quality(candidate: Model, reference: Model, quality: Any, plan_spec
     ref = run_batched(reference, arrays, batch)
     stand = run_batched(stand_in, arrays, batch) if stand_in is not None else ref
     base_value = float(scores(quality.metric, stand, ref, labels).mean())
-    source = ("onnxruntime running the plan's model, scored against the reference (stand-in for the baseline build)"
-              if stand_in is not None else "the reference itself (stand-in for the baseline build)")
+    source = ("onnxruntime running the plan's model, scored against the reference (it stands in for the baseline TVM "
+              "build, too slow untuned to run every example)" if stand_in is not None else
+              "the reference scored against itself, so 1 for an agreement metric (it stands in for the baseline TVM "
+              "build, too slow untuned to run every example)")
     base = {"value": base_value, "source": source, "examples": len(ref)}
     goal = {"type": quality.goal.type, "value": quality.goal.value}
     try:
