@@ -40,7 +40,8 @@ def _profile_section(build: dict, several: bool) -> Section:
              + (f" ({num(prof.get('kernel_gflops'), '.1f')} GFLOP/s over all of them)"
                 if prof.get("kernel_gflops") else "")
              + f" and {ms(prof.get('builtin_ms'))} ms in VM builtins per instrumented call "
-             f"({ms(prof.get('instrumented_ms'))} ms; a plain call took {ms(prof.get('plain_ms'))} ms"
+             f"({ms(prof.get('instrumented_ms'))} ms; a plain call took {ms(prof.get('plain_ms'))} ms here, in the "
+             "profile's own run: the Buckets table's p50 is the measure stage's, a different moment of the host"
              + ("; the instrument's own cost and the host's noise can put the kernels' sum above a whole call"
                 if _sum_above_call(prof) else "") + ").",
              "Allocations per call: " + (", ".join(f"{k} {v:g}" for k, v in allocations.items()) or "none")
