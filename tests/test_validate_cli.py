@@ -116,9 +116,9 @@ def test_github_output_is_one_annotation_per_finding(capsys):
     assert "title=PLN103::" in line and "help: a quoted value is a string" in line.replace("%0A", "\n")
 
 
-def test_clean_run_prints_nothing_in_text(capsys):
+def test_clean_run_says_how_many_files_are_valid_in_one_line(capsys):
     assert main(["validate", str(VALID / "minilm-embed.yaml")]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == "1 file valid\n"
 
 
 def test_a_directory_stands_for_its_documents(tmp_path, capsys):

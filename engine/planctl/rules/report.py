@@ -49,12 +49,13 @@ class Report:
         return EXIT_FINDINGS if failing else EXIT_OK
 
     def summary(self) -> str:
-        """One line; validate's is empty for a clean run (pre-commit hooks stay quiet)."""
+        """One line; a clean validate says so, as check-jsonschema and ruff do (pre-commit shows a
+        passing hook's output only with --verbose)."""
         c = self.counts()
         if self.files is not None:
             n = len(self.active)
             noun = "file" if self.files == 1 else "files"
-            return f"{n} finding{'s' * (n != 1)} in {self.files} {noun}" if n else ""
+            return f"{n} finding{'s' * (n != 1)} in {self.files} {noun}" if n else f"{self.files} {noun} valid"
         checked = f"checked {self.plans} plan{'s' * (self.plans != 1)}, " \
                   f"{self.targets} target{'s' * (self.targets != 1)}"
         parts = [f"{c[k]} {k}{'s' * (c[k] != 1)}" for k in ("error", "warning", "note")]
