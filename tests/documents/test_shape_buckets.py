@@ -65,3 +65,37 @@ def test_pln122_leaves_malformed_values_to_the_schema():
     crash on it (found by the differential test)."""
     assert list(_shares("batch", "/x", [[]])) == []
     assert list(_shares("batch", "/x", [{"value": {"a": 1}}, {"value": [2]}])) == []
+
+
+def test_padded_work_by_max_says_what_each_more_bucket_buys_and_stops_at_the_grid():
+    """2 buckets leave 20 elements per call; a third (batch=1, seq=8: both batch-1 points stop padding
+    to batch 4) 16.4; a fourth, the whole grid, the exact work; the grid has 4 points, so no fifth."""
+    from planctl.documents.shapes import padded_work_by_max, padded_work_text
+
+    plan = _plan([{"value": 1, "share": 0.3}, {"value": 4, "share": 0.7}],
+                 [{"value": 4, "share": 0.75}, {"value": 8, "share": 0.25}], most=2)
+    found = padded_work_by_max(plan)
+    assert [f["max"] for f in found] == [2, 3, 4]
+    exact = 0.225 * 4 + 0.075 * 8 + 0.525 * 16 + 0.175 * 32
+    assert [f["expected_work"] for f in found] == pytest.approx([20.0, 20.0 - 0.225 * 8 - 0.075 * 24, exact])
+    assert found[1]["buckets"] == [{"batch": 1, "seq": 8}, {"batch": 4, "seq": 4}, {"batch": 4, "seq": 8}]
+    text = padded_work_text(found)
+    assert text.startswith("20 elements per call with buckets.max 2; raising it")
+    assert "3: 16 (-18%, adds batch=1, seq=8)" in text and "4: 15 (-23%, adds batch=1, seq=4)" in text
+    assert padded_work_by_max(_plan([1], [4])) == [{"max": 4, "buckets": [{"batch": 1, "seq": 4}], "expected_work": 4.0}]
+
+
+def test_planctl_plan_says_what_a_higher_buckets_max_buys_for_the_example_plan():
+    """The example plan's 5 buckets leave 391 padded elements per call; `planctl plan` says what 6, 7
+    and 8 would leave, and which buckets they add (nothing is said for a grid that is all buckets)."""
+    from pathlib import Path
+
+    from planctl.cli.plan import _padded_work_lines
+    from planctl.documents.load import load_plan
+    from planctl.documents.shapes import padded_work_by_max
+
+    plan = load_plan(Path(__file__).resolve().parents[2] / "plans" / "minilm-embed.yaml").model.spec
+    [line] = _padded_work_lines(padded_work_by_max(plan))
+    assert line.startswith("  expected padded work over the traffic mix: 391 elements per call with buckets.max 5;")
+    assert "6: 330 (-16%, adds batch=32, seq=32)" in line and "8: 283 (-28%" in line
+    assert _padded_work_lines(padded_work_by_max(_plan([1], [4]))) == []

@@ -81,6 +81,13 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
                    compatible=compatible_targets(target_spec, root), ceiling=ceiling, cache_dir=cache_dir)
 
 
+def _padded_work_lines(by_max: list[dict]) -> list[str]:
+    from planctl.documents.shapes import padded_work_text
+
+    text = padded_work_text(by_max)   # said only where a higher buckets.max would pad less
+    return [f"  expected padded work over the traffic mix: {text}"] if text and len(by_max) > 1 else []
+
+
 def render_description(info: dict, lock_path: Path | None = None, lock: dict | None = None) -> str:
     """The dry run as the few lines ``planctl plan`` prints."""
     lines = [f"planctl plan: {info['plan']} on {info['target']} (nothing is compiled)"]
@@ -93,6 +100,7 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
     shapes = "; ".join(shape_text(s) for s in info["shapes"])
     lines.append(f"  shape buckets: {shapes} (one candidate build each, tuned at its shape; calls are padded up to "
                  "the smallest bucket that fits)")
+    lines += _padded_work_lines(info.get("padded_work") or [])
     lines.append("  techniques -> passes:")
     for t in info["techniques"]:
         if not t["enabled"]:

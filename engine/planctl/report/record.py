@@ -646,6 +646,9 @@ class BucketChoice(Evidence):
     exact_work: Optional[float] = Field(description="... with a build for every declared shape (no padding)")
     max_only_work: Optional[float] = Field(description="... with one build at the largest shape")
     dynamic_baseline: bool = Field(description="one dynamic-shape baseline serves every bucket")
+    by_max: list[dict[str, Any]] = Field(default_factory=list, description="what raising buckets.max would buy: "
+                                         "{max, buckets, expected_work} for max and the next values "
+                                         "(planctl.documents.shapes.padded_work_by_max)")
 
 
 class TrafficPoint(Evidence):

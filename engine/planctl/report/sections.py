@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from planctl.documents.shapes import shape_text
+from planctl.documents.shapes import padded_work_text, shape_text
 from planctl.report.blocks import DASH, Section, Table, ms, num
 from planctl.report.blocks import is_number as _num
 from planctl.report.cpu import cpu_kernels
@@ -80,6 +80,9 @@ def buckets(record: dict) -> Section | None:
                      f"{num(choice.get('max_only_work'), '.0f')}). Baseline: "
                      + ("one dynamic-shape build serves every bucket." if choice.get("dynamic_baseline")
                         else "a static build per bucket."))
+        more = padded_work_text(choice.get("by_max") or [])
+        if more and len(choice["by_max"]) > 1:
+            lines.append(f"Expected padded work: {more}.")
     return Section("Buckets", paragraphs=lines, tables=[Table(header, rows)])
 
 
@@ -109,7 +112,8 @@ def traffic(record: dict) -> Section | None:
                      f"at least {PADDING_FLAG:g}x onnxruntime's time because their bucket pads them (worst: "
                      + "; ".join(f"{shape} on {bucket}, {ratio:.1f}x" for shape, _, ratio, bucket in
                                  sorted(padded, key=lambda x: -x[2])[:3])
-                     + "): a bucket nearer their shape (production_shapes' values, or buckets.max) would serve them")
+                     + "): a bucket nearer their shape (production_shapes' values, or buckets.max) would serve them; "
+                       "the Buckets section gives the padded work a higher buckets.max would leave")
     return Section("Traffic mix", paragraphs=lines,
                    tables=[Table(header, rows), Table(["call shape", "share", "bucket", "planctl p50 ms",
                                                        "onnxruntime p50 ms (unpadded)", "planctl / onnxruntime time"],

@@ -51,18 +51,20 @@ class Preview:
 
 
 def describe(preview: Preview) -> dict:
-    """What apply would do: ``{plan, target, runs_here, techniques, shapes, envelope, budget,
-    tasks, tasks_unavailable}``. ``tasks`` (one entry per production shape: ``shape_env``, ``tasks``
+    """What apply would do: ``{plan, target, runs_here, techniques, shapes, padded_work, envelope,
+    budget, tasks, tasks_unavailable}`` (``padded_work``: :func:`planctl.documents.shapes.padded_work_by_max`). ``tasks`` (one entry per production shape: ``shape_env``, ``tasks``
     as ``{task, source, measured_on}``, ``cache_known``, ``policy``) is None when TVM is not
     importable here (``tasks_unavailable`` says why) or the plan does not tune."""
     from planctl.lowering.techniques import describe_techniques
+
+    from planctl.documents.shapes import padded_work_by_max
 
     tvm_target, why = _tvm_target(preview.target_spec.tvm)
     tuning = preview.autotuning
     out = {"plan": preview.plan, "target": preview.target,
            "runs_here": _runs_here(preview.target_spec.tvm) if tvm_target is not None else None,
            "techniques": describe_techniques(preview.spec, tvm_target), "shapes": preview.shapes,
-           "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
+           "padded_work": padded_work_by_max(preview.spec), "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
     if tuning is not None:
         out["budget"] = {"trials": tuning.budget.trials, "wall_clock_s": tuning.budget.wall_clock_s,
                          "trials_per_task": tuning.budget.trials_per_task, "records": tuning.records,

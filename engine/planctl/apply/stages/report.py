@@ -109,7 +109,7 @@ def _choice(ctx: RunContext, lowering: Lowering) -> Optional[BucketChoice]:
     choice against a build per declared shape and one build at the largest shape."""
     import itertools
 
-    from planctl.documents.shapes import dim_points, expected_work, max_buckets, traffic_mix
+    from planctl.documents.shapes import dim_points, expected_work, max_buckets, padded_work_by_max, traffic_mix
 
     shapes = ctx.spec.workload.production_shapes
     if not shapes:
@@ -124,7 +124,7 @@ def _choice(ctx: RunContext, lowering: Lowering) -> Optional[BucketChoice]:
                         expected_work=expected_work([w.shape_env for w in ctx.shapes], mix) if mix else None,
                         exact_work=expected_work(grid, mix) if mix else None,
                         max_only_work=expected_work(top, mix) if mix else None,
-                        dynamic_baseline=lowering.dynamic_baseline)
+                        dynamic_baseline=lowering.dynamic_baseline, by_max=padded_work_by_max(ctx.spec))
 
 
 def _traffic(ctx: RunContext, builds: list[Build], decided: Decided, measured: Measured) -> Optional[Traffic]:
