@@ -242,8 +242,10 @@ def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_rep
     assert "planctl tune: tuning at batch=32" in said.err and "planctl apply:" not in said.err
 
     assert main([*tune, "--refine", "*"]) == 0
-    refined = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  refined ")]
+    out = capsys.readouterr().out
+    refined = [line for line in out.splitlines() if line.startswith("  refined ")]
     assert len(refined) == 1 and " ms" in refined[0]   # "<before> -> <after> ms (...)" or "no faster record"
+    assert "  note: searched again though served (--refine), from their records: " in out   # the search's notes
 
     assert main([*tune, "--output", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["log"] == str(log)

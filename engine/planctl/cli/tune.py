@@ -46,6 +46,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
+        common = _common_notes(result.buckets)
         for tag, b in result.buckets.items():
             missing = ", ".join(b["without_valid_record"]) or "none"
             unscheduled = ", ".join(b.get("unscheduled") or [])
@@ -65,9 +66,20 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                                            task.get("best_transfer_ms"), task.get("best_transfer_from"))
                            + _retimed_text(task.get("before_measured_on"), task.get("stored_ms"))
                            + _confirmed_text(task.get("confirm_runs", 0), task.get("confirm_failed")))
+            for note in b.get("notes") or []:
+                if note not in common:
+                    click.echo(f"  note: {note}")
+        for note in common:
+            click.echo(f"note (every bucket): {note}")
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
+
+
+def _common_notes(buckets: dict[str, dict]) -> list[str]:
+    """The notes every bucket's search made (said once), in the first bucket's order."""
+    found = [b.get("notes") or [] for b in buckets.values()]
+    return [n for n in (found[0] if found else []) if all(n in other for other in found)] if len(found) > 1 else []
 
 
 def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: float | None = None,

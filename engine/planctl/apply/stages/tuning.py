@@ -104,8 +104,8 @@ def _refuse_unmatched_refine(ctx: RunContext) -> None:
 
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
     """One bucket after tuning (planctl tune): its shape, tasks, the valid records serving them, the
-    tasks with none (every candidate failed: they run unscheduled), the trials spent, and each task
-    ``--refine`` searched again with its best record's time before and after (ms, MetaSchedule's
+    tasks with none (every candidate failed: they run unscheduled), the trials spent, the search's
+    notes (report.md's Tuning bullets), and each task ``--refine`` searched again with its best record's time before and after (ms, MetaSchedule's
     runner: the kernel alone)."""
     if report is None:
         return {"shape_env": work.shape_env, "tasks": 0, "valid": 0, "without_valid_record": [], "trials_spent": 0,
@@ -120,7 +120,7 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "confirm_runs": report.confirm_runs,
             "scheduled": f"{report.scheduled_funcs}/{report.total_funcs}", "unscheduled": report.unscheduled_funcs,
             "seconds": round(report.seconds, 1),
-            "stopped_by": report.stopped_by,
+            "stopped_by": report.stopped_by, "notes": list(report.notes),
             "timed_as": scope.measured_on(scope.device_id) + f" ({scope.device.label})",
             "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms,
                          "best_new_ms": t.best_new_ms, "best_transfer_ms": t.best_transfer_ms,
