@@ -140,7 +140,7 @@ def _fallback_price(builds: list[dict]) -> str:
 
 def summary(record: dict, out_dir: Path) -> str:
     """A few lines: verdict, latencies, speedups, parity, tuning, where things are."""
-    from planctl.tuning import census  # light (no TVM), only needed here
+    from planctl.tuning import census, search  # light (no TVM), only needed here
 
     decision = record.get("decision", {})
     lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
@@ -171,6 +171,7 @@ def summary(record: dict, out_dir: Path) -> str:
                      f"{_examples_text(parity)}; tuning: {tuning.get('trials_spent', 0)} trials, "
                      f"{tuning.get('scheduled_funcs', 0)}/{tuning.get('total_funcs', 0)} kernels scheduled"
                      + _default_schedule_note(tuning.get("unscheduled_funcs") or []))
+        lines += [f"    note: {note}" for note in tuning.get("notes") or [] if search.UNMEASURED in note]
         if parity.get("note"):
             lines.append(f"    note: {parity['note']}")
         elsewhere_by_bucket.append((build["tag"], census.elsewhere([

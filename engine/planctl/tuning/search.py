@@ -429,6 +429,29 @@ def _drift_notes(report: TuningReport, scope: Scope, remeasure: dict, allowed: b
             + " (the target's other_device_records: serve)")
 
 
+UNMEASURED = "had no measured candidate when the search's"   # in the notes below; apply's summary prints them
+
+
+def _unmeasured_tasks_note(report: TuningReport) -> None:
+    """Say so when the wall clock or the trial budget stopped a search before some of its tasks got a
+    measured candidate: they run on TVM's default schedule, which apply's summary would otherwise
+    show only as a count."""
+    searched = [t for t in report.tasks if (t.source or "search") == "search"]
+    waiting = [t.name for t in searched if not t.trials]
+    if not waiting or report.stopped_by not in ("killed", "wall-clock", "trials"):
+        return
+    shown = ", ".join(waiting[:4]) + (f" and {len(waiting) - 4} more" if len(waiting) > 4 else "")
+    lead = f"{len(waiting)} of its {len(searched)} tasks {UNMEASURED}"
+    if report.stopped_by == "trials":
+        report.notes.append(f"{lead} {report.budget.get('trials', '?')} trials ran out: {shown} run on TVM's default "
+                            "schedule; raise the autotuning budget's trials (a task's first batch takes at least 2)")
+    else:
+        report.notes.append(
+            f"{lead} {report.budget.get('wall_clock_s', '?')} s wall clock ran out (stopped after "
+            f"{report.seconds:.0f} s): {shown} run on TVM's default schedule (MetaSchedule's start-up and each "
+            f"task's first batch take tens of seconds on a small host); raise the autotuning budget's wall_clock_s")
+
+
 def _finish(report: TuningReport, store: Store, scope: Scope, session: str, confirm_session: str | None = None,
             search_log: Path | None = None) -> None:
     """Per task: trials this session committed, best time now, who serves it, share of the budget;
@@ -469,6 +492,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                 report.notes.append(f"task {task.name}: its best new candidate ({task.best_new_ms:.4g} ms) serves "
                                     "unconfirmed: the worker was stopped before it timed it again beside the old "
                                     "record (the wall clock); refine it again to confirm")
+    _unmeasured_tasks_note(report)
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,

@@ -303,14 +303,23 @@ def by_cost(tasks: dict, names: list[str]) -> list[str]:
 
 
 FIRST_BATCH = 16  # trials each task gets in the first round, before any task gets a second batch
+MIN_FIRST_BATCH = 2  # the least a first-round batch asks for when the budget is split over many tasks
 
 
-def batch_cap(round_no: int, per_iter: int, per_task: int, done: int, trials_left: int) -> int:
-    """Trials of a task's next batch: in round 0 at most :data:`FIRST_BATCH` (every task, the
-    light ones included, gets a schedule before the budget or the wall clock runs out: an
-    unscheduled kernel runs TVM's naive loops, often slower than a tuned matmul many times its
-    FLOPs), later ``per_iter``; never past the task's share (``per_task - done``) or the budget left."""
-    first = min(FIRST_BATCH, per_iter) if round_no == 0 else per_iter
+def first_share(trials: int, tasks: int) -> int:
+    """A task's first-round batch when ``trials`` are split over ``tasks``: an even share, at least
+    :data:`MIN_FIRST_BATCH` (a budget of 16 trials for 6 tasks gives each 2, not the first task 16)."""
+    return max(MIN_FIRST_BATCH, trials // max(1, tasks))
+
+
+def batch_cap(round_no: int, per_iter: int, per_task: int, done: int, trials_left: int,
+              share: int = FIRST_BATCH) -> int:
+    """Trials of a task's next batch: in round 0 at most :data:`FIRST_BATCH` and the task's even
+    ``share`` of the budget (:func:`first_share`), so every task, the light ones included, gets a
+    schedule before the budget or the wall clock runs out (an unscheduled kernel runs TVM's naive
+    loops, often slower than a tuned matmul many times its FLOPs); later ``per_iter``; never past the
+    task's share (``per_task - done``) or the budget left."""
+    first = min(FIRST_BATCH, per_iter, share) if round_no == 0 else per_iter
     return max(0, min(first, per_task - done, trials_left))
 
 
@@ -344,6 +353,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
     cost_model = ms.cost_model.CostModel.create(spec.get("cost_model", "xgb"), num_tuning_cores=os.cpu_count())
     hashes = {n: structural_hash(tasks[n].dispatched[0]) for n in names}
     remaining, slowest, spent = by_cost(tasks, names), 0.0, 0
+    share = first_share(trials, len(names))
     for round_no in range(10_000):
         if not remaining:
             return "tasks"
@@ -354,7 +364,7 @@ def search_in_rounds(spec: dict, tasks: dict, names: list[str], trials: int, sto
                 continue
             if spent >= trials:
                 return "trials"
-            cap = batch_cap(round_no, per_iter, per_task, done, trials - spent)
+            cap = batch_cap(round_no, per_iter, per_task, done, trials - spent, share)
             elapsed = time.monotonic() - started
             if elapsed + slowest > wall_clock:
                 why = (f"the slowest task batch took {slowest:.0f} s" if slowest else
