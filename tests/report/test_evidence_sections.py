@@ -83,6 +83,20 @@ def test_traffic_points_that_padding_makes_slow_are_called_out(evidence_record):
     assert "| batch=1, seq=128 | 1.2% | batch-8_seq-128 | 252.10 | 26.80 | 9.41 (padding) |" in md
     assert ("2 call shape(s), 4.0% of the traffic, run at least 1.5x onnxruntime's time because their bucket pads "
             "them (worst: batch=1, seq=128 on batch-8_seq-128, 9.4x; batch=8, seq=32 on batch-8_seq-128, 5.3x)") in md
+    assert "on a bucket of their own shape" not in md
+
+
+def test_a_slow_traffic_point_on_a_bucket_of_its_own_shape_is_not_blamed_on_padding(evidence_record):
+    """A CNN whose batch-8 build is 3.7x onnxruntime's at batch 8: nothing pads it; the build is slower."""
+    evidence_record["traffic"] = {
+        "method": "m", "ratio_vs_onnxruntime": 1.59, "contenders": {},
+        "points": [{"shape_env": {"batch": 8}, "share": 0.5, "bucket": "batch-8", "planctl": {"p50": 2.02},
+                    "onnxruntime": {"p50": 0.541}}]}
+    md = render_markdown(evidence_record)
+    assert "| batch=8 | 50.0% | batch-8 | 2.02 | 0.541 | 3.73 (no padding) |" in md
+    assert "because their bucket pads them" not in md
+    assert ("1 call shape(s), 50.0% of the traffic, run at least 1.5x onnxruntime's time on a bucket of their own "
+            "shape, without padding (batch=8, 3.7x): the build itself is slower there") in md
 
 
 def test_html_embeds_a_roofline_plot_beside_the_latency_plot(evidence_record):

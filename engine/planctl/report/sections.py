@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from planctl.documents.shapes import padded_work_text, shape_text
+from planctl.documents.shapes import padded_work_text, shape_tag, shape_text
 from planctl.report.blocks import DASH, Section, Table, ms, num
 from planctl.report.blocks import is_number as _num
 from planctl.report.cpu import cpu_kernels
@@ -94,15 +94,18 @@ def traffic(record: dict) -> Section | None:
     header = ["contender", "expected ms", "p50 ms", "p99 ms", "items/s"]
     rows = [[name, ms(c.get("expected_ms")), ms(c.get("p50_ms")), ms(c.get("p99_ms")),
              num(c.get("throughput_per_s"), ".1f")] for name, c in (mix.get("contenders") or {}).items()]
-    points, padded = [], []
+    points, padded, unpadded = [], [], []
     for p in mix.get("points") or []:
         shape = ", ".join(f"{k}={v}" for k, v in p.get("shape_env", {}).items())
         ours, theirs = (p.get("planctl") or {}).get("p50"), (p.get("onnxruntime") or {}).get("p50")
         ratio = ours / theirs if _num(ours) and _num(theirs) and theirs > 0 else None
+        at_own_shape = p.get("bucket") == shape_tag(p.get("shape_env") or {})
+        slow = bool(ratio) and ratio >= PADDING_FLAG
         points.append([shape, f"{p.get('share', 0):.1%}", str(p.get("bucket") or DASH), ms(ours), ms(theirs),
-                       f"{ratio:.2f}" + (" (padding)" if ratio >= PADDING_FLAG else "") if ratio else DASH])
-        if ratio and ratio >= PADDING_FLAG:
-            padded.append((shape, p.get("share", 0), ratio, p.get("bucket")))
+                       f"{ratio:.2f}" + ((" (no padding)" if at_own_shape else " (padding)") if slow else "")
+                       if ratio else DASH])
+        if slow:
+            (unpadded if at_own_shape else padded).append((shape, p.get("share", 0), ratio, p.get("bucket")))
     lines = [str(mix.get("method"))]
     if _num(mix.get("ratio_vs_onnxruntime")):
         lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f} (a time "
@@ -114,6 +117,12 @@ def traffic(record: dict) -> Section | None:
                                  sorted(padded, key=lambda x: -x[2])[:3])
                      + "): a bucket nearer their shape (production_shapes' values, or buckets.max) would serve them; "
                        "the Buckets section gives the padded work a higher buckets.max would leave")
+    if unpadded:
+        lines.append(f"{len(unpadded)} call shape(s), {sum(share for _, share, _, _ in unpadded):.1%} of the traffic, "
+                     f"run at least {PADDING_FLAG:g}x onnxruntime's time on a bucket of their own shape, without "
+                     "padding (" + "; ".join(f"{shape}, {ratio:.1f}x" for shape, _, ratio, _ in
+                                              sorted(unpadded, key=lambda x: -x[2])[:3])
+                     + "): the build itself is slower there (the Buckets table, and CPU kernels for where its time goes)")
     return Section("Traffic mix", paragraphs=lines,
                    tables=[Table(header, rows), Table(["call shape", "share", "bucket", "planctl p50 ms",
                                                        "onnxruntime p50 ms (unpadded)", "planctl / onnxruntime time"],
