@@ -113,7 +113,7 @@ def _gathered(nodes: list, rows: dict[str, int | None]) -> dict[str, tuple[int, 
     return found
 
 
-def _axis(attributes) -> int | None:
+def _axis(attributes) -> int:
     """A node's ``axis`` attribute (AttributeProto: name = 1, i = 3); 0 when absent (Gather's default)."""
     for attribute in attributes:
         fields = dict(_fields(attribute, {1, 3}))

@@ -105,8 +105,8 @@ def _refuse_unmatched_refine(ctx: RunContext) -> None:
 def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvidence]) -> dict:
     """One bucket after tuning (planctl tune): its shape, tasks, the valid records serving them, the
     tasks with none (every candidate failed: they run unscheduled), the trials spent, the search's
-    notes (report.md's Tuning bullets), and each task ``--refine`` searched again with its best record's time before and after (ms, MetaSchedule's
-    runner: the kernel alone)."""
+    notes (report.md's Tuning bullets), and each task ``--refine`` searched again with its best
+    record's time before and after (ms, MetaSchedule's runner: the kernel alone)."""
     if report is None:
         return {"shape_env": work.shape_env, "tasks": 0, "valid": 0, "without_valid_record": [], "trials_spent": 0,
                 "failure": work.failure.summary() if work.failure else None}
