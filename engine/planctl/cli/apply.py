@@ -122,9 +122,15 @@ def _bucket_line(build: dict) -> str:
             f"onnxruntime {p50('onnxruntime')}{ort}{gated}")
 
 
+SAME_WITHIN = 0.03   # a speedup this close to 1 is called "about the same": below a quiet host's p50 spread
+
+
 def _faster(speedup: float) -> str:
-    """``faster`` or ``slower``: the summary's ratios are speedups (the other's time over planctl's)."""
-    return "faster" if speedup >= 1 else "slower"
+    """``faster``, ``slower`` or ``about the same (within 3%)``: the summary's ratios are speedups
+    (the other's time over planctl's)."""
+    if abs(speedup - 1) <= SAME_WITHIN:
+        return f"about the same, within {SAME_WITHIN:.0%}"
+    return "faster" if speedup > 1 else "slower"
 
 
 def _fallback_price(builds: list[dict]) -> str:
@@ -150,8 +156,12 @@ def summary(record: dict, out_dir: Path) -> str:
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
             # a time ratio, the figure report.md's Traffic mix section and bench/README.md give
+            contenders = (record.get("traffic") or {}).get("contenders") or {}
+            p99 = [(contenders.get(n) or {}).get("p99_ms") for n in ("planctl", "onnxruntime")]
+            tail = (f"; its p99 {p99[0] / p99[1]:.2f}x onnxruntime's" if all(isinstance(v, (int, float)) and v > 0
+                                                                              for v in p99) else "")
             lines.append(f"  traffic mix: expected latency {ratio:.2f}x onnxruntime's ({_faster(1 / ratio)} over the "
-                         "plan's traffic, calls padded up to their bucket; report.md, Traffic mix)")
+                         f"plan's traffic, calls padded up to their bucket{tail}; report.md, Traffic mix)")
     else:
         latency = record.get("latency", {})
         for name in ("baseline", "candidate", "onnxruntime"):

@@ -94,7 +94,8 @@ def _bucket(ctx: RunContext, work: ShapeWork, notes: list[str]) -> Optional[Buck
                                                  batch_size=common["batch_size"]).to_dict()
     rss = {**result["peak_rss_mb"], **({"baseline": work.baseline_rss_mb} if work.baseline_rss_mb else {})}
     gate = ctx.spec.envelope.performance
-    method = f"{result['method']} ({ROUNDS} rounds, at most {cap:g} s of sampled calls per contender and round)"
+    method = (f"{result['method']} ({ROUNDS} rounds, at most {cap:g} s of sampled calls per contender and round; "
+              f"{ctx.threads} threads each: TVM_NUM_THREADS and onnxruntime's intra_op_num_threads)")
     if work.baseline_ms:
         method += (f"; baseline: its {len(work.baseline_ms) + work.baseline_warmup} timed parity calls in one fresh "
                    f"process (first dropped as warm-up when there were more), within baseline_max_seconds="
