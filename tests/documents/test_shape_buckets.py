@@ -80,8 +80,9 @@ def test_padded_work_by_max_says_what_each_more_bucket_buys_and_stops_at_the_gri
     assert [f["expected_work"] for f in found] == pytest.approx([20.0, 20.0 - 0.225 * 8 - 0.075 * 24, exact])
     assert found[1]["buckets"] == [{"batch": 1, "seq": 8}, {"batch": 4, "seq": 4}, {"batch": 4, "seq": 8}]
     text = padded_work_text(found)
-    assert text.startswith("20 elements per call with buckets.max 2; raising it")
-    assert "3: 16 (-18%, adds batch=1, seq=8)" in text and "4: 15 (-23%, adds batch=1, seq=4)" in text
+    assert text.startswith("20 padded elements (batch x seq) per call at buckets.max 2; against that, ")
+    assert "max 3: 16 (-18%; +1x8); max 4: 15 (-23%; +1x4); each bucket is one more build" in text
+    assert padded_work_text(found, build_mb=90.4).endswith("ship and load, ~90 MB each")
     assert padded_work_by_max(_plan([1], [4])) == [{"max": 4, "buckets": [{"batch": 1, "seq": 4}], "expected_work": 4.0}]
 
 
@@ -96,6 +97,7 @@ def test_planctl_plan_says_what_a_higher_buckets_max_buys_for_the_example_plan()
 
     plan = load_plan(Path(__file__).resolve().parents[2] / "plans" / "minilm-embed.yaml").model.spec
     [line] = _padded_work_lines(padded_work_by_max(plan))
-    assert line.startswith("  expected padded work over the traffic mix: 391 elements per call with buckets.max 5;")
-    assert "6: 330 (-16%, adds batch=32, seq=32)" in line and "8: 283 (-28%" in line
+    assert line.startswith("  expected padded work over the traffic mix: 391 padded elements (batch x seq) per call "
+                           "at buckets.max 5; against that,")
+    assert "max 6: 330 (-16%; +32x32); max 7: 304 (-22%; +1x32, +8x64, -1x64); max 8: 283 (-28%; +32x64)" in line
     assert _padded_work_lines(padded_work_by_max(_plan([1], [4]))) == []

@@ -81,10 +81,10 @@ def _preview(plan_document, target_document, target: str, root: Path, cache_dir:
                    compatible=compatible_targets(target_spec, root), ceiling=ceiling, cache_dir=cache_dir)
 
 
-def _padded_work_lines(by_max: list[dict]) -> list[str]:
+def _padded_work_lines(by_max: list[dict], model_mb: float | None = None) -> list[str]:
     from planctl.documents.shapes import padded_work_text
 
-    text = padded_work_text(by_max)   # said only where a higher buckets.max would pad less
+    text = padded_work_text(by_max, model_mb)   # said only where a higher buckets.max would pad less
     return [f"  expected padded work over the traffic mix: {text}"] if text and len(by_max) > 1 else []
 
 
@@ -100,7 +100,7 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
     shapes = "; ".join(shape_text(s) for s in info["shapes"])
     lines.append(f"  shape buckets: {shapes} (one candidate build each, tuned at its shape; calls are padded up to "
                  "the smallest bucket that fits)")
-    lines += _padded_work_lines(info.get("padded_work") or [])
+    lines += _padded_work_lines(info.get("padded_work") or [], info.get("model_mb"))
     lines.append("  techniques -> passes:")
     for t in info["techniques"]:
         if not t["enabled"]:

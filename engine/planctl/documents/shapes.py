@@ -177,18 +177,28 @@ def padded_work_by_max(plan_spec: Any, more: int = 3) -> list[dict[str, Any]]:
     return out
 
 
-def padded_work_text(by_max: list[dict]) -> str | None:
-    """``391 elements per call with buckets.max 5; 6: 330 (-16%, adds batch=32, seq=32); ...``, or None."""
+def padded_work_text(by_max: list[dict], build_mb: float | None = None) -> str | None:
+    """``391 padded elements (batch x seq) per call at buckets.max 5; against that, max 6: 330 (-16%;
+    +32x32); ...``, or None. ``build_mb``: the size of one build (its weights), the cost
+    of each extra bucket on disk and in memory."""
     if not by_max:
         return None
     first, steps = by_max[0], []
     for before, after in zip(by_max, by_max[1:]):
-        added = [shape_text(b) for b in after["buckets"] if b not in before["buckets"]]
-        dropped = [shape_text(b) for b in before["buckets"] if b not in after["buckets"]]
-        steps.append(f"{after['max']}: {after['expected_work']:.0f} ({after['expected_work'] / first['expected_work'] - 1:+.0%}"
-                     f", adds {' and '.join(added)}" + (f" for {' and '.join(dropped)}" if dropped else "") + ")")
-    more = f"; raising it (one more build to tune, ship and load per bucket): {'; '.join(steps)}" if steps else ""
-    return f"{first['expected_work']:.0f} elements per call with buckets.max {first['max']}{more}"
+        changed = [f"+{_compact(b)}" for b in after["buckets"] if b not in before["buckets"]]
+        changed += [f"-{_compact(b)}" for b in before["buckets"] if b not in after["buckets"]]
+        steps.append(f"max {after['max']}: {after['expected_work']:.0f} "
+                     f"({after['expected_work'] / first['expected_work'] - 1:+.0%}; {', '.join(changed)})")
+    size = f", ~{build_mb:.0f} MB each" if build_mb else ""
+    more = (f"; against that, {'; '.join(steps)}; each bucket is one more build to tune, ship and load{size}"
+            if steps else "")
+    names = " x ".join(by_max[0]["buckets"][0]) if by_max[0]["buckets"] else "elements"
+    return f"{first['expected_work']:.0f} padded elements ({names}) per call at buckets.max {first['max']}{more}"
+
+
+def _compact(shape_env: Mapping[str, int]) -> str:
+    """``{"batch": 32, "seq": 16}`` -> ``32x16`` (the dims' names are said once, beside)."""
+    return "x".join(str(v) for v in shape_env.values())
 
 
 def choose_buckets(plan_spec: Any, limit: int | None = None) -> list[dict[str, int]]:

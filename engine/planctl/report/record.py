@@ -649,6 +649,8 @@ class BucketChoice(Evidence):
     by_max: list[dict[str, Any]] = Field(default_factory=list, description="what raising buckets.max would buy: "
                                          "{max, buckets, expected_work} for max and the next values "
                                          "(planctl.documents.shapes.padded_work_by_max)")
+    build_mb: Optional[float] = Field(default=None, description="the model file's size, MB: about what each "
+                                                                "bucket's build embeds")
 
 
 class TrafficPoint(Evidence):

@@ -80,7 +80,7 @@ def buckets(record: dict) -> Section | None:
                      f"{num(choice.get('max_only_work'), '.0f')}). Baseline: "
                      + ("one dynamic-shape build serves every bucket." if choice.get("dynamic_baseline")
                         else "a static build per bucket."))
-        more = padded_work_text(choice.get("by_max") or [])
+        more = padded_work_text(choice.get("by_max") or [], choice.get("build_mb"))
         if more and len(choice["by_max"]) > 1:
             lines.append(f"Expected padded work: {more}.")
     return Section("Buckets", paragraphs=lines, tables=[Table(header, rows)])

@@ -64,7 +64,7 @@ def describe(preview: Preview) -> dict:
     out = {"plan": preview.plan, "target": preview.target,
            "runs_here": _runs_here(preview.target_spec.tvm) if tvm_target is not None else None,
            "techniques": describe_techniques(preview.spec, tvm_target), "shapes": preview.shapes,
-           "padded_work": padded_work_by_max(preview.spec), "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
+           "padded_work": padded_work_by_max(preview.spec), "model_mb": _size_mb(preview.model), "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
     if tuning is not None:
         out["budget"] = {"trials": tuning.budget.trials, "wall_clock_s": tuning.budget.wall_clock_s,
                          "trials_per_task": tuning.budget.trials_per_task, "records": tuning.records,
@@ -72,6 +72,14 @@ def describe(preview: Preview) -> dict:
         if tvm_target is not None:
             out["tasks"] = _task_census(preview, tvm_target)
     return out
+
+
+def _size_mb(path) -> float | None:
+    """The model file's size (MB): about what each bucket's build embeds (its weights)."""
+    try:
+        return Path(path).stat().st_size / 1e6
+    except (OSError, TypeError):
+        return None
 
 
 def _tvm_target(tvm_dict: dict):

@@ -124,7 +124,8 @@ def _choice(ctx: RunContext, lowering: Lowering) -> Optional[BucketChoice]:
                         expected_work=expected_work([w.shape_env for w in ctx.shapes], mix) if mix else None,
                         exact_work=expected_work(grid, mix) if mix else None,
                         max_only_work=expected_work(top, mix) if mix else None,
-                        dynamic_baseline=lowering.dynamic_baseline, by_max=padded_work_by_max(ctx.spec))
+                        dynamic_baseline=lowering.dynamic_baseline, by_max=padded_work_by_max(ctx.spec),
+                        build_mb=ctx.model_file.stat().st_size / 1e6)
 
 
 def _traffic(ctx: RunContext, builds: list[Build], decided: Decided, measured: Measured) -> Optional[Traffic]:
