@@ -65,7 +65,11 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     assert all("TODO" in f["message"] for f in findings)
     text = (tmp_path / "plans" / "resnet.yaml").read_text()
     assert "- name: pixels" in text and "shape: [n, 3, 224, 224]" in text and "n: {min: 1" in text
-    assert "domain: {kind: attention-mask}   # TODO: guessed from the name and dtype" in text
+    assert "domain: {kind: attention-mask}   # from the name and dtype: 0/1, each row's ones first" in text
+    # what init guessed is a finding until a person sets it and deletes the annotation
+    guessed = [f for f in findings if f["pointer"] == "/metadata/annotations/planctl.dev~1guessed"]
+    assert len(guessed) == 1 and "the domain of pixels; the domain of scale; production_shapes (n)" in text
+    assert "then delete the annotation" in guessed[0]["help"]
     assert "n: {min: 1, opt: 1, max: 8, values: [1, 8]}   # TODO: guessed" in text
 
 

@@ -16,7 +16,7 @@ apiVersion: planctl.dev/v1alpha1
 kind: OptimizationPlan
 metadata:
   name: {name}
-  annotations: {{}}
+  annotations:{annotations}
 spec:
   workload:
     model:
@@ -73,41 +73,56 @@ _EXAMPLE_IO = """\
 _INT_DTYPES = ("int8", "uint8", "int16", "int32", "int64")
 
 
-def workload_io(model: Path) -> str:
+GUESSED = "planctl.dev/guessed"   # the annotation that lists init's guesses; PLN221 reports it until removed
+
+
+def workload_io(model: Path) -> tuple[str, list[str]]:
     """The plan's ``inputs`` and ``production_shapes`` read from the model's graph when the onnx
     package can read it (names, dtypes and shapes as the graph declares them; the domains and the
-    dims' ranges are guesses the comments say to replace); else a one-input example."""
+    dims' ranges are guesses the comments say to replace), else a one-input example; and the
+    fields guessed (for the :data:`GUESSED` annotation)."""
     graph_inputs = _graph_inputs(model)
     if not graph_inputs:
-        return _EXAMPLE_IO
+        return _EXAMPLE_IO, ["inputs", "production_shapes"]
     from planctl.documents.onnx_signature import embedding_rows
 
     lines = ["    inputs:                  # from the model's graph; domains: the values production sends"]
     dims: list[str] = []
+    guessed = []
     tables = embedding_rows(model)
     for name, dtype, shape in graph_inputs:
+        domain, guess = _domain(name, dtype, tables.get(name))
         lines += [f"      - name: {name}", f"        dtype: {dtype}",
-                  f"        shape: [{', '.join(str(d) for d in shape)}]",
-                  f"        domain: {_domain(name, dtype, tables.get(name))}"]
+                  f"        shape: [{', '.join(str(d) for d in shape)}]", f"        domain: {domain}"]
+        guessed += [f"the domain of {name}"] if guess else []
         dims += [d for d in shape if isinstance(d, str) and d not in dims]
     if dims:
         lines.append("    production_shapes:       # each symbolic dim: the range and values production sends")
         lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}   # TODO: guessed" for dim in dims]
-    return "\n".join(lines) + "\n"
+        guessed.append(f"production_shapes ({', '.join(dims)})")
+    return "\n".join(lines) + "\n", guessed
 
 
-def _domain(name: str, dtype: str, table: tuple[int, str] | None) -> str:
-    """An input's domain and the comment saying where it came from: an integer input that indexes an
-    embedding table (a Gather in the graph) takes the table's rows; the rest are guesses to replace."""
+def _domain(name: str, dtype: str, table: tuple[int, str] | None) -> tuple[str, bool]:
+    """An input's domain with the comment saying where it came from, and whether it is a guess: an
+    integer input that indexes an embedding table (a Gather in the graph) takes the table's rows; the
+    rest are guesses to replace."""
     if dtype in _INT_DTYPES and "mask" in name.lower():
-        return "{kind: attention-mask}   # TODO: guessed from the name and dtype"
+        return "{kind: attention-mask}   # from the name and dtype: 0/1, each row's ones first", False
     if dtype in _INT_DTYPES and table is not None:
         rows, table_name = table
         return (f"{{kind: integer-range, min: 0, max: {rows - 1}}}   # from the model: it indexes the "
-                f"{rows}-row table {table_name}; narrow it to what production sends")
+                f"{rows}-row table {table_name}; narrow it to what production sends"), False
     if dtype in _INT_DTYPES:
-        return "{kind: integer-range, min: 0, max: 1}   # TODO: guessed from the dtype; the values production sends"
-    return "{kind: float-range, min: -1.0, max: 1.0}   # TODO: guessed from the dtype; the values production sends"
+        return "{kind: integer-range, min: 0, max: 1}   # TODO: guessed from the dtype; the values production sends", True
+    return "{kind: float-range, min: -1.0, max: 1.0}   # TODO: guessed from the dtype; the values production sends", True
+
+
+def _annotations(guessed: list[str]) -> str:
+    if not guessed:
+        return " {}"
+    return (f'\n    {GUESSED}: "TODO: planctl init guessed {"; ".join(guessed)}: set them to what production '
+            'sends, then delete this annotation"')
 
 
 def _graph_inputs(model: Path) -> list[tuple[str, str, list]] | None:
@@ -140,9 +155,10 @@ def render(name: str, out: Path, model: str, target: str) -> str:
     if Path(model).is_file():
         digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), ""
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
+    io_text, guessed = workload_io(Path(model))
     return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
                             digest_note=note, switch=switch, target=target,
-                            today=dt.date.today().isoformat(), workload_io=workload_io(Path(model)))
+                            today=dt.date.today().isoformat(), workload_io=io_text, annotations=_annotations(guessed))
 
 
 def _repository_relative(model: str) -> str:

@@ -8,6 +8,7 @@ from planctl.documents.positions import join
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
+GUESSED_POINTER = join("/metadata/annotations", "planctl.dev/guessed")   # planctl.cli.init.GUESSED
 PLACEHOLDER = re.compile(r"^\s*(TODO|FIXME|TBD)\b", re.IGNORECASE)
 
 
@@ -34,7 +35,8 @@ def check(ctx):
     What it checks
         Every string value of the plan (evidence, telemetry source, notes, review records...)
         that starts with ``TODO``, ``FIXME`` or ``TBD``. ``planctl init`` writes such
-        placeholders where only a person can fill the plan in.
+        placeholders where only a person can fill the plan in, and lists the values it guessed
+        (input domains, production shapes) in the ``planctl.dev/guessed`` annotation.
 
     Why
         The evidence, the telemetry and the review are the argument for the optimization; a
@@ -48,8 +50,9 @@ def check(ctx):
         Replace the placeholder with the real text (what was measured, where it came from).
     """
     for pointer, text in placeholders(ctx.loaded.data):
-        if pointer.startswith("/metadata/annotations"):
-            continue  # waiver reasons are PLN217's
+        if pointer.startswith("/metadata/annotations") and pointer != GUESSED_POINTER:
+            continue  # waiver reasons are PLN217's; init's list of guesses is this rule's
         shown = text if len(text) <= 60 else text[:59] + "…"
         yield Violation(pointer, f"placeholder `{shown}` is still in the plan", key=pointer,
-                        help="replace it with the real value")
+                        help="set the values init guessed to what production sends, then delete the annotation"
+                        if pointer == GUESSED_POINTER else "replace it with the real value")
