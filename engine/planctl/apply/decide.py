@@ -91,7 +91,7 @@ def _verdict(violated: bool, speedup: dict | None, gate, reasons: list[str]) -> 
     if low is not None and low < gate.min_speedup:
         reasons.append("the confidence interval straddles the gate")
         return "inconclusive"
-    reasons.append("parity held at every production shape")
+    reasons.append("parity held at every built shape (calls padded into a bucket: its padding check)")
     return "promote"
 
 
