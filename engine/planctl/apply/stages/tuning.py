@@ -97,7 +97,8 @@ def _refuse_unmatched_refine(ctx: RunContext) -> None:
         names = sorted({name for found in tasks.values() for name in found})
         tags = list(tasks)
         raise TuningError(f"--refine {', '.join(repr(p) for p in unmatched)} matched no task of any bucket",
-                          hint=f"a task is named as `planctl plan` and report.md's CPU kernels name it (tasks here: "
+                          hint=f"a task is named as `planctl plan` and report.md's CPU kernels name it, with or without the "
+                               f"kernels' _prepacked suffix (tasks here: "
                                f"{', '.join(names)}); a bucket prefix is a glob of one of the buckets "
                                f"({', '.join(tags)}), e.g. '{tags[0] if tags else 'batch-8_seq-16'}:fused_matmul*'")
 
