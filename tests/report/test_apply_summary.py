@@ -35,7 +35,7 @@ def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once
     """With the switch on every call runs the baseline: its p50 over the candidate's, per bucket;
     buckets whose schedules come from the same other device say so once."""
     tasks = [{**full_record["builds"][0]["tuning"]["tasks"][0], "source": "committed",
-              "measured_on": "this host, warm caches"}]
+              "measured_on": "this CPU, warm caches"}]
     first = {**full_record["builds"][0], "latency": full_record["latency"],
              "tuning": {**full_record["builds"][0]["tuning"], "tasks": tasks}}
     slow = {**first["latency"], "baseline": {**first["latency"]["baseline"], "p50": 90 * 200.0},
@@ -48,7 +48,7 @@ def test_the_fallback_line_says_what_the_switch_costs_and_devices_are_named_once
                              "(report.md, Fallback)") for line in lines), lines
     named = [line for line in lines if "schedules another device measured" in line]
     assert named == ["  schedules another device measured (another host, or this one under other runner settings): "
-                     "1 task(s) of each bucket measured on this host, warm caches"]
+                     "1 task(s) of each bucket measured on this CPU, warm caches"]
     # after every parity line, not between them
     assert lines.index(named[0]) > max(i for i, line in enumerate(lines) if line.startswith("  parity["))
 
@@ -65,7 +65,7 @@ def test_buckets_whose_schedules_come_from_different_devices_are_named_each(full
     task = build["tuning"]["tasks"][0]
     builds = [{**build, "tag": tag, "tuning": {**build["tuning"], "tasks": [
         {**task, "source": "committed", "measured_on": where}]}} for tag, where in
-        (("batch-1", "AMD EPYC (x86_64, AVX-512)"), ("batch-8", "this host, warm caches"))]
+        (("batch-1", "AMD EPYC (x86_64, AVX-512)"), ("batch-8", "this CPU, warm caches"))]
     lines = summary({**full_record, "builds": builds}, Path("out")).splitlines()
     named = [line for line in lines if "schedules another device measured" in line]
     assert [line.split("]")[0] for line in named] == ["  [batch-1", "  [batch-8"]

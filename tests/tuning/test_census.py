@@ -23,11 +23,11 @@ def test_each_task_gets_one_source_in_order(kit):
     assert [s.source for s in found] == ["cache", "committed", "other-devices", "other-devices", "search",
                                          "committed"]
     assert found[3].best_s is None  # only failure marks: searched there, nothing to schedule
-    assert found[2].measured_on == "AMD EPYC (x86_64, AVX2)" and found[0].measured_on == "this host"
+    assert found[2].measured_on == "AMD EPYC (x86_64, AVX2)" and found[0].measured_on == "this CPU"
     assert found[5].measured_on == "AMD EPYC (x86_64, AVX2)"  # committed, measured elsewhere: the device is named
     assert counts(found)["search"] == 1
     assert render("batch=1", found, None)[1] == ("  the serving records were measured on AMD EPYC (x86_64, AVX2) (3 tasks); "
-                                                 "this host (2 tasks)")
+                                                 "this CPU (2 tasks)")
 
 
 def test_this_cpu_under_other_measurement_settings_is_named_as_such(kit):
@@ -39,10 +39,10 @@ def test_this_cpu_under_other_measurement_settings_is_named_as_such(kit):
     warm = kit.make_device(measurement=measurement_settings({"kind": "local"}))
     slow = kit.make_device(measurement={**measurement_settings({"kind": "local"}), "repeat": 5})
     scope = resolve(kit.make_key(), {}, warm, devices={cold.device_id: cold, slow.device_id: slow})
-    assert scope.measured_on(cold.device_id) == "this host, cold caches"
-    assert scope.measured_on(slow.device_id) == "this host, other runner settings (repeat 5)"
+    assert scope.measured_on(cold.device_id) == "this CPU, cold caches"
+    assert scope.measured_on(slow.device_id) == "this CPU, other runner settings (repeat 5)"
     assert resolve(kit.make_key(), {}, cold, devices={warm.device_id: warm}).measured_on(warm.device_id) \
-        == "this host, warm caches"
+        == "this CPU, warm caches"
 
 
 def test_the_policy_decides_what_other_devices_records_do(kit):

@@ -130,7 +130,7 @@ def test_other_devices_records_serve_or_are_remeasured_as_the_target_says(fused,
                             announce=heard.append, shape="batch=32")
     assert "1 to re-measure here" in heard[0][0]
     assert [t.served_by for t in report.tasks] == ["remeasured"] and 0 < report.trials_spent <= budget.trials
-    assert report.tasks[0].measured_on == "this host"
+    assert report.tasks[0].measured_on == "this CPU"
     _, scheduled, _ = apply_database(fused, target, remeasure.database())
     assert scheduled == 1
 
@@ -224,7 +224,7 @@ def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp
     name = warm_report.tasks[0].name
     report = cold.tune(fused, target, budget, seed=1, plan=("tiny", "abc"), allow_drift=False, refine=(name,))
     task = report.tasks[0]
-    assert task.served_by == "searched" and task.measured_on == "this host"
+    assert task.served_by == "searched" and task.measured_on == "this CPU"
     mine = cold.store.records(device_ids=[cold.device.device_id])
     remeasured = [r for r in cold.store.records(session=report.session) if r.json("provenance").get("source") == "remeasured"]
     assert remeasured and remeasured[0].json("provenance")["remeasured_from_device"] == warm.device.device_id
@@ -232,7 +232,7 @@ def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp
     assert task.best_ms_before == pytest.approx(before_ms(cold.store, report.session, task, remeasured))
     serving = cold.store.top_k(task.workload_hash, [cold.key.key_id], 1, prefer=cold.device.device_id)[0]
     assert serving.device_id == cold.device.device_id and task.best_ms == pytest.approx(serving.mean_s * 1e3)
-    assert task.before_measured_on == "this host, warm caches"   # what the refine line names
+    assert task.before_measured_on == "this CPU, warm caches"   # what the refine line names
 
 
 def test_refining_on_the_same_device_times_its_record_again_first(fused, tmp_path: Path):
@@ -257,13 +257,13 @@ def test_refining_on_the_same_device_times_its_record_again_first(fused, tmp_pat
     serving = cache.store.top_k(task.workload_hash, [cache.key.key_id], 1, prefer=cache.device.device_id)[0]
     assert serving.session == (f"{report.session}-confirm" if task.confirm_runs else report.session)
     assert task.best_ms == pytest.approx(serving.mean_s * 1e3)
-    assert task.before_measured_on == "this host"
+    assert task.before_measured_on == "this CPU"
 
 
 def test_the_refine_line_gives_the_old_records_stored_time_beside_its_time_today():
     from planctl.cli.tune import _retimed_text
 
-    assert _retimed_text("this host", 1.026) == (" (the old record, measured on this host, stored at 1.026 ms, "
+    assert _retimed_text("this CPU", 1.026) == (" (the old record, measured on this CPU, stored at 1.026 ms, "
                                                  "re-measured here first)")
     assert _retimed_text(None, None) == ""
 

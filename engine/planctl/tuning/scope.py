@@ -26,7 +26,7 @@ from planctl.tuning.digest import digest
 from planctl.tuning.keys import CacheKey, Device
 
 POLICIES = ("serve", "re-measure", "search")
-HERE = "this host"  # Scope.measured_on of a record measured by this very device
+HERE = "this CPU"  # Scope.measured_on of a record measured by this device: this CPU model and ISA, these runner settings
 
 
 @dataclass
@@ -63,9 +63,10 @@ class Scope:
         return self.serving.get(key_id) if key_id else None
 
     def measured_on(self, device_id: str | None) -> str | None:
-        """"this host"; "this host, warm caches" for this very CPU under other runner settings
-        (keys.measurement_settings); else the label of the device that measured a record (with its
-        id when the label is this host's own: the same CPU model with other ISA flags)."""
+        """"this CPU" (the same CPU model, ISA flags and runner settings, on any host); "this CPU, warm
+        caches" for this CPU under other runner settings (keys.measurement_settings); else the label of
+        the device that measured a record (with its id when the label is this CPU's own: the same CPU
+        model with other ISA flags)."""
         if device_id is None:
             return None
         if device_id == self.device_id:

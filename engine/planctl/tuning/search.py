@@ -56,7 +56,7 @@ class TaskReport:
     best_transfer_from: str | None = None  # ... the shape of the workload it came from (e.g. "8 x 128 x 1536")
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
-    measured_on: str | None = None    # "this host" or the device whose record serves the task
+    measured_on: str | None = None    # "this CPU" or the device whose record serves the task
     budget_share: float | None = None  # this task's share of the trials spent in this apply
     drift_records: int = 0             # records of another TVM version for this workload
     candidates: int = 0                # candidates this apply measured (built and run)
