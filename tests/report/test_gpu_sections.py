@@ -40,3 +40,16 @@ def test_cpu_builds_have_neither_section(full_record):
     assert record["builds"][0]["kernel_routes"] == [] and record["builds"][0]["gpu_profile"] is None
     text = render_markdown(record)
     assert "## GPU kernels" not in text and "## Kernel routes" not in text
+
+
+def test_untimed_routes_drop_the_time_columns_and_name_only_the_plans_techniques(full_record):
+    """A CPU plan's fused attention: one route per kind, none timed; the section names the dispatch
+    technique the plan uses, not all three, and has no all-dash time columns."""
+    route = {"kind": "attention", "signature": "attention B=8 S=16 H=12 D=32", "sites": 6,
+             "route": "tir-fused-attention", "library_ms": None, "tvm_ms": None, "reason": "matched; CPU kernel"}
+    record = _with_build(full_record, kernel_routes=[route])
+    record["techniques"] = ["operator-fusion", "fused-attention", "autotuning"]
+    text = render_markdown(record)
+    assert "Routes of the plan's dispatch techniques (fused-attention)." in text
+    assert "| kind | signature | sites | route | why |" in text and "library ms" not in text
+    assert "no route was chosen by timing here" in text

@@ -5,20 +5,26 @@ from __future__ import annotations
 from planctl.report.blocks import DASH, Section, Table, ms, num
 
 
+DISPATCH_TECHNIQUES = ("library-dispatch", "fused-attention", "fused-layer-norm")
+
+
 def kernel_routes(record: dict) -> Section | None:
-    """Which route each kind of matmul and attention took, with the times that decided it."""
-    rows = []
-    for build in record.get("builds") or []:
-        for r in build.get("kernel_routes") or []:
-            rows.append([r.get("kind", "?"), str(r.get("signature", "?")), num(r.get("sites"), "d"),
-                         str(r.get("route", "?")), ms(r.get("library_ms")), ms(r.get("tvm_ms")),
-                         str(r.get("reason", ""))])
-    if not rows:
+    """Which route each kind of matmul and attention took, with the times that decided it (the time
+    columns only where some route was timed: on CUDA, library against TVM)."""
+    routes = [r for build in record.get("builds") or [] for r in build.get("kernel_routes") or []]
+    if not routes:
         return None
-    header = ["kind", "signature", "sites", "route", "library ms", "TVM ms", "why"]
+    timed = any(r.get("library_ms") is not None or r.get("tvm_ms") is not None for r in routes)
+    rows = [[r.get("kind", "?"), str(r.get("signature", "?")), num(r.get("sites"), "d"), str(r.get("route", "?"))]
+            + ([ms(r.get("library_ms")), ms(r.get("tvm_ms"))] if timed else []) + [str(r.get("reason", ""))]
+            for r in routes]
+    used = [t for t in DISPATCH_TECHNIQUES if t in (record.get("techniques") or DISPATCH_TECHNIQUES)]
+    header = ["kind", "signature", "sites", "route"] + (["library ms", "TVM ms"] if timed else []) + ["why"]
     return Section("Kernel routes", paragraphs=[
-        "Routes of the dispatch techniques (library-dispatch, fused-attention, fused-layer-norm). A `tvm (fallback)` row is "
-        "work that kept TVM's own kernels, with the reason; times are medians on the device."],
+        f"Routes of the plan's dispatch techniques ({', '.join(used)}). A `tvm (fallback)` row is work that kept "
+        "TVM's own kernels, with the reason; "
+        + ("times are medians on the device." if timed else
+           "no route was chosen by timing here (CPU Kernels times each kernel in the model).")],
         tables=[Table(header, rows)])
 
 
