@@ -431,11 +431,23 @@ def _issue(rule: str, message: str, mark, help: str | None = None) -> Issue:
     return Issue(rule, message, line=mark.line + 1, col=mark.column + 1, help=help)
 
 
+# the parser's names for the tokens it met, as a person reads them
+_TOKENS = {"'?'": "a new key", "'<stream end>'": "the end of the file", "'<document end>'": "the end of the document",
+           "'<block end>'": "the end of an indented block", "'<block mapping start>'": "an indented mapping",
+           "'<block sequence start>'": "an indented list"}
+
+
+def _token_words(problem: str) -> str:
+    """``expected ',' or ']', but got '?'`` -> ``... but got a new key``."""
+    head, sep, token = problem.rpartition("but found ") if "but found " in problem else problem.rpartition("but got ")
+    return f"{head}{sep}{_TOKENS.get(token, token)}" if sep else problem
+
+
 def _syntax_issue(exc, text: str = "") -> Issue:
     """A ruamel Scanner/Parser error as a PLN100 issue at its problem mark, or where an unclosed
     bracket or quote of ``text`` (the document) opened."""
     mark = exc.problem_mark or exc.context_mark
-    problem = (exc.problem or "syntax error").strip()
+    problem = _token_words((exc.problem or "syntax error").strip())
     message = f"invalid YAML: {problem}"
     if exc.context:
         message += f" ({exc.context.strip()})"
