@@ -208,7 +208,8 @@ class TuningTask(Evidence):
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")
-    measured_on: Optional[str] = Field(None, description="'this CPU' (this CPU model, ISA and runner settings), or the device whose record serves the task")
+    measured_on: Optional[str] = Field(None, description="'this CPU' (this CPU model, ISA and runner settings), "
+                                                         "or the device whose record serves the task")
     budget_share: Optional[float]
     drift_records: int
     candidates: int

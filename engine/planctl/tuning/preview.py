@@ -51,10 +51,11 @@ class Preview:
 
 
 def describe(preview: Preview) -> dict:
-    """What apply would do: ``{plan, target, runs_here, techniques, shapes, padded_work, envelope,
-    budget, tasks, tasks_unavailable}`` (``padded_work``: :func:`planctl.documents.shapes.padded_work_by_max`). ``tasks`` (one entry per production shape: ``shape_env``, ``tasks``
-    as ``{task, source, measured_on}``, ``cache_known``, ``policy``) is None when TVM is not
-    importable here (``tasks_unavailable`` says why) or the plan does not tune."""
+    """What apply would do: ``{plan, target, runs_here, techniques, shapes, padded_work, model_mb,
+    envelope, budget, tasks, tasks_unavailable}`` (``padded_work``:
+    :func:`planctl.documents.shapes.padded_work_by_max`). ``tasks`` (one entry per production shape:
+    ``shape_env``, ``tasks`` as ``{task, source, measured_on}``, ``cache_known``, ``policy``) is None
+    when TVM is not importable here (``tasks_unavailable`` says why) or the plan does not tune."""
     from planctl.lowering.techniques import describe_techniques
 
     from planctl.documents.shapes import padded_work_by_max
@@ -64,7 +65,8 @@ def describe(preview: Preview) -> dict:
     out = {"plan": preview.plan, "target": preview.target,
            "runs_here": _runs_here(preview.target_spec.tvm) if tvm_target is not None else None,
            "techniques": describe_techniques(preview.spec, tvm_target), "shapes": preview.shapes,
-           "padded_work": padded_work_by_max(preview.spec), "model_mb": _size_mb(preview.model), "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
+           "padded_work": padded_work_by_max(preview.spec), "model_mb": _size_mb(preview.model),
+           "envelope": _envelope(preview.spec), "budget": None, "tasks": None, "tasks_unavailable": why}
     if tuning is not None:
         out["budget"] = {"trials": tuning.budget.trials, "wall_clock_s": tuning.budget.wall_clock_s,
                          "trials_per_task": tuning.budget.trials_per_task, "records": tuning.records,
