@@ -34,6 +34,7 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     from planctl.apply.pipeline import ApplyOptions, run_tune
     from planctl.cli.apply import _progress
     from planctl.cli.runlog import capture_command
+    from planctl.tuning import census
 
     options = ApplyOptions(plan_file=plan, target_name=target, root=root, cache_dir=cache_dir, refine=refine,
                            command="tune")
@@ -46,7 +47,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        common = _common_notes(result.buckets)
+        per_bucket = [b.get("notes") or [] for b in result.buckets.values()]
+        common = census.common_notes(per_bucket) if len(per_bucket) > 1 else []   # one bucket: its own lines
         for tag, b in result.buckets.items():
             missing = ", ".join(b["without_valid_record"]) or "none"
             unscheduled = ", ".join(b.get("unscheduled") or [])
@@ -74,12 +76,6 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
         if result.records_file:
             click.echo(f"wrote {result.records_file}")
         click.echo(f"log: {log} (library output: TVM's warnings)")
-
-
-def _common_notes(buckets: dict[str, dict]) -> list[str]:
-    """The notes every bucket's search made (said once), in the first bucket's order."""
-    found = [b.get("notes") or [] for b in buckets.values()]
-    return [n for n in (found[0] if found else []) if all(n in other for other in found)] if len(found) > 1 else []
 
 
 def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: float | None = None,

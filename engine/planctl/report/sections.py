@@ -313,10 +313,12 @@ def tuning(record: dict) -> Section | None:
 
 def _bucket_notes(builds: list[dict]) -> list[str]:
     """The search notes: once when every bucket has it, else prefixed with each bucket's shape."""
+    from planctl.tuning.census import common_notes
+
     notes = [(shape_text(b.get("shape_env")), [str(n) for n in b["tuning"].get("notes") or []]) for b in builds]
-    common = set.intersection(*(set(found) for _, found in notes))
+    common = common_notes([found for _, found in notes])
     each = f" (at each of the {len(builds)} buckets)" if len(builds) > 1 else ""   # its counts are one bucket's
-    out = [n + each for n in notes[0][1] if n in common]
+    out = [n + each for n in common]
     return out + [f"{shape}: {n}" if len(builds) > 1 else n for shape, found in notes for n in found if n not in common]
 
 

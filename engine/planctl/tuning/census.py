@@ -133,3 +133,9 @@ def print_lines(lines: list[str], command: str = "apply") -> None:
 
     sys.stderr.write("".join(f"planctl {command}: {line}\n" for line in lines))
     sys.stderr.flush()
+
+
+def common_notes(per_bucket: list[list[str]]) -> list[str]:
+    """The search notes every bucket made, in the first bucket's order (said once by ``planctl tune``
+    and report.md's Tuning section)."""
+    return [n for n in (per_bucket[0] if per_bucket else []) if all(n in other for other in per_bucket[1:])]

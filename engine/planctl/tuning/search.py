@@ -475,10 +475,10 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
             if was_refined and remeasured:  # compare with the old record's time today, on this device
                 task.before_measured_on = previous_measured_on
                 task.best_ms_stored = task.best_ms_before
-                task.best_ms_before = _session_best_ms(store, task.workload_hash, session, REMEASURED)
+                task.best_ms_before = session_best_ms(store, task.workload_hash, session, REMEASURED)
             if was_refined:
-                task.best_new_ms = _session_best_ms(store, task.workload_hash, session, NEW)
-            transferred = _session_best(store, task.workload_hash, session, TRANSFERRED)
+                task.best_new_ms = session_best_ms(store, task.workload_hash, session, NEW)
+            transferred = session_best(store, task.workload_hash, session, TRANSFERRED)
             if transferred is not None:
                 task.best_transfer_ms = transferred.mean_s * 1e3
                 task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
@@ -508,7 +508,7 @@ NEW = ("search", "transfer")       # the best new candidate, kept or not
 TRANSFERRED = ("transfer",)        # the best schedule fitted from another shape (planctl.tuning.transfer)
 
 
-def _session_best(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]):
+def session_best(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]):
     """The fastest valid record ``session`` stored for a workload whose provenance source is one of
     ``sources`` (:data:`REMEASURED`, :data:`NEW`, :data:`TRANSFERRED`), or None."""
     found = [rec for rec in store.records(workloads=[workload_hash], session=session)
@@ -516,9 +516,9 @@ def _session_best(store: Store, workload_hash: str, session: str, sources: tuple
     return min(found, key=lambda rec: rec.mean_s, default=None)
 
 
-def _session_best_ms(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]) -> float | None:
-    """:func:`_session_best`'s time in ms."""
-    best = _session_best(store, workload_hash, session, sources)
+def session_best_ms(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]) -> float | None:
+    """:func:`session_best`'s time in ms."""
+    best = session_best(store, workload_hash, session, sources)
     return best.mean_s * 1e3 if best is not None else None
 
 

@@ -185,9 +185,9 @@ def _time_alternately(name: str, pair: list, mod, workload, database, base: dict
 def _old_and_new(store, workload_hash: str, session: str) -> list | None:
     """[("old", the old record's fastest re-timing), ("new", the fastest new candidate)] among a
     search session's records of one workload, or None when no new candidate beat the old record."""
-    from planctl.tuning.search import NEW, REMEASURED, _session_best   # search imports this module
+    from planctl.tuning.search import NEW, REMEASURED, session_best   # search imports this module
 
-    old, new = (_session_best(store, workload_hash, session, sources) for sources in (REMEASURED, NEW))
+    old, new = (session_best(store, workload_hash, session, sources) for sources in (REMEASURED, NEW))
     if old is None or new is None or new.mean_s >= old.mean_s:
         return None
     return [("old", old), ("new", new)]
