@@ -78,3 +78,21 @@ def test_a_search_the_wall_clock_stopped_before_its_tasks_were_measured_says_whi
     for fine in (report("wall-clock", (2, 2, 2)), report("tasks", (2, 0, 0))):
         _unmeasured_tasks_note(fine)
         assert fine.notes == []
+
+
+
+def test_a_worker_still_starting_is_not_killed_at_the_budget_deadline(tmp_path):
+    """The kill backstop waits for a slow start-up, then gives the worker the grace to stop itself and exit;
+    a start-up that hangs is killed."""
+    import time
+
+    from planctl.tuning.search import KILL_GRACE_S, STARTUP_GRACE_S, Deadline
+
+    started = tmp_path / "started.txt"
+    spent = Deadline(time.monotonic() - KILL_GRACE_S - 1, started)
+    assert not spent.passed()
+    started.write_text("40.0")
+    assert not spent.passed()  # its start-up just ended: the grace counts from now
+    spent.started_at -= KILL_GRACE_S + 1
+    assert spent.passed()
+    assert Deadline(time.monotonic() - STARTUP_GRACE_S - 1, tmp_path / "never").passed()

@@ -32,11 +32,15 @@ from planctl.tuning.budget import Budget
 from planctl.tuning.scope import Scope
 from planctl.tuning.store import Store
 from planctl.tuning.store.record import FAILED_S
-from planctl.tuning.worker import CANDIDATES_FILE, STOPPED_FILE
+from planctl.tuning.worker import CANDIDATES_FILE, STARTED_FILE, STOPPED_FILE
 
 REMEASURE_TOP = 3  # traces re-measured per task (drifted, other devices'): the best few, not the whole history
 SERVED = ("cache", "committed", "other-devices")  # census sources that need no search
 KILL_GRACE_S = 15  # past the wall-clock budget before the worker is killed (it stops itself first)
+# A worker still starting (TVM import, task extraction, the builder's and runner's process pools: 18 s
+# on an idle 2-core host, more under load) has spent nothing yet and stops itself at its first check once
+# the budget is gone; it is killed only if its start-up hangs this long past the budget.
+STARTUP_GRACE_S = 300
 
 
 @dataclass
@@ -556,7 +560,7 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
         # the worker stops itself between rounds; this kill is the backstop for a round that overruns
-        deadline = time.monotonic() + budget.wall_clock_s + KILL_GRACE_S
+        deadline = Deadline(time.monotonic() + budget.wall_clock_s, Path(spec["work_dir"]) / STARTED_FILE)
         with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress) as bar:
             # the cache reaches the worker through its environment, never through the spec file:
             # a PostgreSQL URL may hold a password
@@ -566,7 +570,7 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
                                     start_new_session=True)
             try:
                 while proc.poll() is None:
-                    if time.monotonic() > deadline:
+                    if deadline.passed():
                         _kill_group(proc)
                         return True
                     bar.update(store.count(session=spec["session"]))
@@ -578,6 +582,27 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         raise TuningError(f"the MetaSchedule search exited with status {proc.returncode}",
                           hint=f"see {log_dir / 'search.log'}")
     return False
+
+
+@dataclass
+class Deadline:
+    """When the worker is killed: :data:`KILL_GRACE_S` past the end of the wall-clock budget
+    (``budget_end``, ``time.monotonic()`` seconds), or past the end of its start-up, written to
+    ``started`` (:data:`planctl.tuning.worker.STARTED_FILE`), if that came later: the worker stops
+    itself at its first check once the budget is spent and needs time to exit. A start-up that hangs
+    is killed :data:`STARTUP_GRACE_S` past the budget."""
+
+    budget_end: float
+    started: Path
+    started_at: float | None = None
+
+    def passed(self) -> bool:
+        now = time.monotonic()
+        if self.started_at is None and self.started.exists():
+            self.started_at = now
+        if self.started_at is None:
+            return now > self.budget_end + STARTUP_GRACE_S
+        return now > max(self.budget_end, self.started_at) + KILL_GRACE_S
 
 
 def _kill_group(proc) -> None:

@@ -34,6 +34,7 @@ from planctl.tuning.store.record import FAILED_S  # no TVM: the worker imports T
 
 CANDIDATES_FILE = "candidates.json"
 STOPPED_FILE = "stopped-by.txt"
+STARTED_FILE = "started.txt"  # written once start-up is over: from then on the worker watches the wall clock
 
 
 def fast_build(mod, target, _params):
@@ -411,6 +412,7 @@ def run(spec: dict) -> None:
     watch = farm.Watch(spec["farm"], Path(spec["work_dir"])) if spec.get("farm") else None
     after_batch = watch.snapshot if watch is not None else (lambda: None)
     after_batch()
+    (Path(spec["work_dir"]) / STARTED_FILE).write_text(f"{time.monotonic() - started:.1f}")
     before = time.monotonic()
     made, failed = remeasure(spec, tasks, database, target, builder, runner)
     if made:
