@@ -52,6 +52,19 @@ def test_a_plan_check_rejects_is_not_applied(tmp_path, capsys):
     assert not (tmp_path / "out" / "fp16-layernorm").exists() and not (tmp_path / "cache").exists()
 
 
+
+def test_apply_offers_a_waiver_only_for_rules_that_accept_one(tmp_path, capsys):
+    """A text file as the model (PLN224): no waiver accepts it, and the hint does not offer one."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.onnx").write_text("not a model\n")
+    doc = bm.plan("text-model", "models/m.onnx", bm.sha256(tmp_path / "models" / "m.onnx"),
+                  [bm.floats("X", [1, 4], -1.0, 1.0)], ["Y"])
+    assert main(bm.apply_args(tmp_path, bm.make_repo(tmp_path, doc))) == 1
+    err = capsys.readouterr().err
+    assert "error[PLN224]" in err and "error[PLN200]" in err
+    assert "(no waiver accepts PLN224)" in err
+    assert "waive each" not in err
+
 def test_check_runs_before_an_up_to_date_skip(tmp_path, capsys, monkeypatch):
     """A live output made from the same inputs is no excuse: the rules (and waiver expiry) run first."""
     from planctl.apply import inputs

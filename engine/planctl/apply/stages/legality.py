@@ -31,10 +31,24 @@ def gate(plan_file: Path, root: Path, command: str):
     report = check([plan_file], Options(root=root))
     errors = [f for f in report.active if Severity(f.severity) == Severity.ERROR]
     if errors:
-        rules = ", ".join(sorted({f.rule for f in errors}))
+        rules = sorted({f.rule for f in errors})
         raise LegalityError(
-            f"{command} stopped before any build: planctl check reports {len(errors)} error(s) for this plan ({rules})",
-            findings=errors, file=str(plan_file),
-            hint=f"fix them, or waive each with a reason in metadata.annotations; "
-                 f"`planctl check {Path(plan_file)}` shows the same findings")
+            f"{command} stopped before any build: planctl check reports {len(errors)} "
+            f"error{'s' if len(errors) > 1 else ''} for this plan "
+            f"({', '.join(rules)})", findings=errors, file=str(plan_file),
+            hint=f"{_how_to_clear(rules, len(errors))}; `planctl check {Path(plan_file)}` shows the same findings")
     return report
+
+
+def _how_to_clear(rules: list[str], count: int) -> str:
+    """Fix them; a waiver is offered only where one of the rules accepts it (PLN219 refuses the rest)."""
+    from planctl.rules.registry import lookup
+
+    them = "it" if count == 1 else "them"
+    waivable = [r for r in rules if (found := lookup(r)) is not None and found.waivable and not found.unwaivable]
+    if not waivable:
+        return f"fix {them} (no waiver accepts {', '.join(rules)})"
+    if len(waivable) == len(rules):
+        return f"fix {them}, or waive each with a reason in metadata.annotations"
+    verb = "accepts" if len(waivable) == 1 else "accept"
+    return f"fix {them}; of these rules only {', '.join(waivable)} {verb} a waiver (with a reason, in metadata.annotations)"
