@@ -59,3 +59,16 @@ def test_invalid_bootstrap_arguments(kwargs):
 def test_peak_rss_is_positive_and_does_not_decrease():
     first = peak_rss_mb()
     assert first > 0 and peak_rss_mb() >= first
+
+
+def test_the_slower_than_onnxruntime_note_keeps_the_summarys_about_the_same_margin():
+    """Within 3% the summary says "about the same"; the note says so only past it, with the margin."""
+    from planctl.measure.compare import latency_warnings
+
+    def latency(candidate: float, onnxruntime: float) -> dict:
+        return {name: {"p50": v, "mean": v, "stdev": 0.0}
+                for name, v in (("baseline", 100.0), ("candidate", candidate), ("onnxruntime", onnxruntime))}
+
+    assert latency_warnings(latency(926.34, 909.53), "p50") == []
+    [note] = latency_warnings(latency(12.0, 10.0), "p50")
+    assert "is 20% slower than onnxruntime's (10.00 ms)" in note

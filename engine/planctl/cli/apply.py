@@ -122,12 +122,11 @@ def _bucket_line(build: dict) -> str:
             f"onnxruntime {p50('onnxruntime')}{ort}{gated}")
 
 
-SAME_WITHIN = 0.03   # a speedup this close to 1 is called "about the same": below a quiet host's p50 spread
-
-
 def _faster(speedup: float) -> str:
     """``faster``, ``slower`` or ``about the same (within 3%)``: the summary's ratios are speedups
     (the other's time over planctl's)."""
+    from planctl.measure.compare import SAME_WITHIN  # the same margin as the slower-than-onnxruntime note
+
     if abs(speedup - 1) <= SAME_WITHIN:
         return f"about the same, within {SAME_WITHIN:.0%}"
     return "faster" if speedup > 1 else "slower"
@@ -149,8 +148,9 @@ def summary(record: dict, out_dir: Path) -> str:
     from planctl.tuning import census, search  # light (no TVM), only needed here
 
     decision = record.get("decision", {})
-    lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"]
     builds = record.get("builds", [])
+    lines = [f"{record['plan']['name']} on {record['target']['name']}: {decision.get('verdict', '?').upper()}"
+             + _traffic_caveat(record if len(builds) > 1 else {})]
     if len(builds) > 1:
         lines += [_bucket_line(b) for b in builds]
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
@@ -200,6 +200,15 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  note: {note}")
     lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
     return "\n".join(lines)
+
+
+def _traffic_caveat(record: dict) -> str:
+    """`` (each bucket passed; over the plan's traffic mix, 1.68x onnxruntime's latency: see below)``:
+    the verdict judges each bucket at its own shape, a user's calls are padded up to theirs."""
+    ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
+    if not isinstance(ratio, (int, float)) or _faster(1 / ratio) != "slower":
+        return ""
+    return f" (per bucket; over the plan's traffic mix, {ratio:.2f}x onnxruntime's latency: see traffic mix below)"
 
 
 def _examples_text(parity: dict) -> str:

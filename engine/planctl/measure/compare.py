@@ -79,6 +79,9 @@ def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
 NOISY_CV = 0.2   # stdev / mean above which a latency distribution is called noisy
 
 
+SAME_WITHIN = 0.03   # a ratio this close to 1 is called "about the same": below a quiet host's p50 spread
+
+
 def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
     """Say when the figures need a second look: a noisy machine (coefficient of variation above
     :data:`NOISY_CV`), or a candidate slower than the independent runtime (the gate compares
@@ -89,7 +92,9 @@ def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
         if s["mean"] and s["stdev"] / s["mean"] > NOISY_CV:
             notes.append(f"{name} latency is noisy (stdev {s['stdev']:.1f} ms = {s['stdev'] / s['mean']:.0%} of "
                          "the mean): another process may have been using the cores; rerun on an idle machine")
-    if "onnxruntime" in latency and latency["candidate"][statistic] > latency["onnxruntime"][statistic]:
-        notes.append(f"the candidate's {statistic} ({latency['candidate'][statistic]:.2f} ms) is slower than "
-                     f"onnxruntime's ({latency['onnxruntime'][statistic]:.2f} ms) on the same inputs")
+    if "onnxruntime" in latency:
+        mine, theirs = latency["candidate"][statistic], latency["onnxruntime"][statistic]
+        if mine and theirs / mine < 1 - SAME_WITHIN:   # the summary's speedup, below "about the same"
+            notes.append(f"the candidate's {statistic} ({mine:.2f} ms) is {mine / theirs - 1:.0%} slower than "
+                         f"onnxruntime's ({theirs:.2f} ms) on the same inputs")
     return notes
