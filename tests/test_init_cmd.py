@@ -62,14 +62,18 @@ def test_init_then_check_has_only_placeholder_findings(tmp_path, monkeypatch, ca
     assert main(["check", "-o", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert {f["rule"] for f in findings} == {"PLN221"}   # the inputs, read from the graph, match it (PLN224)
-    assert all("TODO" in f["message"] for f in findings)
+    assert all("TODO" in f["message"] or "guessed" in f["message"] for f in findings)
     text = (tmp_path / "plans" / "resnet.yaml").read_text()
     assert "- name: pixels" in text and "shape: [n, 3, 224, 224]" in text and "n: {min: 1" in text
     assert "domain: {kind: attention-mask}   # from the name and dtype: 0/1, each row's ones first" in text
     # what init guessed is a finding until a person sets it and deletes the annotation
-    guessed = [f for f in findings if f["pointer"] == "/metadata/annotations/planctl.dev~1guessed"]
-    assert len(guessed) == 1 and "the domain of pixels; the domain of scale; production_shapes (n)" in text
-    assert "then delete the annotation" in guessed[0]["help"]
+    # (at the guessed values' own lines, not at the annotation that lists them)
+    guessed = [f["pointer"] for f in findings if f["message"] == "planctl init guessed this value"]
+    assert guessed == ["/spec/workload/inputs/0/domain", "/spec/workload/inputs/1/domain",
+                       "/spec/workload/production_shapes/n"]
+    assert "/spec/workload/inputs/0/domain (pixels), /spec/workload/inputs/1/domain (scale)" in text
+    assert all("then delete the planctl.dev/guessed annotation" in f["help"] for f in findings
+               if f["pointer"] in guessed)
     assert "n: {min: 1, opt: 1, max: 8, values: [1, 8]}   # TODO: guessed" in text
 
 

@@ -80,26 +80,27 @@ def workload_io(model: Path) -> tuple[str, list[str]]:
     """The plan's ``inputs`` and ``production_shapes`` read from the model's graph when the onnx
     package can read it (names, dtypes and shapes as the graph declares them; the domains and the
     dims' ranges are guesses the comments say to replace), else a one-input example; and the
-    fields guessed (for the :data:`GUESSED` annotation)."""
+    JSON pointers of the fields guessed (for the :data:`GUESSED` annotation, PLN221 reports each)."""
     graph_inputs = _graph_inputs(model)
     if not graph_inputs:
-        return _EXAMPLE_IO, ["inputs", "production_shapes"]
+        return _EXAMPLE_IO, ["/spec/workload/inputs", "/spec/workload/production_shapes"]
     from planctl.documents.onnx_signature import embedding_rows
+    from planctl.documents.positions import join
 
     lines = ["    inputs:                  # from the model's graph; domains: the values production sends"]
     dims: list[str] = []
     guessed = []
     tables = embedding_rows(model)
-    for name, dtype, shape in graph_inputs:
+    for index, (name, dtype, shape) in enumerate(graph_inputs):
         domain, guess = _domain(name, dtype, tables.get(name))
         lines += [f"      - name: {name}", f"        dtype: {dtype}",
                   f"        shape: [{', '.join(str(d) for d in shape)}]", f"        domain: {domain}"]
-        guessed += [f"the domain of {name}"] if guess else []
+        guessed += [f"{join('/spec/workload/inputs', index)}/domain ({name})"] if guess else []
         dims += [d for d in shape if isinstance(d, str) and d not in dims]
     if dims:
         lines.append("    production_shapes:       # each symbolic dim: the range and values production sends")
         lines += [f"      {dim}: {{min: 1, opt: 1, max: 8, values: [1, 8]}}   # TODO: guessed" for dim in dims]
-        guessed.append(f"production_shapes ({', '.join(dims)})")
+        guessed += [join("/spec/workload/production_shapes", dim) for dim in dims]
     return "\n".join(lines) + "\n", guessed
 
 
@@ -121,7 +122,7 @@ def _domain(name: str, dtype: str, table: tuple[int, str] | None) -> tuple[str, 
 def _annotations(guessed: list[str]) -> str:
     if not guessed:
         return " {}"
-    return (f'\n    {GUESSED}: "TODO: planctl init guessed {"; ".join(guessed)}: set them to what production '
+    return (f'\n    {GUESSED}: "TODO: planctl init guessed {", ".join(guessed)}: set them to what production '
             'sends, then delete this annotation"')
 
 

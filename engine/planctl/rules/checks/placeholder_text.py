@@ -4,11 +4,13 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from planctl.documents.positions import join
+from planctl.documents.positions import join, split
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
-GUESSED_POINTER = join("/metadata/annotations", "planctl.dev/guessed")   # planctl.cli.init.GUESSED
+GUESSED = "planctl.dev/guessed"   # planctl.cli.init.GUESSED: the JSON pointers of what init guessed
+GUESSED_POINTER = join("/metadata/annotations", GUESSED)
+POINTER = re.compile(r"/spec/[^\s,()]+")
 PLACEHOLDER = re.compile(r"^\s*(TODO|FIXME|TBD)\b", re.IGNORECASE)
 
 
@@ -36,7 +38,8 @@ def check(ctx):
         Every string value of the plan (evidence, telemetry source, notes, review records...)
         that starts with ``TODO``, ``FIXME`` or ``TBD``. ``planctl init`` writes such
         placeholders where only a person can fill the plan in, and lists the values it guessed
-        (input domains, production shapes) in the ``planctl.dev/guessed`` annotation.
+        (input domains, production shapes) as JSON pointers in the ``planctl.dev/guessed``
+        annotation: each is reported at its own line until a person deletes the annotation.
 
     Why
         The evidence, the telemetry and the review are the argument for the optimization; a
@@ -52,7 +55,29 @@ def check(ctx):
     for pointer, text in placeholders(ctx.loaded.data):
         if pointer.startswith("/metadata/annotations") and pointer != GUESSED_POINTER:
             continue  # waiver reasons are PLN217's; init's list of guesses is this rule's
-        shown = text if len(text) <= 60 else text[:59] + "…"
-        yield Violation(pointer, f"placeholder `{shown}` is still in the plan", key=pointer,
-                        help="set the values init guessed to what production sends, then delete the annotation"
-                        if pointer == GUESSED_POINTER else "replace it with the real value")
+        fields = guessed_fields(text, ctx.loaded.data) if pointer == GUESSED_POINTER else []
+        for field in fields:   # underline each guessed value, not the list of them
+            yield Violation(field, "planctl init guessed this value", key=field,
+                            help=f"set it to what production sends, then delete the {GUESSED} annotation")
+        if not fields:
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            yield Violation(pointer, f"placeholder `{shown}` is still in the plan", key=pointer,
+                            help="set the values init guessed to what production sends, then delete the annotation"
+                            if pointer == GUESSED_POINTER else "replace it with the real value")
+
+
+def guessed_fields(text: str, data: Any) -> list[str]:
+    """The JSON pointers that ``planctl init`` lists in its :data:`GUESSED` annotation and that
+    still name a value of the plan (a person may have moved or deleted one)."""
+    return [p for p in (m.rstrip(":") for m in POINTER.findall(text)) if _names_a_value(data, p)]
+
+
+def _names_a_value(data: Any, pointer: str) -> bool:
+    for token in split(pointer):
+        if isinstance(data, dict) and token in data:
+            data = data[token]
+        elif isinstance(data, list) and token.isdigit() and int(token) < len(data):
+            data = data[int(token)]
+        else:
+            return False
+    return True
