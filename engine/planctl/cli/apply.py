@@ -203,8 +203,9 @@ def summary(record: dict, out_dir: Path) -> str:
 
 
 def _traffic_caveat(record: dict) -> str:
-    """`` (each bucket passed; over the plan's traffic mix, 1.68x onnxruntime's latency: see below)``:
-    the verdict judges each bucket at its own shape, a user's calls are padded up to theirs."""
+    """`` (per bucket; over the plan's traffic mix, 1.68x onnxruntime's latency: see traffic mix below)``
+    where the mix is slower: the verdict judges each bucket at its own shape, a user's calls are
+    padded up to their bucket."""
     ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
     if not isinstance(ratio, (int, float)) or _faster(1 / ratio) != "slower":
         return ""

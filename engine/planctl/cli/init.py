@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from planctl.errors import PlanctlError
+from planctl.rules.checks.placeholder_text import GUESSED   # the annotation of init's guesses, PLN221's
 
 _TEMPLATE = """\
 # yaml-language-server: $schema={schema}
@@ -73,7 +74,6 @@ _EXAMPLE_IO = """\
 _INT_DTYPES = ("int8", "uint8", "int16", "int32", "int64")
 
 
-GUESSED = "planctl.dev/guessed"   # the annotation that lists init's guesses; PLN221 reports it until removed
 
 
 def workload_io(model: Path) -> tuple[str, list[str]]:

@@ -94,7 +94,7 @@ def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
                          "the mean): another process may have been using the cores; rerun on an idle machine")
     if "onnxruntime" in latency:
         mine, theirs = latency["candidate"][statistic], latency["onnxruntime"][statistic]
-        if mine and theirs / mine < 1 - SAME_WITHIN:   # the summary's speedup, below "about the same"
+        if mine and theirs and theirs / mine < 1 - SAME_WITHIN:   # the summary's speedup, below "about the same"
             notes.append(f"the candidate's {statistic} ({mine:.2f} ms) is {mine / theirs - 1:.0%} slower than "
                          f"onnxruntime's ({theirs:.2f} ms) on the same inputs")
     return notes

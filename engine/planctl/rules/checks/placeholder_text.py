@@ -8,7 +8,7 @@ from planctl.documents.positions import join, split
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
-GUESSED = "planctl.dev/guessed"   # planctl.cli.init.GUESSED: the JSON pointers of what init guessed
+GUESSED = "planctl.dev/guessed"   # the annotation where planctl init lists the JSON pointers of what it guessed
 GUESSED_POINTER = join("/metadata/annotations", GUESSED)
 POINTER = re.compile(r"/spec/[^\s,()]+")
 PLACEHOLDER = re.compile(r"^\s*(TODO|FIXME|TBD)\b", re.IGNORECASE)
