@@ -141,13 +141,14 @@ def contender_threads() -> int:
 
 
 def machine(threads: int) -> dict:
-    """The host: CPU model, its vector ISA (the flags that decide which target's code is fast), cores."""
+    """The host: CPU model, its vector ISA (the flags that decide which target's code is fast), cores
+    (``cores``: the host's; ``cpus_allowed``: the process's affinity mask, e.g. under ``taskset``)."""
     from planctl.host import cpu_fingerprint, cpu_identity
 
     found = cpu_fingerprint()
     isa = [f for f in found["isa"] if f.startswith(("avx", "fma", "amx")) or "vnni" in f]
     return {"cpu": found["model"], "cpu_id": cpu_identity(), "arch": found["machine"], "isa": isa,
-            "cores": os.cpu_count(),
+            "cores": os.cpu_count(), "cpus_allowed": len(os.sched_getaffinity(0)),
             "threads": threads, "TVM_NUM_THREADS": os.environ.get("TVM_NUM_THREADS", "unset"),
             "python": platform.python_version()}
 
