@@ -21,7 +21,14 @@ def external_repo(root: Path) -> Path:
     model = root / "models" / "ext.onnx"
     bm.external_weights(model)
     assert (root / "models" / "weights.bin").is_file()
-    return bm.make_repo(root, bm.plan("external", "models/ext.onnx", bm.sha256(model), [bm.floats("X", [4, 64])], ["Y"]))
+    doc = bm.plan("external", "models/ext.onnx", bm.sha256(model), [bm.floats("X", [4, 64])], ["Y"])
+    doc["spec"]["workload"]["model"]["data_sha256"] = {"weights.bin": bm.sha256(root / "models" / "weights.bin")}
+    return bm.make_repo(root, doc)
+
+
+def with_data_sha(plan_file: Path, sha: str) -> None:
+    text = plan_file.read_text()
+    plan_file.write_text(text.replace(text.split("weights.bin: ")[1].split()[0], sha))
 
 
 def relocate(model: Path, location: str) -> str:
@@ -61,9 +68,13 @@ def test_weights_are_read_beside_the_model_and_a_replaced_file_is_not_up_to_date
     assert main(bm.apply_args(tmp_path, plan_file)) == 0
     assert "up to date" in capsys.readouterr().out
 
-    # new weights, same file name and size: the model file (and its sha256) is unchanged
+    # new weights, same file name and size: the model file (and its sha256) is unchanged, the plan's
+    # data_sha256 is not, so apply stops (PLN216) until the plan pins the new weights
     w = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32)
     (tmp_path / "models" / "weights.bin").write_bytes(w.tobytes())
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
+    assert "error[PLN216] 'weights.bin' has sha256" in capsys.readouterr().err
+    with_data_sha(plan_file, bm.sha256(tmp_path / "models" / "weights.bin"))
     assert main(bm.apply_args(tmp_path, plan_file)) == 0
     assert "up to date" not in capsys.readouterr().out
     second = json.loads((out_dir / "report.json").read_text())

@@ -154,12 +154,26 @@ def render(name: str, out: Path, model: str, target: str) -> str:
     (relative to cwd)."""
     digest, note = "0" * 64, "   # TODO: sha256sum of the model file"
     if Path(model).is_file():
-        digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), ""
+        digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), _data_digests(Path(model))
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     io_text, guessed = workload_io(Path(model))
     return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
                             digest_note=note, switch=switch, target=target,
                             today=dt.date.today().isoformat(), workload_io=io_text, annotations=_annotations(guessed))
+
+
+def _data_digests(model: Path) -> str:
+    """``data_sha256`` lines for the files the model stores tensors in (ONNX external data), which
+    the model's own sha256 does not cover (rule PLN216)."""
+    import json
+
+    from planctl.documents.onnx_signature import external_locations
+
+    files = {location: model.parent / location for location in external_locations(model)}
+    pins = [f'        {json.dumps(location)}: "{hashlib.sha256(path.read_bytes()).hexdigest()}"'
+            for location, path in files.items() if path.is_file()]
+    return "\n      data_sha256:           # its external data: the .onnx file's sha256 does not cover it\n" + \
+        "\n".join(pins) if pins else ""
 
 
 def _repository_relative(model: str) -> str:

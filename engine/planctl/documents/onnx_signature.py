@@ -65,6 +65,83 @@ def read_declarations(path: Path) -> list[GraphInput]:
         raise UnreadableModel(f"not a valid ONNX model: {exc}") from None
 
 
+def leaves_folder(location: str) -> bool:
+    """Whether an external data ``location`` is absolute or climbs out of the model's folder
+    (ONNX refuses both)."""
+    import os
+
+    lexical = os.path.normpath(location)
+    return Path(location).is_absolute() or lexical == ".." or lexical.startswith(".." + os.sep)
+
+
+def may_name_external_data(path: Path) -> bool:
+    """False when the file cannot name external data: every external tensor carries the key
+    ``location`` in its ``external_data`` entries, so a file without those bytes has none. A byte
+    scan (tens of ms for 90 MB) instead of a parse keeps check and an up-to-date apply fast."""
+    try:
+        with open(path, "rb") as fh:
+            tail = b""
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                if b"location" in tail + chunk:
+                    return True
+                tail = chunk[-16:]
+    except OSError:
+        return True   # let the parse report it
+    return False
+
+
+def external_locations(path: Path) -> dict[str, int]:
+    """The external data files the ONNX model at ``path`` names (ONNX ``external_data``: tensors
+    stored outside the ``.onnx`` file, in the graph's initializers and its nodes' tensor attributes,
+    subgraphs included): {``location`` as written, relative to the model's folder: the bytes the
+    model reads from it (the largest ``offset + length``; 0 where no tensor gives a length)}. Empty
+    when there are none or the file cannot be read. Wire format: GraphProto node = 1, initializer =
+    5; NodeProto attribute = 5; AttributeProto t = 5, g = 6, tensors = 10, graphs = 11; TensorProto
+    external_data = 13 (StringStringEntryProto key = 1, value = 2), data_location = 14 (1: EXTERNAL)."""
+    import mmap
+
+    if not may_name_external_data(path):
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        graph = dict(_fields(memoryview(data), {7})).get(7)
+        found: dict[str, int] = {}
+        if graph is not None:
+            _graph_locations(graph, found)
+        return found
+    except (ValueError, OSError):
+        return {}
+
+
+def _graph_locations(graph: memoryview, found: dict[str, int]) -> None:
+    for number, value in _fields(graph, {1, 5}):
+        if number == 5:
+            _tensor_location(value, found)
+            continue
+        for _, attribute in _fields(value, {5}):
+            for kind, item in _fields(attribute, {5, 6, 10, 11}):
+                (_tensor_location if kind in (5, 10) else _graph_locations)(item, found)
+
+
+def _tensor_location(tensor: memoryview, found: dict[str, int]) -> None:
+    fields = list(_fields(tensor, {13, 14}))
+    if not any(n == 14 and v == 1 for n, v in fields):
+        return
+    entries = {}
+    for number, entry in fields:
+        if number == 13:
+            pair = dict(_fields(entry, {1, 2}))
+            entries[_text(pair.get(1))] = _text(pair.get(2))
+    if "location" in entries:
+        offset, length = (_count(entries.get(key)) for key in ("offset", "length"))
+        found[entries["location"]] = max(found.get(entries["location"], 0), offset + length if length else 0)
+
+
+def _count(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
 _PASS_THROUGH = {"Cast", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}   # index values unchanged
 
 

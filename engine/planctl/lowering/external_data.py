@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from planctl.documents.onnx_signature import leaves_folder, may_name_external_data
 from planctl.errors import MissingReferenceError
 from planctl.files import lfs_pointer_problem
 
@@ -34,7 +35,7 @@ def external_data(model_path: Path, root: Path, plan=None) -> list[ExternalData]
     relative, stays inside the model's folder (as ONNX requires) and the repository ``root``,
     and names a regular file that is not a Git LFS pointer. ``plan``: the plan document
     (``Loaded``), for the error's position. Raises MissingReferenceError."""
-    if not _may_name_external_data(model_path):
+    if not may_name_external_data(model_path):
         return []
     import onnx
     from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
@@ -50,31 +51,12 @@ def external_data(model_path: Path, root: Path, plan=None) -> list[ExternalData]
     return [_checked(model_path, root, location, tuple(names), plan) for location, names in found.items()]
 
 
-def _may_name_external_data(model_path: Path) -> bool:
-    """False when the file cannot name external data: every external tensor carries the key
-    ``location`` in its ``external_data`` entries, so a file without those bytes has none. A
-    byte scan (tens of ms for 90 MB) instead of a protobuf parse keeps an up-to-date apply fast."""
-    try:
-        with open(model_path, "rb") as fh:
-            tail = b""
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                if b"location" in tail + chunk:
-                    return True
-                tail = chunk[-16:]
-    except OSError:
-        return True   # let the parse report it
-    return False
-
-
 def _checked(model_path: Path, root: Path, location: str, tensors: tuple[str, ...], plan) -> ExternalData:
-    import os
-
     folder = Path(model_path).resolve().parent
     path = (folder / location).resolve()
     what = f"external data '{location}' of {Path(model_path).name} (tensor {tensors[0]}" + \
         (f" and {len(tensors) - 1} more)" if len(tensors) > 1 else ")")
-    lexical = os.path.normpath(location)
-    if Path(location).is_absolute() or lexical == ".." or lexical.startswith(".." + os.sep):
+    if leaves_folder(location):
         _fail(f"{what} is outside the model's folder {folder}", plan,
               "ONNX resolves external data relative to the model's folder and refuses a path that "
               "leaves it: store the data file beside the model")

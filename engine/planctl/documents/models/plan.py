@@ -21,11 +21,17 @@ DimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", 
 
 # ---------------------------------------------------------------- workload
 class ModelRef(Frozen):
-    """The model file (repository-relative) and its sha256; optionally a ``module:function`` that
-    returns a ``torch.export.ExportedProgram`` (named, never evaluated by validate or check)."""
+    """The model file (repository-relative) and its sha256; the sha256 of each file the model
+    stores tensors in (ONNX external data, e.g. ``model.onnx.data``: the ``.onnx`` file's digest
+    does not cover its weights); optionally a ``module:function`` that returns a
+    ``torch.export.ExportedProgram`` (named, never evaluated by validate or check)."""
 
     onnx: RepoPath
     sha256: Sha256
+    data_sha256: dict[Annotated[str, StringConstraints(min_length=1, max_length=4096)], Sha256] | None = Field(
+        default=None, description="external data file (its `location` in the model, relative to the model's "
+                                  "folder) -> its sha256; required when the model stores tensors outside the "
+                                  ".onnx file (rule PLN216)")
     torch_export: Annotated[str, StringConstraints(
         pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")] | None = None
 

@@ -5,6 +5,9 @@ import functools
 import hashlib
 from pathlib import Path
 
+from planctl.documents.onnx_signature import leaves_folder
+from planctl.documents.positions import escape
+from planctl.files import lfs_pointer_problem
 from planctl.rules.checks.missing_reference import inside
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
@@ -20,6 +23,13 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
     return sha.hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _locations(path: str, size: int, mtime_ns: int) -> dict[str, int]:
+    from planctl.documents.onnx_signature import external_locations
+
+    return external_locations(Path(path))
+
+
 def file_sha256(path: Path) -> str:
     stat = path.stat()
     return _digest(str(path), stat.st_size, stat.st_mtime_ns)
@@ -27,11 +37,15 @@ def file_sha256(path: Path) -> str:
 
 @rule("PLN216", "model-digest", "error", unwaivable="apply would build another model than the one the plan reviewed")
 def check(ctx):
-    """The model file's sha256 is the one the plan declares.
+    """The model file's sha256, and its external data files', are the ones the plan declares.
 
     What it checks
-        The sha256 of ``workload.model.onnx`` equals ``workload.model.sha256``. A missing file is
-        ``PLN215``'s, and one outside the repository ``PLN220``'s, not this rule's.
+        The sha256 of ``workload.model.onnx`` equals ``workload.model.sha256``. A model that
+        stores tensors in other files (ONNX external data: ``torch.onnx.export`` writes
+        ``model.onnx.data`` beside a large model) names each in ``workload.model.data_sha256``
+        with its sha256, and each file holds the bytes the model reads from it (a truncated
+        copy is named as such). A missing file is ``PLN215``'s, and one outside the repository
+        ``PLN220``'s, not this rule's; apply checks where the data files lie.
 
     Why
         The envelope, the telemetry and the review were made for one model. A re-exported or
@@ -42,8 +56,8 @@ def check(ctx):
         The model was exported again with another opset; its digest changed, the plan's did not.
 
     Fix
-        If the new model is intended, update ``sha256`` and re-validate the envelope; otherwise
-        restore the file.
+        If the new model is intended, update ``sha256`` (and ``data_sha256``: ``sha256sum
+        model.onnx model.onnx.data``) and re-validate the envelope; otherwise restore the file.
     """
     model = ctx.spec.workload.model
     path = ctx.root / model.onnx
@@ -55,3 +69,38 @@ def check(ctx):
         yield Violation("/spec/workload/model/sha256", f"{model.onnx} has sha256 {actual}, "
                         f"the plan declares {model.sha256}",
                         help="update sha256 if the new model is intended, else restore the file")
+    yield from _data_files(path, ctx.root, model.data_sha256 or {}, model.onnx)
+
+
+def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str):
+    """Each external data file the model names is pinned, with its digest, and not truncated."""
+    stat = path.stat()
+    for location, needed in _locations(str(path), stat.st_size, stat.st_mtime_ns).items():
+        data = _judged(path, location, root)
+        if data is None:
+            continue
+        size = data.stat().st_size
+        if size < needed:
+            yield Violation("/spec/workload/model/onnx", f"{shown} reads {needed} bytes from its external data "
+                            f"'{location}', which holds {size}: the file is truncated",
+                            help="restore the data file (a copy cut short, or a download that did not finish)")
+        elif location not in pinned:
+            yield Violation("/spec/workload/model", f"{shown} stores tensors in '{location}', which the plan does "
+                            f"not pin (sha256 covers the .onnx file only)",
+                            help=f"add under workload.model: data_sha256: {{{location}: {file_sha256(data)}}}")
+        elif file_sha256(data) != pinned[location]:
+            yield Violation(f"/spec/workload/model/data_sha256/{escape(location)}",
+                            f"'{location}' has sha256 {file_sha256(data)}, the plan declares {pinned[location]}",
+                            help="update data_sha256 if the new weights are intended, else restore the file")
+
+
+def _judged(model: Path, location: str, root: Path) -> Path | None:
+    """The data file at ``location``, or None where apply's external-data check reports it
+    instead (planctl.lowering.external_data: a path that leaves the model's folder or the
+    repository, a missing file, a Git LFS pointer)."""
+    if leaves_folder(location):
+        return None
+    data = (model.parent / location).resolve()
+    if not data.is_file() or not data.is_relative_to(root.resolve()) or lfs_pointer_problem(data):
+        return None
+    return data

@@ -1,0 +1,65 @@
+"""PLN216 on a model whose tensors live in an external data file (``torch.onnx.export`` writes
+``model.onnx.data`` beside a large model): the .onnx file's sha256 does not cover the weights, so
+the plan pins each data file, and a truncated one is named as such."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from planctl.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "apply"))
+import bad_models as bm  # noqa: E402
+
+
+def repo(root: Path, pins: dict | None) -> Path:
+    model = root / "models" / "ext.onnx"
+    bm.external_weights(model)
+    doc = bm.plan("external", "models/ext.onnx", bm.sha256(model), [bm.floats("X", [4, 64])], ["Y"])
+    if pins is not None:
+        doc["spec"]["workload"]["model"]["data_sha256"] = pins
+    return bm.make_repo(root, doc)
+
+
+def pln216(root: Path, plan_file: Path, capsys) -> list[dict]:
+    main(["check", str(plan_file), "--root", str(root), "-o", "json"])
+    return [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "PLN216"]
+
+
+def test_unpinned_external_data_is_reported_with_the_pin_to_add(tmp_path, capsys):
+    plan_file = repo(tmp_path, None)
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    digest = bm.sha256(tmp_path / "models" / "weights.bin")
+    assert "stores tensors in 'weights.bin', which the plan does not pin" in finding["message"]
+    assert f"data_sha256: {{weights.bin: {digest}}}" in finding["help"]
+
+
+def test_pinned_data_passes_and_replaced_or_truncated_weights_do_not(tmp_path, capsys):
+    weights = tmp_path / "models" / "weights.bin"
+    plan_file = repo(tmp_path, {})
+    pinned = bm.sha256(weights)
+    plan_file.write_text(plan_file.read_text().replace("data_sha256: {}", f"data_sha256:\n        weights.bin: {pinned}"))
+    assert pln216(tmp_path, plan_file, capsys) == []
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0xFF   # one byte of one weight: same size, same .onnx file
+    weights.write_bytes(bytes(data))
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert finding["pointer"] == "/spec/workload/model/data_sha256/weights.bin"
+    assert f"the plan declares {pinned}" in finding["message"]
+    weights.write_bytes(bytes(data[:1000]))
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert "reads 16384 bytes from its external data 'weights.bin', which holds 1000: the file is truncated" in finding["message"]
+
+
+def test_init_pins_the_external_data_it_finds(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    repo(tmp_path, None)
+    shutil.copytree(Path(__file__).parents[2] / "schemas", tmp_path / "schemas")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "ext-model", "--model", "models/ext.onnx"]) == 0
+    text = (tmp_path / "plans" / "ext-model.yaml").read_text()
+    assert f'"weights.bin": "{bm.sha256(tmp_path / "models" / "weights.bin")}"' in text
+    capsys.readouterr()
+    assert pln216(tmp_path, tmp_path / "plans" / "ext-model.yaml", capsys) == []
