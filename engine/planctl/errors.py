@@ -149,10 +149,11 @@ class RolledBack(PlanctlError):
 class Rejected(PlanctlError):
     """``apply`` finished without a verified build to deploy (verdict ``reject``).
 
-    Neither the candidate nor TVM's baseline build passed parity against the reference (for
-    example a wrong import), so nothing new was deployed and the previously promoted output, if
-    any, stays live. The report says which checks failed; the run's evidence is in
-    ``<target>.rejected/``."""
+    Neither the candidate nor TVM's baseline build may serve: both failed parity against the
+    reference (for example a wrong import), or the padding check failed (the reference model's own
+    outputs change when a call is padded up to its bucket, so no build can serve the smaller calls
+    that bucket takes). Nothing new was deployed and the previously promoted output, if any, stays
+    live. The report says which checks failed; the run's evidence is in ``<target>.rejected/``."""
 
     exit_code = 1
     code = "PLN011"

@@ -50,6 +50,12 @@ class PaddingResult:
                 "reason": self.reason}
 
 
+def _pad_text(pad: Mapping[str, float], inputs: Mapping[str, Any]) -> str:
+    """``pad values input_ids=0, attention_mask=0``: what the runtime fills the padded positions with
+    (the input's ``pad:``, else 0)."""
+    return "pad values " + ", ".join(f"{name}={pad.get(name, 0):g}" for name in inputs)
+
+
 def served_shapes(bucket: Mapping[str, int], buckets: Sequence[Mapping[str, int]],
                   mix: Sequence[TrafficPoint]) -> list[dict[str, int]]:
     """Call shapes smaller than ``bucket`` that it serves, at most :data:`MAX_SHAPES`: the traffic
@@ -96,7 +102,10 @@ def check_padding(reference: Callable, plan_spec: Any, bucket: Mapping[str, int]
             worst = max(worst, float(np.nan_to_num(cmp.max_abs, nan=np.inf)))
             if not cmp.passed:
                 return PaddingResult(False, shapes, examples, worst,
-                                     f"padding a call of {shape_text(shape)} up to {shape_text(bucket)} changes its "
-                                     f"outputs ({cmp.reason}): the padded positions are not inert, so this bucket "
-                                     "cannot serve smaller calls")
+                                     f"padding a call of {shape_text(shape)} up to {shape_text(bucket)} "
+                                     f"({_pad_text(layout.pad, inputs)}) changes its outputs ({cmp.reason}) in the "
+                                     "reference model itself (onnxruntime, unpadded against padded): the padded "
+                                     "positions are not inert, so no build of this bucket can serve smaller calls; "
+                                     "give the model a mask input that makes them inert, an input `pad:` value it "
+                                     "ignores, or buckets at the call shapes (production_shapes' values, buckets.max)")
     return PaddingResult(True, shapes, examples, worst if examples else None)

@@ -96,9 +96,12 @@ def _fallback(ctx: RunContext, entries: list[dict]) -> Fallback:
     """The fallback switch over the buckets: verified when every bucket's baseline passed parity."""
     first = entries[0]
     broken = [e for e in entries if e["fallback"] is None]
+    idle = [e["tag"] for e in entries if e.get("serves") is None]   # rejected there (padding): nothing runs
     return Fallback(switch=ctx.spec.fallback.switch, library=first["fallback"], verified=not broken,
                     reason=broken[0]["fallback_reason"] if broken else
-                    "the baseline build passed parity at every bucket",
+                    "the baseline build passed parity at every bucket"
+                    + (f"; it serves nothing at {', '.join(idle)} either (rejected there: see the verdict)"
+                       if idle else ""),
                     buckets={e["tag"]: e["fallback"] for e in entries})
 
 
