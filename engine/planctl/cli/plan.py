@@ -113,7 +113,11 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
     budget = info.get("budget")
     if budget:
         per = f", {budget['trials_per_task']} per task" if budget.get("trials_per_task") else ""
-        lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}"
+        count = len(info["shapes"])
+        each = (f", for each bucket (searched one after another: up to {count} x {budget['wall_clock_s']:g} s "
+                f"= {count * budget['wall_clock_s'] / 60:.0f} min when every bucket has tasks to search)"
+                if count > 1 else "")
+        lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}{each}"
                      + (f"; committed records {budget['records']}" if budget.get("records") else ""))
         if budget.get("effective"):
             lines.append(f"    effective (repository ceiling applied): {_budget_text(budget['effective'])}")
