@@ -34,7 +34,7 @@ spec:
     - technique: constant-folding
     - technique: operator-fusion   # enables autotuning: the tuner schedules fused kernels
     - technique: autotuning
-      budget: {{trials: 2000, wall_clock_s: 3600}}
+      budget: {{trials: 2000, wall_clock_s: 3600}}   # a default, for each shape bucket: `planctl plan` shows the total
   envelope:
     parity:
       examples: 8
