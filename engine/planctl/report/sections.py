@@ -299,7 +299,8 @@ def tuning(record: dict) -> Section | None:
     rows = [(shape_text(b.get("shape_env")), k) for b in builds for k in b["tuning"].get("tasks") or []]
     flag, label = ("cached", "served without a search") if any("cached" in k for _, k in rows) else ("scheduled", "scheduled")
     if rows:
-        header = ["task", "trials", "best ms", label, "measured on", "failed builds", "failed runs"]
+        header = ["task", "trials", "best ms", label, "measured on", "failed builds / candidates this run measured",
+                  "failed runs / candidates this run measured"]
         tables.append(Table((["bucket"] if several else []) + header,
                             [([shape] if several else []) + [
                                 str(k.get("name", "?")), num(k.get("trials"), "d"), ms(k.get("best_ms")),
