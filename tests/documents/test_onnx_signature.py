@@ -34,3 +34,14 @@ def test_anything_but_a_model_is_unreadable(tmp_path, blob):
     path.write_bytes(data[: len(data) // 2] if blob == "cut" else blob)
     with pytest.raises(UnreadableModel, match="not a valid ONNX model"):
         read_declarations(path)
+
+
+def test_a_renamed_input_is_paired_with_the_models_closest_name():
+    from types import SimpleNamespace
+
+    from planctl.documents.onnx_signature import GraphInput, mismatches
+
+    graph = [GraphInput(name, 7, ((None, "batch"), (None, "seq"))) for name in ("input_ids", "attention_mask")]   # int64
+    plan = [SimpleNamespace(name=name, dtype="int64", shape=["batch", "seq"]) for name in ("input_idz", "attention_mask")]
+    [found] = mismatches(graph, plan, {"batch": 1, "seq": 8})
+    assert found.hint.endswith("; the model has input_ids where the plan says input_idz")

@@ -313,9 +313,20 @@ def mismatches(graph_inputs: list[GraphInput], input_specs, shape_env: dict[str,
     declared = [spec.name for spec in input_specs]
     if sorted(by_name) != sorted(declared):
         return [Mismatch(f"the model's inputs {sorted(by_name)} do not match the plan's {sorted(declared)}",
-                         "spec.workload.inputs must name every graph input exactly once")]
+                         "spec.workload.inputs must name every graph input exactly once"
+                         + _renamed(sorted(set(declared) - set(by_name)), sorted(set(by_name) - set(declared))))]
     found = [_input_mismatch(by_name[spec.name], spec, shape_env) for spec in input_specs]
     return [m for m in found if m is not None]
+
+
+def _renamed(plan_only: list[str], model_only: list[str]) -> str:
+    """``; the model has input_ids where the plan says input_idz``: each of the plan's names the model
+    lacks, paired with the model's closest unclaimed one (difflib), when there is one."""
+    import difflib
+
+    pairs = [(name, difflib.get_close_matches(name, model_only, n=1, cutoff=0.5)) for name in plan_only]
+    said = [f"the model has {match[0]} where the plan says {name}" for name, match in pairs if match]
+    return "; " + "; ".join(said) if said else ""
 
 
 def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) -> Mismatch | None:

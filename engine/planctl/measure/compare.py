@@ -90,7 +90,7 @@ def latency_warnings(latency: dict[str, dict], statistic: str) -> list[str]:
     for name in ("baseline", "candidate"):
         s = latency[name]
         if s["mean"] and s["stdev"] / s["mean"] > NOISY_CV:
-            notes.append(f"{name} latency is noisy (stdev {s['stdev']:.1f} ms = {s['stdev'] / s['mean']:.0%} of "
+            notes.append(f"{name} latency is noisy (stdev {s['stdev']:.3g} ms = {s['stdev'] / s['mean']:.0%} of "
                          "the mean): another process may have been using the cores; rerun on an idle machine")
     if "onnxruntime" in latency:
         mine, theirs = latency["candidate"][statistic], latency["onnxruntime"][statistic]
