@@ -65,12 +65,12 @@ class DocumentError(PlanctlError):
 
 
 class LegalityError(PlanctlError):
-    """apply refused a plan that ``planctl check`` rejects (unwaived legality errors).
+    """apply, tune or plan refused a plan that ``planctl check`` rejects (unwaived legality errors).
 
-    apply runs the legality rules first, with the same engine, configuration and waivers as
-    check, and stops before any build when one reports an error (each is printed at its line).
-    Fix each finding, or waive it with a reason (``metadata.annotations``); ``planctl check`` on
-    the plan shows the same findings.
+    They run the legality rules first, with the same engine, configuration and waivers as
+    check, and stop before any build when one reports an error (each is printed at its line).
+    Fix each finding, or waive it with a reason (``metadata.annotations``) where its rule accepts
+    a waiver (the help says which do); ``planctl check`` on the plan shows the same findings.
     """
 
     exit_code = 1

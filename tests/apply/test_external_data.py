@@ -108,10 +108,12 @@ def test_bad_external_data_is_a_located_error_before_any_build(tmp_path, capsys,
         os.symlink(outside, weights)
     else:
         weights.write_text(bm.LFS_POINTER)
-    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    # a missing data file is check's (PLN216, exit 1) before apply's own check (exit 2) sees it
+    assert main(bm.apply_args(tmp_path, plan_file)) == (1 if case == "missing" else 2)
     err = capsys.readouterr().err
     line = next(i for i, text in enumerate(plan_file.read_text().splitlines(), 1) if "onnx: models/ext.onnx" in text)
-    assert f"plan.yaml:{line}:" in err and "external data" in err and expected in err and "Traceback" not in err
+    assert f"plan.yaml:{line}:" in err and expected in err and "Traceback" not in err
+    assert ("error[PLN216]" in err) if case == "missing" else ("external data" in err)
     assert not (tmp_path / "out" / "external").exists()
 
 

@@ -221,3 +221,14 @@ def test_an_apostrophe_in_a_plain_value_is_not_taken_for_an_open_quote(tmp_path)
                     "  labels: {a: b\nspec:\n  a: 1\n")
     [finding] = validate_file(plan)
     assert finding.line == 5 and "`{` is never closed" in finding.help
+
+
+def test_a_key_left_empty_is_located_at_the_key_with_how_to_write_empty(tmp_path):
+    """Deleting the last annotation leaves `annotations:`, YAML's null: the finding is on that line."""
+    text = (VALID / "minilm-embed.yaml").read_text()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace("  annotations: {}\n", "  annotations:\n"))
+    [found] = validate_file(path)
+    line = text.splitlines().index("  annotations: {}") + 1
+    assert (found.rule, found.line) == ("PLN103", line) and "found null" in found.message
+    assert "write `{}` for an empty mapping" in found.help

@@ -63,3 +63,11 @@ def test_init_pins_the_external_data_it_finds(tmp_path, monkeypatch, capsys):
     assert f'"weights.bin": "{bm.sha256(tmp_path / "models" / "weights.bin")}"' in text
     capsys.readouterr()
     assert pln216(tmp_path, tmp_path / "plans" / "ext-model.yaml", capsys) == []
+
+
+def test_a_missing_data_file_is_reported_by_check(tmp_path, capsys):
+    plan_file = repo(tmp_path, {"weights.bin": "0" * 64})
+    (tmp_path / "models" / "weights.bin").unlink()
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert finding["pointer"] == "/spec/workload/model/onnx"
+    assert "stores tensors in 'weights.bin', which does not exist" in finding["message"]

@@ -119,7 +119,7 @@ def render_description(info: dict, lock_path: Path | None = None, lock: dict | N
                 if count > 1 else "")
         lines.append(f"  tuning budget: {budget['trials']} trials, {budget['wall_clock_s']:g} s wall clock{per}{each}"
                      + (f"; committed records {budget['records']}" if budget.get("records") else ""))
-        if budget.get("effective"):
+        if (budget.get("effective") or {}).get("capped_by"):   # only where the ceiling lowered something
             lines.append(f"    effective (repository ceiling applied): {_budget_text(budget['effective'])}")
     if info.get("tasks") is not None:
         from planctl.tuning.census import TaskSource, render

@@ -123,7 +123,12 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
         expected = " or ".join(dict.fromkeys(_TYPE_ERRORS.get(e["type"], "another type")
                                              for e, _ in others))
         issue = _at(index, pointer, "PLN103", f"`{where}` must be {expected}, found {found}")
-        if etype == "string_type" and isinstance(err.get("input"), (int, float, bool)):
+        if err.get("input") is None:   # `key:` with nothing after it: YAML's null, located at the key
+            line, col, end_line, end_col = index.locate_key(pointer)
+            issue.line, issue.col, issue.end_line, issue.end_col = line, col, end_line, end_col
+            issue.help = ("a key with no value is null in YAML: write `{}` for an empty mapping, `[]` for an "
+                          "empty list, or delete the key")
+        elif etype == "string_type" and isinstance(err.get("input"), (int, float, bool)):
             issue.help = "YAML read this as a number or boolean; put the value in quotes"
         elif isinstance(err.get("input"), str) and etype != "string_type":
             issue.help = _string_hint(err["input"], etype)

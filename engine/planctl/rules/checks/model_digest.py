@@ -44,8 +44,9 @@ def check(ctx):
         stores tensors in other files (ONNX external data: ``torch.onnx.export`` writes
         ``model.onnx.data`` beside a large model) names each in ``workload.model.data_sha256``
         with its sha256, and each file holds the bytes the model reads from it (a truncated
-        copy is named as such). A missing file is ``PLN215``'s, and one outside the repository
-        ``PLN220``'s, not this rule's; apply checks where the data files lie.
+        copy is named as such), and exists. A missing model file is ``PLN215``'s, and one outside
+        the repository ``PLN220``'s, not this rule's; apply checks where the data files lie
+        (outside the model's folder or the repository, a Git LFS pointer).
 
     Why
         The envelope, the telemetry and the review were made for one model. A re-exported or
@@ -76,6 +77,12 @@ def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str):
     """Each external data file the model names is pinned, with its digest, and not truncated."""
     stat = path.stat()
     for location, needed in _locations(str(path), stat.st_size, stat.st_mtime_ns).items():
+        if not leaves_folder(location) and not (path.parent / location).exists():
+            yield Violation("/spec/workload/model/onnx", f"{shown} stores tensors in '{location}', which does not "
+                            f"exist (looked beside the model, as ONNX does)",
+                            help="commit the data file beside the model (a .gitignore or Git LFS rule may leave "
+                                 "it out), or re-export the model")
+            continue
         data = _judged(path, location, root)
         if data is None:
             continue
@@ -97,7 +104,7 @@ def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str):
 def _judged(model: Path, location: str, root: Path) -> Path | None:
     """The data file at ``location``, or None where apply's external-data check reports it
     instead (planctl.lowering.external_data: a path that leaves the model's folder or the
-    repository, a missing file, a Git LFS pointer)."""
+    repository, not a regular file, a Git LFS pointer)."""
     if leaves_folder(location):
         return None
     data = (model.parent / location).resolve()

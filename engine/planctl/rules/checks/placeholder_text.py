@@ -58,7 +58,8 @@ def check(ctx):
         fields = guessed_fields(text, ctx.loaded.data) if pointer == GUESSED_POINTER else []
         for field in fields:   # underline each guessed value, not the list of them
             yield Violation(field, "planctl init guessed this value", key=field,
-                            help=f"set it to what production sends, then delete the {GUESSED} annotation")
+                            help=f"set it to what production sends, then delete the {GUESSED} annotation "
+                            "(`annotations: {}` where it was the only one)")
         if not fields:
             shown = text if len(text) <= 60 else text[:59] + "…"
             yield Violation(pointer, f"placeholder `{shown}` is still in the plan", key=pointer,
