@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from pathlib import Path
 
 import click
 
 from planctl.errors import PlanctlError
+from planctl.rules.checks.model_digest import file_sha256   # streamed: a data file may be gigabytes
 from planctl.rules.checks.placeholder_text import GUESSED   # the annotation of init's guesses, PLN221's
 
 _TEMPLATE = """\
@@ -154,7 +154,7 @@ def render(name: str, out: Path, model: str, target: str) -> str:
     (relative to cwd)."""
     digest, note = "0" * 64, "   # TODO: sha256sum of the model file"
     if Path(model).is_file():
-        digest, note = hashlib.sha256(Path(model).read_bytes()).hexdigest(), _data_digests(Path(model))
+        digest, note = file_sha256(Path(model)), _data_digests(Path(model))
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     io_text, guessed = workload_io(Path(model))
     return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
@@ -170,7 +170,7 @@ def _data_digests(model: Path) -> str:
     from planctl.documents.onnx_signature import external_locations
 
     files = {location: model.parent / location for location in external_locations(model)}
-    pins = [f'        {json.dumps(location)}: "{hashlib.sha256(path.read_bytes()).hexdigest()}"'
+    pins = [f'        {json.dumps(location)}: "{file_sha256(path)}"'
             for location, path in files.items() if path.is_file()]
     return "\n      data_sha256:           # its external data: the .onnx file's sha256 does not cover it\n" + \
         "\n".join(pins) if pins else ""

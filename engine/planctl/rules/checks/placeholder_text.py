@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from planctl.documents.positions import join, split
+from planctl.documents.positions import join
 from planctl.rules.context import Violation
 from planctl.rules.registry import rule
 
@@ -55,7 +55,7 @@ def check(ctx):
     for pointer, text in placeholders(ctx.loaded.data):
         if pointer.startswith("/metadata/annotations") and pointer != GUESSED_POINTER:
             continue  # waiver reasons are PLN217's; init's list of guesses is this rule's
-        fields = guessed_fields(text, ctx.loaded.data) if pointer == GUESSED_POINTER else []
+        fields = guessed_fields(text, ctx.loaded.index) if pointer == GUESSED_POINTER else []
         for field in fields:   # underline each guessed value, not the list of them
             yield Violation(field, "planctl init guessed this value", key=field,
                             help=f"set it to what production sends, then delete the {GUESSED} annotation "
@@ -67,18 +67,8 @@ def check(ctx):
                             if pointer == GUESSED_POINTER else "replace it with the real value")
 
 
-def guessed_fields(text: str, data: Any) -> list[str]:
+def guessed_fields(text: str, index) -> list[str]:
     """The JSON pointers that ``planctl init`` lists in its :data:`GUESSED` annotation and that
-    still name a value of the plan (a person may have moved or deleted one)."""
-    return [p for p in (m.rstrip(":") for m in POINTER.findall(text)) if _names_a_value(data, p)]
-
-
-def _names_a_value(data: Any, pointer: str) -> bool:
-    for token in split(pointer):
-        if isinstance(data, dict) and token in data:
-            data = data[token]
-        elif isinstance(data, list) and token.isdigit() and int(token) < len(data):
-            data = data[int(token)]
-        else:
-            return False
-    return True
+    still name a value of the plan (``index``: the document's SourceIndex; a person may have moved
+    or deleted one)."""
+    return [p for p in (m.rstrip(":") for m in POINTER.findall(text)) if p in index]
