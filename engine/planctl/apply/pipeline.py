@@ -20,7 +20,6 @@ from typing import Any, Iterator
 from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, Progress, RunContext
 from planctl.apply.stages import build, decide, documents, emit, lowering, measure, profile, report, tuning, verify
-from planctl.errors import PlanctlError
 from planctl.report.write import json_safe
 
 __all__ = ["ApplyOptions", "ApplyResult", "TuneResult", "run_apply", "run_tune"]
@@ -112,23 +111,15 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
     return TuneResult(buckets=buckets, records_file=target_file)
 
 
-@contextlib.contextmanager
-def _exclusive(ctx: RunContext) -> Iterator[None]:
-    """One apply of a plan for a target at a time per output root (a lock file beside the output)."""
-    from filelock import FileLock, Timeout
+def _exclusive(ctx: RunContext) -> contextlib.AbstractContextManager[None]:
+    """One apply of a plan for a target at a time per output root (a lock file beside the output,
+    removed with the output root when this run created it and left it empty)."""
+    from planctl.apply.exclusive import exclusive
 
     out_root = ctx.options.out_root
-    out_root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out_root / f".{ctx.plan_name}.{ctx.options.target_name}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise PlanctlError(f"another planctl apply of {ctx.plan_name} for {ctx.options.target_name} is "
-                           f"writing to {out_root}", hint="wait for it, or use --out DIR") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    return exclusive(out_root, f".{ctx.plan_name}.{ctx.options.target_name}.lock",
+                     busy=f"another planctl apply of {ctx.plan_name} for {ctx.options.target_name} is "
+                          f"writing to {out_root}", hint="wait for it, or use --out DIR")
 
 
 @contextlib.contextmanager
