@@ -72,3 +72,12 @@ def test_buckets_whose_schedules_come_from_different_devices_are_named_each(full
     lines = summary({**full_record, "builds": builds}, Path("out")).splitlines()
     named = [line for line in lines if "schedules another device measured" in line]
     assert [line.split("]")[0] for line in named] == ["  [batch-1", "  [batch-8"]
+
+
+def test_the_output_line_lists_the_files_written_report_html_included(full_record, tmp_path):
+    for name in ("report.md", "report.html", "report.json", "manifest.json"):
+        (tmp_path / name).write_text("")
+    line = summary(full_record, tmp_path).splitlines()[-1]
+    assert line == f"  output: {tmp_path}/ (report.md, report.html, report.json, manifest.json)"
+    (tmp_path / "report.html").unlink()   # a file that is not there is not named
+    assert "report.html" not in summary(full_record, tmp_path).splitlines()[-1]

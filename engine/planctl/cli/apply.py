@@ -198,8 +198,18 @@ def summary(record: dict, out_dir: Path) -> str:
         lines.append(f"  - {reason}")
     for note in record.get("notes", []):
         lines.append(f"  note: {note}")
-    lines.append(f"  output: {out_dir}/ (report.md, report.json, manifest.json)")
+    lines.append(_output_line(out_dir))
     return "\n".join(lines)
+
+
+OUTPUT_FILES = ("report.md", "report.html", "report.json", "manifest.json")
+
+
+def _output_line(out_dir: Path) -> str:
+    """``  output: DIR/ (report.md, ...)``: the files of OUTPUT_FILES the run left there, read from the
+    folder so the line cannot name one that was not written (or miss one that was)."""
+    written = [name for name in OUTPUT_FILES if (out_dir / name).is_file()]
+    return f"  output: {out_dir}/" + (f" ({', '.join(written)})" if written else "")
 
 
 def _traffic_caveat(record: dict) -> str:
