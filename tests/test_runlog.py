@@ -38,3 +38,21 @@ def test_after_an_error_the_log_is_kept_once_the_cache_exists(tmp_path):
             os.write(2, b"chatter\n")
             raise RuntimeError("failed mid-run")
     assert "chatter" in (cache / "logs" / "apply.log").read_text()
+
+
+def test_the_readme_names_where_the_apply_log_is_and_what_moves_it(tmp_path, monkeypatch):
+    """README gives the log's default path and says $PLANCTL_CACHE (or --cache) moves it, as command_log does."""
+    from pathlib import Path
+
+    from planctl.cli.runlog import command_log
+
+    plan = Path("plans/minilm-embed.yaml")
+    monkeypatch.delenv("PLANCTL_CACHE", raising=False)
+    assert command_log("apply", plan, "T", None) == Path(".planctl/cache/logs/apply-minilm-embed-T.log")
+    monkeypatch.setenv("PLANCTL_CACHE", str(tmp_path / "team-cache"))
+    assert command_log("apply", plan, "T", None) == tmp_path / "team-cache" / "logs" / "apply-minilm-embed-T.log"
+    assert command_log("apply", plan, "T", str(tmp_path / "c")) == tmp_path / "c" / "logs" / "apply-minilm-embed-T.log"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    paragraph = next(p for p in readme.split("\n\n") if "apply-minilm-embed-<target>.log" in p)
+    assert "`<cache>/logs/apply-<plan file's stem>-<target>.log`" in paragraph
+    assert "`$PLANCTL_CACHE`" in paragraph and "`--cache DIR`" in paragraph
