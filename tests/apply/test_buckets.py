@@ -189,8 +189,11 @@ def test_a_baked_dim_is_refused_naming_the_node(tmp_path: Path):
     from planctl.errors import LoweringError
 
     repo = _repo(tmp_path, baked_batch=4)
-    with pytest.raises(LoweringError, match="baked_reshape.*Reshape.*`batch`"):
+    with pytest.raises(LoweringError, match="baked_reshape.*Reshape.*`batch`") as raised:
         _apply(repo)
+    # located at the plan's model line, the model named as the plan names it
+    assert raised.value.file.endswith("encoder.yaml") and raised.value.pointer == "/spec/workload/model/onnx"
+    assert str(repo) not in raised.value.message and "models/encoder.onnx" in raised.value.message
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not-onnx"])

@@ -110,7 +110,10 @@ def test_a_tvm_failure_is_a_located_finding(tmp_path, capsys, monkeypatch, point
     err = capsys.readouterr().err
     assert "internal error" not in err and "Traceback" not in err
     if code == 2:   # nothing verified to fall back to: a located error, nothing written
-        assert f"error[PLN500] TVM failed in stage {stage} [static]" in err
+        # at the plan's workload.model.onnx line, the model named as the plan names it
+        line = next(i for i, text in enumerate(plan_file.read_text().splitlines(), 1) if "onnx: models/mlp.onnx" in text)
+        assert err.startswith(f"{plan_file}:{line}:") and str(tmp_path / "models") not in err.split("help:")[0]
+        assert f"error[PLN500] TVM failed in stage {stage} [static] of models/mlp.onnx" in err
         assert (f"pass {pass_name}" in err) if pass_name else "pass " not in err.split("help:")[0]
         assert (f"ONNX node {node}" in err) if node else "ONNX node" not in err
         log = Path(err.split("crash log: ")[1].split()[0])

@@ -64,9 +64,9 @@ class TVMFailure:
         named = [p for p in self.passes if p not in WRAPPERS]
         return named[0] if named else None
 
-    def summary(self) -> str:
-        """One line: where, what, and TVM's message."""
-        where = [f"stage {self.stage}" + (f" [{self.shape}]" if self.shape else "")]
+    def summary(self, model: Optional[str] = None) -> str:
+        """One line: where (of ``model``, the file as the plan names it, when given), what, and TVM's message."""
+        where = [f"stage {self.stage}" + (f" [{self.shape}]" if self.shape else "") + (f" of {model}" if model else "")]
         if self.pass_name:
             inner = f" (inside {self.top_pass})" if self.top_pass != self.pass_name else ""
             where.append(f"pass {self.pass_name}{inner}")
@@ -127,8 +127,9 @@ def tvm_stage(stage: str, *, shape: Optional[str] = None, log_dir: Optional[Path
               record: bool = False, hint: Optional[str] = None, file: Optional[str] = None) -> Iterator[Capture]:
     """Run a block that calls TVM; turn any exception but a PlanctlError into a TVMFailure.
 
-    ``record=False``: raise it as a LoweringError (exit 2, located at ``file``, the model) naming
-    the stage, pass, node and log;
+    ``record=False``: raise it as a LoweringError (exit 2, located at ``file``, the model, which apply
+    moves to the plan's model line: planctl.apply.stages.lowering.model_errors_at_plan) naming the
+    stage, pass, node and log;
     ``record=True``: swallow it and leave it in ``capture.failure`` for the report. The crash log
     goes to ``log_dir`` (the run's staging folder) or, without one, the system's temp folder.
     A PlanctlError from inside the block (a located error planctl raised itself) passes through.

@@ -30,6 +30,7 @@ def run(ctx: RunContext) -> Builds:
 def _baseline_library(ctx: RunContext, work: ShapeWork):
     """The baseline's library in the staging folder: the shared dynamic one (exported once), else
     this bucket's ``baseline-<tag>.so``."""
+    from planctl.apply.stages.lowering import model_errors_at_plan
     from planctl.lowering.failures import tvm_stage
 
     shared = ctx.shared_baseline
@@ -37,8 +38,8 @@ def _baseline_library(ctx: RunContext, work: ShapeWork):
     library = ctx.staging / f"baseline-{tag}.so"
     if shared is not None and shared.library is not None:
         return shared.library
-    with tvm_stage("export", shape=tag, file=str(ctx.model_file),
-                   hint="the baseline build could not be exported as a library"):
+    with model_errors_at_plan(ctx), tvm_stage("export", shape=tag, file=str(ctx.model_file),
+                                              hint="the baseline build could not be exported as a library"):
         work.baseline.export_library(str(library))
     if shared is not None:
         shared.library = library

@@ -16,7 +16,9 @@ build stops apply (there is nothing verified to fall back to); one in the plan's
 recorded on the bucket (``ShapeWork.failure``) and the run goes on with the baseline only."""
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+import copy
+from typing import Iterator, Optional
 
 from planctl.apply.context import RunContext, ShapeWork, SharedBaseline
 from planctl.documents.shapes import choose_buckets, production_shape_envs, shape_tag
@@ -63,11 +65,45 @@ def run(ctx: RunContext, baselines: bool = True) -> Lowering:
     ctx.device_kind = device_kind(ctx.target)
     require(ctx.target, ctx.options.target_name)  # this host runs the target's code: checked before any build
     ranges = _quantization_checks(ctx)
-    ctx.layout = padding_layout(ctx.model_file, ctx.spec)
-    ctx.shared_baseline = _dynamic_baseline(ctx) if baselines else None
-    shapes = [_lower(ctx, ShapeWork(env, shape_tag(env)), ranges, baselines) for env in choose_buckets(ctx.spec)]
+    with model_errors_at_plan(ctx):
+        ctx.layout = padding_layout(ctx.model_file, ctx.spec)
+        ctx.shared_baseline = _dynamic_baseline(ctx) if baselines else None
+        shapes = [_lower(ctx, ShapeWork(env, shape_tag(env)), ranges, baselines) for env in choose_buckets(ctx.spec)]
     return Lowering(techniques=[t.technique for t in ctx.techniques], environment=environment, shapes=shapes,
                     notes=[*drift_notes(), *gather_notes(ctx)], dynamic_baseline=ctx.shared_baseline is not None)
+
+
+MODEL_POINTER = "/spec/workload/model/onnx"
+
+
+@contextlib.contextmanager
+def model_errors_at_plan(ctx: RunContext) -> Iterator[None]:
+    """Report a LoweringError located at the model file (a model TVM cannot import or build) at the
+    plan's ``workload.model.onnx`` line instead, the model named as the plan names it: the plan is
+    what the user edits, and the checkout's absolute path only repeats it."""
+    from planctl.errors import LoweringError
+
+    try:
+        yield
+    except LoweringError as exc:
+        if exc.file != str(ctx.model_file):
+            raise
+        raise _at_plan(ctx, exc) from exc
+
+
+def _at_plan(ctx: RunContext, exc):
+    named = ctx.spec.workload.model.onnx
+    if exc.failure is not None:
+        message = exc.failure.summary(model=named)
+    else:
+        message = exc.message.replace(str(ctx.model_file), named)
+        message = message if named in message else f"{named}: {message}"
+    line, col, end_line, end_col = ctx.plan.index.locate(MODEL_POINTER)
+    located = copy.copy(exc)   # same class, code, failure and hint
+    located.args = (message,)
+    located.message, located.file, located.pointer = message, str(ctx.plan.path), MODEL_POINTER
+    located.line, located.col, located.end_line, located.end_col = line, col, end_line, end_col
+    return located
 
 
 def keeps_dims_symbolic(model_file, input_specs) -> bool:
