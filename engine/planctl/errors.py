@@ -68,7 +68,9 @@ class LegalityError(PlanctlError):
     """apply, tune or plan refused a plan that ``planctl check`` rejects (unwaived legality errors).
 
     They run the legality rules first, with the same engine, configuration and waivers as
-    check, and stop before any build when one reports an error (each is printed at its line).
+    check, and stop before any build when one reports an error (each is printed at its line);
+    a plan that fails validate (schema, YAML) is refused the same way, with validate's exit code
+    (2 for a file that cannot be parsed).
     Fix each finding, or waive it with a reason (``metadata.annotations``) where its rule accepts
     a waiver (the help says which do); ``planctl check`` on the plan shows the same findings.
     """

@@ -125,3 +125,26 @@ def test_a_target_the_plan_does_not_name_is_a_usage_error(tmp_path, capsys):
         targets = line_of(plan_file, "targets: [")
         assert f"minilm-embed.yaml:{targets}:" in err and "Traceback" not in err
         assert "error[PLN003] target 'nosuch' is not one of the plan's targets ['x86-64-avx2', 'x86-64-avx512']" in err
+
+
+@pytest.mark.parametrize("broken, code, rule", [("unknown-key", 1, "PLN101"), ("unparsable", 2, "PLN100")])
+def test_a_plan_that_fails_validate_ends_with_the_gates_line_and_keeps_validates_exit_code(tmp_path, capsys,
+                                                                                           broken, code, rule):
+    """Every validate finding at its line, then PLN200's line as for check's rules; exit 1, or 2
+    for a file that cannot be parsed (as validate and check exit); nothing written."""
+    plan_file = fp16_plan(tmp_path, waived=True)
+    text = plan_file.read_text()
+    plan_file.write_text(text.replace("  workload:", "  workloadz: 1\n  workload:", 1) if broken == "unknown-key"
+                         else text + "metadata: {name: x\n")
+    assert main(["check", str(plan_file), "--root", str(tmp_path)]) == code
+    capsys.readouterr()
+    for command in ("apply", "tune"):
+        args = bm.apply_args(tmp_path, plan_file)[:-2] if command == "apply" else \
+            [command, str(plan_file), "--target", "x86-64-avx2", "--root", str(tmp_path), "--cache", str(tmp_path / "cache")]
+        assert main(args) == code
+        err = capsys.readouterr().err.rstrip()
+        assert f"error[{rule}]" in err and "Traceback" not in err
+        last = err.splitlines()[-2:]
+        assert f"error[PLN200] {command} stopped before any build: planctl check reports 1 error for this plan ({rule})" \
+            in last[0] and last[1].startswith("  help: fix it")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()

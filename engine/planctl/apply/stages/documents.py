@@ -22,8 +22,9 @@ class Documents(Evidence):
 
 
 def run(options: ApplyOptions, progress: Progress | None = None) -> tuple[RunContext, Documents, legality.Legality]:
-    """The run's context, the documents' evidence and check's findings. Raises DocumentError
-    (exit 2) for an invalid plan or target, or a tolerance that is not a finite number;
+    """The run's context, the documents' evidence and check's findings. Raises LegalityError for a
+    plan that fails validate (its findings, exit 1, or 2 when it cannot be parsed, as validate
+    exits); DocumentError (exit 2) for an invalid target, or a tolerance that is not a finite number;
     TargetChoiceError (exit 2) for a target the plan does not name; LegalityError (exit 1) when ``planctl check`` rejects the plan (a missing
     model or records path, a wrong sha256, a path outside the repository are its findings);
     MissingReferenceError for what only apply checks (a Git LFS pointer, external data outside the
@@ -80,7 +81,12 @@ def _declared_outputs_exist(plan, model_file) -> None:
 def _load(options: ApplyOptions):
     # a DocumentError keeps validate's exit code: 2 for unparsable input, 1 for a finding (an
     # unknown key, a negative budget), as `planctl check` reports the same plan
-    plan = load_plan(options.plan_file)
+    try:
+        plan = load_plan(options.plan_file)
+    except DocumentError:
+        # check reports the same findings, all of them, and ends with PLN200's line as for its rules
+        legality.gate(options.plan_file, options.root, options.command)
+        raise
     named = options.target_name in plan.model.spec.targets
     target = load_target(find_target(options.target_name, options.root)) if named else None
     if target is None:

@@ -24,19 +24,23 @@ def run(options: ApplyOptions, clock: StageClock) -> Legality:
 
 def gate(plan_file: Path, root: Path, command: str):
     """``planctl check``'s report on ``plan_file`` (planctl.rules.engine), for a command that must
-    not go on where check fails (apply, tune, plan). Raises LegalityError (exit 1) listing each
-    unwaived error, located at its line, as check prints it."""
+    not go on where check fails (apply, tune, plan). Raises LegalityError listing each unwaived
+    error, located at its line, as check prints it, with check's exit code (1, or 2 when the plan
+    cannot be parsed)."""
+    from planctl.codes import exit_code_for
     from planctl.rules.engine import Options, check
 
     report = check([plan_file], Options(root=root))
     errors = [f for f in report.active if Severity(f.severity) == Severity.ERROR]
     if errors:
         rules = sorted({f.rule for f in errors})
-        raise LegalityError(
+        refused = LegalityError(
             f"{command} stopped before any build: planctl check reports {len(errors)} "
             f"error{'s' if len(errors) > 1 else ''} for this plan "
             f"({', '.join(rules)})", findings=errors, file=str(plan_file),
             hint=f"{_how_to_clear(rules, len(errors))}; `planctl check {Path(plan_file)}` shows the same findings")
+        refused.exit_code = exit_code_for(rules)
+        raise refused
     return report
 
 
