@@ -261,3 +261,14 @@ def test_tune_command_logs_library_output_and_says_what_a_refine_bought(tiny_rep
     said = capsys.readouterr()
     assert "--refine 'batch-23:*': the bucket prefix matches none of the plan's buckets" in said.err
     assert "the buckets are batch-32" in said.err and "planctl tune: import" not in said.err
+
+
+def test_tune_says_it_lowers_before_refusing_a_refine_that_names_no_task(tiny_repo: Path, capsys):
+    """The task names come from the lowered buckets (tens of seconds on MiniLM): one line says so
+    first, without -v and off a terminal, and the refusal stays as it was."""
+    tune = ["tune", str(tiny_repo / "plans" / "tiny.yaml"), "--target", "x86-64-avx2", "--root", str(tiny_repo),
+            "--cache", str(tiny_repo / "cache"), "--refine", "typo*"]
+    assert main(tune) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "planctl tune: lowering 1 bucket to find the tasks --refine 'typo*' names, before any search"
+    assert any("--refine 'typo*' matched no task of any bucket" in line for line in lines[1:])

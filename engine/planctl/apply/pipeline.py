@@ -77,13 +77,16 @@ class TuneResult:
     records_file: Path | None = None
 
 
-def run_tune(options: ApplyOptions, progress: Progress | None = None, write_records: bool = False) -> TuneResult:
+def run_tune(options: ApplyOptions, progress: Progress | None = None, write_records: bool = False,
+             notice: Progress | None = None) -> TuneResult:
     """The stages of apply up to tuning (documents with legality, lowering, tuning): every bucket's tasks
     are served from the cache or searched within the plan's budget (per bucket). With
     ``write_records`` the record serving each task of every bucket (the best valid one, else the
     failure mark that keeps apply from searching a task whose every candidate fails) replaces
     ``<records>/<target>.jsonl`` of the plan's autotuning technique. Nothing is built or
-    measured; raises like :func:`run_apply`, and TuningError when the plan does not tune."""
+    measured; raises like :func:`run_apply`, and TuningError when the plan does not tune.
+    ``notice`` is told, whatever the verbosity, what a long silent step is doing (the lowering that
+    ``--refine``'s patterns wait for)."""
     import tempfile
 
     from planctl.documents.references import records_path
@@ -93,6 +96,8 @@ def run_tune(options: ApplyOptions, progress: Progress | None = None, write_reco
     tuning.refuse_unknown_buckets(ctx)
     with _exclusive(ctx), tempfile.TemporaryDirectory(prefix="planctl-tune-") as folder:
         ctx.output = dataclasses.replace(ctx.output, staging=Path(folder))
+        if options.refine and notice is not None:   # a typo is refused only after this, tens of seconds on MiniLM
+            notice(tuning.refine_notice(ctx))
         lowering.run(ctx, baselines=False)
         tuned = tuning.run(ctx)
         if ctx.cache is None:

@@ -40,7 +40,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                            command="tune")
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
     with capture_command(options.command, plan, target, cache_dir) as log:   # TVM's warnings, as apply's
-        result = run_tune(options, progress=_progress(verbose, options.command), write_records=write_records)
+        result = run_tune(options, progress=_progress(verbose, options.command), write_records=write_records,
+                          notice=lambda line: click.echo(f"planctl tune: {line}", err=True))
     data = {"plan": str(plan), "target": target, "buckets": result.buckets,
             "records_file": str(result.records_file) if result.records_file else None,
             "log": str(log)}

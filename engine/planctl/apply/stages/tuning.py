@@ -84,6 +84,17 @@ def refuse_unknown_buckets(ctx: RunContext) -> None:
                                                      f"one, e.g. '{tags[0]}:fused_matmul*'")
 
 
+def refine_notice(ctx: RunContext) -> str:
+    """The line said before the lowering that ``--refine``'s task patterns wait for: the task names
+    come from the lowered buckets, so a pattern that names none is refused only after it."""
+    from planctl.documents.shapes import choose_buckets
+
+    count = len(choose_buckets(ctx.spec))
+    patterns = " ".join(f"--refine {p!r}" for p in ctx.options.refine)
+    return (f"lowering {count} bucket{'s' if count != 1 else ''} to find the tasks {patterns} "
+            f"name{'s' if len(ctx.options.refine) == 1 else ''}, before any search")
+
+
 def _refuse_unmatched_refine(ctx: RunContext) -> None:
     """Raise TuningError (exit 2) for ``--refine`` globs that name no task of any bucket, before any
     bucket is searched: a typo would otherwise spend the budget on the other patterns and be found
