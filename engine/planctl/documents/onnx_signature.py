@@ -39,11 +39,13 @@ class GraphInput:
 @dataclass(frozen=True)
 class Mismatch:
     """One way the graph's inputs differ from the plan's; ``input``: the plan's input at fault
-    (None: the set of names)."""
+    (None: the set of names, when no entry of the plan's is wrong: the model has one more);
+    ``key``: the member of that entry at fault (``name`` for a renamed input), else the whole entry."""
 
     message: str
     hint: str
     input: str | None = None
+    key: str | None = None
 
 
 def read_declarations(path: Path) -> list[GraphInput]:
@@ -312,9 +314,12 @@ def mismatches(graph_inputs: list[GraphInput], input_specs, shape_env: dict[str,
     by_name = {i.name: i for i in graph_inputs}
     declared = [spec.name for spec in input_specs]
     if sorted(by_name) != sorted(declared):
+        # located at the first entry whose name the model lacks: the line the user has to edit
+        plan_only = [name for name in declared if name not in by_name]
         return [Mismatch(f"the model's inputs {sorted(by_name)} do not match the plan's {sorted(declared)}",
                          "spec.workload.inputs must name every graph input exactly once"
-                         + _renamed(sorted(set(declared) - set(by_name)), sorted(set(by_name) - set(declared))))]
+                         + _renamed(sorted(plan_only), sorted(set(by_name) - set(declared))),
+                         plan_only[0] if plan_only else None, "name" if plan_only else None)]
     found = [_input_mismatch(by_name[spec.name], spec, shape_env) for spec in input_specs]
     return [m for m in found if m is not None]
 

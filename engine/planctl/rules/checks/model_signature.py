@@ -59,5 +59,6 @@ def check(ctx):
         for found in onnx_signature.mismatches(declared, inputs, shape_env):
             if found.input not in reported:
                 reported.add(found.input)
-                at = "/spec/workload/inputs" + (f"/{names.index(found.input)}" if found.input in names else "")
+                at = "/spec/workload/inputs" + (f"/{names.index(found.input)}" if found.input in names else "") \
+                    + (f"/{found.key}" if found.key and found.input in names else "")
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
