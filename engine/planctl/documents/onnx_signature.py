@@ -54,17 +54,51 @@ def read_declarations(path: Path) -> list[GraphInput]:
     import mmap
 
     try:
+        if path.stat().st_size == 0:
+            raise UnreadableModel("not a valid ONNX model: the file is empty")
         with open(path, "rb") as fh:
             # not closed here: slices of it live until parsing is done; unmapped when collected
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         model = dict(_fields(memoryview(data), {1, 7}))
         if 1 not in model or 7 not in model:
-            raise UnreadableModel("not a valid ONNX model: no ir_version or no graph")
+            raise ValueError("no ir_version or no graph")
         return _graph_inputs(model[7])
     except UnreadableModel:
         raise
-    except (ValueError, OSError) as exc:   # an empty file (mmap), a bad varint or length
-        raise UnreadableModel(f"not a valid ONNX model: {exc}") from None
+    except (ValueError, OSError) as exc:   # a bad varint, length or wire type; an unreadable file
+        raise UnreadableModel(f"not a valid ONNX model: {_plainly(path, str(exc))}") from None
+
+
+def _plainly(path: Path, detail: str) -> str:
+    """What the file is, in words a user reads at a glance, then the parser's ``detail``: a text or
+    HTML file (a saved error page, a pointer file) names its first line."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return detail
+    text = _as_text(head)
+    if text is not None:
+        first = text.strip().splitlines()[0][:60] if text.strip() else ""
+        kind = "an HTML page" if first.lower().startswith(("<!doctype html", "<html")) else "text"
+        return f"the file is {kind}, not an ONNX protobuf (it starts {first!r}; {detail})"
+    if detail.startswith("truncated"):
+        return f"the file ends inside the model, as a truncated download or copy does; {detail}"
+    return f"the file is not an ONNX protobuf; {detail}"
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` decoded when it reads as UTF-8 text (no NUL, few control characters), else None."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:   # only a character cut at the end of the 512 bytes is still text
+            return None
+        text = head[:exc.start].decode("utf-8")
+    if not text or "\0" in text:
+        return None
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r")
+    return text if controls <= len(text) // 100 else None
 
 
 def leaves_folder(location: str) -> bool:
@@ -281,7 +315,7 @@ def _fields(data: memoryview, wanted: set[int]):
         elif wire in (1, 5):
             value, pos = None, pos + (8 if wire == 1 else 4)
         else:
-            raise ValueError(f"wire type {wire} (not protobuf as ONNX writes it)")
+            raise ValueError(f"protobuf wire type {wire} at byte {pos - 1}, which ONNX never writes")
         if number == 0 or pos > end:
             raise ValueError("malformed (field 0, or a value past the end)")
         if number in wanted:
