@@ -71,3 +71,37 @@ def test_a_missing_data_file_is_reported_by_check(tmp_path, capsys):
     [finding] = pln216(tmp_path, plan_file, capsys)
     assert finding["pointer"] == "/spec/workload/model/onnx"
     assert "stores tensors in 'weights.bin', which does not exist" in finding["message"]
+
+
+def test_the_quality_reference_and_its_external_data_are_pinned_the_same_way(tmp_path, capsys):
+    """envelope.quality.reference: its sha256 and data_sha256 are checked as workload.model's."""
+    model = tmp_path / "models" / "model.onnx"
+    bm.mlp(model)
+    reference = tmp_path / "reference" / "float.onnx"
+    bm.external_weights(reference)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eval.jsonl").write_text("{}\n")
+    doc = bm.plan("with-reference", "models/model.onnx", bm.sha256(model), [bm.floats("X", [4, 16])], ["Y"])
+    doc["spec"]["envelope"]["quality"] = {"metric": "cosine-similarity", "dataset": "data/eval.jsonl",
+                                          "goal": {"type": "threshold", "value": 0.99},
+                                          "reference": {"onnx": "reference/float.onnx", "sha256": bm.sha256(reference)}}
+    plan_file = bm.make_repo(tmp_path, doc)
+    weights = reference.parent / "weights.bin"
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert finding["pointer"] == "/spec/envelope/quality/reference"
+    assert "quality reference reference/float.onnx stores tensors in 'weights.bin', which the plan does not pin" \
+        in finding["message"]
+    assert f"add under envelope.quality.reference: data_sha256: {{weights.bin: {bm.sha256(weights)}}}" in finding["help"]
+
+    pinned = bm.sha256(weights)
+    plan_file.write_text(plan_file.read_text().replace(
+        f"sha256: {bm.sha256(reference)}", f"sha256: {bm.sha256(reference)}\n        data_sha256:\n          weights.bin: {pinned}"))
+    assert pln216(tmp_path, plan_file, capsys) == []
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert finding["pointer"] == "/spec/envelope/quality/reference/data_sha256/weights.bin"
+    bm.mlp(reference)   # another model behind the same path
+    found = {f["pointer"]: f["message"] for f in pln216(tmp_path, plan_file, capsys)}
+    assert "quality reference reference/float.onnx has sha256" in found["/spec/envelope/quality/reference/sha256"]

@@ -20,6 +20,9 @@ DimName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", 
 
 
 # ---------------------------------------------------------------- workload
+DataSha256 = dict[Annotated[str, StringConstraints(min_length=1, max_length=4096)], Sha256]
+
+
 class ModelRef(Frozen):
     """The model file (repository-relative) and its sha256; the sha256 of each file the model
     stores tensors in (ONNX external data, e.g. ``model.onnx.data``: the ``.onnx`` file's digest
@@ -28,7 +31,7 @@ class ModelRef(Frozen):
 
     onnx: RepoPath
     sha256: Sha256
-    data_sha256: dict[Annotated[str, StringConstraints(min_length=1, max_length=4096)], Sha256] | None = Field(
+    data_sha256: DataSha256 | None = Field(
         default=None, description="external data file (its `location` in the model, relative to the model's "
                                   "folder) -> its sha256; required when the model stores tensors outside the "
                                   ".onnx file (rule PLN216)")
@@ -372,10 +375,15 @@ class QualityGoal(Frozen):
 class QualityReference(Frozen):
     """The model task quality is measured against, run by onnxruntime on the same inputs: for a
     plan whose model is already quantized, the float model it came from. Without one, the
-    reference is the plan's own model (which then only shows the build matches onnxruntime)."""
+    reference is the plan's own model (which then only shows the build matches onnxruntime).
+    ``data_sha256`` pins its external data files, as ``workload.model``'s does."""
 
     onnx: RepoPath
     sha256: Sha256
+    data_sha256: DataSha256 | None = Field(
+        default=None, description="external data file (its `location` in the reference model, relative to its "
+                                  "folder) -> its sha256; required when the reference stores tensors outside the "
+                                  ".onnx file (rule PLN216)")
 
 
 class Quality(Frozen):

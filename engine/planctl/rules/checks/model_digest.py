@@ -37,7 +37,7 @@ def file_sha256(path: Path) -> str:
 
 @rule("PLN216", "model-digest", "error", unwaivable="apply would build another model than the one the plan reviewed")
 def check(ctx):
-    """The model file's sha256, and its external data files', are the ones the plan declares.
+    """Each model file the plan names, and its external data, has the sha256 the plan declares.
 
     What it checks
         The sha256 of ``workload.model.onnx`` equals ``workload.model.sha256``. A model that
@@ -46,7 +46,8 @@ def check(ctx):
         with its sha256, and each file holds the bytes the model reads from it (a truncated
         copy is named as such), and exists. A missing model file is ``PLN215``'s, and one outside
         the repository ``PLN220``'s, not this rule's; apply checks where the data files lie
-        (outside the model's folder or the repository, a Git LFS pointer).
+        (outside the model's folder or the repository, a Git LFS pointer). The same holds for
+        ``envelope.quality.reference`` (``sha256``, ``data_sha256``): quality is judged against it.
 
     Why
         The envelope, the telemetry and the review were made for one model. A re-exported or
@@ -60,25 +61,32 @@ def check(ctx):
         If the new model is intended, update ``sha256`` (and ``data_sha256``: ``sha256sum
         model.onnx model.onnx.data``) and re-validate the envelope; otherwise restore the file.
     """
-    model = ctx.spec.workload.model
-    path = ctx.root / model.onnx
-    if not path.is_file() or not inside(path, ctx.root):  # PLN215's or PLN220's: never read it
+    yield from _pinned(ctx.root, ctx.spec.workload.model, "/spec/workload/model", "")
+    quality = ctx.spec.envelope.quality
+    if quality is not None and quality.reference is not None:
+        yield from _pinned(ctx.root, quality.reference, "/spec/envelope/quality/reference", "quality reference ")
+
+
+def _pinned(root: Path, model, at: str, what: str):
+    """``model`` (a ModelRef or QualityReference, at the pointer ``at``) has its declared sha256, and
+    its external data files theirs; ``what`` prefixes its name in messages."""
+    path = root / model.onnx
+    if not path.is_file() or not inside(path, root):  # PLN215's or PLN220's: never read it
         return
     actual = file_sha256(path)
     if actual != model.sha256:
         # whole digests: two that share a prefix would read alike cut short
-        yield Violation("/spec/workload/model/sha256", f"{model.onnx} has sha256 {actual}, "
-                        f"the plan declares {model.sha256}",
+        yield Violation(f"{at}/sha256", f"{what}{model.onnx} has sha256 {actual}, the plan declares {model.sha256}",
                         help="update sha256 if the new model is intended, else restore the file")
-    yield from _data_files(path, ctx.root, model.data_sha256 or {}, model.onnx)
+    yield from _data_files(path, root, model.data_sha256 or {}, f"{what}{model.onnx}", at)
 
 
-def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str):
+def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str, at: str):
     """Each external data file the model names is pinned, with its digest, and not truncated."""
     stat = path.stat()
     for location, needed in _locations(str(path), stat.st_size, stat.st_mtime_ns).items():
         if not leaves_folder(location) and not (path.parent / location).exists():
-            yield Violation("/spec/workload/model/onnx", f"{shown} stores tensors in '{location}', which does not "
+            yield Violation(f"{at}/onnx", f"{shown} stores tensors in '{location}', which does not "
                             f"exist (looked beside the model, as ONNX does)",
                             help="commit the data file beside the model (a .gitignore or Git LFS rule may leave "
                                  "it out), or re-export the model")
@@ -88,15 +96,16 @@ def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str):
             continue
         size = data.stat().st_size
         if size < needed:
-            yield Violation("/spec/workload/model/onnx", f"{shown} reads {needed} bytes from its external data "
+            yield Violation(f"{at}/onnx", f"{shown} reads {needed} bytes from its external data "
                             f"'{location}', which holds {size}: the file is truncated",
                             help="restore the data file (a copy cut short, or a download that did not finish)")
         elif location not in pinned:
-            yield Violation("/spec/workload/model", f"{shown} stores tensors in '{location}', which the plan does "
+            yield Violation(at, f"{shown} stores tensors in '{location}', which the plan does "
                             f"not pin (sha256 covers the .onnx file only)",
-                            help=f"add under workload.model: data_sha256: {{{location}: {file_sha256(data)}}}")
+                            help=f"add under {at[len('/spec/'):].replace('/', '.')}: data_sha256: "
+                                 f"{{{location}: {file_sha256(data)}}}")
         elif file_sha256(data) != pinned[location]:
-            yield Violation(f"/spec/workload/model/data_sha256/{escape(location)}",
+            yield Violation(f"{at}/data_sha256/{escape(location)}",
                             f"'{location}' has sha256 {file_sha256(data)}, the plan declares {pinned[location]}",
                             help="update data_sha256 if the new weights are intended, else restore the file")
 
