@@ -4,16 +4,17 @@ outside the ``.onnx`` file, ONNX's ``external_data`` field).
 ONNX resolves a location relative to the model's folder, never the working directory, and refuses
 one that leaves that folder; planctl does the same, keeps it inside the repository like every file
 a plan names (symlinks followed), refuses a Git LFS pointer, and hands the files to the inputs
-digest (planctl.apply.inputs) so that replacing the weights is never "up to date". Reads the model
-with ``onnx`` (protobuf only, no TVM); raises MissingReferenceError, located at the plan's ``onnx``
-line when the plan document is given.
+digest (planctl.apply.inputs) so that replacing the weights is never "up to date". Reads the
+locations with check's wire-format reader (planctl.documents.onnx_signature.external_locations: no
+onnx import, the file mapped, not parsed whole), so check's PLN216 and apply judge the same list;
+raises MissingReferenceError, located at the plan's ``onnx`` line when the plan document is given.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from planctl.documents.onnx_signature import leaves_folder, may_name_external_data
+from planctl.documents.onnx_signature import external_locations, leaves_folder
 from planctl.errors import MissingReferenceError
 from planctl.files import lfs_pointer_problem
 
@@ -22,40 +23,25 @@ MODEL_POINTER = "/spec/workload/model/onnx"
 
 @dataclass(frozen=True)
 class ExternalData:
-    """One external data file: the ``location`` as written in the model, the resolved ``path``,
-    and the tensors stored in it."""
+    """One external data file: the ``location`` as written in the model and the resolved ``path``."""
 
     location: str
     path: Path
-    tensors: tuple[str, ...]
 
 
 def external_data(model_path: Path, root: Path, plan=None) -> list[ExternalData]:
     """The external data files of the ONNX model at ``model_path``, checked: each location is
     relative, stays inside the model's folder (as ONNX requires) and the repository ``root``,
     and names a regular file that is not a Git LFS pointer. ``plan``: the plan document
-    (``Loaded``), for the error's position. Raises MissingReferenceError."""
-    if not may_name_external_data(model_path):
-        return []
-    import onnx
-    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
-
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - not a model: the importer reports it with its own message
-        return []
-    found: dict[str, list[str]] = {}
-    for tensor in _get_all_tensors(model):
-        if uses_external_data(tensor):
-            found.setdefault(ExternalDataInfo(tensor).location, []).append(tensor.name)
-    return [_checked(model_path, root, location, tuple(names), plan) for location, names in found.items()]
+    (``Loaded``), for the error's position. Raises MissingReferenceError. A file that is not a
+    model gives none: the importer reports it with its own message."""
+    return [_checked(model_path, root, location, plan) for location in external_locations(Path(model_path))]
 
 
-def _checked(model_path: Path, root: Path, location: str, tensors: tuple[str, ...], plan) -> ExternalData:
+def _checked(model_path: Path, root: Path, location: str, plan) -> ExternalData:
     folder = Path(model_path).resolve().parent
     path = (folder / location).resolve()
-    what = f"external data '{location}' of {Path(model_path).name} (tensor {tensors[0]}" + \
-        (f" and {len(tensors) - 1} more)" if len(tensors) > 1 else ")")
+    what = f"external data '{location}' of {Path(model_path).name}"
     if leaves_folder(location):
         _fail(f"{what} is outside the model's folder {folder}", plan,
               "ONNX resolves external data relative to the model's folder and refuses a path that "
@@ -71,7 +57,7 @@ def _checked(model_path: Path, root: Path, location: str, tensors: tuple[str, ..
     problem = lfs_pointer_problem(path)
     if problem:
         _fail(f"{what} is {problem}", plan, "run git lfs pull")
-    return ExternalData(location=location, path=path, tensors=tensors)
+    return ExternalData(location=location, path=path)
 
 
 def _fail(message: str, plan, hint: str):
