@@ -122,10 +122,9 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
     if etype in _TYPE_ERRORS:
         expected = " or ".join(dict.fromkeys(_TYPE_ERRORS.get(e["type"], "another type")
                                              for e, _ in others))
-        issue = _at(index, pointer, "PLN103", f"`{where}` must be {expected}, found {found}")
-        if err.get("input") is None:   # `key:` with nothing after it: YAML's null, located at the key
-            line, col, end_line, end_col = index.locate_key(pointer)
-            issue.line, issue.col, issue.end_line, issue.end_col = line, col, end_line, end_col
+        null = err.get("input") is None   # `key:` with nothing after it: YAML's null, located at the key
+        issue = _at(index, pointer, "PLN103", f"`{where}` must be {expected}, found {found}", at_key=null)
+        if null:
             issue.help = ("a key with no value is null in YAML: write `{}` for an empty mapping, `[]` for an "
                           "empty list, or delete the key")
         elif etype == "string_type" and isinstance(err.get("input"), (int, float, bool)):
@@ -240,8 +239,9 @@ def _bad_literal(err: dict, pointer: str, index: SourceIndex) -> Issue:
     return issue
 
 
-def _at(index: SourceIndex, pointer: str, rule: str, message: str) -> Issue:
-    line, col, end_line, end_col = index.locate(pointer)
+def _at(index: SourceIndex, pointer: str, rule: str, message: str, at_key: bool = False) -> Issue:
+    """An Issue at ``pointer``'s value, or at its key (``at_key``: a null value has no span of its own)."""
+    line, col, end_line, end_col = (index.locate_key if at_key else index.locate)(pointer)
     return Issue(rule, message, line, col, pointer, None, end_line, end_col)
 
 
