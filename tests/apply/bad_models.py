@@ -36,6 +36,13 @@ def mlp(path: Path) -> None:
                             [numpy_helper.from_array(w, "W")]), path)
 
 
+def celu(path: Path) -> None:
+    """X f32[4,16] -> Celu -> Y f32[4,16]: a standard operator TVM's ONNX frontend has no converter for."""
+    _save(helper.make_graph([helper.make_node("Celu", ["X"], ["Y"], name="act")], "celu",
+                            [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 16])],
+                            [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4, 16])]), path)
+
+
 def matmul_layernorm(path: Path) -> None:
     """A: X f32[1,4,64] -> MatMul(W f32[64,64], W ~ N(0, 0.1^2)) -> LayerNormalization(axis=-1)."""
     rng = np.random.default_rng(0)

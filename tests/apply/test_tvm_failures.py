@@ -135,6 +135,18 @@ def test_a_tvm_failure_is_a_located_finding(tmp_path, capsys, monkeypatch, point
     assert "TVM failures (PLN500)" in (out_dir / "report.md").read_text()
 
 
+def test_an_operator_without_a_converter_is_located_at_the_plans_model_line(tmp_path, capsys):
+    bm.celu(tmp_path / "models" / "celu.onnx")
+    plan_file = bm.make_repo(tmp_path, bm.plan("celu", "models/celu.onnx", bm.sha256(tmp_path / "models" / "celu.onnx"),
+                                               [bm.floats("X", [4, 16])], ["Y"], optimizations=TECHNIQUES))
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    err = capsys.readouterr().err
+    line = next(i for i, text in enumerate(plan_file.read_text().splitlines(), 1) if "onnx: models/celu.onnx" in text)
+    assert err.startswith(f"{plan_file}:{line}:") and "Traceback" not in err
+    assert "error[PLN500] models/celu.onnx: TVM's ONNX frontend cannot import 1 node(s): 'act' (Celu" in err
+    assert str(tmp_path / "models") not in err and not (tmp_path / "out").exists()
+
+
 def take_last_repo(root: Path, techniques: list[dict]) -> Path:
     bm.take_last(root / "models" / "take_last.onnx")
     inputs = [bm.floats("X", [2, 8]),

@@ -74,7 +74,7 @@ def _load_external_data(model, path: Path) -> None:
     try:
         load_external_data_for_model(model, str(Path(path).resolve().parent))
     except Exception as exc:  # noqa: BLE001 - onnx's ValidationError, OSError
-        raise LoweringError(f"{path}: its external data cannot be read: {str(exc).splitlines()[0][:300]}",
+        raise LoweringError(f"its external data cannot be read: {str(exc).splitlines()[0][:300]}",
                             file=str(path), hint="store each data file beside the model, as ONNX resolves it "
                             "relative to the model's folder") from exc
 
@@ -102,7 +102,7 @@ def _declare_outputs(model, path: Path) -> None:
                 output.type.HasField("optional_type"):
             continue   # not a tensor: whoever runs it says whether it is supported
         else:
-            raise LoweringError(f"{path}: graph output '{output.name}' has no declared type and shape "
+            raise LoweringError(f"graph output '{output.name}' has no declared type and shape "
                                 "inference cannot find one", file=str(path),
                                 hint=f"declare the output's type (helper.make_tensor_value_info('{output.name}', "
                                      "TensorProto.FLOAT, None)) when exporting")
@@ -159,7 +159,7 @@ def check_signature(model, path: Path, input_specs, shape_env: dict[str, int]) -
     (planctl.documents.onnx_signature, which ``planctl check`` runs too, as rule PLN224)."""
     found = mismatches(from_proto(model), input_specs, shape_env)
     if found:
-        raise LoweringError(f"{path}: {found[0].message}", hint=found[0].hint)
+        raise LoweringError(found[0].message, file=str(path), hint=found[0].hint)
 
 
 def symbolic_dims(input_specs, shape_env: dict[str, int]) -> list[str]:
@@ -181,8 +181,8 @@ def import_onnx(path: Path, input_specs, shape_env: dict[str, int]) -> ImportedM
     missing = unsupported_nodes(model)
     if missing:
         raise LoweringError(
-            f"{path}: TVM's ONNX frontend cannot import {len(missing)} node(s): {', '.join(missing[:8])}",
-            hint="replace the operator before export, or keep this model on its current runtime")
+            f"TVM's ONNX frontend cannot import {len(missing)} node(s): {', '.join(missing[:8])}",
+            file=str(path), hint="replace the operator before export, or keep this model on its current runtime")
     # main's parameters follow the graph's inputs (initializers left out), whatever order the plan lists
     initializers = {i.name for i in model.graph.initializer}
     mod = _convert(model, path, input_specs, shape_env, opset)

@@ -154,7 +154,7 @@ class DimTracker:
             return
         first = self.found[0]
         raise LoweringError(
-            f"{path}: ONNX node {first.text()}: the model was exported with `{first.dim}` baked into this "
+            f"ONNX node {first.text()}: the model was exported with `{first.dim}` baked into this "
             f"node, so a build at another {first.dim} computes wrong results",
             file=str(path), hint=f"export with {first.dim} dynamic, so that the node computes its target shape "
                                  "from the input's (torch.export dynamic_shapes, then torch.onnx.export(..., "
