@@ -40,6 +40,16 @@ def test_after_an_error_the_log_is_kept_once_the_cache_exists(tmp_path):
     assert "chatter" in (cache / "logs" / "apply.log").read_text()
 
 
+def test_a_refused_run_that_caught_nothing_keeps_the_last_runs_log(tmp_path):
+    log = tmp_path / "cache" / "logs" / "apply.log"
+    with capture(log, header="planctl apply (the real run)"):
+        os.write(2, b"the real run's chatter\n")
+    with pytest.raises(RuntimeError):
+        with capture(log, header="planctl apply (a typo in the plan)"):
+            raise RuntimeError("refused by check")
+    assert "the real run's chatter" in log.read_text() and len(list(log.parent.iterdir())) == 1
+
+
 def test_the_readme_names_where_the_apply_log_is_and_what_moves_it(tmp_path, monkeypatch):
     """README gives the log's default path and says $PLANCTL_CACHE (or --cache) moves it, as command_log does."""
     from pathlib import Path

@@ -40,7 +40,7 @@ def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lam
             yield log
         ok = True
     finally:
-        _settle(Path(held), log, keep=ok or keep_on_error())
+        _settle(Path(held), log, keep=ok or keep_on_error(), failed=not ok)
 
 
 def command_log(command: str, plan_file: Path, target: str, cache_dir) -> Path:
@@ -59,9 +59,11 @@ def capture_command(command: str, plan_file: Path, target: str, cache_dir):
     return capture(log, header=f"planctl {command} {plan_file} --target {target}", keep_on_error=cache.exists)
 
 
-def _settle(held: Path, log: Path, keep: bool) -> None:
-    """Move the held log to ``log``, or show what it caught (after its header line) and drop it."""
-    if keep:
+def _settle(held: Path, log: Path, keep: bool, failed: bool = False) -> None:
+    """Move the held log to ``log``, or show what it caught (after its header line) and drop it. A
+    failed run's log that caught nothing is dropped too: a refused run (a typo in the plan) would
+    otherwise replace the last real run's log with a header line."""
+    if keep and not (failed and _header_only(held)):
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(held, log)   # the temporary folder may be another filesystem
         return
@@ -70,6 +72,12 @@ def _settle(held: Path, log: Path, keep: bool) -> None:
     if caught.strip():
         sys.stderr.write(caught)
         sys.stderr.flush()
+
+
+def _header_only(held: Path) -> bool:
+    with open(held, "rb") as fh:
+        fh.readline()
+        return not fh.read(4096).strip()
 
 
 @contextlib.contextmanager
