@@ -31,3 +31,12 @@ def test_a_graph_input_the_plan_lacks_is_located_at_the_inputs_key():
     graph = [GraphInput("input_ids", 7, None), GraphInput("attention_mask", 7, None)]
     [found] = mismatches(graph, [Spec()], {"batch": 1})
     assert (found.input, found.key) == (None, None)
+
+
+def test_an_output_the_model_lacks_is_found_by_check_at_its_entry(tmp_path):
+    """apply refused it only after loading TVM (PLN300); check, the pre-commit hook, says it at once."""
+    plan = make_repo(tmp_path, {"spec": {"workload": {"outputs": ["sentence_embeddings"]}}})
+    [finding] = [f for f in check([plan], Options(root=tmp_path)).findings if f.rule == "PLN224"]
+    line = plan.read_text().splitlines()[finding.line - 1]
+    assert "sentence_embeddings" in line and "'sentence_embeddings' is not an output of the model" in finding.message
+    assert "the model has sentence_embedding where the plan says sentence_embeddings" in finding.help

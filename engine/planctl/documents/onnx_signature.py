@@ -51,6 +51,17 @@ class Mismatch:
 def read_declarations(path: Path) -> list[GraphInput]:
     """The graph inputs of the ONNX model at ``path`` that are not initializers, in graph order.
     Raises UnreadableModel when the file is not a ModelProto with a graph."""
+    return _read_graph(path, _graph_inputs)
+
+
+def read_output_names(path: Path) -> list[str]:
+    """The graph outputs' names of the ONNX model at ``path``, in graph order (GraphProto output = 12,
+    ValueInfoProto name = 1). Raises UnreadableModel as :func:`read_declarations` does."""
+    return _read_graph(path, lambda graph: [_text(dict(_fields(v, {1})).get(1)) for _, v in _fields(graph, {12})])
+
+
+def _read_graph(path: Path, read):
+    """``read(graph)`` on the GraphProto of the ModelProto at ``path``, mapped, not parsed whole."""
     import mmap
 
     try:
@@ -62,7 +73,7 @@ def read_declarations(path: Path) -> list[GraphInput]:
         model = dict(_fields(memoryview(data), {1, 7}))
         if 1 not in model or 7 not in model:
             raise ValueError("no ir_version or no graph")
-        return _graph_inputs(model[7])
+        return read(model[7])
     except UnreadableModel:
         raise
     except (ValueError, OSError) as exc:   # a bad varint, length or wire type; an unreadable file

@@ -17,16 +17,23 @@ def _declarations(path: str, size: int, mtime_ns: int):
     return onnx_signature.read_declarations(Path(path))
 
 
+@functools.lru_cache(maxsize=64)
+def _output_names(path: str, size: int, mtime_ns: int):
+    return onnx_signature.read_output_names(Path(path))
+
+
 @rule("PLN224", "model-signature", "error", unwaivable="apply cannot import a file that is not a readable ONNX model")
 def check(ctx):
-    """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``.
+    """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``, and
+    whose graph outputs include the plan's ``workload.outputs``.
 
     What it checks
         ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read), its
         graph inputs (initializers aside) are exactly the plan's inputs by name, each with the
         declared dtype and rank, and its static dims fit every shape bucket apply builds
         (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
-        apply's import makes at each bucket). It reads the graph's declarations itself, without
+        apply's import makes at each bucket). Each name in ``workload.outputs`` is one of the graph's
+        outputs (apply verifies and serves those by name). It reads the graph's declarations itself, without
         the ``onnx`` package. A missing file is ``PLN215``'s, one outside the repository ``PLN220``'s.
 
     Why
@@ -36,7 +43,8 @@ def check(ctx):
 
     Example
         The model was re-exported with ``attention_mask`` renamed, or with ``batch`` static at 1,
-        or the file is a truncated download.
+        or the file is a truncated download; ``outputs: [sentence_embeddings]`` where the graph's
+        output is ``sentence_embedding``.
 
     Fix
         Re-export the model (``torch.onnx.export(..., dynamo=True)`` with dynamic dims), or declare
@@ -62,3 +70,20 @@ def check(ctx):
                 at = "/spec/workload/inputs" + (f"/{names.index(found.input)}" if found.input in names else "") \
                     + (f"/{found.key}" if found.key and found.input in names else "")
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
+    yield from _missing_outputs(ctx, path, stat)
+
+
+def _missing_outputs(ctx, path: Path, stat):
+    import difflib
+
+    wanted = ctx.spec.workload.outputs
+    graph = _output_names(str(path), stat.st_size, stat.st_mtime_ns) if wanted else []
+    for i, name in enumerate(wanted):
+        if name not in graph:
+            close = difflib.get_close_matches(name, graph, n=1, cutoff=0.5)
+            yield Violation(f"/spec/workload/outputs/{i}",
+                            f"{ctx.spec.workload.model.onnx}: '{name}' is not an output of the model (its outputs: "
+                            f"{', '.join(graph) or 'none'})",
+                            help=(f"the model has {close[0]} where the plan says {name}; " if close else "")
+                            + "name the graph's outputs in spec.workload.outputs (and in envelope.parity.outputs)",
+                            key=name)
