@@ -385,7 +385,7 @@ def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) ->
     if dtype != spec.dtype:
         return Mismatch(f"input '{spec.name}' is {dtype} in the model but {spec.dtype} in the plan",
                         f"declare dtype: {dtype} in spec.workload.inputs, or re-export the model with "
-                        f"{spec.dtype} inputs", spec.name)
+                        f"{spec.dtype} inputs", spec.name, "dtype")
     if graph_input.dims is None:
         return None   # declared without a shape: any rank, the plan's shape is what it gets
     want = concrete_shape(spec.shape, shape_env)
@@ -395,7 +395,7 @@ def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) ->
         return Mismatch(f"input '{spec.name}' has rank {len(have)} in the model ({model_shape}) but the plan "
                         f"declares rank {len(want)} ({list(spec.shape)})",
                         "declare the input's shape as the model has it in spec.workload.inputs, or export the "
-                        "model for the plan's shape", spec.name)
+                        "model for the plan's shape", spec.name, "shape")
     fixed = [(dim, h) for dim, h in zip(spec.shape, have) if isinstance(dim, str) and dim not in shape_env
              and h is not None]
     if fixed:
@@ -403,7 +403,7 @@ def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) ->
         return Mismatch(f"the exporter fixed dim `{dim}` of input '{spec.name}' to {value} (static shape {have} "
                         f"in the model): it cannot be built for other values of {dim}",
                         f"export with {dim} dynamic (torch.export dynamic_shapes, then torch.onnx.export(..., "
-                        "dynamo=True)); examples/minilm/export.py shows how", spec.name)
+                        "dynamo=True)); examples/minilm/export.py shows how", spec.name, "shape")
     if any(h is not None and isinstance(w, int) and h != w for h, w in zip(have, want)):
         declared = "[" + ", ".join(str(v) if v is not None else (p or "?") for v, p in graph_input.dims) + "]"
         asked = (f"the bucket {', '.join(f'{k}={v}' for k, v in shape_env.items())} needs "
@@ -411,5 +411,5 @@ def _input_mismatch(graph_input: GraphInput, spec, shape_env: dict[str, int]) ->
         return Mismatch(f"input '{spec.name}' has static dims in the model ({declared}), but {asked}",
                         "export the model with dynamic dims (or re-export it for this shape): the exporter "
                         "bakes static dims into Reshape constants, so importing at another shape gives wrong "
-                        "results", spec.name)
+                        "results", spec.name, "shape")
     return None
