@@ -81,3 +81,11 @@ def test_the_output_line_lists_the_files_written_report_html_included(full_recor
     assert line == f"  output: {tmp_path}/ (report.md, report.html, report.json, manifest.json)"
     (tmp_path / "report.html").unlink()   # a file that is not there is not named
     assert "report.html" not in summary(full_record, tmp_path).splitlines()[-1]
+
+
+def test_verbose_progress_names_each_stages_bucket(capsys):
+    """rich read "import[batch-1_seq-64]" as a markup tag: -v printed "import" once per bucket, unnamed."""
+    from planctl.cli.apply import _progress
+
+    _progress(1)("import[batch-1_seq-64]")
+    assert "import[batch-1_seq-64]" in capsys.readouterr().err

@@ -15,9 +15,11 @@ def _progress(verbose: int, command: str = "apply"):
     if not sys.stderr.isatty() and verbose < 1:
         return None
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
-    return lambda name: console.print(f"[dim]planctl {command}:[/dim] {name}")
+    # escaped: rich reads a stage's bucket, "import[batch-1_seq-64]", as a markup tag and drops it
+    return lambda name: console.print(f"[dim]planctl {command}:[/dim] {escape(name)}")
 
 
 @click.command("apply")
