@@ -40,3 +40,35 @@ def test_an_output_the_model_lacks_is_found_by_check_at_its_entry(tmp_path):
     line = plan.read_text().splitlines()[finding.line - 1]
     assert "sentence_embeddings" in line and "'sentence_embeddings' is not an output of the model" in finding.message
     assert "the model has sentence_embedding where the plan says sentence_embeddings" in finding.help
+
+
+def _lookup_model(rows: int) -> bytes:
+    """input_ids int64 [batch, 128] -> Gather over a [rows, 4] table -> sentence_embedding."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(np.zeros((rows, 4), np.float32), "word_embeddings")
+    graph = helper.make_graph([helper.make_node("Gather", ["word_embeddings", "input_ids"], ["sentence_embedding"])],
+                              "lookup", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", 128])],
+                              [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, None)], [table])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def test_a_domain_past_the_embedding_table_is_found_by_check_at_its_bound(tmp_path):
+    """apply built every bucket (134 s on MiniLM) before onnxruntime refused an index past the table."""
+    import hashlib
+
+    model = _lookup_model(1000)
+    sha = hashlib.sha256(model).hexdigest()
+
+    def plan_with_max(folder: str, high: int) -> Path:
+        return make_repo(tmp_path / folder, {"spec": {"workload": {"model": {"sha256": sha}, "inputs": [
+            {"name": "input_ids", "dtype": "int64", "shape": ["batch", 128],
+             "domain": {"kind": "integer-range", "min": 0, "max": high}}]}}}, model=model)
+    ok = plan_with_max("ok", 999)
+    assert not [f for f in check([ok], Options(root=tmp_path / "ok")).findings if f.rule == "PLN224"]
+    plan = plan_with_max("past", 30521)
+    [finding] = [f for f in check([plan], Options(root=tmp_path / "past")).findings if f.rule == "PLN224"]
+    assert plan.read_text().splitlines()[finding.line - 1].strip() == "max: 30521"
+    assert "indexes word_embeddings (1000 rows), but its domain's max is 30521" in finding.message
+    assert "max: 999" in finding.help

@@ -22,10 +22,16 @@ def _output_names(path: str, size: int, mtime_ns: int):
     return onnx_signature.read_output_names(Path(path))
 
 
+@functools.lru_cache(maxsize=64)
+def _embedding_rows(path: str, size: int, mtime_ns: int):
+    return onnx_signature.embedding_rows(Path(path))
+
+
 @rule("PLN224", "model-signature", "error", unwaivable="apply cannot import a file that is not a readable ONNX model")
 def check(ctx):
     """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``, and
-    whose graph outputs include the plan's ``workload.outputs``.
+    whose graph outputs include the plan's ``workload.outputs``; an input that indexes a table
+    (an embedding lookup) declares a domain inside the table.
 
     What it checks
         ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read), its
@@ -33,7 +39,10 @@ def check(ctx):
         declared dtype and rank, and its static dims fit every shape bucket apply builds
         (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
         apply's import makes at each bucket). Each name in ``workload.outputs`` is one of the graph's
-        outputs (apply verifies and serves those by name). It reads the graph's declarations itself, without
+        outputs (apply verifies and serves those by name). An input the graph uses as a Gather's
+        indices into an initializer of N rows (directly or through a Cast or Reshape:
+        onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1: parity
+        draws its examples from the domain, and onnxruntime refuses an index past the table. It reads the graph's declarations itself, without
         the ``onnx`` package. A missing file is ``PLN215``'s, one outside the repository ``PLN220``'s.
 
     Why
@@ -71,6 +80,22 @@ def check(ctx):
                     + (f"/{found.key}" if found.key and found.input in names else "")
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
     yield from _missing_outputs(ctx, path, stat)
+    yield from _domains_past_tables(ctx, path, stat)
+
+
+def _domains_past_tables(ctx, path: Path, stat):
+    tables = _embedding_rows(str(path), stat.st_size, stat.st_mtime_ns)
+    for i, spec in enumerate(ctx.spec.workload.inputs):
+        domain = spec.domain
+        if spec.name not in tables or getattr(domain, "kind", None) != "integer-range":
+            continue
+        rows, table = tables[spec.name]
+        for bound, value in (("max", domain.max), ("min", domain.min)):
+            if not 0 <= value <= rows - 1:
+                yield Violation(f"/spec/workload/inputs/{i}/domain/{bound}",
+                                f"{ctx.spec.workload.model.onnx}: input '{spec.name}' indexes {table} ({rows} rows), "
+                                f"but its domain's {bound} is {value}",
+                                help=f"declare the domain the table allows: min: 0, max: {rows - 1}", key=spec.name)
 
 
 def _missing_outputs(ctx, path: Path, stat):
