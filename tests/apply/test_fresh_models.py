@@ -51,11 +51,12 @@ def test_a_domain_the_model_cannot_take_is_located_at_the_plans_inputs(tmp_path,
                      [helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 3])], [F("Y", [2, 3, 2])],
                      [{"name": "ids", "dtype": "int64", "shape": [2, 3],
                        "domain": {"kind": "integer-range", "min": 0, "max": 9}}], ["Y"], [table])
-    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    # check finds it (PLN224: the domain against the table's rows) before apply builds anything
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
     err = capsys.readouterr().err
-    line = next(i for i, t in enumerate(plan_file.read_text().splitlines(), 1) if t.strip() == "inputs:")
-    assert f"plan.yaml:{line}:" in err and "error[PLN700] the parity reference failed" in err
-    assert "narrow each input's domain" in err and not (tmp_path / "out" / "fresh").exists()
+    line = next(i for i, t in enumerate(plan_file.read_text().splitlines(), 1) if t.strip() == "max: 9")
+    assert f"plan.yaml:{line}:" in err and "input 'ids' indexes table (6 rows), but its domain's max is 9" in err
+    assert "max: 5" in err and not (tmp_path / "out" / "fresh").exists()
 
 
 def test_a_sequence_output_is_refused_naming_it(tmp_path, capsys):
@@ -79,15 +80,17 @@ def test_nan_inputs_the_plan_allows_that_tvm_handles_unlike_onnxruntime_are_reje
 @pytest.mark.parametrize("outputs", [["Z"], ["Y", "Z"]])
 def test_a_declared_output_the_model_does_not_have_is_refused_at_its_line(tmp_path, capsys, outputs):
     """Fresh-eyes report: `outputs: [Z]` for a model whose only output is Y promoted with parity
-    "held" for Z, and `[Y, Z]` compared Y only. apply refuses before any build, at the name's line."""
+    "held" for Z, and `[Y, Z]` compared Y only. check (PLN224) refuses it, so apply stops before any
+    build, at the name's line."""
     model = tmp_path / "models" / "mlp.onnx"
     model.parent.mkdir(parents=True)
     bm.mlp(model)
     plan_file = bm.make_repo(tmp_path, bm.plan("named", "models/mlp.onnx", bm.sha256(model),
                                                [bm.floats("X", [4, 16])], outputs))
-    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    assert main(bm.apply_args(tmp_path, plan_file)) == 1
     err = capsys.readouterr().err
-    assert "output 'Z' is not an output of mlp.onnx" in err and f"{plan_file.name}:" in err
+    line = next(i for i, t in enumerate(plan_file.read_text().splitlines(), 1) if t.strip() == "- Z")
+    assert f"{plan_file.name}:{line}:" in err and "error[PLN224] models/mlp.onnx: 'Z' is not an output of the model" in err
     assert "Traceback" not in err and not (tmp_path / "out" / "named").exists()
 
 
