@@ -125,6 +125,12 @@ _DOCUMENT_CODES = [
          "its traffic figures with them (planctl.documents.shapes)."),
     Code("PLN114", "empty-domain", "A value domain has min > max.",
          "Integer and float ranges of input domains are inclusive and need min <= max."),
+    Code("PLN125", "pad-outside-domain", "An input's `pad` value lies outside its domain.",
+         "The runtime writes `pad` into the positions it adds when it pads a call up to its shape "
+         "bucket, and apply's padding check runs the reference model on such calls. A pad outside an "
+         "integer or float range is a value the model is never called with: a token id past the "
+         "embedding table makes onnxruntime (and TVM's unchecked gather) fail, found only after every "
+         "bucket was lowered. Use the tokenizer's pad token id (0 for BERT's [PAD])."),
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",
          "Model, records and dataset paths are repository-relative so that a plan means the same "
          "thing on every checkout and in CI."),

@@ -138,7 +138,7 @@ def _inputs(data: Any) -> Iterator[Found]:
 
 
 def _domains(data: Any) -> Iterator[Found]:
-    """PLN114 integer-range / float-range with min > max."""
+    """PLN114 integer-range / float-range with min > max; PLN125 a ``pad`` outside that range."""
     inputs = _get(data, "spec", "workload", "inputs")
     for i, spec in enumerate(inputs if isinstance(inputs, list) else []):
         domain = _get(spec, "domain")
@@ -149,6 +149,11 @@ def _domains(data: Any) -> Iterator[Found]:
             yield ("PLN114", f"{_WORKLOAD}/inputs/{i}/domain/min",
                    f"{domain['kind']} of input {i} has min {lo} > max {hi}: no value fits",
                    "swap min and max")
+        pad = _get(spec, "pad")
+        if _is_num(pad) and _is_num(lo) and _is_num(hi) and lo <= hi and not lo <= pad <= hi:
+            yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad",
+                   f"input {i} pads calls with {pad}, outside its {domain['kind']} [{lo}, {hi}]",
+                   "pad with a value of the domain: the tokenizer's pad token id (0 for BERT's [PAD])")
 
 
 def _plan_paths(data: Any) -> Iterator[Found]:
