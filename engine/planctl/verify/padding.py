@@ -50,10 +50,11 @@ class PaddingResult:
                 "reason": self.reason}
 
 
-def _pad_text(pad: Mapping[str, float], inputs: Mapping[str, Any]) -> str:
+def _pad_text(pad: Mapping[str, float], spec: Any) -> str:
     """``pad values input_ids=0, attention_mask=0``: what the runtime fills the padded positions with
-    (the input's ``pad:``, else 0)."""
-    return "pad values " + ", ".join(f"{name}={pad.get(name, 0):g}" for name in inputs)
+    (the input's ``pad:``, else 0), in the plan's input order (not the drawn example's key order,
+    which hypothesis does not promise)."""
+    return "pad values " + ", ".join(f"{inp.name}={pad.get(inp.name, 0):g}" for inp in spec.workload.inputs)
 
 
 def served_shapes(bucket: Mapping[str, int], buckets: Sequence[Mapping[str, int]],
@@ -103,7 +104,7 @@ def check_padding(reference: Callable, plan_spec: Any, bucket: Mapping[str, int]
             if not cmp.passed:
                 return PaddingResult(False, shapes, examples, worst,
                                      f"padding a call of {shape_text(shape)} up to {shape_text(bucket)} "
-                                     f"({_pad_text(layout.pad, inputs)}) changes its outputs ({cmp.reason}) in the "
+                                     f"({_pad_text(layout.pad, spec)}) changes its outputs ({cmp.reason}) in the "
                                      "reference model itself (onnxruntime, unpadded against padded): the padded "
                                      "positions are not inert, so no build of this bucket can serve smaller calls; "
                                      "give the model a mask input that makes them inert, an input `pad:` value it "
