@@ -36,7 +36,7 @@ def test_text_output_has_location_source_caret_and_help(capsys):
     assert first[0].startswith(f"{path}:") and "error[PLN101]" in first[0]
     assert first[1].endswith("min_speedpu: 1.5")
     assert first[2].strip().startswith("^")
-    assert first[3] == "  help: did you mean `min_speedup`? (valid keys here: statistic, min_speedup)"
+    assert first[3] == "  help: did you mean `min_speedup`? (valid keys here: statistic, min_speedup, versus_onnxruntime)"
 
 
 def test_json_output_shape(capsys):

@@ -250,3 +250,28 @@ def test_a_bucket_that_fails_parity_rolls_back_alone_to_its_verified_baseline(tm
     call = _call(2, 7)
     assert runner.bucket_of(**call).which == "baseline"
     assert runner(**call)[0].shape == (2, 16) and np.isfinite(runner(**call)[0]).all()
+
+
+def test_a_gate_on_onnxruntime_over_the_traffic_mix_rolls_back_what_it_does_not_beat(tmp_path: Path):
+    """``versus_onnxruntime`` over the mix is judged once, on the padded calls against onnxruntime's
+    unpadded ones: a gate no build can reach (1000x) rolls back both promoted buckets, and the
+    report keeps the figure with its interval."""
+    from planctl.cli.apply import summary
+
+    repo = _repo(tmp_path)
+    plan = repo / "plans" / "encoder.yaml"
+    plan.write_text(plan.read_text().replace(
+        "performance: {statistic: p50, min_speedup: 0.01}",
+        "performance: {statistic: p50, min_speedup: 0.01, versus_onnxruntime: {min_speedup: 1000}}"))
+    result = _apply(repo)
+    decision = result.record["decision"]
+    assert result.verdict == "rollback", decision["reasons"]
+    assert [(b["verdict"], b["serves"]) for b in decision["buckets"]] == [("rollback", "baseline")] * 2
+    gate = decision["traffic_gate"]
+    assert gate["verdict"] == "rollback" and gate["gate"] == 1000 and gate["missing"] is None
+    assert 0 < gate["ci_low"] <= gate["value"] <= gate["ci_high"] < 1000
+    assert any(r.startswith("onnxruntime gate over the traffic mix: p50 speedup") and "not met" in r
+               for r in decision["reasons"])
+    assert "per bucket; over the plan's traffic mix" not in summary(result.record, result.out_dir)
+    assert "Gate on onnxruntime over the mix (envelope.performance.versus_onnxruntime): p50 speedup" in \
+        (result.out_dir / "report.md").read_text()

@@ -97,3 +97,51 @@ def test_a_speedup_without_interval_says_why_and_promotes_on_its_value():
     d = decide(PARITY, once, envelope(), fallback=OK)
     assert d["verdict"] == "promote"
     assert "p50 speedup 80.00x vs gate 1.50x (met; no interval: the baseline ran 1 time)" in d["reasons"]
+
+
+def onnxruntime_gate(over: str, min_speedup: float = 1.0) -> Envelope:
+    return Envelope.model_validate({"parity": {"examples": 1, "default": {"rtol": 0, "atol": 0}},
+                                    "performance": {"statistic": "p50", "min_speedup": 1.5,
+                                                    "versus_onnxruntime": {"min_speedup": min_speedup, "over": over}}})
+
+
+def test_an_onnxruntime_gate_at_each_bucket_promotes_only_what_beats_onnxruntime():
+    env = onnxruntime_gate("each-bucket")
+    faster = decide(PARITY, {**FAST, "vs_onnxruntime": 1.2, "vs_onnxruntime_ci_low": 1.1,
+                             "vs_onnxruntime_ci_high": 1.3}, env, fallback=OK)
+    assert faster["verdict"] == "promote"
+    assert "onnxruntime gate: p50 speedup 1.20x over onnxruntime vs gate 1.00x (met; 95% CI 1.10-1.30)" in faster["reasons"]
+    slower = decide(PARITY, {**FAST, "vs_onnxruntime": 0.8}, env, fallback=OK)
+    assert slower["verdict"] == "rollback" and any("0.80x over onnxruntime" in r and "not met" in r
+                                                   for r in slower["reasons"])
+    unsure = decide(PARITY, {**FAST, "vs_onnxruntime": 1.05, "vs_onnxruntime_ci_low": 0.9,
+                             "vs_onnxruntime_ci_high": 1.2}, env, fallback=OK)
+    assert unsure["verdict"] == "inconclusive"
+    unmeasured = decide(PARITY, {**FAST, "vs_onnxruntime": None}, env, fallback=OK)
+    assert unmeasured["verdict"] == "rollback" and any("onnxruntime was not measured" in r for r in unmeasured["reasons"])
+
+
+def test_an_onnxruntime_gate_over_the_traffic_mix_is_not_judged_per_bucket():
+    slower_here = {**FAST, "vs_onnxruntime": 0.5}
+    assert decide(PARITY, slower_here, onnxruntime_gate("traffic-mix"), fallback=OK)["verdict"] == "promote"
+
+
+def test_an_onnxruntime_gate_over_the_traffic_mix_rolls_back_every_promoted_bucket():
+    from planctl.apply.decide import gate_on_mix
+
+    env = onnxruntime_gate("traffic-mix").performance
+    buckets = [{"tag": "a", "verdict": "promote", "serves": "candidate", "reasons": ["r"]},
+               {"tag": "b", "verdict": "rollback", "serves": "baseline", "reasons": ["slow"]}]
+    kept, reason, allows = gate_on_mix(buckets, {"value": 1.3, "ci_low": 1.2, "ci_high": 1.4}, env, [OK, OK])
+    assert kept == buckets and allows == "promote" and "1.30x over onnxruntime" in reason and "(met;" in reason
+    judged, reason, allows = gate_on_mix(buckets, {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8}, env, [OK, OK])
+    assert allows == "rollback" and "not met" in reason
+    assert [(b["verdict"], b["serves"]) for b in judged] == [("rollback", "baseline"), ("rollback", "baseline")]
+    assert judged[0]["reasons"][-1] == reason and judged[1] == buckets[1]
+    unsure, _, allows = gate_on_mix(buckets, {"value": 1.05, "ci_low": 0.95, "ci_high": 1.1}, env, [OK, OK])
+    assert allows == "inconclusive" and unsure[0]["verdict"] == "inconclusive"
+    missing, reason, allows = gate_on_mix(buckets, {"missing": "the call batch=1 has no onnxruntime measurement"},
+                                          env, [OK, OK])
+    assert allows == "rollback" and missing[0]["verdict"] == "rollback" and "not evaluated (the call batch=1" in reason
+    refused, _, _ = gate_on_mix(buckets, {"value": 0.7}, env, [WRONG, OK])   # nothing verified to roll back to
+    assert refused[0]["verdict"] == "reject" and refused[0]["serves"] is None

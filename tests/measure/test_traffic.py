@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from planctl.measure.traffic import summarize, weighted_quantile
+from planctl.measure.traffic import mix_speedup, mix_statistic, summarize, weighted_quantile
 from planctl.runtime.padding import call_shape, pad_inputs, slice_outputs
 
 
@@ -22,6 +22,26 @@ def test_a_point_with_many_samples_weighs_its_share_not_its_count():
     assert weighted_quantile([[1.0] * 99, [100.0]], [0.1, 0.9], 0.5) == 100.0
     with pytest.raises(ValueError):
         summarize([{"share": 1.0, "batch": 1, "samples_ms": []}])
+
+
+def test_a_mix_statistic_is_the_gates_statistic_of_a_call_drawn_from_the_mix():
+    points = [{"share": 0.75, "samples_ms": [10.0, 10.0]}, {"share": 0.25, "samples_ms": [40.0]}]
+    assert math.isclose(mix_statistic(points, "mean"), 17.5)
+    assert mix_statistic(points, "p50") == 10.0 and mix_statistic(points, "p90") == 40.0
+    with pytest.raises(ValueError, match="unknown statistic"):
+        mix_statistic(points, "p42")
+
+
+def test_a_mix_speedup_is_reference_over_contender_with_an_interval_around_it():
+    rng = np.random.default_rng(1)
+    onnxruntime = [{"share": 0.6, "samples_ms": list(rng.normal(10, 0.5, 30))},
+                   {"share": 0.4, "samples_ms": list(rng.normal(30, 1.0, 30))}]
+    planctl = [{"share": 0.6, "samples_ms": list(rng.normal(20, 0.5, 30))},    # padded: twice the time
+               {"share": 0.4, "samples_ms": list(rng.normal(30, 1.0, 30))}]
+    found = mix_speedup(onnxruntime, planctl, "mean")
+    assert math.isclose(found["value"], mix_statistic(onnxruntime, "mean") / mix_statistic(planctl, "mean"))
+    assert 0.6 < found["ci_low"] <= found["value"] <= found["ci_high"] < 0.9
+    assert mix_speedup(onnxruntime, planctl, "mean") == found   # deterministic for a seed
 
 
 def test_padding_repeats_the_last_row_pads_the_sequence_and_slices_back():

@@ -10,7 +10,7 @@ from planctl.documents.shapes import shape_text
 
 def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dict] | None = None,
            memory: dict | None = None, *, fallback: list[dict], failures: list[dict] | None = None,
-           padding: dict | None = None) -> dict:
+           padding: dict | None = None, peer_at_bucket: bool | None = None) -> dict:
     """Return ``{"verdict": promote|rollback|inconclusive|reject, "reasons": [...]}``.
 
     ``parity``: the candidate's ParityResult dicts, one per production shape; ``fallback``: those
@@ -26,7 +26,10 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     ``inconclusive`` (not promoted). Either of those deploys the baseline, so when the baseline
     itself fails parity the verdict is ``reject``: nothing is deployed. ``padding``: the bucket's
     PaddingCheck dict (None where the runtime does not pad); when padding a smaller call up to the
-    bucket changes its outputs, no build can serve the bucket: ``reject``.
+    bucket changes its outputs, no build can serve the bucket: ``reject``. ``peer_at_bucket``: whether
+    ``envelope.performance.versus_onnxruntime`` is judged here, on ``speedup["vs_onnxruntime"]``
+    (default: when its ``over`` is ``each-bucket``; the traffic mix is judged over every bucket:
+    :func:`gate_on_mix`).
     """
     reasons = [_failure_reason(f) for f in failures or []]
     failed = [p for p in parity if not p.get("passed")]
@@ -46,6 +49,9 @@ def decide(parity: list[dict], speedup: dict | None, envelope, quality: list[dic
     violated = violated or bool(memory_reasons)
     reasons += memory_reasons
     verdict = _verdict(violated, speedup, envelope.performance, reasons)
+    peer = envelope.performance.versus_onnxruntime
+    if peer is not None and (peer.over == "each-bucket" if peer_at_bucket is None else peer_at_bucket):
+        verdict = _peer_verdict(verdict, speedup, envelope.performance, reasons)
     if padding is not None and not padding.get("passed"):
         reasons.append(f"reject: {padding.get('reason')}; no build serves this bucket")
         return {"verdict": "reject", "reasons": reasons}
@@ -93,6 +99,64 @@ def _verdict(violated: bool, speedup: dict | None, gate, reasons: list[str]) -> 
         return "inconclusive"
     reasons.append("parity held at every built shape (calls padded into a bucket: its padding check)")
     return "promote"
+
+
+def _peer_verdict(verdict: str, speedup: dict | None, gate, reasons: list[str]) -> str:
+    """The onnxruntime gate at the bucket's shape: a promotion that does not reach it rolls back, one
+    whose interval straddles it is inconclusive; appends the gate's reason (also when the verdict was
+    settled before it, as evidence)."""
+    peer = gate.versus_onnxruntime
+    value = (speedup or {}).get("vs_onnxruntime")
+    if value is None:
+        reasons.append("onnxruntime gate: onnxruntime was not measured at this bucket (on an RPC farm only TVM "
+                       "builds run); not promoted")
+        return "rollback" if verdict == "promote" else verdict
+    low, high = speedup.get("vs_onnxruntime_ci_low"), speedup.get("vs_onnxruntime_ci_high")
+    met = value >= peer.min_speedup
+    interval = f"; 95% CI {low:.2f}-{high:.2f}" if low is not None else ""
+    reasons.append(f"onnxruntime gate: {gate.statistic} speedup {value:.2f}x over onnxruntime vs gate "
+                   f"{peer.min_speedup:.2f}x ({'met' if met else 'not met'}{interval})")
+    if verdict != "promote":
+        return verdict
+    if not met:
+        return "rollback"
+    if low is not None and low < peer.min_speedup:
+        reasons.append("the onnxruntime gate's confidence interval straddles it")
+        return "inconclusive"
+    return verdict
+
+
+def gate_on_mix(buckets: list[dict], mix: dict | None, gate,
+                fallback: list[list[dict]]) -> tuple[list[dict], str, str]:
+    """The onnxruntime gate over the traffic mix (``versus_onnxruntime.over: traffic-mix``), judged
+    once for the run: ``buckets`` (BucketDecision dicts) with every promoted one rolled back when the
+    gate is not reached, or inconclusive when its interval straddles it; the gate's reason; and what
+    it allows (promote, rollback, inconclusive).
+
+    ``mix``: ``{value, ci_low, ci_high}`` (onnxruntime / planctl on the statistic of a call drawn from
+    the mix, planctl serving each bucket's deployed build: planctl.measure.traffic.mix_speedup), or
+    ``{missing: why}`` when it could not be measured, which fails the gate. ``fallback``: each
+    bucket's baseline parity results, as for :func:`decide` (a rolled-back bucket deploys it)."""
+    peer = gate.versus_onnxruntime
+    if mix is None or "missing" in mix:
+        why = (mix or {}).get("missing", "the traffic mix was not measured")
+        reason, verdict = f"onnxruntime gate over the traffic mix: not evaluated ({why}); not promoted", "rollback"
+    else:
+        value, low, high = mix["value"], mix.get("ci_low"), mix.get("ci_high")
+        met = value >= peer.min_speedup
+        interval = f"; 95% CI {low:.2f}-{high:.2f}" if low is not None else ""
+        reason = (f"onnxruntime gate over the traffic mix: {gate.statistic} speedup {value:.2f}x over onnxruntime "
+                  f"vs gate {peer.min_speedup:.2f}x ({'met' if met else 'not met'}{interval})")
+        verdict = ("rollback" if not met else "inconclusive" if low is not None and low < peer.min_speedup
+                   else "promote")
+    out = []
+    for bucket, base in zip(buckets, fallback):
+        if bucket["verdict"] != "promote" or verdict == "promote":
+            out.append(bucket)
+            continue
+        found = _deployable(verdict, [*bucket["reasons"], reason], base)
+        out.append({**bucket, **found, "serves": "baseline" if found["verdict"] != "reject" else None})
+    return out, reason, verdict
 
 
 def _deployable(verdict: str, reasons: list[str], fallback: list[dict]) -> dict:

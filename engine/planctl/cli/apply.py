@@ -221,6 +221,8 @@ def _traffic_caveat(record: dict) -> str:
     ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
     if not isinstance(ratio, (int, float)) or _faster(1 / ratio) != "slower":
         return ""
+    if (record.get("decision") or {}).get("traffic_gate"):   # the verdict already judged the mix
+        return ""
     return f" (per bucket; over the plan's traffic mix, {ratio:.2f}x onnxruntime's latency: see traffic mix below)"
 
 

@@ -41,7 +41,8 @@ spec:
       default: {{rtol: 1.0e-4, atol: 1.0e-4}}
     performance:
       statistic: p50
-      min_speedup: 1.2
+      min_speedup: 1.2          # against TVM's untuned build of the same model
+      # versus_onnxruntime: {{min_speedup: 1.0, over: traffic-mix}}   # promote only what beats onnxruntime
   fallback:
     switch: {switch}
     on_violation: rollback

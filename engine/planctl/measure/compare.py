@@ -59,10 +59,12 @@ MIN_BOOTSTRAP_SAMPLES = 5
 def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
     """The performance gate's evidence from ``latency`` (contender -> ``LatencyStats.to_dict()``
     with ``baseline``, ``candidate``, ``onnxruntime``): ``{statistic, gate, value, ci_low, ci_high,
-    ci_omitted, vs_onnxruntime}``; ``value`` = baseline / candidate on ``statistic``, the interval is
+    ci_omitted, vs_onnxruntime, vs_onnxruntime_ci_low, vs_onnxruntime_ci_high}``; ``value`` = baseline /
+    candidate on ``statistic``, the interval is
     :func:`bootstrap_ratio_ci` (95%), omitted (``ci_omitted`` says why) when either side has fewer
     than :data:`MIN_BOOTSTRAP_SAMPLES` samples; ``vs_onnxruntime`` = onnxruntime / candidate (None
-    when onnxruntime was not measured: on an RPC farm only TVM builds run)."""
+    when onnxruntime was not measured: on an RPC farm only TVM builds run), with its own interval
+    when both sides have enough samples."""
     base, cand, ort = latency["baseline"], latency["candidate"], latency.get("onnxruntime")
     counts = {name: len(latency[name]["samples_ms"]) for name in ("baseline", "candidate")}
     low = high = omitted = None
@@ -71,9 +73,13 @@ def gate_speedup(latency: dict[str, dict], statistic: str, gate: float) -> dict:
     else:
         omitted = ", ".join(f"the {name} ran {n} time{'s' if n != 1 else ''}"
                             for name, n in counts.items() if n < MIN_BOOTSTRAP_SAMPLES)
+    ort_low = ort_high = None
+    if ort and min(len(ort["samples_ms"]), counts["candidate"]) >= MIN_BOOTSTRAP_SAMPLES:
+        ort_low, ort_high = bootstrap_ratio_ci(ort["samples_ms"], cand["samples_ms"], statistic)
     return {"statistic": statistic, "gate": gate, "value": base[statistic] / cand[statistic],
             "ci_low": low, "ci_high": high, "ci_omitted": omitted,
-            "vs_onnxruntime": ort[statistic] / cand[statistic] if ort else None}
+            "vs_onnxruntime": ort[statistic] / cand[statistic] if ort else None,
+            "vs_onnxruntime_ci_low": ort_low, "vs_onnxruntime_ci_high": ort_high}
 
 
 NOISY_CV = 0.2   # stdev / mean above which a latency distribution is called noisy

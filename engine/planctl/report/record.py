@@ -451,6 +451,8 @@ class Speedup(Evidence):
     ci_omitted: Optional[str] = Field(None, description="why there is no interval: a side with fewer than "
                                       "planctl.measure.compare.MIN_BOOTSTRAP_SAMPLES samples")
     vs_onnxruntime: Optional[float] = Field(description="onnxruntime / candidate on the statistic")
+    vs_onnxruntime_ci_low: Optional[float] = Field(None, description="95% percentile bootstrap of vs_onnxruntime")
+    vs_onnxruntime_ci_high: Optional[float] = None
 
 
 class Memory(Evidence):
@@ -566,11 +568,29 @@ class BucketDecision(Evidence):
     reasons: list[str]
 
 
+class TrafficGate(Evidence):
+    """The onnxruntime gate over the declared traffic mix (envelope.performance.versus_onnxruntime,
+    ``over: traffic-mix``), judged once for the run (planctl.apply.decide.gate_on_mix)."""
+
+    statistic: Statistic
+    gate: float = Field(description="envelope.performance.versus_onnxruntime.min_speedup")
+    value: Optional[float] = Field(description="onnxruntime / planctl on the statistic of a call drawn from the mix "
+                                               "(planctl.measure.traffic.mix_speedup); None: not measured")
+    ci_low: Optional[float] = Field(None, description="95% percentile bootstrap, each point resampled on its own")
+    ci_high: Optional[float] = None
+    missing: Optional[str] = Field(None, description="why the mix could not be judged (the gate then fails)")
+    verdict: Literal["promote", "rollback", "inconclusive"] = Field(
+        description="what the gate allows: promote (met), rollback (not met or not measured), inconclusive "
+                    "(its interval straddles the gate); every promoted bucket takes it")
+
+
 class Decision(Evidence):
     verdict: Verdict = Field(description="promote: every bucket promoted; partial: some, the others rolled back "
                                          "alone; otherwise the verdict of the buckets (none promoted)")
     reasons: list[str]
     buckets: list[BucketDecision] = Field(default_factory=list, description="one per shape bucket")
+    traffic_gate: Optional[TrafficGate] = Field(None, description="set when the plan gates on onnxruntime over "
+                                                                  "its traffic mix")
 
 
 class Libraries(Evidence):

@@ -86,6 +86,17 @@ def buckets(record: dict) -> Section | None:
     return Section("Buckets", paragraphs=lines, tables=[Table(header, rows)])
 
 
+def _traffic_gate_line(gate: dict) -> str:
+    """The onnxruntime gate over the mix (decision.traffic_gate), judged on the builds the buckets
+    would serve if promoted, which the table above shows only when they were."""
+    if not _num(gate.get("value")):
+        return f"Gate on onnxruntime over the mix: not evaluated ({gate.get('missing')}): {gate.get('verdict')}"
+    interval = (f" (95% CI {gate['ci_low']:.2f}-{gate['ci_high']:.2f})" if _num(gate.get("ci_low")) else "")
+    return (f"Gate on onnxruntime over the mix (envelope.performance.versus_onnxruntime): {gate.get('statistic')} "
+            f"speedup {gate['value']:.2f}x{interval} against {gate.get('gate'):g}x, with each bucket serving the "
+            f"build it would deploy if promoted: {gate.get('verdict')}")
+
+
 def traffic(record: dict) -> Section | None:
     """Expected latency and throughput over the declared traffic mix, planctl against onnxruntime."""
     mix = record.get("traffic")
@@ -110,6 +121,9 @@ def traffic(record: dict) -> Section | None:
     if _num(mix.get("ratio_vs_onnxruntime")):
         lines.append(f"planctl expected latency / onnxruntime's: {mix['ratio_vs_onnxruntime']:.2f} (a time "
                      "ratio: below 1, planctl is faster; the Buckets table gives speedups, above 1 faster)")
+    gate = (record.get("decision") or {}).get("traffic_gate")
+    if gate:
+        lines.append(_traffic_gate_line(gate))
     if padded:
         lines.append(f"{len(padded)} call shape(s), {sum(share for _, share, _, _ in padded):.1%} of the traffic, run "
                      f"at least {PADDING_FLAG:g}x onnxruntime's time because their bucket pads them (worst: "

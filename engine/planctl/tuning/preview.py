@@ -107,7 +107,12 @@ def _envelope(spec) -> dict:
     out = {"parity": f"{env.parity.examples} hypothesis examples per shape plus the corners of each input's "
                      f"domain vs {env.parity.reference}, rtol {env.parity.default.rtol:g} atol "
                      f"{env.parity.default.atol:g}, for the candidate and for the baseline (the fallback)",
-           "performance": f"{env.performance.statistic} speedup >= {env.performance.min_speedup:g}x"}
+           "performance": f"{env.performance.statistic} speedup >= {env.performance.min_speedup:g}x over TVM's "
+                          "untuned build at each bucket"}
+    peer = env.performance.versus_onnxruntime
+    if peer is not None:
+        out["performance"] += (f"; >= {peer.min_speedup:g}x over onnxruntime "
+                               + ("over the traffic mix" if peer.over == "traffic-mix" else "at each bucket"))
     if env.quality is not None:
         against = env.quality.reference.onnx if env.quality.reference is not None else "the plan's model"
         out["quality"] = (f"{env.quality.metric} on {env.quality.dataset} against {against} on onnxruntime: "

@@ -393,9 +393,24 @@ class Quality(Frozen):
     reference: QualityReference | None = None
 
 
+class PeerGate(Frozen):
+    """A second gate, against the runtime the team would otherwise deploy: onnxruntime (CPU execution
+    provider, default graph optimizations, the run's threads) on the same model."""
+
+    min_speedup: PositiveFloat = Field(
+        description="onnxruntime_statistic / planctl_statistic must reach this (1.0: at least as fast)")
+    over: Literal["traffic-mix", "each-bucket"] = Field(
+        "traffic-mix", description="traffic-mix: a call drawn from the declared mix, planctl padded up to its bucket "
+                                   "and onnxruntime on the unpadded call (what a user of the service sees); "
+                                   "each-bucket: at every bucket's own shape, beside the candidate")
+
+
 class PerformanceGate(Frozen):
     statistic: Literal["p50", "p90", "p95", "p99", "mean"] = "p50"
-    min_speedup: PositiveFloat = Field(description="baseline_statistic / candidate_statistic must reach this")
+    min_speedup: PositiveFloat = Field(description="baseline_statistic / candidate_statistic must reach this "
+                                                   "(the baseline: TVM's untuned build of the same model)")
+    versus_onnxruntime: PeerGate | None = Field(
+        None, description="also gate on onnxruntime at the same statistic; unset: onnxruntime is reported, not gated")
 
 
 class MemoryCeiling(Frozen):
