@@ -32,6 +32,15 @@ def test_a_kernel_renamed_by_weight_prepacking_keeps_its_flops():
     assert found["kernel_gflops"] == pytest.approx(100.0)
 
 
+def test_a_library_routes_calls_of_every_size_add_up_under_its_symbol():
+    flops = {"kernels": [{"name": "planctl_blas_gemm_bias M=64 N=1152 K=384 float32->float32", "flops": 3e8},
+                         {"name": "planctl_blas_gemm_bias M=64 N=1536 K=384 float32->float32", "flops": 4e8},
+                         {"name": "planctl_blas_gemm_bias_residual M=64 N=384 K=384 float32->float32", "flops": 1e8}]}
+    found = summarize({"planctl_blas_gemm_bias": 7_000_000}, {"planctl_blas_gemm_bias": 12}, calls=1, flops=flops,
+                      plain_ms=[7.0], instrumented_ms=[7.0])
+    assert found["rows"][0]["flops_per_call"] == 7e8 and found["rows"][0]["gflops"] == pytest.approx(100.0)
+
+
 @pytest.mark.tvm
 def test_the_vm_instrument_times_each_kernel_of_a_built_module():
     np = pytest.importorskip("numpy")

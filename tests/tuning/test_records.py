@@ -61,3 +61,16 @@ def test_legacy_directory_loads_under_the_current_key_and_skips_other_targets(st
     provenance = rec.json("provenance")
     assert provenance["plan"] == "p" and provenance["source"] == "legacy TVM JSONDatabase"
     assert set(files.PROVENANCE_FIELDS) <= set(provenance)
+
+
+def test_an_empty_records_folder_is_named_as_such_and_only_tune_may_start_from_it(store, kit, tmp_path: Path):
+    import pytest
+
+    from planctl.errors import TuningError
+
+    empty = tmp_path / "records"
+    empty.mkdir()
+    with pytest.raises(TuningError, match="tuning records folder .* is empty") as raised:
+        files.import_any(store, empty, kit.make_key(), kit.make_device(), {"plan": "p"})
+    assert "--write-records" in raised.value.hint and "database_workload.json" not in raised.value.message
+    assert files.import_any(store, empty, kit.make_key(), kit.make_device(), {"plan": "p"}, allow_empty=True).added == 0

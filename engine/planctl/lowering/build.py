@@ -148,4 +148,4 @@ def build_candidate(mod, target, techniques, disabled_passes: Sequence[str] = ()
     executable = compile_scheduled(mod, target, config=config, disabled_passes=disabled_passes,
                                    instruments=instruments)
     # library routes are C++ compiled at export: link now so the in-memory build runs as shipped
-    return linked_executable(executable) if uses_extension(mod) else executable
+    return linked_executable(executable, needs_cuda=is_gpu(target)) if uses_extension(mod) else executable

@@ -379,13 +379,14 @@ def read_routes(mod) -> list[dict]:
 
 
 # ------------------------------------------------------------------ in-process use
-def linked_executable(executable, workdir: Path | None = None):
+def linked_executable(executable, workdir: Path | None = None, needs_cuda: bool = True):
     """An executable whose C source imports are compiled: exported to a library and loaded back.
 
     A C source module has no code until ``export_library`` compiles it, so the in-memory executable
     of a module with library routes cannot run; this one can, and its ``export_library`` copies the
-    library already built (so the artifact is exactly what was verified). Without a CUDA device
-    the executable is returned as it is: nothing could run it here, and it still exports.
+    library already built (so the artifact is exactly what was verified). A CUDA build
+    (``needs_cuda``) without a CUDA device is returned as it is: nothing could run it here, and it
+    still exports.
     """
     import atexit
     import shutil
@@ -394,7 +395,7 @@ def linked_executable(executable, workdir: Path | None = None):
     import tvm
     from tvm import relax
 
-    if not tvm.cuda(0).exist:
+    if needs_cuda and not tvm.cuda(0).exist:
         return executable  # nothing here could load the CUDA code; export_library still compiles it
     from planctl.lowering.backend import cuda_source
 

@@ -52,7 +52,7 @@ def workload_flops(mod) -> dict:
 
     def visit(expr):
         if isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.call_dps_packed" \
-                and str(expr.args[0].global_symbol).startswith("planctl_cublaslt"):
+                and str(expr.args[0].global_symbol).startswith(("planctl_cublaslt", "planctl_blas")):
             flops, moved, _dtype, label = library_call_cost(expr)
             entry = library.setdefault(label, {"name": label, "calls": 0, "flops": 0.0, "bytes": 0})
             entry["calls"] += 1
@@ -92,7 +92,8 @@ def workload_flops(mod) -> dict:
 
 
 def library_call_cost(call) -> tuple[float, int, str, str]:
-    """(FLOPs, bytes, operand dtype, label) of one cuBLASLt route call (planctl.lowering.cuda_library):
+    """(FLOPs, bytes, operand dtype, label) of one library route call (planctl.lowering.cuda_library,
+    planctl.lowering.cpu_library):
     2*M*N*K multiply-adds plus one FLOP per output element for each of bias and residual; bytes:
     its tensor arguments and output (the workspace is scratch, not counted)."""
     args = call.args[1].fields

@@ -123,8 +123,17 @@ def _cuda_graphs(_t, _target):
 
 @technique("library-dispatch", "dispatch")
 def _library_dispatch(t, target):
-    """Dense matmuls (+ bias, + residual) to cuBLASLt through R.call_dps_packed where measured faster
-    (planctl.lowering.cuda_library); the decisions go to the record's kernel routes."""
+    """Dense matmuls (+ bias, + residual) to a GEMM library through R.call_dps_packed: cuBLASLt where
+    measured faster on CUDA (planctl.lowering.cuda_library), OpenBLAS's sgemm on CPU targets
+    (planctl.lowering.cpu_library); the decisions go to the record's kernel routes."""
+    wanted = "openblas" if target.kind.name == "llvm" else "cublaslt"
+    if t.libraries is not None and wanted not in t.libraries:
+        raise LoweringError(f"technique 'library-dispatch' lists {', '.join(t.libraries)}; a "
+                            f"{target.kind.name} target's route calls {wanted}",
+                            hint=f"add {wanted} to `libraries`, or leave `libraries` out for the target's library")
+    if target.kind.name == "llvm":
+        from planctl.lowering.cpu_library import library_dispatch_pass as cpu_pass
+        return [cpu_pass()]
     _require_cuda(target, "library-dispatch")
     from planctl.lowering.cuda_library import library_dispatch_pass
     return [library_dispatch_pass(target, measure_on_device=t.select == "measured",

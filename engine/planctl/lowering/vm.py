@@ -49,6 +49,8 @@ class VMCallable:
         self.device_kind = device_kind
         self.device = device(device_kind)
         self.input_names = list(input_names)
+        if device_kind != "cuda":
+            _point_blas_route_at_openblas()
         what = str(executable) if isinstance(executable, (str, os.PathLike)) else "a build in memory"
         with loaded_with_huge_pages(what) if device_kind != "cuda" else nullcontext():
             if isinstance(executable, (str, os.PathLike)):
@@ -78,6 +80,18 @@ class VMCallable:
             main(*args)
             sync()
         return run
+
+
+def _point_blas_route_at_openblas() -> None:
+    """Set ``PLANCTL_OPENBLAS`` (unless set) to this environment's scipy-openblas32 library, which a
+    build with CPU library routes (planctl.lowering.cpu_library) opens at its first GEMM: the path
+    it saw at build time need not exist where it is deployed."""
+    if "PLANCTL_OPENBLAS" not in os.environ:
+        from planctl.lowering.cpu_library import find_openblas
+
+        found = find_openblas()
+        if found:
+            os.environ["PLANCTL_OPENBLAS"] = found
 
 
 def vm_callable(executable: Executable, input_names: Sequence[str], device_kind: str = "cpu") -> VMCallable:

@@ -60,7 +60,9 @@ def _kernel_flops(per_kernel: dict[str, float], symbol: str) -> float:
     for suffix in RENAMED_SUFFIXES:
         if symbol.endswith(suffix):
             return per_kernel.get(symbol[: -len(suffix)], 0.0)
-    return 0.0
+    # a library route's calls (planctl.lowering.cpu_library) are counted per problem size, labelled
+    # ``<symbol> M=.. N=.. K=..``; the VM times them under the one symbol
+    return sum(f for name, f in per_kernel.items() if name.startswith(symbol + " "))
 
 
 def profile_vm(vm, args: list, flops: dict | None = None, calls: int = 20, warmup: int = WARMUP_CALLS,

@@ -42,13 +42,13 @@ class GovernedCache:
 
         return StoreDatabase(self.store, self.scope)
 
-    def import_records(self, source: Path, provenance: dict) -> int:
+    def import_records(self, source: Path, provenance: dict, allow_empty: bool = False) -> int:
         """Load a committed record set (a JSONL file, a folder of them, or TVM's directory format);
-        returns records added."""
+        returns records added. ``allow_empty``: an empty folder adds nothing (planctl tune)."""
         from planctl.tuning.database import workload_hash_holds
 
         result = record_files.import_any(self.store, source, self.key, self.device, provenance,
-                                         verify_workload=workload_hash_holds)
+                                         verify_workload=workload_hash_holds, allow_empty=allow_empty)
         self.committed |= result.identities
         return result.added
 

@@ -266,13 +266,20 @@ def jsonl_files(path: Path) -> list[Path]:
 
 
 def import_any(store: Store, path: Path, key: CacheKey | None, device: Device | None, provenance: dict,
-               verify_workload=None) -> ImportResult:
+               verify_workload=None, allow_empty: bool = False) -> ImportResult:
     """A ``.jsonl`` file, a directory of them (one per target, say), or a legacy directory (which
     must hold TVM's two JSONDatabase files; it needs ``key`` and ``device``). Raises TuningError for
     a missing path, a Git LFS pointer, or a file that yields no usable record (an empty import
-    would silently turn into a full search)."""
+    would silently turn into a full search); an empty directory too, unless ``allow_empty`` (the
+    first ``planctl tune --write-records`` of a new plan fills it)."""
     if not path.exists():
         raise TuningError(f"tuning records {path} do not exist", hint="export them with planctl cache export")
+    if path.is_dir() and not any(path.iterdir()):
+        if allow_empty:
+            return ImportResult(source=str(path))
+        raise TuningError(f"tuning records folder {path} is empty",
+                          hint="`planctl tune PLAN --target TARGET --write-records` searches and writes "
+                               "<folder>/<target>.jsonl")
     refuse_lfs_pointers(path)
     files = jsonl_files(path)
     if not files:

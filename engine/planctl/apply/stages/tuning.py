@@ -41,8 +41,10 @@ def run(ctx: RunContext) -> Tuning:
         ctx.cache = open_cache(ctx.options.cache_dir, target_spec, ctx.options.target_name,
                                compatible_targets(target_spec, ctx.options.root))
         committed = records_path(ctx.plan, ctx.options.root)
+        # tune may start from an empty records folder (a new plan's first --write-records); apply may not
         imported = ctx.cache.import_records(committed, {"plan": ctx.plan_name, "seed": autotuning.seed,
-                                                        "path": autotuning.records}) if committed else 0
+                                                        "path": autotuning.records},
+                                            allow_empty=ctx.options.command == "tune") if committed else 0
     budget = effective_budget(autotuning.budget, load_config(ctx.options.root))
     if ctx.options.refine:
         _refuse_unmatched_refine(ctx)

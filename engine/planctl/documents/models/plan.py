@@ -281,15 +281,18 @@ class CudaGraphs(TechniqueBase):
 
 
 class LibraryDispatch(TechniqueBase):
-    """Dense matmuls with their bias and residual epilogues run in a vendor GEMM library (cuBLASLt,
-    fp32 accumulation) where that measured faster than TVM's kernel on the device; the route taken
-    for each kind of matmul is recorded in the report."""
+    """Dense matmuls with their bias and residual epilogues run in a GEMM library: cuBLASLt on CUDA
+    targets (fp32 accumulation) where that measured faster than TVM's kernel on the device, OpenBLAS's
+    sgemm on CPU targets (float32 matmuls); the route taken for each kind of matmul is recorded in
+    the report."""
 
     technique: Literal["library-dispatch"]
-    libraries: list[Literal["cublaslt"]] = Field(default_factory=lambda: ["cublaslt"], min_length=1)
+    libraries: list[Literal["cublaslt", "openblas"]] | None = Field(None, min_length=1, description=(
+        "the target's library when unset: cublaslt on CUDA targets, openblas on CPU targets"))
     select: Literal["measured", "always"] = Field("measured", description=(
-        "measured: time the library call and TVM's kernel side by side on the device and keep the "
-        "faster; always: take the library route without measuring"))
+        "CUDA: measured: time the library call and TVM's kernel side by side on the device and keep the "
+        "faster; always: take the library route without measuring. CPU: every float32 matmul takes the "
+        "route, and the bucket's performance gate times the build"))
     gelu: Literal["keep", "tanh-approximation"] = Field("keep", description=(
         "keep: a GELU after a routed matmul stays TVM's (erf form); tanh-approximation: fuse it into "
         "the GEMM epilogue in cuBLASLt's tanh form (Hendrycks & Gimpel 2016), within 5e-4 absolute of "

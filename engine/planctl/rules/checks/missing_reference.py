@@ -74,7 +74,9 @@ def check(ctx):
         path = ctx.root / value
         if not path.exists():
             yield Violation(pointer, f"{what} {value} does not exist", key=pointer,
-                            help="fix the path or add (generate) the file")
+                            help=("fix the path, or for a new plan create the folder (mkdir -p) and let "
+                                  "`planctl tune PLAN --target TARGET --write-records` fill it"
+                                  if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
                             help="run git lfs pull" if "Git LFS" in problem else "point at the file itself")
