@@ -58,6 +58,15 @@ class TargetChoiceError(PlanctlError):
     code = "PLN003"
 
 
+class NothingToRollBackError(PlanctlError):
+    """``planctl rollback`` found no previous output to restore (exit 2): apply keeps the output it
+    replaced as ``<target>.previous``, so there is one only after a second apply of the plan for the
+    target into the same output root."""
+
+    code = "PLN004"
+    stage = "rollback"
+
+
 class DocumentError(PlanctlError):
     """A plan, target or lock could not be read or is not valid (bad YAML, schema, semantics)."""
 

@@ -34,4 +34,5 @@ def test_rollback_without_a_previous_output_is_a_clear_error(tiny_repo: Path, ca
     assert rollback(tiny_repo) == 2
     err = capsys.readouterr().err
     assert "nothing to roll back to" in err and "x86-64-avx2.previous" in err and "Traceback" not in err
+    assert "PLN004" in err and "PLN000" not in err and "after the second apply" in err
     assert (tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2" / "manifest.json").is_file()

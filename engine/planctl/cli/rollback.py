@@ -19,17 +19,18 @@ def command(plan: Path, target: str, out_root: Path) -> None:
     """
     from planctl.apply.emit import restore_previous
     from planctl.documents.load import load_plan
-    from planctl.errors import PlanctlError
+    from planctl.errors import NothingToRollBackError
 
     name = load_plan(plan).model.metadata.name
     destination = out_root / name / target
     previous = destination.with_name(destination.name + ".previous")
+    hint = (f"apply keeps one previous output; it appears after the second apply of {plan} for {target} "
+            f"into {out_root} (another output root: --out DIR)")
     if not previous.is_dir():
-        raise PlanctlError(f"nothing to roll back to: {previous} does not exist",
-                           hint="apply keeps one previous output; it appears after the second apply")
+        raise NothingToRollBackError(f"nothing to roll back to: {previous} does not exist", hint=hint)
     replaced = _verdict(destination)
     if not restore_previous(destination):
-        raise PlanctlError(f"nothing to roll back to: {previous} does not exist")
+        raise NothingToRollBackError(f"nothing to roll back to: {previous} does not exist", hint=hint)
     click.echo(f"{name} on {target}: restored the previous output ({_verdict(destination)}) to {destination}; "
                f"the replaced one ({replaced}) is now {previous}")
 
