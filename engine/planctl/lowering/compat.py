@@ -113,9 +113,12 @@ def require(target_loaded, target_name: str) -> Support:
         return found
     pointer = next((f"/spec/tvm/{k}" for k in ("mattr", "mcpu", "arch", "mtriple") if k in spec.tvm), "/spec/tvm")
     line, col = _locate(target_loaded, pointer)
+    # what the target asks for, without the full list of features it enables (20 for an AVX-512
+    # mcpu); the missing ones are the news
+    asks = found.needs.split(":", 1)[0] if found.needs else "its ISA"
     raise HostMismatchError(
         f"this host cannot run target {target_name}: {found.host} lacks {', '.join(found.missing)} "
-        f"({found.needs})", file=str(target_loaded.path), line=line, col=col, pointer=pointer,
+        f"(the target asks for {asks})", file=str(target_loaded.path), line=line, col=col, pointer=pointer,
         hint="`planctl targets` lists the targets this host can run; apply one of them, or run on a host of "
              "this target")
 
