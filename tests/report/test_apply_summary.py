@@ -21,16 +21,18 @@ def test_every_bucket_gets_a_named_line_and_the_mix_its_ratio(full_record):
     assert lines[1].startswith(f"  [{first['tag']}] candidate p50 ")
     assert lines[2].startswith("  [batch-32_seq-128] candidate p50 900.00 ms")
     # the Traffic mix section's time ratio, the direction in words
-    assert "traffic mix: expected latency 1.42x onnxruntime's (slower over the plan's traffic" in lines[3]
+    # a speedup like the bucket lines' (onnxruntime's time over planctl's), then the mix's time ratio
+    assert "traffic mix: 0.70x vs onnxruntime (slower over the plan's traffic" in lines[3]
+    assert "expected latency 1.42x onnxruntime's" in lines[3]
     assert not any(line.startswith("  candidate    p50") for line in lines)
     # the verdict line says the mix is slower, where it is, next to the verdict
-    assert lines[0].endswith("(per bucket; over the plan's traffic mix, 1.42x onnxruntime's latency: see traffic mix below)")
+    assert lines[0].endswith("(per bucket; over the plan's traffic mix, 0.70x vs onnxruntime, slower: see traffic mix below)")
     # a 1% difference is not called faster; the mix's tail is said beside it
     record["traffic"] = {"ratio_vs_onnxruntime": 0.99, "contenders": {"planctl": {"p99_ms": 1483.89},
                                                                       "onnxruntime": {"p99_ms": 1031.97}}}
     verdict, *_, line = summary(record, Path("out")).splitlines()[:4]
     assert "traffic mix" not in verdict
-    assert "0.99x onnxruntime's (about the same, within 3% over the plan's traffic" in line
+    assert "1.01x vs onnxruntime (about the same, within 3% over the plan's traffic" in line
     assert "its p99 1.44x onnxruntime's" in line
 
 

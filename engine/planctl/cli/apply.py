@@ -157,13 +157,14 @@ def summary(record: dict, out_dir: Path) -> str:
         lines += [_bucket_line(b) for b in builds]
         ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
         if isinstance(ratio, (int, float)):
-            # a time ratio, the figure report.md's Traffic mix section and bench/README.md give
+            # a speedup like the bucket lines', then the time ratio report.md's Traffic mix section gives
             contenders = (record.get("traffic") or {}).get("contenders") or {}
             p99 = [(contenders.get(n) or {}).get("p99_ms") for n in ("planctl", "onnxruntime")]
             tail = (f"; its p99 {p99[0] / p99[1]:.2f}x onnxruntime's" if all(isinstance(v, (int, float)) and v > 0
                                                                               for v in p99) else "")
-            lines.append(f"  traffic mix: expected latency {ratio:.2f}x onnxruntime's ({_faster(1 / ratio)} over the "
-                         f"plan's traffic, calls padded up to their bucket{tail}; report.md, Traffic mix)")
+            lines.append(f"  traffic mix: {1 / ratio:.2f}x vs onnxruntime ({_faster(1 / ratio)} over the plan's "
+                         f"traffic, calls padded up to their bucket: expected latency {ratio:.2f}x onnxruntime's"
+                         f"{tail}; report.md, Traffic mix)")
     else:
         latency = record.get("latency", {})
         for name in ("baseline", "candidate", "onnxruntime"):
@@ -215,7 +216,7 @@ def _output_line(out_dir: Path) -> str:
 
 
 def _traffic_caveat(record: dict) -> str:
-    """`` (per bucket; over the plan's traffic mix, 1.68x onnxruntime's latency: see traffic mix below)``
+    """`` (per bucket; over the plan's traffic mix, 0.60x vs onnxruntime, slower: see traffic mix below)``
     where the mix is slower: the verdict judges each bucket at its own shape, a user's calls are
     padded up to their bucket."""
     ratio = (record.get("traffic") or {}).get("ratio_vs_onnxruntime")
@@ -223,7 +224,7 @@ def _traffic_caveat(record: dict) -> str:
         return ""
     if (record.get("decision") or {}).get("traffic_gate"):   # the verdict already judged the mix
         return ""
-    return f" (per bucket; over the plan's traffic mix, {ratio:.2f}x onnxruntime's latency: see traffic mix below)"
+    return f" (per bucket; over the plan's traffic mix, {1 / ratio:.2f}x vs onnxruntime, slower: see traffic mix below)"
 
 
 def _examples_text(parity: dict) -> str:
