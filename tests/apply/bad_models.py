@@ -130,7 +130,9 @@ def sha256(path: Path) -> str:
 
 def plan(name: str, model: str, sha: str, inputs: list[dict], outputs: list[str], **spec) -> dict:
     """A plan for ``model`` (repository-relative) on x86-64-avx2: constant-folding only, 4 parity
-    examples at rtol 1e-4 / atol 1e-5, a gate of 0.01x; ``spec`` replaces top-level spec keys."""
+    examples at rtol 1e-4 / atol 1e-5, a gate of 1e-6x (these plans test correctness, not speed: a
+    data-dependent build can run 100x slower than TVM's baseline on a loaded host, and a gate of 0.01x
+    then made a promotion test inconclusive in CI); ``spec`` replaces top-level spec keys."""
     return {"apiVersion": "planctl.dev/v1alpha1", "kind": "OptimizationPlan", "metadata": {"name": name},
             "spec": {"workload": {"model": {"onnx": model, "sha256": sha}, "inputs": inputs, "outputs": outputs,
                                   "baseline_telemetry": {"date": "2026-11-20", "source": "unit test", "p50_ms": 1.0}},
@@ -138,7 +140,7 @@ def plan(name: str, model: str, sha: str, inputs: list[dict], outputs: list[str]
                                     "evidence": "the kernels dominate a per-kernel profile of the untuned build"},
                      "optimizations": [{"technique": "constant-folding"}],
                      "envelope": {"parity": {"examples": 4, "default": {"rtol": 1.0e-4, "atol": 1.0e-5}},
-                                  "performance": {"statistic": "p50", "min_speedup": 0.01}},
+                                  "performance": {"statistic": "p50", "min_speedup": 1.0e-6}},
                      "fallback": {"switch": f"PLANCTL_DISABLE_{name.upper().replace('-', '_')}",
                                   "on_violation": "rollback"},
                      "targets": ["x86-64-avx2"], **spec}}
