@@ -133,7 +133,7 @@ def gate_on_mix(buckets: list[dict], mix: dict | None, gate,
     gate is not reached, or inconclusive when its interval straddles it; the gate's reason; and what
     it allows (promote, rollback, inconclusive).
 
-    ``mix``: ``{value, ci_low, ci_high}`` (onnxruntime / planctl on the statistic of a call drawn from
+    ``mix``: ``{value, ci_low, ci_high}`` (onnxruntime / planctl on the expected latency of a call drawn from
     the mix, planctl serving each bucket's deployed build: planctl.measure.traffic.mix_speedup), or
     ``{missing: why}`` when it could not be measured, which fails the gate. ``fallback``: each
     bucket's baseline parity results, as for :func:`decide` (a rolled-back bucket deploys it)."""
@@ -145,7 +145,7 @@ def gate_on_mix(buckets: list[dict], mix: dict | None, gate,
         value, low, high = mix["value"], mix.get("ci_low"), mix.get("ci_high")
         met = value >= peer.min_speedup
         interval = f"; 95% CI {low:.2f}-{high:.2f}" if low is not None else ""
-        reason = (f"onnxruntime gate over the traffic mix: {gate.statistic} speedup {value:.2f}x over onnxruntime "
+        reason = (f"onnxruntime gate over the traffic mix: expected-latency speedup {value:.2f}x over onnxruntime "
                   f"vs gate {peer.min_speedup:.2f}x ({'met' if met else 'not met'}{interval})")
         verdict = ("rollback" if not met else "inconclusive" if low is not None and low < peer.min_speedup
                    else "promote")

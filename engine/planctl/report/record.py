@@ -574,8 +574,9 @@ class TrafficGate(Evidence):
 
     statistic: Statistic
     gate: float = Field(description="envelope.performance.versus_onnxruntime.min_speedup")
-    value: Optional[float] = Field(description="onnxruntime / planctl on the statistic of a call drawn from the mix "
-                                               "(planctl.measure.traffic.mix_speedup); None: not measured")
+    value: Optional[float] = Field(description="onnxruntime / planctl on the statistic (mean: expected latency) of a "
+                                               "call drawn from the mix (planctl.measure.traffic.mix_speedup); None: "
+                                               "not measured")
     ci_low: Optional[float] = Field(None, description="95% percentile bootstrap, each point resampled on its own")
     ci_high: Optional[float] = None
     missing: Optional[str] = Field(None, description="why the mix could not be judged (the gate then fails)")

@@ -92,7 +92,8 @@ def _traffic_gate_line(gate: dict) -> str:
     if not _num(gate.get("value")):
         return f"Gate on onnxruntime over the mix: not evaluated ({gate.get('missing')}): {gate.get('verdict')}"
     interval = (f" (95% CI {gate['ci_low']:.2f}-{gate['ci_high']:.2f})" if _num(gate.get("ci_low")) else "")
-    return (f"Gate on onnxruntime over the mix (envelope.performance.versus_onnxruntime): {gate.get('statistic')} "
+    label = "expected-latency" if gate.get("statistic") == "mean" else str(gate.get("statistic"))
+    return (f"Gate on onnxruntime over the mix (envelope.performance.versus_onnxruntime): {label} "
             f"speedup {gate['value']:.2f}x{interval} against {gate.get('gate'):g}x, with each bucket serving the "
             f"build it would deploy if promoted: {gate.get('verdict')}")
 

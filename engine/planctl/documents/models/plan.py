@@ -401,11 +401,12 @@ class PeerGate(Frozen):
     provider, default graph optimizations, the run's threads) on the same model."""
 
     min_speedup: PositiveFloat = Field(
-        description="onnxruntime_statistic / planctl_statistic must reach this (1.0: at least as fast)")
+        description="onnxruntime's time over planctl's must reach this; 1.0: at least as fast")
     over: Literal["traffic-mix", "each-bucket"] = Field(
-        "traffic-mix", description="traffic-mix: a call drawn from the declared mix, planctl padded up to its bucket "
-                                   "and onnxruntime on the unpadded call (what a user of the service sees); "
-                                   "each-bucket: at every bucket's own shape, beside the candidate")
+        "traffic-mix", description="traffic-mix: the expected latency of a call drawn from the declared mix, planctl "
+                                   "padded up to its bucket and onnxruntime on the unpadded call (what the service "
+                                   "spends per call); each-bucket: the gate's statistic at every bucket's own shape, "
+                                   "beside the candidate")
 
 
 class PerformanceGate(Frozen):
