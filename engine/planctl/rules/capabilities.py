@@ -24,7 +24,15 @@ class Requirement:
     features_any: tuple[str, ...] = ()
 
     def applies(self, technique) -> bool:
-        return all(getattr(technique, k, None) == v for k, v in self.when.items())
+        """Every ``when`` entry holds: the parameter equals the value, or, for a list parameter
+        (library-dispatch's ``libraries``), contains it."""
+        return all(_matches(getattr(technique, k, None), v) for k, v in self.when.items())
+
+
+def _matches(actual, wanted) -> bool:
+    if isinstance(actual, (list, tuple)) and not isinstance(wanted, (list, tuple)):
+        return wanted in actual
+    return actual == wanted
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,22 @@ def requirement_violations(pointer, technique, info, name, target):
                             help=f"needs one of: {', '.join(req.features_any)}")
 
 
+def peer_gate_violations(ctx):
+    """The onnxruntime gate needs onnxruntime timed where the build is: a target measured on an RPC
+    farm times only TVM builds (planctl.measure.benchmark), so the gate could never be reached."""
+    if ctx.spec.envelope.performance.versus_onnxruntime is None:
+        return
+    for name, target in ctx.known_targets():
+        farm = target.spec.measurement
+        if farm.kind == "rpc":
+            yield Violation("/spec/envelope/performance/versus_onnxruntime",
+                            f"the onnxruntime gate cannot be judged on target {name}: it is measured on the "
+                            f"RPC farm '{farm.device_key}' at {farm.tracker}, where only TVM builds run, so "
+                            "every bucket would roll back", key=f"{name}:versus_onnxruntime",
+                            help="gate on onnxruntime in a plan whose targets are measured locally "
+                                 "(measurement: {kind: local}), or drop versus_onnxruntime from this one")
+
+
 @rule("PLN206", "target-support", "error")
 def check(ctx):
     """Every target supports every technique's dtypes and features.
@@ -73,6 +89,9 @@ def check(ctx):
         integer or fp8 compute has the instructions it needs (int8 dot products such as ``vnni``
         or ``dp4a``; fp8 and int4 on tensor cores). Weight-only quantization stores integer
         weights and computes in floating point, so its weight dtype needs no compute feature.
+        Library routes name a library of the target's device (cuBLASLt on CUDA, OpenBLAS on
+        CPUs). A gate on onnxruntime (``envelope.performance.versus_onnxruntime``) needs targets
+        measured locally: on an RPC farm only TVM builds run.
 
     Why
         A technique the target cannot execute natively either fails to build or silently falls
@@ -90,3 +109,4 @@ def check(ctx):
         for name, target in ctx.known_targets():
             yield from requirement_violations(pointer, technique, info, name, target)
             yield from dtype_violations(pointer, technique, name, target, ctx.table)
+    yield from peer_gate_violations(ctx)
