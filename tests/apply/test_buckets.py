@@ -153,6 +153,10 @@ def test_one_build_per_bucket_gated_and_dispatched_with_padding(tmp_path: Path):
     assert record["buckets"]["dynamic_baseline"] is True
     assert set(record["traffic"]["contenders"]) == {"planctl", "onnxruntime"}
     assert abs(sum(p["share"] for p in record["traffic"]["points"]) - 1.0) < 1e-9
+    # onnxruntime's traffic calls are timed in their bucket's rounds, beside its candidate: none is left
+    # for a measurement after the buckets
+    assert all(p["onnxruntime"]["n"] > 0 and p["onnxruntime"]["interleaved"] for p in record["traffic"]["points"])
+    assert "measure[traffic]" not in {s["name"] for s in record["stages"]}
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert [e["serves"] for e in manifest["buckets"]] == ["candidate", "candidate"] and manifest["padding"]
     assert len({e["candidate"] for e in manifest["buckets"]}) == 2   # a build per bucket

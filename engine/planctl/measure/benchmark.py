@@ -110,33 +110,42 @@ def measure_in_subprocesses(contenders: dict[str, dict], rounds: int = 3, timeou
     """Run each contender ``rounds`` times in fresh processes, order rotated each round.
 
     ``contenders``: name → spec for :func:`run_one` (``repeats`` is per round). Returns
-    ``{"latency": {name: LatencyStats.to_dict()}, "peak_rss_mb": {name: MB}, "rounds": n, "method": text,
-    "servers": {name: [RPC server of each round]}}`` (peak RSS only of contenders run here, servers
-    only of those run on a farm). Raises PlanctlError with the child's stderr tail when a child fails.
+    ``{"latency": {name: LatencyStats.to_dict()}, "points": {name: {point: samples_ms}}, "peak_rss_mb":
+    {name: MB}, "rounds": n, "method": text, "servers": {name: [RPC server of each round]}}``
+    (``onnxruntime-points`` contenders go to ``points``, the others to ``latency``; peak RSS only of
+    contenders run here, servers only of those run on a farm). Raises PlanctlError with the child's
+    stderr tail when a child fails.
     """
     from planctl.measure.stats import LatencyStats
 
     names = list(contenders)
     samples: dict[str, list[float]] = {n: [] for n in names}
+    points: dict[str, dict[str, list[float]]] = {}
     rss: dict[str, float] = {}
     servers: dict[str, list[str]] = {}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            result = _child(contenders[name], timeout_s)
-            samples[name].extend(result["samples_ms"])
+            by_point = contenders[name]["kind"] == "onnxruntime-points"
+            result = _child(contenders[name], timeout_s, key="samples_ms_by_point" if by_point else "samples_ms")
+            if by_point:
+                for point, values in result["samples_ms_by_point"].items():
+                    points.setdefault(name, {}).setdefault(point, []).extend(values)
+            else:
+                samples[name].extend(result["samples_ms"])
             if result.get("peak_rss_mb") is not None:
                 rss[name] = max(rss.get(name, 0.0), result["peak_rss_mb"])
             if result.get("server"):
                 servers.setdefault(name, []).append(result["server"])
     latency = {n: LatencyStats.from_samples(samples[n], warmup=contenders[n]["warmup"], interleaved=True,
                                             batch_size=contenders[n].get("batch_size", 1)).to_dict()
-               for n in names}
+               for n in names if n not in points}
     farms = sorted({f"'{s['farm']['device_key']}' at {s['farm']['tracker']}" for s in contenders.values()
                     if s.get("farm")})
     method = "fresh process per contender per round, order rotated"
     if farms:
         method += f"; TVM builds timed on the RPC farm {', '.join(farms)} (a fresh server process per session)"
-    return {"latency": latency, "peak_rss_mb": rss, "rounds": rounds, "method": method, "servers": servers}
+    return {"latency": latency, "points": points, "peak_rss_mb": rss, "rounds": rounds, "method": method,
+            "servers": servers}
 
 
 def on_farm(contenders: dict[str, dict], farm: dict | None) -> tuple[dict[str, dict], list[str]]:

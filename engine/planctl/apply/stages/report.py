@@ -158,9 +158,9 @@ def _traffic(ctx: RunContext, builds: list[Build], decided: Decided, measured: M
     contenders = {"onnxruntime": TrafficSummary(**summarize(theirs))} if theirs else {}
     method = ("planctl: each traffic point runs on the build its bucket deploys, padded up to the bucket (that "
               "bucket's samples at its own shape); onnxruntime: one session with dynamic shapes on the unpadded "
-              "call of each point, a fresh process per round (a measurement of its own: at a bucket's shape it "
-              "differs from the Buckets table's onnxruntime p50, timed beside the candidate on the bucket's "
-              "inputs, by the host's noise); mix figures per planctl.measure.traffic")
+              "call of each point, a fresh process per round, timed in the rounds of the bucket that serves the "
+              "call, beside its candidate (at a bucket's own shape it differs from the Buckets table's onnxruntime "
+              "p50 by the host's noise: other inputs, other processes); mix figures per planctl.measure.traffic")
     if ours and abs(covered - 1.0) < 1e-6:
         contenders["planctl"] = TrafficSummary(**summarize(ours))
     else:
