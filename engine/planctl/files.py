@@ -14,19 +14,32 @@ from pathlib import Path
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Replace ``path`` with ``data`` atomically (parent directories are created); returns the path.
+    The file gets the mode it had, or a new file's (0666 less the umask), not mkstemp's 0600: records
+    and reports are committed and shared.
 
     Raises OSError when the directory cannot be written; the destination is then untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)   # the only way to read it; set back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: Path | str, text: str, encoding: str = "utf-8") -> Path:
