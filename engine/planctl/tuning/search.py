@@ -284,7 +284,7 @@ def tune(mod, target_dict: dict, target, store: Store, scope: Scope, budget: Bud
         if not search and not remeasure:
             return report
         _run_session(report, mod, target_dict, store, scope, budget, seed, log_dir, plan, compatible, search,
-                     remeasure, allow_search, progress, farm)
+                     remeasure, allow_search, progress, farm, announce)
     finally:
         locks.release()
     return report
@@ -347,8 +347,9 @@ def claim(locks, key_id: str, tasks: dict[str, str], budget: Budget, announce=No
 
 def _run_session(report: TuningReport, mod, target_dict: dict, store: Store, scope: Scope, budget: Budget, seed: int,
                  log_dir: Path, plan: tuple[str, str], compatible, search: list[str], remeasure: dict,
-                 allow_search: bool, progress: bool, farm: dict | None = None) -> None:
-    """One search session: the worker process, then the report's per-task figures. Raises
+                 allow_search: bool, progress: bool, farm: dict | None = None, announce=None) -> None:
+    """One search session: the worker process (``announce`` hears its progress once a minute off a
+    terminal), then the report's per-task figures. Raises
     TuningError before anything starts when the farm's tracker lists no server under its key."""
     if farm:
         from planctl.tuning.farm import servers_or_error
@@ -369,7 +370,7 @@ def _run_session(report: TuningReport, mod, target_dict: dict, store: Store, sco
                             {**spec["provenance"], "session": spec["confirm_session"], "confirms": session})
     spec["wall_clock_s"] = budget.wall_clock_s
     started = time.monotonic()
-    report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress)
+    report.timed_out = _run_worker(mod, spec, store, budget, log_dir, progress, announce)
     report.seconds = time.monotonic() - started
     _read_worker_files(report, log_dir / session)
     _finish(report, store, scope, session, spec.get("confirm_session"), log_dir / "search.log")
@@ -547,7 +548,8 @@ def _confirmed(task: TaskReport, store: Store, session: str, transferred) -> Non
         task.best_transfer_ms = new[0]
 
 
-def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool) -> bool:
+def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool,
+                announce=None) -> bool:
     """Run worker.py; return True when it was stopped at the wall-clock deadline."""
     import tvm
 
@@ -561,7 +563,7 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         spec_file.write_text(json.dumps(spec))
         # the worker stops itself between rounds; this kill is the backstop for a round that overruns
         deadline = Deadline(time.monotonic() + budget.wall_clock_s, Path(spec["work_dir"]) / STARTED_FILE)
-        with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress) as bar:
+        with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress, announce) as bar:
             # the cache reaches the worker through its environment, never through the spec file:
             # a PostgreSQL URL may hold a password
             proc = subprocess.Popen([sys.executable, "-m", "planctl.tuning.worker", str(spec_file)],
