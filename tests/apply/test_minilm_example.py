@@ -43,7 +43,7 @@ def minilm_run(tmp_path_factory):
 def test_on_another_cpu_the_committed_records_serve_every_task_of_every_bucket_and_it_promotes(minilm_run):
     code, _out, record = minilm_run
     assert record["decision"]["verdict"] == "promote" and code == 0, record["decision"]
-    assert [b["verdict"] for b in record["decision"]["buckets"]] == ["promote"] * 5   # 1x64 for single sentences
+    assert [b["verdict"] for b in record["decision"]["buckets"]] == ["promote"] * 6   # 1x64 for single sentences
     assert record["builds"][0]["tuning"]["imported_records"] > 0
     for build in record["builds"]:   # every bucket: its tasks served by the committed records alone
         tuning = build["tuning"]
@@ -51,7 +51,8 @@ def test_on_another_cpu_the_committed_records_serve_every_task_of_every_bucket_a
         census = tuning["census"]   # every task of every bucket has a committed record (no max_tasks)
         assert census["search"] == 0 and census["default"] == 0
         assert census["committed"] == len(tuning["tasks"]) > 4   # from the committed file, measured elsewhere
-        assert {t["measured_on"].split(" (")[0] for t in tuning["tasks"]} == {"AMD EPYC"}   # the CPU that tuned them
+        # the CPUs that tuned them (an AMD EPYC; 32 x 32 on an Intel Xeon with AVX-512), not this one
+        assert {t["measured_on"].split(" (")[0] for t in tuning["tasks"]} <= {"AMD EPYC", "Intel(R) Xeon(R) Processor"}
         assert tuning["scheduled_funcs"] >= census["committed"]
 
 
