@@ -304,6 +304,17 @@ def mix_calls(plan_file: Path, tmp: Path) -> list[dict]:
     return calls
 
 
+def bucket_union(manifests) -> list[dict]:
+    """Every bucket of any contender's manifest, once, by ascending work: builds with other buckets
+    (a plan's buckets.max changed) are compared at each one's shapes; a build without that bucket
+    runs the call padded up to its next one (its ``serves``: "padded (no such bucket)")."""
+    found = {}
+    for manifest in manifests:
+        for entry in manifest["buckets"]:
+            found.setdefault(entry["tag"], entry)
+    return sorted(found.values(), key=lambda e: (e["shape_env"]["batch"] * e["shape_env"]["seq"], e["tag"]))
+
+
 def bucket_inputs(buckets: list[dict], tmp: Path) -> dict[str, str]:
     """One call at each bucket's own shape: in-vocabulary ids, every row's mask full up to a
     random length (at least 1)."""
@@ -372,13 +383,14 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
     manifests = {name: json.loads((out / "manifest.json").read_text())
                  for name, out in zip(contender_names(outs, single=None), outs)}
     manifest = next(iter(manifests.values()))
+    buckets = bucket_union(manifests.values())
     openvino_missing = unavailable() if openvino else "left out (--no-openvino)"
     if openvino_missing:   # the best peer is then onnxruntime alone: say so where people look
         print(f"minilm_cpu: OpenVINO is not a contender: {openvino_missing}", file=sys.stderr)
     threads = contender_threads()
     with tempfile.TemporaryDirectory() as tmp:
         calls = mix_calls(REPO / "plans" / f"{manifest['plan']}.yaml", Path(tmp))
-        points = {**{f"bucket:{t}": p for t, p in bucket_inputs(manifest["buckets"], Path(tmp)).items()},
+        points = {**{f"bucket:{t}": p for t, p in bucket_inputs(buckets, Path(tmp)).items()},
                   **{f"call:{c['name']}": c["path"] for c in calls}}
         common = {"points": points, "threads": threads, "warmup": 3, "repeats": repeats, "max_seconds": 5.0}
         contenders = {name: {**common, "kind": "planctl-points", "out": str(out), "path": str(out)}
@@ -400,10 +412,11 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
                 "n": len(values)}
 
     per_bucket = {}
-    for entry in manifest["buckets"]:
+    for entry in buckets:
         found = {name: figures(samples[name][f"bucket:{entry['tag']}"]) for name in contenders}
         per_bucket[entry["tag"]] = {"contenders": found, "ratios": {
-            ours: {"serves": next(b.get("serves") for b in manifests[ours]["buckets"] if b["tag"] == entry["tag"]),
+            ours: {"serves": next((b.get("serves") for b in manifests[ours]["buckets"] if b["tag"] == entry["tag"]),
+                                  "padded (no such bucket)"),
                    **_point_ratios(found, ours)} for ours in manifests}}
     mix = {name: summarize([{"share": c["share"], "batch": c["shape_env"]["batch"],
                               "samples_ms": samples[name][f"call:{c['name']}"]} for c in calls])
