@@ -168,3 +168,31 @@ class Rejected(PlanctlError):
 
     exit_code = 1
     code = "PLN011"
+
+
+class Terminated(BaseException):
+    """SIGTERM (``timeout``, CI runners, ``kill``) as an exception, so that cleanup runs as on
+    Ctrl-C: the staging folder is removed and no half-written output is left behind."""
+
+
+_interrupted: list[type[BaseException]] = []   # what a signal asked for (Terminated, KeyboardInterrupt)
+
+
+def interrupt(kind: type[BaseException]) -> None:
+    """From a signal handler: remember the interruption, then raise it."""
+    _interrupted.append(kind)
+    raise kind()
+
+
+def raise_if_interrupted() -> None:
+    """Raise again an interruption a signal asked for. An exception raised by a signal handler while
+    a library runs can be lost on its way out (a new user's ``timeout`` SIGTERM during apply was
+    ignored and the run promoted 7 minutes later), so every stage boundary checks
+    (planctl.apply.context.StageClock)."""
+    if _interrupted:
+        raise _interrupted[0]()
+
+
+def clear_interruption() -> None:
+    """Forget a handled interruption (the CLI runs in-process in tests, one command after another)."""
+    _interrupted.clear()

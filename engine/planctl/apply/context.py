@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from planctl.documents.load import Loaded
 from planctl.documents.models import OptimizationPlan, Target
 from planctl.documents.models.plan import PlanSpec, Technique
+from planctl.errors import raise_if_interrupted
 from planctl.report.record import StageTime
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class StageClock:
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        raise_if_interrupted()   # a signal's exception lost inside a library still stops the run here
         if self.progress:
             self.progress(name)
         start = time.perf_counter()

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import click
 
 from planctl import __version__
-from planctl.errors import PlanctlError
+from planctl.errors import PlanctlError, Terminated, clear_interruption, interrupt
 
 # name -> "module:attribute"; modules are imported only when their command runs, so `validate`
 # never pays for `apply`'s imports.
@@ -39,28 +39,35 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3
 EXIT_TERMINATED = 143   # 128 + SIGTERM, what a shell reports for a process SIGTERM killed
 
 
-class _Terminated(BaseException):
-    """SIGTERM (``timeout``, CI runners, ``kill``) as an exception, so that cleanup runs as on
-    Ctrl-C: the staging folder is removed and no half-written output is left behind."""
-
-
 def _raise_terminated(signum, frame):
-    raise _Terminated()
+    interrupt(Terminated)
+
+
+def _raise_interrupted(signum, frame):
+    interrupt(KeyboardInterrupt)
 
 
 @contextlib.contextmanager
-def _sigterm_as_exception():
+def _signals_as_exceptions():
+    """SIGTERM raises Terminated, SIGINT KeyboardInterrupt, both remembered so that a stage boundary
+    raises them again when a library lost the first (planctl.errors.raise_if_interrupted)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    clear_interruption()
+    wanted = {signal.SIGTERM: _raise_terminated}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not where SIGINT is ignored (nohup, &)
+        wanted[signal.SIGINT] = _raise_interrupted
+    previous = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        clear_interruption()
 
 
 class LazyGroup(click.Group):
@@ -125,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises)."""
     _run["verbose"] = 0
     try:
-        with _sigterm_as_exception():
+        with _signals_as_exceptions():
             code = cli.main(args=argv, prog_name="planctl", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
-    except _Terminated:
+    except Terminated:
         click.echo("terminated (SIGTERM)", err=True)
         return EXIT_TERMINATED
     except click.exceptions.Exit as done:
