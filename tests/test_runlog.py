@@ -66,3 +66,16 @@ def test_the_readme_names_where_the_apply_log_is_and_what_moves_it(tmp_path, mon
     paragraph = next(p for p in readme.split("\n\n") if "apply-minilm-embed-<target>.log" in p)
     assert "`<cache>/logs/apply-<plan file's stem>-<target>.log`" in paragraph
     assert "`$PLANCTL_CACHE`" in paragraph and "`--cache DIR`" in paragraph
+
+
+def test_an_up_to_date_apply_that_caught_nothing_keeps_the_last_runs_log(tmp_path):
+    """From a new user: an up-to-date apply replaced the real build's log with a header line."""
+    log = tmp_path / "cache" / "logs" / "apply.log"
+    with capture(log, header="planctl apply (the real run)"):
+        os.write(2, b"the real run's chatter\n")
+    with capture(log, header="planctl apply (up to date)", skipped=lambda: True):
+        pass
+    assert "the real run's chatter" in log.read_text()
+    with capture(log, header="planctl apply (a real run again)"):
+        pass
+    assert "planctl apply (a real run again)" in log.read_text()   # a real run's log always lands

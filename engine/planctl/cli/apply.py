@@ -62,8 +62,11 @@ def command(plan: Path, target: str | None, out_root: Path, cache_dir: str | Non
                            cache_dir=cache_dir, replay=replay, allow_version_drift=allow_version_drift,
                            measure_repeats=repeats, force=force)
     verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
-    with capture_command(options.command, plan_file, target_name, cache_dir) as log:
+    done = {}
+    with capture_command(options.command, plan_file, target_name, cache_dir,
+                         skipped=lambda: bool(done.get("up_to_date"))) as log:
         result = run_apply(options, progress=_progress(verbose, options.command))
+        done["up_to_date"] = result.record.get("up_to_date")
     text = up_to_date(result.record) if result.record.get("up_to_date") else summary(result.record, result.out_dir)
     click.echo(text + ("" if result.record.get("up_to_date") else
                        f"\n  log: {log} (library output: TVM, onnxruntime and Python warnings)"))

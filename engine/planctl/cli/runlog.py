@@ -27,9 +27,12 @@ from typing import Callable
 
 
 @contextlib.contextmanager
-def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lambda: True):
+def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lambda: True,
+            skipped: Callable[[], bool] = lambda: False):
     """Send library output to ``log`` (replaced) until the block ends; yields its path. After an
-    exception, the log is kept only when ``keep_on_error()`` says so; else its text goes to stderr."""
+    exception, the log is kept only when ``keep_on_error()`` says so; else its text goes to stderr.
+    A run that ``skipped()`` its work (an up-to-date apply) keeps the last run's log when it caught
+    nothing."""
     sys.stdout.flush()
     sys.stderr.flush()
     fd, held = tempfile.mkstemp(prefix="planctl-", suffix=".log")
@@ -40,7 +43,7 @@ def capture(log: Path, header: str = "", keep_on_error: Callable[[], bool] = lam
             yield log
         ok = True
     finally:
-        _settle(Path(held), log, keep=ok or keep_on_error(), failed=not ok)
+        _settle(Path(held), log, keep=ok or keep_on_error(), failed=not ok or skipped())
 
 
 def command_log(command: str, plan_file: Path, target: str, cache_dir) -> Path:
@@ -51,18 +54,19 @@ def command_log(command: str, plan_file: Path, target: str, cache_dir) -> Path:
     return resolve_cache_dir(cache_dir) / "logs" / f"{command}-{plan_file.stem}-{target}.log"
 
 
-def capture_command(command: str, plan_file: Path, target: str, cache_dir):
+def capture_command(command: str, plan_file: Path, target: str, cache_dir, skipped: Callable[[], bool] = lambda: False):
     """:func:`capture` for ``planctl <command> PLAN --target T`` into :func:`command_log`; a run
     refused before it opened the cache creates none (its captured output goes to stderr)."""
     log = command_log(command, plan_file, target, cache_dir)
     cache = log.parent.parent
-    return capture(log, header=f"planctl {command} {plan_file} --target {target}", keep_on_error=cache.exists)
+    return capture(log, header=f"planctl {command} {plan_file} --target {target}", keep_on_error=cache.exists,
+                   skipped=skipped)
 
 
 def _settle(held: Path, log: Path, keep: bool, failed: bool = False) -> None:
     """Move the held log to ``log``, or show what it caught (after its header line) and drop it. A
-    failed run's log that caught nothing is dropped too: a refused run (a typo in the plan) would
-    otherwise replace the last real run's log with a header line."""
+    failed (or skipped) run's log that caught nothing is dropped too: a refused run (a typo in the
+    plan) or an up-to-date apply would otherwise replace the last real run's log with a header line."""
     if keep and not (failed and _header_only(held)):
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(held, log)   # the temporary folder may be another filesystem
