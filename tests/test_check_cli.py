@@ -170,3 +170,16 @@ def test_a_target_document_in_plans_is_a_finding(tmp_path, capsys):
     code, out, _ = run(capsys, "--root", str(tmp_path), *TODAY, "-o", "json")
     findings = json.loads(out)["findings"]
     assert code == 1 and [(f["rule"], f["pointer"]) for f in findings] == [("PLN104", "/kind")]
+
+
+def test_target_files_given_as_paths_are_checked_and_counted(tmp_path, capsys):
+    """A target file or folder given to check is read and counted, not passed over as "0 targets"."""
+    (tmp_path / "targets").mkdir()
+    shutil.copy(REPO / "targets/x86-64-avx512.yaml", tmp_path / "targets/x86-64-avx512.yaml")
+    broken = (REPO / "targets/x86-64-avx2.yaml").read_text().replace("kind: llvm", "kidn: llvm")
+    (tmp_path / "targets/x86-64-avx2.yaml").write_text(broken)
+    code, out, _ = run(capsys, "--root", str(tmp_path), str(tmp_path / "targets"), *TODAY)
+    assert code == 1 and "PLN118" in out and "x86-64-avx2.yaml" in out
+    assert "checked 0 plans, 2 targets: 1 error" in out
+    code, out, _ = run(capsys, "--root", str(tmp_path), str(tmp_path / "targets/x86-64-avx512.yaml"), *TODAY)
+    assert code == 0 and "checked 0 plans, 1 target: 0 errors" in out

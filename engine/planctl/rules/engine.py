@@ -45,8 +45,10 @@ def check(paths: list[Path], options: Options) -> Report:
         if doc.loaded is not None:
             findings += _plan_findings(doc.loaded, targets, escaping, base, options)
     findings = [f for f in findings if options.selection.wants(f.rule)]
+    # the targets the plans name and those given as paths (their schema findings are above)
+    checked_targets = {d.path.resolve() for d in [*targets.values(), *docs] if d is not None and d.kind == "Target"}
     report = Report(root, sorted(findings, key=lambda f: f.sort_key()), plans=len(plans),
-                    targets=sum(1 for d in targets.values() if d is not None),
+                    targets=len(checked_targets),
                     fail_level=options.fail_level)
     report.unparsable = any(d.unparsable for d in every)
     return report
