@@ -125,6 +125,12 @@ def test_a_target_the_plan_does_not_name_is_a_usage_error(tmp_path, capsys):
         targets = line_of(plan_file, "targets: [")
         assert f"minilm-embed.yaml:{targets}:" in err and "Traceback" not in err
         assert "error[PLN003] target 'nosuch' is not one of the plan's targets ['x86-64-avx2', 'x86-64-avx512']" in err
+        assert "help: use --target with one of x86-64-avx2, x86-64-avx512 (`planctl targets`" in err
+    # a typo: the hint names the closest target, not the plan's first
+    assert main(["apply", str(plan_file), "--target", "x86-64-avx51", "--root", str(repo),
+                 "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]) == 2
+    assert "help: did you mean --target x86-64-avx512?" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("broken, code, rule", [("unknown-key", 1, "PLN101"), ("unparsable", 2, "PLN100")])

@@ -29,17 +29,13 @@ def command(plan: Path, target: str, out: Path | None, root: Path, cache_dir: st
     """
     from planctl.apply.lock import make_lock, write_lock
     from planctl.apply.stages.legality import gate
-    from planctl.documents.load import find_target, load_plan, load_target
-    from planctl.errors import TargetChoiceError
+    from planctl.documents.load import find_target, load_plan, load_target, unnamed_target_error
     from planctl.tuning.preview import describe
 
     gate(plan, root, "plan")   # what check rejects, apply would refuse: say so here, not after -o
     plan_document = load_plan(plan)
     if target not in plan_document.model.spec.targets:
-        line, col, _, _ = plan_document.index.locate("/spec/targets")
-        raise TargetChoiceError(f"target '{target}' is not one of the plan's targets "
-                                f"{plan_document.model.spec.targets}", file=str(plan), line=line, col=col,
-                                pointer="/spec/targets", hint="use one of them, or add it to spec.targets")
+        raise unnamed_target_error(target, plan_document, plan)
     target_document = load_target(find_target(target, root))
     lock = make_lock(plan_document, target_document, target, root) if out is not None else None
     from planctl.cli.runlog import capture

@@ -148,6 +148,23 @@ def find_target(name: str, root: Path) -> Path:
     return layout.find_target(name, root)
 
 
+def unnamed_target_error(name: str, plan: Loaded, plan_file) -> Exception:
+    """The TargetChoiceError for ``--target name`` that ``plan`` does not list, at its ``spec.targets``
+    line; the hint names the closest of its targets when one is close (a typo), else all of them."""
+    import difflib
+
+    from planctl.errors import TargetChoiceError
+
+    targets = list(plan.model.spec.targets)
+    line, col, _, _ = plan.index.locate("/spec/targets")
+    close = difflib.get_close_matches(name, targets, n=1, cutoff=0.6)
+    hint = (f"did you mean --target {close[0]}? (or add '{name}' to spec.targets)" if close else
+            f"use --target with one of {', '.join(targets)} (`planctl targets` says which this host runs), "
+            "or add it to spec.targets")
+    return TargetChoiceError(f"target '{name}' is not one of the plan's targets {targets}", file=str(plan_file),
+                             line=line, col=col, pointer="/spec/targets", hint=hint)
+
+
 def compatible_targets(target_spec, root: Path) -> dict[str, dict]:
     """``{name: spec.tvm}`` of the targets a target document names in ``compatible_with`` (their
     tuning records may serve it). Raises MissingReferenceError or DocumentError for one that is

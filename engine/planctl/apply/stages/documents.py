@@ -9,9 +9,9 @@ from __future__ import annotations
 from planctl.apply import inputs
 from planctl.apply.context import ApplyOptions, OutputFolder, Progress, RunContext, StageClock
 from planctl.apply.stages import legality
-from planctl.documents.load import find_target, load_plan, load_target
+from planctl.documents.load import find_target, load_plan, load_target, unnamed_target_error
 from planctl.documents.references import checked_model, checked_references
-from planctl.errors import DocumentError, MissingReferenceError, TargetChoiceError
+from planctl.errors import DocumentError, MissingReferenceError
 from planctl.report.record import Evidence, ModelRef, PlanRef, TargetRef
 
 
@@ -90,11 +90,7 @@ def _load(options: ApplyOptions):
     named = options.target_name in plan.model.spec.targets
     target = load_target(find_target(options.target_name, options.root)) if named else None
     if target is None:
-        line, col, _, _ = plan.index.locate("/spec/targets")
-        targets = plan.model.spec.targets
-        raise TargetChoiceError(f"target '{options.target_name}' is not one of the plan's targets {targets}",
-                            file=str(options.plan_file), line=line, col=col, pointer="/spec/targets",
-                            hint=f"use --target {targets[0]} or add it to spec.targets")
+        raise unnamed_target_error(options.target_name, plan, options.plan_file)
     return plan, target
 
 
