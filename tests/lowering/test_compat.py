@@ -76,3 +76,25 @@ def test_planctl_targets_lists_what_this_host_can_run(host, capsys):
     assert listed["x86-64-avx512"]["runs_here"] is False and "avx512f" in listed["x86-64-avx512"]["missing"]
     assert main(["targets", "--root", str(REPO)]) == 0
     assert "x86-64-avx512      llvm  cascadelake    runs here: no: Test CPU (x86_64) lacks" in capsys.readouterr().out
+
+
+def test_an_mcpu_llvm_does_not_know_runs_nowhere_and_apply_says_so_at_its_line(host, tmp_path, capsys):
+    """LLVM builds an unknown mcpu for its generic CPU and says so only on stderr: a typo'd target
+    must not pass the host check ("runs here: yes") and build something else."""
+    from planctl.documents.load import load_target
+    from planctl.errors import HostMismatchError
+    from planctl.lowering.compat import require, support
+
+    host(AVX512)
+    found = support({"kind": "llvm", "mcpu": "cascadelak"})
+    assert not found.runs and found.missing == () and "LLVM knows no CPU 'cascadelak'" in found.reason()
+    target = tmp_path / "targets" / "x86-64-avx512.yaml"
+    target.parent.mkdir()
+    target.write_text((REPO / "targets/x86-64-avx512.yaml").read_text().replace("mcpu: cascadelake",
+                                                                                 "mcpu: cascadelak"))
+    with pytest.raises(HostMismatchError, match="LLVM knows no CPU 'cascadelak'") as caught:
+        require(load_target(target), "x86-64-avx512")
+    line = next(i for i, text in enumerate(target.read_text().splitlines(), 1) if "mcpu:" in text)
+    assert caught.value.line == line
+    assert main(["targets", "--root", str(tmp_path)]) == 0
+    assert "runs here: no: LLVM knows no CPU 'cascadelak'" in capsys.readouterr().out

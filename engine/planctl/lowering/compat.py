@@ -50,6 +50,8 @@ class Support:
     def reason(self) -> str:
         if not self.checked:
             return f"not checked: {self.notes[0] if self.notes else 'host features unknown'}"
+        if not self.runs and not self.missing:
+            return f"no: {self.notes[0]}"
         return "yes" if self.runs else f"no: {self.host} lacks {', '.join(self.missing)}"
 
 
@@ -79,6 +81,12 @@ def _cpu_support(tvm_dict: dict) -> Support:
     if triple and not triple.startswith(host["machine"]) and not (
             host["machine"] == "arm64" and triple.startswith("aarch64")):
         return Support(False, label, (f"mtriple {triple}",), needs=f"a {triple.split('-')[0]} CPU")
+    mcpu = str(tvm_dict.get("mcpu") or "")
+    if mcpu and not codegen.llvm_is_valid_cpu(mcpu, triple or codegen.llvm_get_system_triple()):
+        # LLVM would build for its generic CPU and say so only on stderr: the target is a typo
+        return Support(False, label, needs=f"LLVM mcpu {mcpu}",
+                       notes=(f"LLVM knows no CPU '{mcpu}' (its x86 names include cascadelake, znver4, "
+                              "haswell; `llc -mcpu=help` lists them)",))
     target = make_target({k: v for k, v in tvm_dict.items() if k != "host"})
     enabled = [f for f in FEATURE_FLAGS if codegen.llvm_cpu_has_features(f, target)]
     missing = tuple(f for f in enabled if FEATURE_FLAGS[f] not in host["flags"])
@@ -111,14 +119,16 @@ def require(target_loaded, target_name: str) -> Support:
     found = support(dict(spec.tvm))
     if found.runs:
         return found
-    pointer = next((f"/spec/tvm/{k}" for k in ("mattr", "mcpu", "arch", "mtriple") if k in spec.tvm), "/spec/tvm")
+    keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else ("mcpu",)   # no missing flag: an unknown mcpu
+    pointer = next((f"/spec/tvm/{k}" for k in keys if k in spec.tvm), "/spec/tvm")
     line, col = _locate(target_loaded, pointer)
     # what the target asks for, without the full list of features it enables (20 for an AVX-512
     # mcpu); the missing ones are the news
     asks = found.needs.split(":", 1)[0] if found.needs else "its ISA"
+    why = f"{found.host} lacks {', '.join(found.missing)}" if found.missing else found.notes[0]
     raise HostMismatchError(
-        f"this host cannot run target {target_name}: {found.host} lacks {', '.join(found.missing)} "
-        f"(the target asks for {asks})", file=str(target_loaded.path), line=line, col=col, pointer=pointer,
+        f"this host cannot run target {target_name}: {why} (the target asks for {asks})",
+        file=str(target_loaded.path), line=line, col=col, pointer=pointer,
         hint="`planctl targets` lists the targets this host can run; apply one of them, or run on a host of "
              "this target")
 
