@@ -28,6 +28,21 @@ def test_a_mask_value_outside_zero_and_one_is_refused():
             _check_domain("attention_mask", mask, {"kind": "attention-mask"})
 
 
+def test_a_mask_row_shorter_than_min_length_is_refused():
+    """Parity verified rows of min_length .. seq ones: an all-zero row (pooling over no token) is
+    outside what was verified, as is a row of one token under min_length 2."""
+    mask = np.ones((3, 8), "int64")
+    mask[2, 4:] = 0
+    _check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
+    mask[1] = 0
+    with pytest.raises(ValueError, match=r"'attention_mask' row 1 keeps 0 position\(s\).*min_length 1"):
+        _check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
+    short = np.ones((2, 8), "int64")
+    short[0, 1:] = 0
+    with pytest.raises(ValueError, match="row 0 keeps 1 position"):
+        _check_domain("attention_mask", short, {"kind": "attention-mask", "min_length": 2})
+
+
 def test_warmup_inputs_hold_a_value_inside_each_domain():
     from planctl.runtime.load import warmup_inputs
 

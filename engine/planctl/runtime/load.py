@@ -187,6 +187,8 @@ def _check_domain(name: str, value, domain: dict) -> None:
         allowed = domain.get("values", [0, 1])
         if not _all_in(value, allowed):
             raise ValueError(f"input '{name}' has values outside {allowed}")
+    if kind == "attention-mask" and value.ndim and value.size:
+        _check_mask_lengths(name, value, int(domain.get("min_length", 1)))
     if kind == "float-range":
         finite = value[np.isfinite(value)]
         if not domain.get("allow_nan") and np.isnan(value).any():
@@ -194,6 +196,20 @@ def _check_domain(name: str, value, domain: dict) -> None:
         if finite.size and (finite.min() < domain["min"] or finite.max() > domain["max"]):
             raise ValueError(f"input '{name}' has values in [{finite.min()}, {finite.max()}], outside the "
                              f"plan's domain [{domain['min']}, {domain['max']}]")
+
+
+def _check_mask_lengths(name: str, mask, min_length: int) -> None:
+    """Every row of ``mask`` (its last axis) keeps at least ``min_length`` positions: parity verified
+    the build on rows of ``min_length`` .. seq ones (planctl.verify.strategies), not on a row that
+    masks everything (a mean pooling over no token)."""
+    import numpy as np
+
+    lengths = (mask != 0).sum(axis=-1)
+    if lengths.min() < min_length:
+        row = [int(i) for i in np.unravel_index(int(lengths.argmin()), lengths.shape)]
+        raise ValueError(f"input '{name}' row {row[0] if len(row) == 1 else row} keeps {int(lengths.min())} "
+                         f"position(s), fewer than the plan's attention-mask min_length {min_length}: parity "
+                         "verified no such row")
 
 
 def _fallback_library(out: Path, entry: dict, switch: str, where: str = "this output") -> str:
