@@ -169,12 +169,19 @@ def inputs_file(tmp: Path, batch: int = 2, seq: int = 128) -> Path:
 
 def contender_names(outs: list[Path], single: str | None = "planctl") -> list[str]:
     """One contender name per ``--out``: ``planctl`` alone (``single``), else ``planctl:<target>``,
-    or ``planctl:<plan>/<target>`` when two outputs share a target (two plans side by side)."""
+    or the shortest path tail that tells the outputs apart (``planctl:<plan>/<target>`` for two plans
+    side by side, ``planctl:<out>/<plan>/<target>`` for two applies of one plan). Raises ValueError
+    for an output given twice: its figures would be merged under one name."""
     if len(outs) == 1 and single:
         return [single]
-    targets = [out.name for out in outs]
-    unique = len(set(targets)) == len(targets)
-    return [f"planctl:{out.name}" if unique else f"planctl:{out.parent.name}/{out.name}" for out in outs]
+    parts = [Path(out).resolve().parts for out in outs]
+    if len(set(parts)) != len(parts):
+        raise ValueError("an --out is given twice")
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        tails = ["/".join(p[-depth:]) for p in parts]
+        if len(set(tails)) == len(tails):
+            return [f"planctl:{tail}" for tail in tails]
+    raise ValueError("the --out paths cannot be told apart")
 
 
 def shape_arg(text: str) -> tuple[int, int]:
@@ -203,6 +210,10 @@ def main() -> None:
     parser.add_argument("--buckets", action="store_true",
                         help="p50/p99 per shape bucket and over the traffic mix of real sentence lengths")
     args = parser.parse_args()
+    try:
+        contender_names(args.out)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.child:
         Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
         return
