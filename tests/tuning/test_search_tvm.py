@@ -181,6 +181,14 @@ def test_refined_task_line_says_before_after_and_the_gain():
                                                          "candidate (transferred from another shape) took 0.8149 ms)")
     assert _refined_text(11.57, 7.612, 7.612, 7.612, "8 x 128 x 1536") == (
         "11.57 -> 7.612 ms (1.52x faster, a schedule transferred from the 8 x 128 x 1536 workload)")
+    # the register-tile sweep (planctl.tuning.sweep): say when the best was one of its candidates
+    assert _refined_text(4.474, 3.9, 3.9, 4.255, None, 3.9) == ("4.474 -> 3.9 ms (1.15x faster, a register-tile "
+                                                                "sweep candidate)")
+    assert _refined_text(4.474, 3.9, 3.9, 4.255, None, 4.1) == ("4.474 -> 3.9 ms (1.15x faster; the best transferred "
+                                                                "from another shape took 4.255 ms; the best "
+                                                                "register-tile sweep candidate took 4.1 ms)")
+    assert _refined_text(1.0, 1.0, 1.1, None, None, 1.1) == ("no faster record (best stays 1 ms; the best new "
+                                                             "candidate (from the register-tile sweep) took 1.1 ms)")
 
 
 def test_refine_patterns_name_a_bucket_or_every_bucket():

@@ -48,10 +48,8 @@ def matmul_relu(rows: int):
 
 @pytest.mark.tvm
 def test_a_search_starts_from_the_other_shapes_best_schedule_and_its_build_is_right(tmp_path: Path):
-    tvm = pytest.importorskip("tvm")
-    from tvm import relax
-
-    from planctl.lowering.build import apply_database, make_target
+    pytest.importorskip("tvm")
+    from planctl.lowering.build import make_target
     from planctl.tuning.budget import Budget
     from tests.tuning.test_search_tvm import TARGET, open_cache
 
@@ -81,9 +79,19 @@ def test_a_search_starts_from_the_other_shapes_best_schedule_and_its_build_is_ri
         sources
     assert again.tasks[0].best_transfer_ms is not None
 
-    scheduled_mod, scheduled, _ = apply_database(large_mod, target, cache.database())
+    assert_served_build_is_right(large_mod, 256, target, cache)
+
+
+def assert_served_build_is_right(mod, rows: int, target, cache) -> None:
+    """``mod`` (:func:`matmul_relu` of ``rows``) built with the cache's records computes relu(x @ W)."""
+    import tvm
+    from tvm import relax
+
+    from planctl.lowering.build import apply_database
+
+    scheduled_mod, scheduled, _ = apply_database(mod, target, cache.database())
     assert scheduled == 1
     vm = relax.VirtualMachine(tvm.compile(scheduled_mod, target), tvm.cpu())
-    x = np.random.default_rng(1).standard_normal((256, 128)).astype("float32")
+    x = np.random.default_rng(1).standard_normal((rows, 128)).astype("float32")
     got = vm["main"](tvm.runtime.tensor(x)).numpy()
     np.testing.assert_allclose(got, np.maximum(x @ WEIGHT, 0), rtol=1e-4, atol=1e-4)

@@ -66,7 +66,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
             for task in b.get("refined", []):
                 click.echo(f"  refined {task['name']}: "
                            + _refined_text(task["before_ms"], task["after_ms"], task.get("best_new_ms"),
-                                           task.get("best_transfer_ms"), task.get("best_transfer_from"))
+                                           task.get("best_transfer_ms"), task.get("best_transfer_from"),
+                                           task.get("best_sweep_ms"))
                            + _retimed_text(task.get("before_measured_on"), task.get("stored_ms"))
                            + _confirmed_text(task.get("confirm_runs", 0), task.get("confirm_failed")))
             for note in b.get("notes") or []:
@@ -80,26 +81,31 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
 
 
 def _refined_text(before_ms: float | None, after_ms: float | None, best_new_ms: float | None = None,
-                  best_transfer_ms: float | None = None, transfer_from: str | None = None) -> str:
+                  best_transfer_ms: float | None = None, transfer_from: str | None = None,
+                  best_sweep_ms: float | None = None) -> str:
     """Best record before -> after a ``--refine`` search (the kernel alone, as this target's runner
     times it: a record another device measured is re-measured here first); when nothing faster was
     found, the best new candidate's time (how far the search got); and whether the best came from
-    another shape's schedule (transfer tuning, planctl.tuning.transfer), and that shape's workload."""
+    another shape's schedule (transfer tuning, planctl.tuning.transfer), and that shape's workload,
+    or from the register-tile sweep (planctl.tuning.sweep)."""
     if before_ms is None or after_ms is None:
         return "no timed record to compare"
     origin = f"the {transfer_from} workload" if transfer_from else "another shape"
-    transferred = f" (transferred from {origin})"
     if after_ms >= before_ms:
         if best_new_ms is None:
             return f"no faster record (best stays {_ms(before_ms)} ms)"
-        source = transferred if best_transfer_ms == best_new_ms else ""
+        source = (f" (transferred from {origin})" if best_transfer_ms == best_new_ms else
+                  " (from the register-tile sweep)" if best_sweep_ms == best_new_ms else "")
         return (f"no faster record (best stays {_ms(before_ms)} ms; the best new candidate{source} took "
                 f"{_ms(best_new_ms)} ms)")
     gain = before_ms / after_ms
     how_much = f"{gain:.2f}x" if gain >= 1.1 else f"{(gain - 1) * 100:.1f}%"
     if best_transfer_ms == after_ms:
         return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster, a schedule transferred from {origin})"
+    if best_sweep_ms == after_ms:
+        return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster, a register-tile sweep candidate)"
     tried = f"; the best transferred from {origin} took {_ms(best_transfer_ms)} ms" if best_transfer_ms else ""
+    tried += f"; the best register-tile sweep candidate took {_ms(best_sweep_ms)} ms" if best_sweep_ms else ""
     return f"{_ms(before_ms)} -> {_ms(after_ms)} ms ({how_much} faster{tried})"
 
 

@@ -205,6 +205,8 @@ class TuningTask(Evidence):
                                                                  "planctl.tuning.transfer), kept or not")
     best_transfer_from: Optional[str] = Field(None, description="the shape of the workload that schedule came "
                                                                 "from (its first buffer, e.g. '8 x 128 x 1536')")
+    best_sweep_ms: Optional[float] = Field(None, description="the best candidate of this search's register-tile "
+                                                              "sweep (ms; planctl.tuning.sweep), kept or not")
     served_by: Optional[str] = Field(description="exact | compatible:<target> | remeasured | searched | None")
     source: Optional[TaskSource] = Field(None, description="where the schedule came from, decided before any search "
                                                            "(planctl.tuning.census)")

@@ -58,6 +58,7 @@ class TaskReport:
     confirm_failed: str | None = None    # --refine: where to read why the new best failed when timed again
     best_transfer_ms: float | None = None  # the best schedule transferred from another shape (planctl.tuning.transfer)
     best_transfer_from: str | None = None  # ... the shape of the workload it came from (e.g. "8 x 128 x 1536")
+    best_sweep_ms: float | None = None     # the best register-tile sweep candidate (planctl.tuning.sweep)
     served_by: str | None = None      # exact | compatible:<target> | remeasured | searched | None
     source: str | None = None         # planctl.tuning.census: cache | committed | other-devices | ...
     measured_on: str | None = None    # "this CPU" or the device whose record serves the task
@@ -487,8 +488,10 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
             if transferred is not None:
                 task.best_transfer_ms = transferred.mean_s * 1e3
                 task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
+            swept = session_best(store, task.workload_hash, session, SWEPT)
+            task.best_sweep_ms = swept.mean_s * 1e3 if swept is not None else None
             if was_refined and task.workload_hash in confirmed:
-                _confirmed(task, store, confirm_session, transferred)
+                _confirmed(task, store, confirm_session, transferred, swept)
                 if task.best_new_ms is None:
                     task.confirm_failed = f"see {search_log}, the 'confirm {task.name}' lines"
                     report.notes.append(f"task {task.name}: its best new candidate failed to build or run when "
@@ -509,13 +512,14 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
 
 # provenance sources of a session's records (the worker's): what each refine figure is the best of
 REMEASURED = ("remeasured",)       # a refined task's "before", when another device measured its record
-NEW = ("search", "transfer")       # the best new candidate, kept or not
+NEW = ("search", "transfer", "sweep")  # the best new candidate, kept or not
 TRANSFERRED = ("transfer",)        # the best schedule fitted from another shape (planctl.tuning.transfer)
+SWEPT = ("sweep",)                 # the best register-tile sweep candidate (planctl.tuning.sweep)
 
 
 def session_best(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]):
     """The fastest valid record ``session`` stored for a workload whose provenance source is one of
-    ``sources`` (:data:`REMEASURED`, :data:`NEW`, :data:`TRANSFERRED`), or None."""
+    ``sources`` (:data:`REMEASURED`, :data:`NEW`, :data:`TRANSFERRED`, :data:`SWEPT`), or None."""
     found = [rec for rec in store.records(workloads=[workload_hash], session=session)
              if rec.json("provenance").get("source") in sources and rec.mean_s < FAILED_S]
     return min(found, key=lambda rec: rec.mean_s, default=None)
@@ -531,10 +535,10 @@ def _beat(new_ms: float | None, old_ms: float | None) -> bool:
     return new_ms is not None and old_ms is not None and new_ms < old_ms
 
 
-def _confirmed(task: TaskReport, store: Store, session: str, transferred) -> None:
+def _confirmed(task: TaskReport, store: Store, session: str, transferred, swept) -> None:
     """A refined task's before and after as the confirmation timed them (planctl.tuning.worker.confirm:
     the old record and the best new candidate, alternately, the fastest of each one's times), in
-    place of the search's; a confirmed transferred schedule keeps its transfer figure."""
+    place of the search's; a confirmed transferred or swept schedule keeps its figure."""
     times: dict[str, list] = {"old": [], "new": []}
     for rec in store.records(workloads=[task.workload_hash], session=session):
         prov = rec.json("provenance")
@@ -546,6 +550,8 @@ def _confirmed(task: TaskReport, store: Store, session: str, transferred) -> Non
     task.best_new_ms = new[0] if new else None
     if new and transferred is not None and new[1] == transferred.id:
         task.best_transfer_ms = new[0]
+    if new and swept is not None and new[1] == swept.id:
+        task.best_sweep_ms = new[0]
 
 
 def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, progress: bool,

@@ -7,7 +7,8 @@ or finishes, so a round is the unit that is never lost. A new round starts only 
 duration still fits the wall-clock budget; the parent kills the process a little after the budget
 as a backstop (then only the running round is lost). Before the search, each task to search first
 gets the best schedules of the same kernel at other shapes, fitted and measured (transfer tuning,
-planctl.tuning.transfer; they count against the trials). A measure callback (:class:`CandidateLog`)
+planctl.tuning.transfer), then its register blocks sized to the vector unit (the register-tile
+sweep, planctl.tuning.sweep); both count against the trials. A measure callback (:class:`CandidateLog`)
 counts each task's candidates, build and run failures and their reasons into ``candidates.json``.
 ``fast_build`` is TVM's default builder minus the ``tvm.s_tir.tensor_intrin`` import that takes ~36 s
 per fresh worker on 2 cores and makes every build time out under the default 30 s limit
@@ -247,6 +248,21 @@ def transfer(names: list[str], tasks: dict, database, target, trials: int, build
     return fit.transfer(names, tasks, database, target, measure_fitted, trials)
 
 
+def sweep(names: list[str], tasks: dict, database, target, trials: int, share: int, builder, runner) -> int:
+    """The register-tile sweep after transfer tuning (planctl.tuning.sweep): each task's candidates
+    built in one builder call, then run one at a time like the search's; returns the measurements made."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from planctl.tuning import sweep as tiles
+
+    def measure_all(schedules: list) -> list[tuple]:
+        infos = [ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True) for sch in schedules]
+        artifacts = build(schedules, builder, target, "sweep")
+        return list(zip(run_built(list(zip(artifacts, infos)), runner, target, "sweep"), infos))
+
+    return tiles.sweep(names, tasks, database, target, measure_all, trials, share)
+
+
 def error_reason(message: str) -> str:
     """The line of a TVM build/run error that says why, without addresses, at most 200 chars."""
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
@@ -432,8 +448,10 @@ def run(spec: dict) -> None:
 
 def search(spec: dict, tasks: dict, names: list[str], trials: int, target, store, database, builder, runner,
            started: float, after_batch) -> None:
-    """Transfer tuning, then the search in rounds with the trials left; writes why it stopped."""
+    """Transfer tuning, the register-tile sweep, then the search in rounds with the trials left;
+    writes why it stopped."""
     made = transfer(names, tasks, database, target, trials, builder, runner)
+    made += sweep(names, tasks, database, target, trials - made, spec["trials_per_task"], builder, runner)
     if made:
         after_batch()
     trials -= made

@@ -138,7 +138,7 @@ def served_summary(ctx: RunContext, work: ShapeWork, report: Optional[TuningEvid
             "timed_as": scope.measured_on(scope.device_id) + f" ({scope.device.label})",
             "refined": [{"name": t.name, "before_ms": t.best_ms_before, "after_ms": t.best_ms,
                          "best_new_ms": t.best_new_ms, "best_transfer_ms": t.best_transfer_ms,
-                         "best_transfer_from": t.best_transfer_from,
+                         "best_transfer_from": t.best_transfer_from, "best_sweep_ms": t.best_sweep_ms,
                          "before_measured_on": t.before_measured_on, "stored_ms": t.best_ms_stored,
                          "confirm_runs": t.confirm_runs, "confirm_failed": t.confirm_failed}
                         for t in report.tasks if t.best_ms_before is not None]}
