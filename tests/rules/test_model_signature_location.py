@@ -72,3 +72,48 @@ def test_a_domain_past_the_embedding_table_is_found_by_check_at_its_bound(tmp_pa
     assert plan.read_text().splitlines()[finding.line - 1].strip() == "max: 30521"
     assert "indexes word_embeddings (1000 rows), but its domain's max is 30521" in finding.message
     assert "max: 999" in finding.help
+
+
+def _position_model(positions: int) -> bytes:
+    """input_ids int64 [batch, seq]; position_ids[:, :seq] (BERT's slice of its position table, as the
+    dynamo exporter writes it: Shape(start=1, end=2) as the Slice's ends) -> sentence_embedding."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = [numpy_helper.from_array(np.arange(positions, dtype=np.int64)[None], "position_ids"),
+                 numpy_helper.from_array(np.array([0], np.int64), "zero"),
+                 numpy_helper.from_array(np.array([1], np.int64), "one")]
+    nodes = [helper.make_node("Shape", ["input_ids"], ["seq_len"], start=1, end=2),
+             helper.make_node("Slice", ["position_ids", "zero", "seq_len", "one"], ["positions"]),
+             helper.make_node("Cast", ["positions"], ["sentence_embedding"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(nodes, "positions",
+                              [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
+                              [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, None)], constants)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def test_a_sequence_past_the_models_position_table_is_found_by_check_at_its_max(tmp_path):
+    """apply lowered and failed with a PLN500 that blamed the model: a BERT of 512 positions cannot run
+    seq 1024 (the Slice of its position table stops at 512 and the shapes after it disagree)."""
+    import hashlib
+
+    from planctl.documents.onnx_signature import sliced_tables
+
+    model = _position_model(8)
+    (tmp_path / "model.onnx").write_bytes(model)
+    assert sliced_tables(tmp_path / "model.onnx") == {("input_ids", 1): (8, "position_ids")}
+
+    def plan_with_max(folder: str, high: int) -> Path:
+        return make_repo(tmp_path / folder, {"spec": {"workload": {
+            "model": {"sha256": hashlib.sha256(model).hexdigest()},
+            "inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "seq"],
+                        "domain": {"kind": "integer-range", "min": 0, "max": 7}}],
+            "production_shapes": {"seq": {"min": 4, "opt": 4, "max": high, "values": [4, high]}}}}}, model=model)
+    ok = plan_with_max("ok", 8)
+    assert not [f for f in check([ok], Options(root=tmp_path / "ok")).findings if f.rule == "PLN224"]
+    plan = plan_with_max("past", 16)
+    [finding] = [f for f in check([plan], Options(root=tmp_path / "past")).findings if f.rule == "PLN224"]
+    assert plan.read_text().splitlines()[finding.line - 1].strip() == "max: 16"
+    assert "seq max 16 is past the end of the model's position_ids (8 entries, sliced to input_ids's axis 1)" \
+        in finding.message
+    assert "keep it at 8 or less" in finding.help

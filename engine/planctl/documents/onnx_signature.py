@@ -196,9 +196,50 @@ def embedding_rows(path: Path) -> dict[str, tuple[int, str]]:
     """Graph inputs used as the indices of a Gather over an initializer (an embedding lookup), directly
     or through ops that keep the values (Cast, Reshape, ...): {input name: (the table's rows, its
     name)}; the input's valid values are 0 .. rows - 1 (ONNX Gather: indices index axis 0, the
-    default). Empty when the file cannot be read. Read from the wire format as
-    :func:`read_declarations` (GraphProto: node = 1, initializer = 5, input = 11; NodeProto: input = 1,
-    output = 2, op_type = 4, attribute = 5; TensorProto: dims = 1, name = 8)."""
+    default). Empty when the file cannot be read."""
+    parts = _graph_parts(path)
+    if parts is None:
+        return {}
+    tables, nodes, inputs = parts
+    rows = {name: (dims[0] if dims else None) for name, (dims, _) in tables.items()}
+    return {name: found for name, found in _gathered(nodes, rows).items() if name in inputs}
+
+
+def sliced_tables(path: Path) -> dict[tuple[str, int], tuple[int, str]]:
+    """Graph input dims that set how much of an initializer a Slice takes (a position table: BERT's
+    ``position_ids[:, :seq]``, ``Slice(table, starts=[0], ends=Shape(input)[1:2], axes=[1])``):
+    {(input name, axis): (the most the table holds along the sliced axis, its name)}. A larger dim
+    cannot run: the Slice stops at the table's end and the shapes after it disagree. Empty when the
+    file cannot be read."""
+    parts = _graph_parts(path)
+    if parts is None:
+        return {}
+    tables, nodes, inputs = parts
+    dims_of = {out: (inp[0], attrs.get("start", 0)) for op, inp, outs, attrs in nodes for out in outs[:1]
+               if op == "Shape" and inp and inp[0] in inputs and attrs.get("end", attrs.get("start", 0) + 1)
+               == attrs.get("start", 0) + 1}
+    found: dict[tuple[str, int], tuple[int, str]] = {}
+    for op, inp, _, _ in nodes:
+        if op != "Slice" or len(inp) < 3 or inp[0] not in tables or inp[2] not in dims_of:
+            continue
+        dims = tables[inp[0]][0]
+        starts = tables.get(inp[1], ((), None))[1]
+        axes = tables.get(inp[3], ((), None))[1] if len(inp) > 3 and inp[3] else [0]
+        if not dims or starts is None or axes is None or len(starts) != 1 or len(axes) != 1:
+            continue
+        axis = axes[0] + len(dims) if axes[0] < 0 else axes[0]
+        if 0 <= axis < len(dims) and 0 <= starts[0] < dims[axis]:
+            limit = (dims[axis] - starts[0], inp[0])
+            found[dims_of[inp[2]]] = min(found.get(dims_of[inp[2]], limit), limit)
+    return found
+
+
+def _graph_parts(path: Path):
+    """(initializers {name: (dims, its int64 values when it has at most 8, else None)}, nodes [(op_type,
+    inputs, outputs, {int attribute name: value})], graph input names), or None when the file cannot
+    be read. Read from the wire format as :func:`read_declarations` (GraphProto: node = 1,
+    initializer = 5, input = 11; NodeProto: input = 1, output = 2, op_type = 4, attribute = 5;
+    TensorProto: dims = 1, data_type = 2, int64_data = 7, name = 8, raw_data = 9)."""
     import mmap
 
     try:
@@ -206,23 +247,35 @@ def embedding_rows(path: Path) -> dict[str, tuple[int, str]]:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         graph = dict(_fields(memoryview(data), {7})).get(7)
         if graph is None:
-            return {}
-        rows, nodes, inputs = {}, [], set()
+            return None
+        tables, nodes, inputs = {}, [], set()
         for number, value in _fields(graph, {1, 5, 11}):
             if number == 11:
                 inputs.add(_value_info(value).name)
             elif number == 5:
-                tensor = list(_fields(value, {1, 8}))
-                dims = _ints([v for n, v in tensor if n == 1])
-                rows[_text(next((v for n, v in tensor if n == 8), None))] = dims[0] if dims else None
+                tensor = list(_fields(value, {1, 2, 7, 8, 9}))
+                tables[_text(next((v for n, v in tensor if n == 8), None))] = (
+                    _ints([v for n, v in tensor if n == 1]), _small_int64s(tensor))
             else:
                 node = list(_fields(value, {1, 2, 4, 5}))
                 nodes.append((_text(next((v for n, v in node if n == 4), None)),
                               [_text(v) for n, v in node if n == 1], [_text(v) for n, v in node if n == 2],
-                              _axis(v for n, v in node if n == 5)))
+                              _int_attributes(v for n, v in node if n == 5)))
     except (ValueError, OSError):
-        return {}
-    return {name: found for name, found in _gathered(nodes, rows).items() if name in inputs}
+        return None
+    return tables, nodes, inputs
+
+
+def _small_int64s(tensor: list) -> list[int] | None:
+    """An int64 TensorProto's values (data_type 7), from int64_data or little-endian raw_data, when it
+    holds at most 8 (an index or axis constant); None otherwise."""
+    if dict((n, v) for n, v in tensor if n == 2).get(2) != 7:
+        return None
+    raw = next((v for n, v in tensor if n == 9), None)
+    values = ([int.from_bytes(bytes(raw[i:i + 8]), "little", signed=True) for i in range(0, len(raw), 8)]
+              if raw is not None else _ints([v for n, v in tensor if n == 7]))
+    values = [v - (1 << 64) if v >= 1 << 63 else v for v in values]
+    return values if len(values) <= 8 else None
 
 
 def _gathered(nodes: list, rows: dict[str, int | None]) -> dict[str, tuple[int, str]]:
@@ -231,20 +284,22 @@ def _gathered(nodes: list, rows: dict[str, int | None]) -> dict[str, tuple[int, 
         if op in _PASS_THROUGH and inputs and inputs[0] not in rows:
             source.update({out: source.get(inputs[0], inputs[0]) for out in outputs[:1]})
     found = {}
-    for op, inputs, _, axis in nodes:
-        if op == "Gather" and len(inputs) == 2 and axis == 0 and rows.get(inputs[0]):
+    for op, inputs, _, attrs in nodes:
+        if op == "Gather" and len(inputs) == 2 and attrs.get("axis", 0) == 0 and rows.get(inputs[0]):
             found.setdefault(source.get(inputs[1], inputs[1]), (rows[inputs[0]], inputs[0]))
     return found
 
 
-def _axis(attributes) -> int:
-    """A node's ``axis`` attribute (AttributeProto: name = 1, i = 3); 0 when absent (Gather's default)."""
+def _int_attributes(attributes) -> dict[str, int]:
+    """A node's int attributes (AttributeProto: name = 1, i = 3), e.g. Gather's ``axis`` (absent: the
+    op's default applies) or Shape's ``start`` and ``end``."""
+    found = {}
     for attribute in attributes:
         fields = dict(_fields(attribute, {1, 3}))
-        if _text(fields.get(1)) == "axis":
-            value = fields.get(3, 0)
-            return value - (1 << 64) if value >= 1 << 63 else value
-    return 0
+        if 3 in fields:
+            value = fields[3]
+            found[_text(fields.get(1))] = value - (1 << 64) if value >= 1 << 63 else value
+    return found
 
 
 def _ints(values: list) -> list[int]:

@@ -27,6 +27,11 @@ def _embedding_rows(path: str, size: int, mtime_ns: int):
     return onnx_signature.embedding_rows(Path(path))
 
 
+@functools.lru_cache(maxsize=64)
+def _sliced_tables(path: str, size: int, mtime_ns: int):
+    return onnx_signature.sliced_tables(Path(path))
+
+
 @rule("PLN224", "model-signature", "error", unwaivable="apply cannot import a file that is not a readable ONNX model")
 def check(ctx):
     """The model file is an ONNX model whose graph inputs are the plan's ``workload.inputs``, and
@@ -42,8 +47,10 @@ def check(ctx):
         outputs (apply verifies and serves those by name). An input the graph uses as a Gather's
         indices into an initializer of N rows (directly or through a Cast or Reshape:
         onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1: parity
-        draws its examples from the domain, and onnxruntime refuses an index past the table. It reads the graph's declarations itself, without
-        the ``onnx`` package. A missing file is ``PLN215``'s, one outside the repository ``PLN220``'s.
+        draws its examples from the domain, and onnxruntime refuses an index past the table. An input dim that sets how much of an
+        initializer a Slice takes (BERT's position table, ``position_ids[:, :seq]``:
+        onnx_signature.sliced_tables) stays within the table at every production shape. It reads the
+        graph's declarations itself, without the ``onnx`` package. A missing file is ``PLN215``'s, one outside the repository ``PLN220``'s.
 
     Why
         ``apply`` refuses such a model only after it has loaded TVM; a pre-commit hook should say
@@ -53,7 +60,7 @@ def check(ctx):
     Example
         The model was re-exported with ``attention_mask`` renamed, or with ``batch`` static at 1,
         or the file is a truncated download; ``outputs: [sentence_embeddings]`` where the graph's
-        output is ``sentence_embedding``.
+        output is ``sentence_embedding``; ``seq: {max: 1024}`` for a BERT of 512 positions.
 
     Fix
         Re-export the model (``torch.onnx.export(..., dynamo=True)`` with dynamic dims), or declare
@@ -81,6 +88,26 @@ def check(ctx):
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
     yield from _missing_outputs(ctx, path, stat)
     yield from _domains_past_tables(ctx, path, stat)
+    yield from _dims_past_tables(ctx, path, stat)
+
+
+def _dims_past_tables(ctx, path: Path, stat):
+    """A production shape's dim (or a static one) above what a table the model slices by it holds."""
+    limits = _sliced_tables(str(path), stat.st_size, stat.st_mtime_ns)
+    shapes = ctx.spec.workload.production_shapes
+    for i, spec in enumerate(ctx.spec.workload.inputs):
+        for axis, dim in enumerate(spec.shape):
+            if (spec.name, axis) not in limits:
+                continue
+            most, table = limits[spec.name, axis]
+            largest, at = ((shapes[dim].max, f"/spec/workload/production_shapes/{dim}/max") if dim in shapes else
+                           (dim, f"/spec/workload/inputs/{i}/shape/{axis}") if isinstance(dim, int) else (None, ""))
+            if largest is not None and largest > most:
+                what = f"{dim} max {largest}" if isinstance(dim, str) else f"dim {largest}"
+                yield Violation(at, f"{ctx.spec.workload.model.onnx}: {what} is past the end of the model's {table} "
+                                    f"({most} entries, sliced to {spec.name}'s axis {axis}): no build runs it",
+                                help=f"keep it at {most} or less (split longer inputs before the call), or "
+                                     "export a model with a longer table", key=spec.name)
 
 
 def _domains_past_tables(ctx, path: Path, stat):
