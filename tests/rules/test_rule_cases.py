@@ -43,6 +43,9 @@ def test_rule_case(tmp_path, rule, case):
         if "message" in w:
             assert any(w["message"] in f.message for f in got if f.rule == w["rule"]
                        and f.pointer == w["pointer"]), w["message"]
+        if "help" in w:
+            assert any(w["help"] in (f.help or "") for f in got if f.rule == w["rule"]
+                       and f.pointer == w["pointer"]), w["help"]
     assert report.exit_code() == (1 if any(f.severity.value == "error" for f in got) else 0)
 
 

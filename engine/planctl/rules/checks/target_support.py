@@ -53,12 +53,28 @@ def requirement_violations(pointer, technique, info, name, target):
         if not req.applies(technique):
             continue
         if req.devices and caps.device not in req.devices:
-            yield Violation(pointer, f"{technique.technique} cannot run on target {name} "
-                            f"(device {caps.device}): {req.why}", key=f"{name}:device")
+            at, setting = _parameter_at(pointer, technique, req.when)
+            yield Violation(at, f"{technique.technique} cannot run on target {name} "
+                            f"(device {caps.device}): {req.why}", key=f"{name}:device",
+                            help=(f"{setting} for {name}" if setting else
+                                  f"leave {technique.technique} out, or apply the plan to a target of device "
+                                  f"{' or '.join(req.devices)}"))
         elif req.features_any and not set(req.features_any) & target_features(target):
             yield Violation(pointer, f"{technique.technique} cannot run on target {name}: "
                             f"{req.why}", key=f"{name}:features",
                             help=f"needs one of: {', '.join(req.features_any)}")
+
+
+def _parameter_at(pointer: str, technique, when: dict) -> tuple[str, str]:
+    """The pointer of the parameter a ``when`` requirement is about (a list parameter's matching
+    item: ``libraries/0``) and how to drop the setting; the technique's own pointer and "" for a
+    requirement of the technique itself."""
+    for key, wanted in when.items():
+        actual = getattr(technique, key, None)
+        if isinstance(actual, (list, tuple)) and wanted in actual:
+            return f"{pointer}/{key}/{list(actual).index(wanted)}", f"remove {wanted} from {key}"
+        return f"{pointer}/{key}", f"leave {key}: {wanted} out"
+    return pointer, ""
 
 
 def peer_gate_violations(ctx):
