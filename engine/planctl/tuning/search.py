@@ -569,7 +569,11 @@ def _run_worker(mod, spec: dict, store: Store, budget: Budget, log_dir: Path, pr
         spec_file.write_text(json.dumps(spec))
         # the worker stops itself between rounds; this kill is the backstop for a round that overruns
         deadline = Deadline(time.monotonic() + budget.wall_clock_s, Path(spec["work_dir"]) / STARTED_FILE)
-        with open(log_dir / "search.log", "ab") as log, TrialProgress(budget.trials, progress, announce) as bar:
+        # what can run: the budget, or each task's share when fewer tasks than the budget covers
+        # (4 refined matmuls x 64 trials, not the plan's 600)
+        tasks = set(spec.get("search", [])) | set(spec.get("remeasure", {}))
+        ceiling = min(budget.trials, budget.trials_per_task * len(tasks)) if tasks else budget.trials
+        with open(log_dir / "search.log", "ab") as log, TrialProgress(ceiling, progress, announce) as bar:
             # the cache reaches the worker through its environment, never through the spec file:
             # a PostgreSQL URL may hold a password
             proc = subprocess.Popen([sys.executable, "-m", "planctl.tuning.worker", str(spec_file)],
