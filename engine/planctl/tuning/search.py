@@ -535,7 +535,7 @@ def _beat(new_ms: float | None, old_ms: float | None) -> bool:
     return new_ms is not None and old_ms is not None and new_ms < old_ms
 
 
-def _confirmed(task: TaskReport, store: Store, session: str, transferred, swept) -> None:
+def _confirmed(task: TaskReport, store: Store, session: str, transferred, swept=None) -> None:
     """A refined task's before and after as the confirmation timed them (planctl.tuning.worker.confirm:
     the old record and the best new candidate, alternately, the fastest of each one's times), in
     place of the search's; a confirmed transferred or swept schedule keeps its figure."""

@@ -27,6 +27,9 @@ import math
 from typing import Optional
 
 SWEEP_SHARE = 2   # a task is swept only when its trial share leaves the search as many trials as the sweep takes
+# a share below this is the search's alone, decided before any TVM work (a task has up to 22 candidates;
+# a tuning context can take half a minute to build on 2 cores, longer than a 1 s wall clock's grace)
+SWEEP_MIN_SHARE = 32
 
 
 def _register_blocks(lanes: int, registers: int):
@@ -141,22 +144,26 @@ def _tile_extents(trace, mod) -> Optional[list[int]]:
     return extents
 
 
-def sweep(names: list[str], tasks: dict, database, target, measure, budget: int, share: int) -> int:
+def sweep(names: list[str], tasks: dict, database, target, measure, budget: int, share: int,
+          out_of_time=lambda: False) -> int:
     """For each task in ``names`` that is one multi-level tiling (:func:`base_trace`), measure its
     register-tile candidates (``measure(schedules) -> [(run_secs, args_info)]``) and commit each as a
     record of source ``sweep``: at most ``budget`` measurements in all, and only for tasks whose trial
-    ``share`` is at least :data:`SWEEP_SHARE` times their candidates. Returns the measurements made."""
+    ``share`` is at least :data:`SWEEP_SHARE` times their candidates (and :data:`SWEEP_MIN_SHARE`), while
+    ``out_of_time()`` says the wall clock allows. Returns the measurements made."""
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.database import TuningRecord
 
     from planctl.lowering.cpu_attention import vector_unit
     from planctl.tuning.store.record import FAILED_S
 
-    if target.kind.name != "llvm":
+    if target.kind.name != "llvm" or share < SWEEP_MIN_SHARE:
         return 0
     unit, cores = vector_unit(target), int(target.attrs.get("num-cores", 1) or 1)
     made, base = 0, dict(database.provenance)
     for name in names:
+        if out_of_time():
+            break
         mod = tasks[name].dispatched[0]
         context = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", task_name=name,
                                  rand_state=0)

@@ -248,7 +248,8 @@ def transfer(names: list[str], tasks: dict, database, target, trials: int, build
     return fit.transfer(names, tasks, database, target, measure_fitted, trials)
 
 
-def sweep(names: list[str], tasks: dict, database, target, trials: int, share: int, builder, runner) -> int:
+def sweep(names: list[str], tasks: dict, database, target, trials: int, share: int, builder, runner,
+          out_of_time=lambda: False) -> int:
     """The register-tile sweep after transfer tuning (planctl.tuning.sweep): each task's candidates
     built in one builder call, then run one at a time like the search's; returns the measurements made."""
     from tvm.s_tir import meta_schedule as ms
@@ -260,7 +261,7 @@ def sweep(names: list[str], tasks: dict, database, target, trials: int, share: i
         artifacts = build(schedules, builder, target, "sweep")
         return list(zip(run_built(list(zip(artifacts, infos)), runner, target, "sweep"), infos))
 
-    return tiles.sweep(names, tasks, database, target, measure_all, trials, share)
+    return tiles.sweep(names, tasks, database, target, measure_all, trials, share, out_of_time)
 
 
 def error_reason(message: str) -> str:
@@ -451,7 +452,9 @@ def search(spec: dict, tasks: dict, names: list[str], trials: int, target, store
     """Transfer tuning, the register-tile sweep, then the search in rounds with the trials left;
     writes why it stopped."""
     made = transfer(names, tasks, database, target, trials, builder, runner)
-    made += sweep(names, tasks, database, target, trials - made, spec["trials_per_task"], builder, runner)
+    wall_clock = spec.get("wall_clock_s", float("inf"))
+    made += sweep(names, tasks, database, target, trials - made, spec["trials_per_task"], builder, runner,
+                  out_of_time=lambda: time.monotonic() - started >= wall_clock)
     if made:
         after_batch()
     trials -= made
