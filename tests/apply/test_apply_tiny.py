@@ -272,3 +272,38 @@ def test_tune_says_it_lowers_before_refusing_a_refine_that_names_no_task(tiny_re
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "planctl tune: lowering 1 bucket to find the tasks --refine 'typo*' names, before any search"
     assert any("--refine 'typo*' matched no task of any bucket" in line for line in lines[1:])
+
+
+def test_verify_replay_runs_the_counterexamples_own_bucket():
+    """A multi-bucket output: the counterexample of 8 x 16 runs 8 x 16's candidate, not the manifest's
+    first bucket's (which refused its shape and reported a false reproduction)."""
+    from planctl.cli.verify import library_for
+
+    manifest = {"candidate": "candidate-batch-1_seq-64.so", "baseline": "baseline-dynamic.so", "buckets": [
+        {"shape_env": {"batch": 1, "seq": 64}, "candidate": "candidate-batch-1_seq-64.so", "baseline": "b.so"},
+        {"shape_env": {"batch": 8, "seq": 16}, "candidate": "candidate-batch-8_seq-16.so", "baseline": "b.so"}]}
+    assert library_for(manifest, {"batch": 8, "seq": 16}, fallback=False) == "candidate-batch-8_seq-16.so"
+    assert library_for(manifest, {"batch": 8, "seq": 16}, fallback=True) == "b.so"
+    assert library_for({"candidate": "candidate.so"}, {"batch": 32}, fallback=False) == "candidate.so"
+
+
+def test_verify_replay_with_a_library_needs_no_manifest(tiny_repo: Path, tmp_path: Path, capsys):
+    import shutil
+
+    import numpy as np
+
+    from planctl.verify.counterexample import save_counterexample
+
+    assert apply(tiny_repo) == 0
+    out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    x = np.full((32, 128), 0.5, dtype="float32")
+    from planctl.runtime import load
+
+    good = load(out_dir)(x=x)[0]
+    alone = save_counterexample(tmp_path / "alone.npz", {"inputs": {"x": x}, "reference": [good],
+                                "candidate": [good], "names": ["y"], "reason": "test"}, {"batch": 32},
+                                {"y": (1e-4, 1e-5)}, 0)
+    library = tmp_path / "candidate.so"
+    shutil.copy(out_dir / json.loads((out_dir / "manifest.json").read_text())["candidate"], library)
+    assert main(["verify", "replay", str(alone), "--library", str(library)]) == 0
+    assert "no longer reproduces" in capsys.readouterr().out

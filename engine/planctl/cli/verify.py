@@ -37,19 +37,32 @@ def replay(counterexample: Path, library: Path | None) -> None:
 
 
 def _candidate(counterexample: Path, library: Path | None):
+    from planctl.lowering.vm import vm_callable
+    from planctl.verify.counterexample import load_counterexample
+
     # apply writes the baseline's counterexamples (its parity check as the fallback) under fallback/
     fallback = counterexample.parent.name == "fallback"
     folder = counterexample.parent.parent if fallback else counterexample.parent
-    manifest_path = folder / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise VerificationError(f"{manifest_path}: no apply manifest beside the counterexample ({exc})",
-                                hint="pass --library PATH to the compiled candidate") from exc
-    default = manifest.get("baseline") if fallback else manifest.get("candidate", manifest.get("artifact"))
-    path = library or folder / (default or "")
+    meta = load_counterexample(counterexample).meta
+    manifest = _manifest(folder / "manifest.json", required=library is None)
+    path = library or folder / (library_for(manifest, meta.get("shape_env") or {}, fallback) or "")
     if not path.is_file():
         raise PlanctlError(f"{path}: the candidate library is not there", hint="pass --library PATH")
-    from planctl.lowering.vm import vm_callable
+    return vm_callable(path, manifest.get("input_names", meta["inputs"]), manifest.get("device", "cpu"))
 
-    return vm_callable(path, manifest["input_names"], manifest.get("device", "cpu"))
+
+def _manifest(path: Path, required: bool) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        if not required:
+            return {}
+        raise VerificationError(f"{path}: no apply manifest beside the counterexample ({exc})",
+                                hint="pass --library PATH to the compiled candidate") from exc
+
+
+def library_for(manifest: dict, shape_env: dict, fallback: bool) -> str | None:
+    """The library a counterexample of ``shape_env`` was found on: its bucket's candidate (or, under
+    fallback/, the baseline), from the manifest's ``buckets``; a single-shape output's own."""
+    entry = next((b for b in manifest.get("buckets", []) if b.get("shape_env") == shape_env), manifest)
+    return entry.get("baseline") if fallback else entry.get("candidate", entry.get("artifact"))
