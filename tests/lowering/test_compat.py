@@ -98,3 +98,22 @@ def test_an_mcpu_llvm_does_not_know_runs_nowhere_and_apply_says_so_at_its_line(h
     assert caught.value.line == line
     assert main(["targets", "--root", str(tmp_path)]) == 0
     assert "runs here: no: LLVM knows no CPU 'cascadelak'" in capsys.readouterr().out
+
+
+def test_an_option_tvm_refuses_is_a_target_that_runs_nowhere_not_a_crash(host, tmp_path, capsys):
+    """A typo inside spec.tvm (``mcpuu``) passed check and made ``planctl targets`` an internal error."""
+    from planctl.documents.load import load_target
+    from planctl.errors import HostMismatchError
+    from planctl.lowering.compat import require
+
+    host(AVX512)
+    target = tmp_path / "targets" / "x86-64-avx512.yaml"
+    target.parent.mkdir()
+    target.write_text((REPO / "targets/x86-64-avx512.yaml").read_text().replace("    mcpu: cascadelake",
+                                                                                 "    mcpuu: cascadelake"))
+    assert main(["targets", "--root", str(tmp_path)]) == 0
+    assert "runs here: no: TVM refuses spec.tvm: Unknown config option 'mcpuu'" in capsys.readouterr().out
+    with pytest.raises(HostMismatchError, match="mcpuu") as caught:
+        require(load_target(target), "x86-64-avx512")
+    assert caught.value.line == next(i for i, text in enumerate(target.read_text().splitlines(), 1)
+                                     if "mcpuu:" in text)

@@ -87,7 +87,12 @@ def _cpu_support(tvm_dict: dict) -> Support:
         return Support(False, label, needs=f"LLVM mcpu {mcpu}",
                        notes=(f"LLVM knows no CPU '{mcpu}' (its x86 names include cascadelake, znver4, "
                               "haswell; `llc -mcpu=help` lists them)",))
-    target = make_target({k: v for k, v in tvm_dict.items() if k != "host"})
+    try:
+        target = make_target({k: v for k, v in tvm_dict.items() if k != "host"})
+    except Exception as exc:  # noqa: BLE001 - TVM's ValueError/TVMError for an option it does not know
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = reason.split(" Target creation from config")[0]
+        return Support(False, label, needs="a target TVM accepts", notes=(f"TVM refuses spec.tvm: {reason}",))
     enabled = [f for f in FEATURE_FLAGS if codegen.llvm_cpu_has_features(f, target)]
     missing = tuple(f for f in enabled if FEATURE_FLAGS[f] not in host["flags"])
     needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
@@ -119,7 +124,9 @@ def require(target_loaded, target_name: str) -> Support:
     found = support(dict(spec.tvm))
     if found.runs:
         return found
-    keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else ("mcpu",)   # no missing flag: an unknown mcpu
+    # no missing flag: an unknown mcpu, or an option TVM refuses (its message quotes the key)
+    named = re.findall(r"Unknown config option '([^']+)'", found.notes[0]) if found.notes else []
+    keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else (*named, "mcpu")
     pointer = next((f"/spec/tvm/{k}" for k in keys if k in spec.tvm), "/spec/tvm")
     line, col = _locate(target_loaded, pointer)
     # what the target asks for, without the full list of features it enables (20 for an AVX-512
