@@ -37,6 +37,15 @@ def test_an_mcpu_llvm_does_not_know_is_a_document_error(tmp_path):
     with pytest.raises(DocumentError, match="LLVM does not know mcpu 'haswel'") as err:
         tvm_target(document)
     assert err.value.file.endswith("x86-64-avx2.yaml")
+    assert "mcpu: haswel" in document.path.read_text().splitlines()[err.value.line - 1]
+
+
+def test_an_option_tvm_refuses_is_located_at_its_key(tmp_path):
+    document = _target(tmp_path, mcpu="haswell")
+    document.path.write_text(document.path.read_text().replace("mcpu: haswell", "mcpuu: haswell"))
+    with pytest.raises(DocumentError, match="Unknown config option 'mcpuu'") as err:
+        tvm_target(load_target(document.path))
+    assert "mcpuu: haswell" in document.path.read_text().splitlines()[err.value.line - 1]
 
 
 def test_a_cuda_target_without_a_gpu_fails_before_any_build():

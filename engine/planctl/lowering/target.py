@@ -7,6 +7,7 @@ planctl.lowering.compat's check).
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from planctl.errors import DocumentError
@@ -30,13 +31,26 @@ def tvm_target(target_document: "Loaded[Target]") -> "tvm.target.Target":
     try:
         target = make_target(doc)
     except Exception as exc:  # TVM raises ValueError or TVMError with its own text
-        raise DocumentError(f"TVM rejects the target dict: {str(exc).splitlines()[0][:300]}", file=path,
-                            hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}") from exc
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        unknown = re.findall(r"Unknown config option '([^']+)'", message)
+        raise DocumentError(f"TVM rejects the target dict: {message.split(' Target creation from config')[0][:300]}",
+                            hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}",
+                            **_at(target_document, f"/spec/tvm/{unknown[0]}" if unknown else "/spec/tvm")) from exc
     mcpu = doc.get("mcpu")
     if target.kind.name == "llvm" and mcpu and mcpu not in codegen.llvm_get_cpu_archlist(target):
         raise DocumentError(f"LLVM does not know mcpu '{mcpu}' (it would build for generic x86-64)",
-                            file=path, hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512")
+                            hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512",
+                            **_at(target_document, "/spec/tvm/mcpu"))
     return target
+
+
+def _at(target_document, pointer: str) -> dict:
+    """The error location of ``pointer`` in the target file (its file alone where it cannot be found)."""
+    try:
+        line, col, *_ = target_document.index.locate(pointer)
+    except Exception:  # noqa: BLE001 - a location is a courtesy; the error stands without it
+        line = col = None
+    return {"file": str(target_document.path), "line": line, "col": col, "pointer": pointer}
 
 
 def device_kind(target_document: "Loaded[Target]") -> str:
