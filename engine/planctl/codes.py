@@ -123,8 +123,10 @@ _DOCUMENT_CODES = [
          "the values is known it is given on every value of the dim, and the shares add up to 1 "
          "(within 0.01, for rounded dashboard figures). apply chooses its shape buckets and weighs "
          "its traffic figures with them (planctl.documents.shapes)."),
-    Code("PLN114", "empty-domain", "A value domain has min > max.",
-         "Integer and float ranges of input domains are inclusive and need min <= max."),
+    Code("PLN114", "empty-domain", "A value domain has min > max, or a mask's min_length is longer than its sequence.",
+         "Integer and float ranges of input domains are inclusive and need min <= max; an attention mask "
+         "keeps at least `min_length` positions of a row, so the row's shortest production length must "
+         "be at least that."),
     Code("PLN125", "pad-outside-domain", "An input's `pad` value lies outside its domain.",
          "The runtime writes `pad` into the positions it adds when it pads a call up to its shape "
          "bucket, and apply's padding check runs the reference model on such calls. A pad outside an "

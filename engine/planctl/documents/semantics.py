@@ -138,10 +138,12 @@ def _inputs(data: Any) -> Iterator[Found]:
 
 
 def _domains(data: Any) -> Iterator[Found]:
-    """PLN114 integer-range / float-range with min > max; PLN125 a ``pad`` outside that range."""
+    """PLN114 integer-range / float-range with min > max, or an attention mask's ``min_length``
+    longer than its shortest sequence; PLN125 a ``pad`` outside that range."""
     inputs = _get(data, "spec", "workload", "inputs")
     for i, spec in enumerate(inputs if isinstance(inputs, list) else []):
         domain = _get(spec, "domain")
+        yield from _mask_length(data, i, spec, domain)
         if not isinstance(domain, dict) or domain.get("kind") not in ("integer-range", "float-range"):
             continue
         lo, hi = domain.get("min"), domain.get("max")
@@ -154,6 +156,22 @@ def _domains(data: Any) -> Iterator[Found]:
             yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad",
                    f"input {i} pads calls with {pad}, outside its {domain['kind']} [{lo}, {hi}]",
                    "pad with a value of the domain: the tokenizer's pad token id (0 for BERT's [PAD])")
+
+
+def _mask_length(data: Any, i: int, spec: Any, domain: Any) -> Iterator[Found]:
+    """PLN114 when no row of the shortest production sequence can keep ``min_length`` positions
+    (parity's masks have min_length .. seq ones: it stops at that bucket, after every build)."""
+    shape = _get(spec, "shape")
+    if not isinstance(domain, dict) or domain.get("kind") != "attention-mask" or not isinstance(shape, list) \
+            or not shape or not _is_int(domain.get("min_length")):
+        return
+    seq = shape[-1]
+    shortest = seq if _is_int(seq) else _get(_dims(data).get(seq), "min") if isinstance(seq, str) else None
+    if _is_int(shortest) and domain["min_length"] > shortest:
+        yield ("PLN114", f"{_WORKLOAD}/inputs/{i}/domain/min_length",
+               f"attention-mask min_length {domain['min_length']} of input {i} is longer than its shortest "
+               f"sequence ({seq if _is_int(seq) else f'{seq} min'} {shortest}): no mask of that length fits",
+               f"lower min_length to at most {shortest}")
 
 
 def _plan_paths(data: Any) -> Iterator[Found]:
