@@ -41,6 +41,14 @@ def test_a_mask_row_shorter_than_min_length_is_refused():
     short[0, 1:] = 0
     with pytest.raises(ValueError, match="row 0 keeps 1 position"):
         _check_domain("attention_mask", short, {"kind": "attention-mask", "min_length": 2})
+    left = np.ones((2, 8), "int64")
+    left[1, :3] = 0                      # left padding: parity never drew it
+    with pytest.raises(ValueError, match=r"row 1 is not right-padded \(a 0 before a 1 at position 2\)"):
+        _check_domain("attention_mask", left, {"kind": "attention-mask", "min_length": 1})
+    gap = np.ones((2, 3, 8), "int64")
+    gap[1, 2, 4] = 0
+    with pytest.raises(ValueError, match=r"row \[1, 2\] is not right-padded"):
+        _check_domain("attention_mask", gap, {"kind": "attention-mask", "min_length": 1})
 
 
 def test_warmup_inputs_hold_a_value_inside_each_domain():

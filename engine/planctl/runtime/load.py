@@ -199,12 +199,20 @@ def _check_domain(name: str, value, domain: dict) -> None:
 
 
 def _check_mask_lengths(name: str, mask, min_length: int) -> None:
-    """Every row of ``mask`` (its last axis) keeps at least ``min_length`` positions: parity verified
-    the build on rows of ``min_length`` .. seq ones (planctl.verify.strategies), not on a row that
-    masks everything (a mean pooling over no token)."""
+    """Every row of ``mask`` (its last axis) is right-padded (ones, then zeros) and keeps at least
+    ``min_length`` positions: parity verified the build on such rows of ``min_length`` .. seq ones
+    (planctl.verify.strategies), not on a left-padded or gapped row, nor on one that masks
+    everything (a mean pooling over no token)."""
     import numpy as np
 
-    lengths = (mask != 0).sum(axis=-1)
+    kept = mask != 0
+    rising = np.argwhere(np.diff(kept.astype(np.int8), axis=-1) > 0)   # a 0 followed by a 1
+    if len(rising):
+        row = [int(i) for i in rising[0][:-1]]
+        raise ValueError(f"input '{name}' row {row[0] if len(row) == 1 else row} is not right-padded (a 0 before a "
+                         f"1 at position {int(rising[0][-1])}): the plan's attention-mask domain is ones then "
+                         "zeros, the only masks parity verified")
+    lengths = kept.sum(axis=-1)
     if lengths.min() < min_length:
         row = [int(i) for i in np.unravel_index(int(lengths.argmin()), lengths.shape)]
         raise ValueError(f"input '{name}' row {row[0] if len(row) == 1 else row} keeps {int(lengths.min())} "
