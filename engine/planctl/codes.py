@@ -133,6 +133,9 @@ _DOCUMENT_CODES = [
          "integer or float range is a value the model is never called with: a token id past the "
          "embedding table makes onnxruntime (and TVM's unchecked gather) fail, found only after every "
          "bucket was lowered. Use the tokenizer's pad token id (0 for BERT's [PAD])."),
+    Code("PLN126", "repeated-entry", "A technique or a target is listed twice.",
+         "apply reads one entry per technique (a second `autotuning` entry's budget was ignored, "
+         "silently) and builds each target once: merge the entries."),
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",
          "Model, records and dataset paths are repository-relative so that a plan means the same "
          "thing on every checkout and in CI."),

@@ -26,7 +26,7 @@ def check(kind: str, data: Any, index: SourceIndex, path: Path | None = None) ->
     """Every semantic issue of a document of ``kind`` read from ``path`` (a target in a
     ``targets/`` folder must be named as its file; without a path that check is skipped)."""
     checks = {"OptimizationPlan": (_shape_ranges, _inputs, _domains, _plan_paths,
-                                   _parity_outputs, _telemetry),
+                                   _parity_outputs, _telemetry, _repeated),
               "Target": (_target_tvm, _target_device, _target_caches, lambda d: _target_name(d, path),
                          lambda d: _target_twin(path)),
               "Lock": (_lock_paths,)}.get(kind, ())
@@ -172,6 +172,25 @@ def _mask_length(data: Any, i: int, spec: Any, domain: Any) -> Iterator[Found]:
                f"attention-mask min_length {domain['min_length']} of input {i} is longer than its shortest "
                f"sequence ({seq if _is_int(seq) else f'{seq} min'} {shortest}): no mask of that length fits",
                f"lower min_length to at most {shortest}")
+
+
+def _repeated(data: Any) -> Iterator[Found]:
+    """PLN126 a technique or a target listed twice: apply reads one entry per technique (a second
+    ``autotuning`` and its budget were ignored) and builds each target once."""
+    techniques = _get(data, "spec", "optimizations")
+    seen: dict = {}
+    for i, tech in enumerate(techniques if isinstance(techniques, list) else []):
+        name = _get(tech, "technique")
+        if isinstance(name, str) and name in seen:
+            yield ("PLN126", f"/spec/optimizations/{i}/technique", f"technique `{name}` is listed twice "
+                   f"(first as optimization {seen[name]}): apply uses one entry per technique",
+                   "merge the two entries into one")
+        if isinstance(name, str):
+            seen.setdefault(name, i)
+    targets = _get(data, "spec", "targets")
+    for i, name in enumerate(targets if isinstance(targets, list) else []):
+        if isinstance(name, str) and name in targets[:i]:
+            yield ("PLN126", f"/spec/targets/{i}", f"target `{name}` is listed twice", "list each target once")
 
 
 def _plan_paths(data: Any) -> Iterator[Found]:
