@@ -46,6 +46,7 @@ class Support:
     needs: str = ""
     checked: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    key: str = ""   # the spec.tvm key at fault when the target itself is refused (notes[0] says why)
 
     def reason(self) -> str:
         if not self.checked:
@@ -67,7 +68,7 @@ def support(tvm_dict: dict) -> Support:
 
 
 def _cpu_support(tvm_dict: dict) -> Support:
-    from planctl.lowering.build import make_target
+    from planctl.lowering.target import checked_target
     from planctl.lowering.tvm_env import import_tvm
 
     import_tvm()
@@ -81,18 +82,14 @@ def _cpu_support(tvm_dict: dict) -> Support:
     if triple and not triple.startswith(host["machine"]) and not (
             host["machine"] == "arm64" and triple.startswith("aarch64")):
         return Support(False, label, (f"mtriple {triple}",), needs=f"a {triple.split('-')[0]} CPU")
-    mcpu = str(tvm_dict.get("mcpu") or "")
-    if mcpu and not codegen.llvm_is_valid_cpu(mcpu, triple or codegen.llvm_get_system_triple()):
-        # LLVM would build for its generic CPU and say so only on stderr: the target is a typo
-        return Support(False, label, needs=f"LLVM mcpu {mcpu}",
-                       notes=(f"LLVM knows no CPU '{mcpu}' (its x86 names include cascadelake, znver4, "
-                              "haswell; `llc -mcpu=help` lists them)",))
-    try:
-        target = make_target({k: v for k, v in tvm_dict.items() if k != "host"})
-    except Exception as exc:  # noqa: BLE001 - TVM's ValueError/TVMError for an option it does not know
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        reason = reason.split(" Target creation from config")[0]
-        return Support(False, label, needs="a target TVM accepts", notes=(f"TVM refuses spec.tvm: {reason}",))
+    target, problem = checked_target({k: v for k, v in tvm_dict.items() if k != "host"})
+    if problem is not None:   # an option TVM refuses, an mcpu LLVM does not know: it runs nowhere
+        key, refused = problem
+        why = (f"TVM refuses spec.tvm: {refused}" if refused is not None else
+               f"LLVM knows no CPU '{tvm_dict['mcpu']}' (its x86 names include cascadelake, znver4, haswell; "
+               "`llc -mcpu=help` lists them)")
+        return Support(False, label, needs=f"LLVM mcpu {tvm_dict['mcpu']}" if refused is None else
+                       "a target TVM accepts", notes=(why,), key=key)
     enabled = [f for f in FEATURE_FLAGS if codegen.llvm_cpu_has_features(f, target)]
     missing = tuple(f for f in enabled if FEATURE_FLAGS[f] not in host["flags"])
     needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
@@ -124,9 +121,7 @@ def require(target_loaded, target_name: str) -> Support:
     found = support(dict(spec.tvm))
     if found.runs:
         return found
-    # no missing flag: an unknown mcpu, or an option TVM refuses (its message quotes the key)
-    named = re.findall(r"Unknown config option '([^']+)'", found.notes[0]) if found.notes else []
-    keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else (*named, "mcpu")
+    keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else (found.key,)
     pointer = next((f"/spec/tvm/{k}" for k in keys if k in spec.tvm), "/spec/tvm")
     line, col = _locate(target_loaded, pointer)
     # what the target asks for, without the full list of features it enables (20 for an AVX-512

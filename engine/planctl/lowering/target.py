@@ -22,26 +22,41 @@ if TYPE_CHECKING:
 def tvm_target(target_document: "Loaded[Target]") -> "tvm.target.Target":
     """``tvm.target.Target`` of the document's ``spec.tvm``. A dict TVM rejects, or an LLVM
     ``mcpu`` LLVM does not know (it would silently build for generic x86-64), is a DocumentError
-    naming the target file."""
+    naming the target file, at the key at fault (planctl.lowering.target.checked_target)."""
+    doc = target_document.model.spec.tvm
+    target, problem = checked_target(doc)
+    if problem is None:
+        return target
+    key, refused = problem
+    if refused is None:
+        raise DocumentError(f"LLVM does not know mcpu '{doc['mcpu']}' (it would build for generic x86-64)",
+                            hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512",
+                            **_at(target_document, "/spec/tvm/mcpu"))
+    raise DocumentError(f"TVM rejects the target dict: {refused}",
+                        hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}",
+                        **_at(target_document, f"/spec/tvm/{key}" if key else "/spec/tvm"))
+    return target
+
+
+def checked_target(doc: dict):
+    """(``tvm.target.Target`` of a target document's ``spec.tvm``, None), or (None, (the spec.tvm key
+    at fault or "", TVM's message)) for a dict TVM rejects, (None, ("mcpu", None)) for an ``mcpu``
+    LLVM does not know (it would silently build for its generic CPU and say so only on stderr).
+    Shared by apply (here) and the host check (planctl.lowering.compat): both refuse the same targets."""
     from tvm.target import codegen
 
     from planctl.lowering.build import make_target
 
-    doc, path = target_document.model.spec.tvm, str(target_document.path)
     try:
         target = make_target(doc)
-    except Exception as exc:  # TVM raises ValueError or TVMError with its own text
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - TVM raises ValueError or TVMError with its own text
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         unknown = re.findall(r"Unknown config option '([^']+)'", message)
-        raise DocumentError(f"TVM rejects the target dict: {message.split(' Target creation from config')[0][:300]}",
-                            hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}",
-                            **_at(target_document, f"/spec/tvm/{unknown[0]}" if unknown else "/spec/tvm")) from exc
+        return None, (unknown[0] if unknown else "", message.split(" Target creation from config")[0][:300])
     mcpu = doc.get("mcpu")
     if target.kind.name == "llvm" and mcpu and mcpu not in codegen.llvm_get_cpu_archlist(target):
-        raise DocumentError(f"LLVM does not know mcpu '{mcpu}' (it would build for generic x86-64)",
-                            hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512",
-                            **_at(target_document, "/spec/tvm/mcpu"))
-    return target
+        return None, ("mcpu", None)
+    return target, None
 
 
 def _at(target_document, pointer: str) -> dict:
