@@ -182,6 +182,23 @@ def test_a_number_out_of_bounds_gets_a_help_line_with_the_bound_and_the_field(tm
     assert found.rule == "PLN104" and found.help.startswith("use a value above 0 (")
 
 
+@pytest.mark.parametrize("old, new, pointer, hint", [
+    ("trials: 1500\n", "trials: 1500.5\n", "/budget/trials", "write a whole number, e.g. 1500 (the candidates"),
+    ("batch: {min: 2, opt: 2, max: 2,", "batch: {min: 2, opt: 2, max: six,", "/batch/max",
+     "write an integer (the largest size production sends)"),
+    ("targets: [x86-64-avx2]", "targets: []", "/spec/targets", "list at least 1 (the target documents"),
+])
+def test_a_value_of_the_wrong_type_or_an_empty_list_gets_a_help_line(tmp_path, old, new, pointer, hint):
+    """The new user's ``max: six``, ``trials: 600.5`` and ``targets: []`` said what was wrong and
+    nothing of what to write."""
+    text = (VALID / "minilm-embed.yaml").read_text()
+    assert old in text
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace(old, new, 1))
+    [found] = [f for f in validate_file(path) if f.pointer.endswith(pointer)]
+    assert found.help.startswith(hint)
+
+
 @pytest.mark.parametrize("text, line, col, opened", [
     ("apiVersion: planctl/v1\nkind: OptimizationPlan\nmetadata:\n  name: x\n  labels: [a, b\nspec:\n  a: 1\n",
      5, 11, "`[` is never closed"),

@@ -328,6 +328,9 @@ def test_the_refine_line_says_when_the_confirmation_timed_before_and_after():
 
     assert _confirmed_text(0) == ""
     assert _confirmed_text(3) == "; confirmed: the old record and the best new one timed 3 more times each, alternately"
+    # "no faster record ...; confirmed" read as a contradiction (the new user, eighteenth session)
+    assert _confirmed_text(3, new_won=False) == (
+        "; the old record stayed faster when both were timed 3 more times each, alternately")
     assert _confirmed_text(0, "see /c/logs/search.log, the 'confirm t' lines") == (
         "; the best new candidate failed when timed again beside it: see /c/logs/search.log, the 'confirm t' lines")
 

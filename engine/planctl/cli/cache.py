@@ -151,12 +151,7 @@ def prune(ctx: click.Context, keep, max_age_days, max_bytes, dry_run: bool, outp
                             max_age_days=eviction.DEFAULT_MAX_AGE_DAYS if max_age_days is None else max_age_days,
                             max_bytes=eviction.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
                             dry_run=dry_run)
-    data = result.to_dict()
-    verb = "would remove" if dry_run else "removed"
-    _emit(data, output, f"{verb} {result.beyond_top_k} beyond the best, {result.too_old} too old, "
-                        f"{result.over_size} over the size cap, {result.log_dirs} search log folder(s); "
-                        f"{result.bytes_before:,} -> "
-                        f"{result.bytes_after:,} bytes")
+    _emit(result.to_dict(), output, result.summary("would remove" if dry_run else "removed"))
 
 
 @command.command("export")

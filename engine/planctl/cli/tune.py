@@ -69,7 +69,8 @@ def command(plan: Path, target: str, cache_dir: Path | None, root: Path, write_r
                                            task.get("best_transfer_ms"), task.get("best_transfer_from"),
                                            task.get("best_sweep_ms"))
                            + _retimed_text(task.get("before_measured_on"), task.get("stored_ms"))
-                           + _confirmed_text(task.get("confirm_runs", 0), task.get("confirm_failed")))
+                           + _confirmed_text(task.get("confirm_runs", 0), task.get("confirm_failed"),
+                                             _faster(task["before_ms"], task["after_ms"])))
             for note in b.get("notes") or []:
                 if note not in common:
                     click.echo(f"  note: {note}")
@@ -118,13 +119,20 @@ def _retimed_text(measured_on: str | None, stored_ms: float | None) -> str:
     return f" (the old record, measured on {measured_on}{stored}, re-measured here first)"
 
 
-def _confirmed_text(runs: int, failed: str | None = None) -> str:
-    """Whether "before" and "after" are the confirmation's times (planctl.tuning.worker.confirm), or
-    why the best new candidate lost it without a time (``failed``)."""
+def _faster(before_ms: float | None, after_ms: float | None) -> bool:
+    return before_ms is not None and after_ms is not None and after_ms < before_ms
+
+
+def _confirmed_text(runs: int, failed: str | None = None, new_won: bool = True) -> str:
+    """Whether "before" and "after" are the confirmation's times (planctl.tuning.worker.confirm), and
+    which record it kept (``new_won``), or why the best new candidate lost it without a time
+    (``failed``)."""
     if failed:
         return f"; the best new candidate failed when timed again beside it: {failed}"
     if not runs:
         return ""
+    if not new_won:
+        return f"; the old record stayed faster when both were timed {runs} more times each, alternately"
     return f"; confirmed: the old record and the best new one timed {runs} more times each, alternately"
 
 

@@ -131,6 +131,8 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
             issue.help = "YAML read this as a number or boolean; put the value in quotes"
         elif isinstance(err.get("input"), str) and etype != "string_type":
             issue.help = _string_hint(err["input"], etype)
+        if issue.help is None:
+            issue.help = _type_hint(err.get("input"), etype, expected) + _described_at(kind, data, pointer)
         return issue
     if etype == "literal_error":
         return _bad_literal(err, pointer, index)
@@ -143,7 +145,21 @@ def _issue(err: dict, pointer: str, field: str | None, data, index: SourceIndex,
     issue = _at(index, pointer, "PLN104", message)
     if etype in _BOUNDS:
         issue.help = _bound_hint(etype, err.get("ctx", {}), pointer, data, kind)
+    elif etype == "too_short" and isinstance(err.get("input"), list):
+        issue.help = f"list at least {err['ctx']['min_length']}" + _described_at(kind, data, pointer)
     return issue
+
+
+def _type_hint(value: Any, etype: str, expected: str) -> str:
+    """``trials: 600.5`` -> "a whole number, e.g. 600"; otherwise what to write."""
+    if etype.startswith("int") and isinstance(value, float) and math.isfinite(value):
+        return f"write a whole number, e.g. {math.floor(value)}"
+    return f"write {expected}"
+
+
+def _described_at(kind: str, data, pointer: str) -> str:
+    parts = split(pointer)
+    return _described(kind, data, parts[:-1], parts[-1]) if parts else ""
 
 
 _BOUNDS = {"greater_than": "above {gt}", "greater_than_equal": "at least {ge}", "less_than": "below {lt}",

@@ -34,6 +34,11 @@ class PruneResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self, verb: str = "removed") -> str:
+        """One line for a person: what each rule removed, and the size before and after."""
+        return (f"{verb} {self.beyond_top_k} beyond the best, {self.too_old} too old, {self.over_size} over the "
+                f"size cap, {self.log_dirs} search log folder(s); {self.bytes_before:,} -> {self.bytes_after:,} bytes")
+
 
 def prune(store: Store, keep: int = DEFAULT_KEEP, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
           max_bytes: int = DEFAULT_MAX_BYTES, dry_run: bool = False, now: float | None = None) -> PruneResult:

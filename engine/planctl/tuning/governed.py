@@ -79,7 +79,7 @@ class GovernedCache:
             pruned = prune(self.store)
             removed = pruned.beyond_top_k + pruned.too_old + pruned.over_size
             if removed:
-                report.notes.append(f"eviction removed {removed} record(s) ({pruned.to_dict()})")
+                report.notes.append(f"the cache's eviction policy {pruned.summary()}")
         return report
 
     def export(self, workloads: list[str], directory: Path) -> int:

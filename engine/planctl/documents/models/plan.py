@@ -105,9 +105,9 @@ class DimRange(Frozen):
     ``{value, share}`` pair when its share of the traffic is known (shares on every value or on
     none)."""
 
-    min: PositiveInt
-    opt: PositiveInt
-    max: PositiveInt
+    min: PositiveInt = Field(description="the smallest size production sends")
+    opt: PositiveInt = Field(description="the most frequent size (the bench's and the parity gate's shape)")
+    max: PositiveInt = Field(description="the largest size production sends")
     values: list[Union[PositiveInt, DimValue]] = Field(default_factory=list)
 
 
@@ -200,8 +200,9 @@ class HorizontalFusion(TechniqueBase):
 class TuningBudget(Frozen):
     """Autotuning budget: both a trial count and a wall-clock limit (seconds)."""
 
-    trials: PositiveInt
-    wall_clock_s: PositiveFloat
+    trials: PositiveInt = Field(description="the candidates MetaSchedule measures in the whole search, all "
+                                            "buckets and tasks together")
+    wall_clock_s: PositiveFloat = Field(description="the search's wall-clock limit in seconds")
     trials_per_task: PositiveInt | None = None
     max_tasks: PositiveInt | None = Field(None, description=(
         "search only the tasks of most FLOPs per inference (TVM's estimate x call count), at most this many per "
@@ -449,7 +450,8 @@ class PlanSpec(Frozen):
     envelope: Envelope
     fallback: Fallback
     review: Review | None = None
-    targets: list[Name] = Field(min_length=1)
+    targets: list[Name] = Field(min_length=1, description=(
+        "the target documents (targets/<name>.yaml) this plan is built for; `planctl targets` lists them"))
 
 
 class OptimizationPlan(Frozen):
