@@ -80,3 +80,27 @@ def test_load_warms_the_cheapest_runnable_bucket_up_and_survives_a_failing_call(
     def broken(inputs):
         raise RuntimeError("kernel fault")
     _warm_up(Dispatcher(manifest={}, buckets=[Bucket({"batch": 1}, "b", "candidate", None, contract, run=broken)]), 0.01)
+
+
+def _dispatcher():
+    from planctl.runtime.load import Bucket, Dispatcher
+
+    contract = [{"name": "ids", "dtype": "int64", "shape": [1, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}]
+    manifest = {"dims": {"batch": [["ids", 0]], "seq": [["ids", 1]]}, "padding": True, "pad": {"ids": 0},
+                "output_names": ["out"], "output_dims": {"out": ["batch", "seq"]}, "notes": "x" * 10_000}
+    return Dispatcher(manifest=manifest, buckets=[
+        Bucket({"batch": 1, "seq": 4}, "batch-1_seq-4", "candidate", None, contract, run=lambda inputs: [inputs["ids"]]),
+        Bucket({"batch": 8, "seq": 4}, "batch-8_seq-4", None, None, contract, "rolled back")])
+
+
+def test_a_call_of_one_sample_without_its_batch_axis_is_told_to_add_it():
+    """A 1-D call was refused with "its axis 1 is the dim seq" (the new user, eighteenth session)."""
+    with pytest.raises(ValueError, match=r"input 'ids' is int64 \[4\], the artifact takes int64 with 2 axes "
+                                         r"\(one sample\? add the batch axis: x\[None\]\)"):
+        _dispatcher()(ids=np.zeros(4, dtype=np.int64))
+    assert _dispatcher()(ids=np.zeros((1, 3), dtype=np.int64))[0].shape == (1, 3)
+
+
+def test_the_runtime_prints_as_its_buckets_not_its_manifest():
+    assert repr(_dispatcher()) == ("Dispatcher(which='candidate', buckets={batch-1_seq-4: candidate, "
+                                   "batch-8_seq-4: refused})")

@@ -104,11 +104,17 @@ class Dispatcher:
                              f"may not pad (its model has fixed shapes): the artifact was built for {built}")
         return next(b for b in self.buckets if b.shape_env == found)
 
+    def __repr__(self) -> str:   # the manifest is pages long; a person wants the buckets and what runs
+        runs = ", ".join(f"{b.tag}: {b.which or 'refused'}" for b in self.buckets)
+        return f"Dispatcher(which={self.which!r}, buckets={{{runs}}})"
+
     def __call__(self, **inputs):
         from planctl.runtime.padding import call_shape, pad_inputs, slice_outputs
 
+        # names, dtypes, ranks and domains agree across buckets: checked on the caller's own arrays
+        # first, so a 1-D call is told its rank rather than which axis the bucket chooser missed
+        check_call(self.buckets[0].contract, inputs)
         bucket = self.bucket_of(**inputs)
-        check_call(bucket.contract, inputs)   # the caller's own arrays, so errors quote them, not the padding
         if bucket.run is None:
             raise PlanctlError(f"the {bucket.tag} bucket has no verified build ({bucket.why}): calls it would "
                                "serve are refused", hint="read report.md of this output")
@@ -140,8 +146,9 @@ def check_call(contract: list[dict], inputs: dict) -> None:
             raise ValueError(f"missing input '{name}' (expected {spec['dtype']} with {len(spec['shape'])} axes)")
         value = np.asarray(inputs[name])
         if str(value.dtype) != spec["dtype"] or value.ndim != len(spec["shape"]):
+            batch = " (one sample? add the batch axis: x[None])" if value.ndim == len(spec["shape"]) - 1 else ""
             raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact takes "
-                             f"{spec['dtype']} with {len(spec['shape'])} axes")
+                             f"{spec['dtype']} with {len(spec['shape'])} axes{batch}")
         _check_domain(name, value, spec["domain"])
 
 
