@@ -43,8 +43,6 @@ def checked_target(doc: dict):
     at fault or "", TVM's message)) for a dict TVM rejects, (None, ("mcpu", None)) for an ``mcpu``
     LLVM does not know (it would silently build for its generic CPU and say so only on stderr).
     Shared by apply (here) and the host check (planctl.lowering.compat): both refuse the same targets."""
-    from tvm.target import codegen
-
     from planctl.lowering.build import make_target
 
     try:
@@ -54,9 +52,19 @@ def checked_target(doc: dict):
         unknown = re.findall(r"Unknown config option '([^']+)'", message)
         return None, (unknown[0] if unknown else "", message.split(" Target creation from config")[0][:300])
     mcpu = doc.get("mcpu")
-    if target.kind.name == "llvm" and mcpu and mcpu not in codegen.llvm_get_cpu_archlist(target):
+    if target.kind.name == "llvm" and mcpu and mcpu not in _cpus(target):
         return None, ("mcpu", None)
     return target, None
+
+
+def _cpus(target) -> list[str]:
+    """The CPUs LLVM knows for ``target``'s triple, asked of a target without its ``mcpu``: LLVM's
+    instance for an unknown mcpu logs its own "is not valid ... using generic" line on stderr, which
+    reached the console beside planctl's located error."""
+    from tvm.target import Target, codegen
+
+    exported = target.export()
+    return list(codegen.llvm_get_cpu_archlist(Target({k: exported[k] for k in ("kind", "mtriple") if k in exported})))
 
 
 def _at(target_document, pointer: str) -> dict:
