@@ -8,7 +8,7 @@ from planctl.tuning.scope import resolve
 
 def row(kit, workload: str, device, identity: str, valid: bool = True, key=None) -> dict:
     return {"workload_hash": workload, "key_id": (key or kit.make_key()).key_id, "device_id": device.device_id,
-            "identity": identity, "valid": valid, "mean_s": 1e-3 if valid else 1e10}
+            "identity": identity, "valid": valid, "min_s": 1e-3 if valid else 1e10}
 
 
 def test_each_task_gets_one_source_in_order(kit):

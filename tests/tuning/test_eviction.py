@@ -13,7 +13,7 @@ def test_keeps_the_best_k_per_workload_key_and_device(store, kit):
     result = prune(store, keep=2)
     assert result.beyond_top_k == 12
     for device in (me, elsewhere):
-        assert [r.mean_s for r in store.top_k("111", [kit.make_key().key_id], 9, device_ids=[device.device_id])] \
+        assert [r.min_s for r in store.top_k("111", [kit.make_key().key_id], 9, device_ids=[device.device_id])] \
             == [1e-3, 2e-3]
 
 
@@ -35,8 +35,8 @@ def test_size_cap_removes_worse_records_before_the_best(store, kit):
     result = prune(store, max_bytes=2 * 600)
     left = store.records()
     assert result.over_size == 10 - len(left) and len(left) >= 2
-    assert 5e-3 not in {r.mean_s for r in left}
-    assert all(store.top_k(w, [left[0].key_id], 1)[0].mean_s == 1e-3 for w in ("111", "222"))
+    assert 5e-3 not in {r.min_s for r in left}
+    assert all(store.top_k(w, [left[0].key_id], 1)[0].min_s == 1e-3 for w in ("111", "222"))
 
 
 def test_a_workload_whose_candidates_all_failed_keeps_a_failure_mark(store, kit):

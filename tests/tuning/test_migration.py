@@ -81,7 +81,7 @@ def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path, kit):
     assert list(store.keys()) == [kit.make_key().key_id]
     assert sorted(d.device["model"] for d in store.devices().values()) == ["AMD EPYC", "Intel Xeon"]
     kept = store.records()
-    assert [r.mean_s for r in kept] == [1e-3, 2e-3, 3e-3]  # every checksum holds under schema 2
+    assert [r.min_s for r in kept] == [1e-3, 2e-3, 3e-3]  # every checksum holds under schema 2
     assert {r.json("provenance")["n"] for r in kept} == {0, 1, 2}
     assert any("checksum mismatch" in p and "migrating" in p for p in store.problems)
     assert store.quarantined() == 1
@@ -96,9 +96,42 @@ def test_every_device_of_a_migrated_cache_serves_the_key(tmp_path: Path, kit):
     make_v1_cache(tmp_path / "cache", kit)
     store = Store.open(tmp_path / "cache")
     key = kit.make_key().key_id
-    assert [r.mean_s for r in store.top_k("111", [key], 5)] == [1e-3, 2e-3, 3e-3]
+    assert [r.min_s for r in store.top_k("111", [key], 5)] == [1e-3, 2e-3, 3e-3]
     intel = next(i for i, d in store.devices().items() if d.device["model"] == "Intel Xeon")
-    assert store.top_k("111", [key], 1, prefer=intel)[0].mean_s == 3e-3  # this device's record first
+    assert store.top_k("111", [key], 1, prefer=intel)[0].min_s == 3e-3  # this device's record first
+
+
+def test_a_schema_2_cache_ranks_its_records_by_their_fastest_repeat_after_migrating(cache_location: str, kit):
+    """Schema 2 ranked by MetaSchedule's mean, so one repeat that waited for a descheduled thread
+    made a faster schedule lose; schema 3 recomputes each row's fastest repeat from its sealed run_secs."""
+    import sqlalchemy as sa
+
+    key, device = kit.make_key(), kit.make_device()
+    lucky_once = kit.make_record(key, "111", n=0, device=device)
+    steady = kit.make_record(key, "111", n=1, device=device)
+    outlier = type(lucky_once).new(lucky_once.key_id, device.device_id, "111", lucky_once.json("trace"),
+                                   [0.099e-3, 4.44e-3, 0.10e-3, 0.092e-3, 0.092e-3], lucky_once.json("target"),
+                                   lucky_once.json("args_info"), lucky_once.json("provenance"))
+    steady = type(steady).new(steady.key_id, device.device_id, "111", steady.json("trace"), [0.2e-3] * 5,
+                              steady.json("target"), steady.json("args_info"), steady.json("provenance"))
+    store = Store.open(cache_location)
+    store.ensure_key(key)
+    store.ensure_device(device)
+    store.put_workload("111", "blob")
+    store.add([outlier, steady])
+    with store.engine.begin() as conn:   # back to schema 2 as its planctl wrote it: the column held the mean
+        conn.execute(sa.text("ALTER TABLE records RENAME COLUMN min_s TO mean_s"))
+        conn.execute(sa.text("UPDATE records SET mean_s = :mean WHERE checksum = :c"),
+                     {"mean": 0.9648e-3, "c": outlier.checksum})
+        conn.execute(sa.text("UPDATE meta SET value = '2' WHERE name = 'schema_version'"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
+    store.close()
+    store = Store.open(cache_location)
+    assert store.migrated_from == 2
+    assert [r.checksum for r in store.top_k("111", [key.key_id], 2)] == [outlier.checksum, steady.checksum]
+    assert store.top_k("111", [key.key_id], 1)[0].min_s == pytest.approx(0.092e-3)
+    assert store.quarantined() == 0   # the seals cover run_secs, not the ranking column
+    store.close()
 
 
 def test_a_cache_of_a_newer_schema_is_refused_untouched(tmp_path: Path):

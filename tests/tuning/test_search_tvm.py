@@ -214,7 +214,7 @@ def before_ms(store, session: str, task, remeasured) -> float:
     candidate beat it (worker.confirm, task.confirm_runs), else its fastest re-timing."""
     if task.confirm_runs:
         remeasured = [r for r in store.records(session=f"{session}-confirm") if r.json("provenance")["confirms"] == "old"]
-    return min(r.mean_s for r in remeasured if r.mean_s < 1e9) * 1e3
+    return min(r.min_s for r in remeasured if r.min_s < 1e9) * 1e3
 
 
 def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp_path: Path):
@@ -236,10 +236,10 @@ def test_refining_warm_records_on_a_cold_target_times_them_cold_first(fused, tmp
     mine = cold.store.records(device_ids=[cold.device.device_id])
     remeasured = [r for r in cold.store.records(session=report.session) if r.json("provenance").get("source") == "remeasured"]
     assert remeasured and remeasured[0].json("provenance")["remeasured_from_device"] == warm.device.device_id
-    assert all(len(r.json("run_secs")) == COLD_REPEAT for r in mine if r.mean_s < 1e9)
+    assert all(len(r.json("run_secs")) == COLD_REPEAT for r in mine if r.min_s < 1e9)
     assert task.best_ms_before == pytest.approx(before_ms(cold.store, report.session, task, remeasured))
     serving = cold.store.top_k(task.workload_hash, [cold.key.key_id], 1, prefer=cold.device.device_id)[0]
-    assert serving.device_id == cold.device.device_id and task.best_ms == pytest.approx(serving.mean_s * 1e3)
+    assert serving.device_id == cold.device.device_id and task.best_ms == pytest.approx(serving.min_s * 1e3)
     assert task.before_measured_on == "this CPU, warm caches"   # what the refine line names
 
 
@@ -264,7 +264,7 @@ def test_refining_on_the_same_device_times_its_record_again_first(fused, tmp_pat
     assert task.best_ms_before == pytest.approx(before_ms(cache.store, report.session, task, remeasured))
     serving = cache.store.top_k(task.workload_hash, [cache.key.key_id], 1, prefer=cache.device.device_id)[0]
     assert serving.session == (f"{report.session}-confirm" if task.confirm_runs else report.session)
-    assert task.best_ms == pytest.approx(serving.mean_s * 1e3)
+    assert task.best_ms == pytest.approx(serving.min_s * 1e3)
     assert task.before_measured_on == "this CPU"
 
 
@@ -294,13 +294,13 @@ def test_a_lucky_candidate_serves_only_if_it_wins_the_refines_confirmation(fused
     # the refine's search session: the old record re-timed there, and a candidate stored 1000x faster
     # (the same trace: a lucky measurement, not a faster schedule)
     stamp = {**old.json("provenance"), "session": "refine"}
-    store.add([Record.new(key, device, old.workload_hash, old.json("trace"), [old.mean_s * 1.01], old.json("target"),
+    store.add([Record.new(key, device, old.workload_hash, old.json("trace"), [old.min_s * 1.01], old.json("target"),
                           old.json("args_info"), {**stamp, "source": "remeasured"}, session="refine"),
-               Record.new(key, device, old.workload_hash, old.json("trace"), [old.mean_s / 1000],
+               Record.new(key, device, old.workload_hash, old.json("trace"), [old.min_s / 1000],
                           old.json("target"), old.json("args_info"), {**stamp, "source": "search"},
                           session="refine")])
     lucky = store.top_k(old.workload_hash, [key], 1, prefer=device)[0]
-    assert lucky.mean_s == pytest.approx(old.mean_s / 1000)   # without a confirmation it would serve
+    assert lucky.min_s == pytest.approx(old.min_s / 1000)   # without a confirmation it would serve
 
     monkeypatch.setenv("PLANCTL_CACHE", str(tmp_path / "cache"))
     spec = {"key": cache.key.to_dict(), "device": cache.device.to_dict(), "provenance": stamp, "session": "refine",
@@ -315,12 +315,12 @@ def test_a_lucky_candidate_serves_only_if_it_wins_the_refines_confirmation(fused
     roles = [r.json("provenance")["confirms"] for r in sorted(timed, key=lambda r: r.created)]
     assert roles == ["old", "new", "new", "old", "old", "new"]   # alternately: neither always goes first
     serving = store.top_k(old.workload_hash, [key], 1, prefer=device)[0]
-    assert serving.session == "refine-confirm" and serving.mean_s > lucky.mean_s * 10
-    task = TaskReport(name, old.workload_hash, cached=True, best_ms_before=old.mean_s * 1e3)
+    assert serving.session == "refine-confirm" and serving.min_s > lucky.min_s * 10
+    task = TaskReport(name, old.workload_hash, cached=True, best_ms_before=old.min_s * 1e3)
     _confirmed(task, store, "refine-confirm", None)
     assert task.confirm_runs == worker.CONFIRM_RUNS
-    assert task.best_ms_before == pytest.approx(min(r.mean_s for r in timed if r.json("provenance")["confirms"] == "old") * 1e3)
-    assert task.best_new_ms == pytest.approx(min(r.mean_s for r in timed if r.json("provenance")["confirms"] == "new") * 1e3)
+    assert task.best_ms_before == pytest.approx(min(r.min_s for r in timed if r.json("provenance")["confirms"] == "old") * 1e3)
+    assert task.best_new_ms == pytest.approx(min(r.min_s for r in timed if r.json("provenance")["confirms"] == "new") * 1e3)
 
 
 def test_the_refine_line_says_when_the_confirmation_timed_before_and_after():
@@ -375,4 +375,4 @@ def test_the_confirmation_times_each_schedule_with_its_own_weight_layout(tmp_pat
     made = worker.confirm(spec, tasks, database, make_target(old["key"]["target"]), builder, runner)
     timed = store.records(session="confirm")
     assert made == len(timed) == 2 * worker.CONFIRM_RUNS
-    assert all(r.valid for r in timed), [(r.json("provenance")["confirms"], r.mean_s) for r in timed]
+    assert all(r.valid for r in timed), [(r.json("provenance")["confirms"], r.min_s) for r in timed]

@@ -13,7 +13,7 @@ def test_records_come_back_best_first_with_their_provenance(store, kit):
     key = kit.make_key()
     kit.fill(store, key)
     best = store.top_k("111", [key.key_id], 2)
-    assert [r.mean_s for r in best] == [1e-3, 2e-3]
+    assert [r.min_s for r in best] == [1e-3, 2e-3]
     assert best[0].json("provenance")["plan"] == "p"
     assert store.key_device_summary() == [{"key_id": key.key_id, "device_id": kit.make_device().device_id,
                                            "records": 6, "valid": 6, "workloads": 2}]
@@ -37,10 +37,10 @@ def test_failed_candidates_mark_a_workload_searched_but_are_never_served(store, 
 def test_a_tampered_record_is_quarantined_reported_and_never_used(store, kit):
     key = kit.make_key()
     kit.fill(store, key)
-    store.sql("UPDATE records SET run_secs='[0.0000001]' WHERE mean_s=0.002 AND workload_hash='111'")
-    store.sql("UPDATE records SET trace=substr(trace, 1, 10) WHERE mean_s=0.003 AND workload_hash='111'")
+    store.sql("UPDATE records SET run_secs='[0.0000001]' WHERE min_s=0.002 AND workload_hash='111'")
+    store.sql("UPDATE records SET trace=substr(trace, 1, 10) WHERE min_s=0.003 AND workload_hash='111'")
     served = store.top_k("111", [key.key_id], 5)
-    assert [r.mean_s for r in served] == [1e-3]
+    assert [r.min_s for r in served] == [1e-3]
     assert len(store.problems) == 2 and all("checksum mismatch" in p for p in store.problems)
     assert store.sql("SELECT COUNT(*) FROM quarantine")[0][0] == 2
     assert store.count(workloads=["111"]) == 1

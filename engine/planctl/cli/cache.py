@@ -94,7 +94,7 @@ def show(ctx: click.Context, ident: str, output: str) -> None:
     data = [{"id": r.id, "key_id": r.key_id, "target_name": keys[r.key_id].target_name,
              "target": keys[r.key_id].target, "versions": keys[r.key_id].versions,
              "device_id": r.device_id, "measured_on": devices[r.device_id].label,
-             "workload_hash": r.workload_hash, "mean_ms": r.mean_s * 1e3 if r.valid else None,
+             "workload_hash": r.workload_hash, "mean_ms": r.min_s * 1e3 if r.valid else None,
              "run_secs": r.json("run_secs"), "created": r.created, "provenance": r.json("provenance"),
              "checksum": r.checksum} for r in records]
     text = "\n".join(f"{d['workload_hash']}  key {d['key_id']} ({d['target_name']})  {_ms(d['mean_ms'])}  "

@@ -36,7 +36,7 @@ WORDS = {"cache": "served by the cache", "committed": "by the committed records"
 @dataclass
 class TaskSource:
     """One task's source; ``device_id``: the device of the record that will serve it (None when
-    nothing serves yet); ``best_s``: its mean run time in seconds on that device."""
+    nothing serves yet); ``best_s``: its fastest timed repeat in seconds on that device."""
 
     task: str
     workload_hash: str
@@ -75,14 +75,14 @@ def classify(tasks: list[tuple[str, str]], rows: list[dict], scope: Scope, commi
         else:
             source, best = ("drift" if workload in drifted else "search"), None
         out.append(TaskSource(name, workload, source, best and best["device_id"], best and best["key_id"],
-                              best["mean_s"] if best and best["valid"] else None,
+                              best["min_s"] if best and best["valid"] else None,
                               scope.measured_on(best["device_id"]) if best else None))
     return out
 
 
 def _best(rows: list[dict]) -> dict:
     """Valid before failed, current before superseded (planctl.tuning.store.db), then the fastest."""
-    return min(rows, key=lambda r: (not r["valid"], not r.get("current", True), r["mean_s"]))
+    return min(rows, key=lambda r: (not r["valid"], not r.get("current", True), r["min_s"]))
 
 
 def counts(sources: list[TaskSource]) -> dict[str, int]:

@@ -58,7 +58,7 @@ class GovernedCache:
         parsed = [p for file in (record_files.jsonl_files(committed) if committed is not None else [])
                   for p in record_files.read_jsonl(file)[0]]
         rows = [{"workload_hash": p.record.workload_hash, "key_id": p.key.key_id, "device_id": p.device.device_id,
-                 "identity": p.record.identity(), "valid": p.record.valid, "mean_s": p.record.mean_s} for p in parsed]
+                 "identity": p.record.identity(), "valid": p.record.valid, "min_s": p.record.min_s} for p in parsed]
         scope = resolve(self.key, {**self.store.keys(), **{p.key.key_id: p.key for p in parsed}}, self.device,
                         self.policy, self.compatible,
                         {**self.store.devices(), **{p.device.device_id: p.device for p in parsed}})

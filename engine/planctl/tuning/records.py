@@ -29,6 +29,7 @@ from planctl.files import atomic_write_text
 from planctl.tuning.digest import canonical
 from planctl.tuning.keys import CacheKey, Device, split_v1, v1_key_id
 from planctl.tuning.store import Record, Store
+from planctl.tuning.store.record import min_of
 
 FORMAT = 2
 WORKLOAD_FILE = "database_workload.json"
@@ -115,7 +116,7 @@ def export_jsonl(store: Store, path: Path, records: list[Record]) -> int:
 
 def _sort_key(line: dict):
     return (line["key"]["key_id"], line["workload_hash"], line["device"]["device_id"],
-            sum(line["run_secs"] or [1e10]), line["checksum"])
+            min_of(line["run_secs"]), line["checksum"])
 
 
 def export_tvm_json(store: Store, directory: Path, records: list[Record]) -> int:
@@ -126,7 +127,7 @@ def export_tvm_json(store: Store, directory: Path, records: list[Record]) -> int
     workloads = "".join(json.dumps([h, store.workload(h)]) + "\n" for h in order)
     lines = "".join(json.dumps([index[r.workload_hash], [r.json("trace"), r.json("run_secs"), r.json("target"),
                                                           r.json("args_info")]]) + "\n"
-                    for r in sorted(records, key=lambda r: (index[r.workload_hash], r.mean_s, r.checksum)))
+                    for r in sorted(records, key=lambda r: (index[r.workload_hash], r.min_s, r.checksum)))
     (directory / WORKLOAD_FILE).write_text(workloads)
     (directory / RECORD_FILE).write_text(lines)
     return len(records)

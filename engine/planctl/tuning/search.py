@@ -474,7 +474,7 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
             previous_measured_on = task.measured_on
             best = store.top_k(task.workload_hash, scope.serving_ids, 1, device_ids=scope.device_ids,
                                prefer=scope.device_id)
-            task.best_ms = best[0].mean_s * 1e3 if best else None
+            task.best_ms = best[0].min_s * 1e3 if best else None
             task.measured_on = scope.measured_on(best[0].device_id) if best else None
             was_refined = task.best_ms_before is not None
             task.served_by = "remeasured" if remeasured and not was_refined else "searched"
@@ -486,10 +486,10 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                 task.best_new_ms = session_best_ms(store, task.workload_hash, session, NEW)
             transferred = session_best(store, task.workload_hash, session, TRANSFERRED)
             if transferred is not None:
-                task.best_transfer_ms = transferred.mean_s * 1e3
+                task.best_transfer_ms = transferred.min_s * 1e3
                 task.best_transfer_from = transferred.json("provenance").get("transferred_from_shape")
             swept = session_best(store, task.workload_hash, session, SWEPT)
-            task.best_sweep_ms = swept.mean_s * 1e3 if swept is not None else None
+            task.best_sweep_ms = swept.min_s * 1e3 if swept is not None else None
             if was_refined and task.workload_hash in confirmed:
                 _confirmed(task, store, confirm_session, transferred, swept)
                 if task.best_new_ms is None:
@@ -521,14 +521,14 @@ def session_best(store: Store, workload_hash: str, session: str, sources: tuple[
     """The fastest valid record ``session`` stored for a workload whose provenance source is one of
     ``sources`` (:data:`REMEASURED`, :data:`NEW`, :data:`TRANSFERRED`, :data:`SWEPT`), or None."""
     found = [rec for rec in store.records(workloads=[workload_hash], session=session)
-             if rec.json("provenance").get("source") in sources and rec.mean_s < FAILED_S]
-    return min(found, key=lambda rec: rec.mean_s, default=None)
+             if rec.json("provenance").get("source") in sources and rec.min_s < FAILED_S]
+    return min(found, key=lambda rec: rec.min_s, default=None)
 
 
 def session_best_ms(store: Store, workload_hash: str, session: str, sources: tuple[str, ...]) -> float | None:
     """:func:`session_best`'s time in ms."""
     best = session_best(store, workload_hash, session, sources)
-    return best.mean_s * 1e3 if best is not None else None
+    return best.min_s * 1e3 if best is not None else None
 
 
 def _beat(new_ms: float | None, old_ms: float | None) -> bool:
@@ -542,8 +542,8 @@ def _confirmed(task: TaskReport, store: Store, session: str, transferred, swept=
     times: dict[str, list] = {"old": [], "new": []}
     for rec in store.records(workloads=[task.workload_hash], session=session):
         prov = rec.json("provenance")
-        if prov.get("confirms") in times and rec.mean_s < FAILED_S:
-            times[prov["confirms"]].append((rec.mean_s * 1e3, prov.get("confirmed_record")))
+        if prov.get("confirms") in times and rec.min_s < FAILED_S:
+            times[prov["confirms"]].append((rec.min_s * 1e3, prov.get("confirmed_record")))
     old, new = min(times["old"], default=None), min(times["new"], default=None)
     task.confirm_runs = min(len(times["old"]), len(times["new"]))
     task.best_ms_before = old[0] if old else task.best_ms_before

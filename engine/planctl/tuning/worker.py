@@ -190,7 +190,7 @@ def _old_and_new(store, workload_hash: str, session: str) -> list | None:
     from planctl.tuning.search import NEW, REMEASURED, session_best   # search imports this module
 
     old, new = (session_best(store, workload_hash, session, sources) for sources in (REMEASURED, NEW))
-    if old is None or new is None or new.mean_s >= old.mean_s:
+    if old is None or new is None or new.min_s >= old.min_s:
         return None
     return [("old", old), ("new", new)]
 

@@ -159,7 +159,7 @@ def write_serving_records(ctx: RunContext, path) -> int:
             seen.add(workload)
             best = store.top_k(workload, scope.serving_ids, 1, device_ids=scope.device_ids, prefer=scope.device_id)
             failed = [] if best else sorted(store.records(key_ids=[scope.key_id], workloads=[workload]),
-                                            key=lambda r: (r.mean_s, r.id))[:1]
+                                            key=lambda r: (r.min_s, r.id))[:1]
             chosen += best or failed
     path.parent.mkdir(parents=True, exist_ok=True)
     return record_files.export_jsonl(store, path, chosen)

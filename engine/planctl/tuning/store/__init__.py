@@ -6,8 +6,8 @@ package; the rest of ``planctl.tuning`` calls its methods. No TVM here."""
 from planctl.tuning.store.db import MissingCacheError, Store, generation
 from planctl.tuning.store.location import (DB_FILE, DEFAULT_CACHE, CacheLocation, redact, resolve_cache,
                                            resolve_cache_dir)
-from planctl.tuning.store.record import FAILED_S, Record, mean_of
+from planctl.tuning.store.record import FAILED_S, Record, min_of
 from planctl.tuning.store.tables import SCHEMA_VERSION
 
 __all__ = ["DB_FILE", "DEFAULT_CACHE", "FAILED_S", "SCHEMA_VERSION", "CacheLocation", "MissingCacheError", "Record",
-           "Store", "generation", "mean_of", "redact", "resolve_cache", "resolve_cache_dir"]
+           "Store", "generation", "min_of", "redact", "resolve_cache", "resolve_cache_dir"]

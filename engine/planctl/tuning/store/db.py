@@ -32,7 +32,7 @@ from planctl.tuning.store.schema import migrate
 from planctl.tuning.store.tables import (RECORD_COLUMNS, devices, imports, keys, quarantine, records, sessions,
                                          workloads)
 
-VALID = FAILED_S / 10  # a mean below this is a measured candidate, above it a failure mark
+VALID = FAILED_S / 10  # a time below this is a measured candidate, above it a failure mark
 R = records.c
 # ~200 bytes of fixed columns and index entries per row, plus the text columns
 ROW_BYTES = (sa.func.length(R.trace) + sa.func.length(R.run_secs) + sa.func.length(R.target)
@@ -52,13 +52,13 @@ def _superseded():
     later = records.alias("later")
     L = later.c
     return sa.exists().where(L.workload_hash == R.workload_hash, L.key_id == R.key_id, L.device_id == R.device_id,
-                             L.session != R.session, L.created > R.created, L.mean_s < VALID,
+                             L.session != R.session, L.created > R.created, L.min_s < VALID,
                              L.provenance.like(RETIMED))
 
 
 def _best_first():
     """The ranking of records within one workload, key and device: current before superseded, then time."""
-    return (sa.case((_superseded(), 1), else_=0), R.mean_s, R.id)
+    return (sa.case((_superseded(), 1), else_=0), R.min_s, R.id)
 
 
 def _ranked():
@@ -355,7 +355,7 @@ class Store:
         TVM), only measured on ``device_ids`` when given; records measured on ``prefer`` (a device
         id) come first, since run times are comparable only on one device, and of one device's the
         records a later session re-timed come last (:func:`_superseded`)."""
-        where = sa.and_(_filters(key_ids=key_ids, device_ids=device_ids, workloads=[workload_hash]), R.mean_s < VALID)
+        where = sa.and_(_filters(key_ids=key_ids, device_ids=device_ids, workloads=[workload_hash]), R.min_s < VALID)
         order = (sa.case((R.device_id == prefer, 0), else_=1), *_best_first()) if prefer else _best_first()
         return self._records(where, order=order, limit=k)
 
@@ -363,18 +363,18 @@ class Store:
         """The best valid record that ``rec``'s session re-measured for its workload, key and device
         (the evidence that supersedes older records, :func:`_superseded`), unless that is ``rec``."""
         where = sa.and_(_filters(key_ids=[rec.key_id], device_ids=[rec.device_id], workloads=[rec.workload_hash],
-                                 session=rec.session), R.provenance.like(RETIMED), R.mean_s < VALID)
-        found = self._records(where, order=(R.mean_s, R.id), limit=1)
+                                 session=rec.session), R.provenance.like(RETIMED), R.min_s < VALID)
+        found = self._records(where, order=(R.min_s, R.id), limit=1)
         return found[0] if found and found[0].id != rec.id else None
 
     def serving_rows(self, key_ids: list[str]) -> list[dict]:
         """One row per record of ``key_ids`` (no checksum check: a census, not a lookup):
-        ``workload_hash, key_id, device_id, identity, valid, mean_s, current`` (False: superseded,
+        ``workload_hash, key_id, device_id, identity, valid, min_s, current`` (False: superseded,
         :func:`_superseded`)."""
-        rows = self._rows(sa.select(R.workload_hash, R.key_id, R.device_id, R.identity, R.mean_s, _superseded())
+        rows = self._rows(sa.select(R.workload_hash, R.key_id, R.device_id, R.identity, R.min_s, _superseded())
                           .where(_filters(key_ids=key_ids)))
         return [{"workload_hash": r[0], "key_id": r[1], "device_id": r[2], "identity": r[3], "valid": r[4] < VALID,
-                 "mean_s": r[4], "current": not r[5]} for r in rows]
+                 "min_s": r[4], "current": not r[5]} for r in rows]
 
     def count(self, key_ids=None, device_ids=None, workloads=None, session: str | None = None) -> int:
         where = _filters(key_ids=key_ids, device_ids=device_ids, workloads=workloads, session=session)
@@ -399,7 +399,7 @@ class Store:
 
     def key_device_summary(self) -> list[dict]:
         """Per (validity key, device): records, valid records, workloads (for ``planctl cache ls``)."""
-        valid = sa.func.sum(sa.case((R.mean_s < VALID, 1), else_=0))
+        valid = sa.func.sum(sa.case((R.min_s < VALID, 1), else_=0))
         rows = self._rows(sa.select(R.key_id, R.device_id, sa.func.count(), valid,
                                     sa.func.count(sa.distinct(R.workload_hash)))
                           .group_by(R.key_id, R.device_id).order_by(R.key_id, R.device_id))
@@ -547,7 +547,7 @@ def _trim(conn: sa.Connection, max_bytes: int, dry_run: bool) -> int:
 
 def _record_row(rec: Record, stored: float) -> dict:
     return {"identity": rec.identity(), "key_id": rec.key_id, "device_id": rec.device_id,
-            "workload_hash": rec.workload_hash, "mean_s": rec.mean_s, "run_secs": rec.run_secs, "trace": rec.trace,
+            "workload_hash": rec.workload_hash, "min_s": rec.min_s, "run_secs": rec.run_secs, "trace": rec.trace,
             "target": rec.target, "args_info": rec.args_info, "provenance": rec.provenance, "session": rec.session,
             "created": rec.created, "checksum": rec.checksum, "stored": stored}
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from planctl.errors import TuningError
 from planctl.tuning.store.tables import SCHEMA_VERSION, meta, metadata
 
-REVISIONS = {1: "0001", 2: "0002"}  # schema version -> the Alembic revision that produces it
+REVISIONS = {1: "0001", 2: "0002", 3: "0003"}  # schema version -> the Alembic revision that produces it
 HEAD = REVISIONS[SCHEMA_VERSION]
 MIGRATION_LOCK = 0x706C616E63746C00  # "planctl\0": pg_advisory_xact_lock key of a migration
 

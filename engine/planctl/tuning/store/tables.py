@@ -1,13 +1,14 @@
 """The store's tables, defined once (SQLAlchemy Core) for SQLite and PostgreSQL.
 
-Schema 2:
+Schema 3 (schema 2 with records ranked by their fastest timed repeat, ``min_s``, not the mean):
 
 - ``keys``: validity keys (planctl.tuning.keys.CacheKey): ``target`` and ``versions``, each with its
   digest, and the target's display name.
 - ``devices``: where records were measured (keys.Device): ``device`` fingerprint and ``measurement``
   settings, each with its digest, and a ``label`` ("AMD EPYC (x86_64, AVX2)").
 - ``workloads``: TVM's workload JSON by structural hash, with a checksum.
-- ``records``: one measured candidate each: ``key_id``, ``device_id``, ``workload_hash``, run times,
+- ``records``: one measured candidate each: ``key_id``, ``device_id``, ``workload_hash``, run times
+  (``run_secs``, MetaSchedule's repeats, and ``min_s``, the fastest: what records rank by),
   trace, target, args_info, provenance, session, ``checksum`` (sha256 of the stored fields, device
   included), ``identity`` (what was measured where; unique), ``stored`` (when written here).
 - ``sessions`` (one per search: key, device, budget, trials), ``imports`` (record files already
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Double, Index, Integer, MetaData, Table, Text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 # a 64-bit id on PostgreSQL; on SQLite an INTEGER PRIMARY KEY (the rowid, as schema 1 and 2 had it)
@@ -62,7 +63,7 @@ records = Table("records", metadata,
                 Column("key_id", Text, nullable=False),
                 Column("device_id", Text, nullable=False),
                 Column("workload_hash", Text, nullable=False),
-                Column("mean_s", Double, nullable=False),
+                Column("min_s", Double, nullable=False),
                 Column("run_secs", Text, nullable=False),
                 Column("trace", Text, nullable=False),
                 Column("target", Text, nullable=False),
@@ -72,7 +73,7 @@ records = Table("records", metadata,
                 Column("created", Double, nullable=False),
                 Column("checksum", Text, nullable=False),
                 Column("stored", Double, nullable=False))
-Index("records_lookup", records.c.workload_hash, records.c.key_id, records.c.mean_s)
+Index("records_lookup", records.c.workload_hash, records.c.key_id, records.c.min_s)
 Index("records_session", records.c.session)
 
 sessions = Table("sessions", metadata,
@@ -98,5 +99,5 @@ quarantine = Table("quarantine", metadata,
 
 # the columns a Record is read from (``stored``, when the row was written here, is left out: eviction
 # by age uses it, the checksum does not)
-RECORD_COLUMNS = ("id", "key_id", "device_id", "workload_hash", "mean_s", "run_secs", "trace", "target",
+RECORD_COLUMNS = ("id", "key_id", "device_id", "workload_hash", "min_s", "run_secs", "trace", "target",
                   "args_info", "provenance", "session", "created", "checksum")

@@ -54,7 +54,7 @@ def _v2_tables() -> None:
 def upgrade() -> None:
     from planctl.tuning.keys import split_v1
     from planctl.tuning.store.record import Record
-    from planctl.tuning.store.tables import devices, keys, quarantine, records, sessions
+    from planctl.tuning.store.tables import devices, keys, quarantine, sessions
     from planctl.tuning.store.rows import device_row, key_row
 
     conn = op.get_bind()
@@ -63,6 +63,7 @@ def upgrade() -> None:
     for table in ("keys", "records", "sessions"):
         op.rename_table(table, f"{table}_v1")
     _v2_tables()
+    records = sa.Table("records", sa.MetaData(), autoload_with=conn)   # schema 2's (mean_s), not today's
     old = sa.MetaData()
     keys_v1, records_v1, sessions_v1 = (sa.Table(f"{t}_v1", old, autoload_with=conn)
                                         for t in ("keys", "records", "sessions"))
@@ -91,7 +92,7 @@ def upgrade() -> None:
         rec.checksum = rec.expected_checksum()
         conn.execute(records.insert().values(
             id=rec.id, identity=rec.identity(), key_id=rec.key_id, device_id=rec.device_id,
-            workload_hash=rec.workload_hash, mean_s=rec.mean_s, run_secs=rec.run_secs, trace=rec.trace,
+            workload_hash=rec.workload_hash, mean_s=rec.min_s, run_secs=rec.run_secs, trace=rec.trace,
             target=rec.target, args_info=rec.args_info, provenance=rec.provenance, session=rec.session,
             created=rec.created, checksum=rec.checksum, stored=found["stored"]))
     for row in conn.execute(sa.select(sessions_v1)).mappings():
