@@ -94,10 +94,10 @@ def show(ctx: click.Context, ident: str, output: str) -> None:
     data = [{"id": r.id, "key_id": r.key_id, "target_name": keys[r.key_id].target_name,
              "target": keys[r.key_id].target, "versions": keys[r.key_id].versions,
              "device_id": r.device_id, "measured_on": devices[r.device_id].label,
-             "workload_hash": r.workload_hash, "mean_ms": r.min_s * 1e3 if r.valid else None,
+             "workload_hash": r.workload_hash, "min_ms": r.min_s * 1e3 if r.valid else None,
              "run_secs": r.json("run_secs"), "created": r.created, "provenance": r.json("provenance"),
              "checksum": r.checksum} for r in records]
-    text = "\n".join(f"{d['workload_hash']}  key {d['key_id']} ({d['target_name']})  {_ms(d['mean_ms'])}  "
+    text = "\n".join(f"{d['workload_hash']}  key {d['key_id']} ({d['target_name']})  {_ms(d['min_ms'])}  "
                      f"measured on {d['measured_on']} (device {d['device_id']})  "
                      f"{json.dumps(d['provenance'], sort_keys=True)}" for d in data)
     _emit(data, output, text)
