@@ -102,7 +102,8 @@ def test_a_model_without_attention_is_reported_as_unchanged():
 
 @pytest.mark.parametrize("seq,head_dim", [(128, 32), (64, 32), (16, 32), (13, 12), (24, 8), (512, 256), (128, 64)])
 def test_blocks_keep_their_accumulators_in_registers(seq, head_dim):
-    from planctl.lowering.cpu_attention import AVX2, AVX512, tiles
+    from planctl.lowering.cpu_attention import tiles
+    from planctl.lowering.vector_unit import AVX2, AVX512
 
     for unit in (AVX2, AVX512):
         rows, chunk, cols = tiles(seq, head_dim, unit)
@@ -112,7 +113,8 @@ def test_blocks_keep_their_accumulators_in_registers(seq, head_dim):
 
 
 def test_the_blocks_at_minilms_shape_are_the_measured_fastest():
-    from planctl.lowering.cpu_attention import AVX2, AVX512, tiles, vector_unit
+    from planctl.lowering.cpu_attention import tiles
+    from planctl.lowering.vector_unit import AVX2, AVX512, vector_unit
 
     assert tiles(128, 32, AVX512) == (8, 16, 32)   # 8 rows x one register of keys (VectorUnit's measurement)
     assert tiles(128, 32, AVX2) == (4, 16, 16)     # 8 of 16: 4 x 32 keys would take all 16 and spill

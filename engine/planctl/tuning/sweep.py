@@ -154,7 +154,7 @@ def sweep(names: list[str], tasks: dict, database, target, measure, budget: int,
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.database import TuningRecord
 
-    from planctl.lowering.cpu_attention import vector_unit
+    from planctl.lowering.vector_unit import vector_unit
     from planctl.tuning.store.record import FAILED_S
 
     if target.kind.name != "llvm" or share < SWEEP_MIN_SHARE:
