@@ -501,6 +501,8 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                                     "unconfirmed: the worker was stopped before it timed it again beside the old "
                                     "record (the wall clock); refine it again to confirm")
     _unmeasured_tasks_note(report)
+    _disturbed_note(report, [*store.records(session=session),
+                             *(store.records(session=confirm_session) if confirm_session else [])])
     store.stamp_session(session, {t.workload_hash: {"task_trials": t.trials, "apply_trials": report.trials_spent}
                                   for t in report.tasks if t.trials})
     store.finish_session(session, {**report.budget, "trials_spent": report.trials_spent,
@@ -508,6 +510,31 @@ def _finish(report: TuningReport, store: Store, scope: Scope, session: str, conf
                                    "tasks": {t.name: t.trials for t in report.tasks}})
     if confirm_session:
         store.finish_session(confirm_session, {"confirms": session, "measurements": report.confirm_runs})
+
+
+DISTURBED_RATIO = 1.5   # a candidate's median repeat this much slower than its fastest: something else ran
+DISTURBED_SHARE = 0.15  # of a search's candidates; quiet searches on 2-core hosts stayed at or under 6%
+
+
+def disturbed_share(records) -> tuple[int, int]:
+    """(candidates whose median timed repeat was at least DISTURBED_RATIO x their fastest, candidates
+    with 3 or more valid repeats). A kernel alone repeats within a few percent on a quiet host; a
+    busy neighbour descheduling one of its threads makes a repeat take several times as long."""
+    import statistics
+
+    timed = [secs for secs in (rec.json("run_secs") for rec in records)
+             if len(secs) >= 3 and max(secs) < FAILED_S]
+    return sum(statistics.median(secs) >= DISTURBED_RATIO * min(secs) for secs in timed), len(timed)
+
+
+def _disturbed_note(report: TuningReport, records) -> None:
+    disturbed, timed = disturbed_share(records)
+    if timed >= 10 and disturbed >= DISTURBED_SHARE * timed:
+        report.notes.append(
+            f"the host was busy during the search: {disturbed} of {timed} candidates took their median repeat "
+            f"{DISTURBED_RATIO}x their fastest or more (another process took a core). Records rank by their "
+            "fastest repeat, which another process cannot shorten, but a candidate whose every repeat was "
+            "slowed loses unfairly: search again on a quiet host (`top` shows what else runs)")
 
 
 # provenance sources of a session's records (the worker's): what each refine figure is the best of
