@@ -12,7 +12,7 @@ from planctl.cli.main import main
 pytestmark = pytest.mark.tvm
 pytest.importorskip("tvm")
 REPO = Path(__file__).resolve().parents[2]
-AVX2 = ["sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx", "avx2", "fma", "f16c",
+AVX2 = ["sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx", "avx2", "fma", "f16c",
         "bmi1", "bmi2", "movbe", "adx", "abm"]
 AVX512 = [*AVX2, "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni"]
 
@@ -52,6 +52,18 @@ def test_an_avx512_vnni_host_runs_both_cpu_targets(host):
 
     host(AVX512)
     assert support({"kind": "llvm", "mcpu": "cascadelake"}).runs and support({"kind": "llvm", "mcpu": "haswell"}).runs
+
+
+def test_a_newer_cpus_isa_outside_the_mapping_is_checked_by_its_own_name(host):
+    """``mcpu: diamondrapids`` on a Sapphire Rapids-class host said "runs here: yes" and apply died on
+    an illegal instruction: APX (egpr, ndd) and AVX10 were outside FEATURE_FLAGS, so not checked."""
+    from planctl.lowering.compat import support
+
+    host([*AVX512, "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "sha_ni"])
+    found = support({"kind": "llvm", "mcpu": "diamondrapids"})
+    assert not found.runs and {"egpr", "ndd", "avx10.1", "amx-fp16"} <= set(found.missing)
+    assert support({"kind": "llvm", "mcpu": "haswell", "mattr": ["+amx-fp16"]}).missing == ("amx-fp16",)
+    assert support({"kind": "llvm", "mcpu": "cascadelake"}).runs   # LLVM's tuning flags are not ISA
 
 
 def test_cuda_arch_against_the_gpu(host):

@@ -3,7 +3,11 @@
 - LLVM (CPU) targets: every instruction-set feature that TVM's LLVM enables for the target's
   ``mcpu`` and ``mattr`` (``tvm.target.codegen.llvm_cpu_has_features``) must be among this CPU's
   flags (planctl.host, ``/proc/cpuinfo``). :data:`FEATURE_FLAGS` maps LLVM's feature names to the
-  kernel's flag names; a feature outside it is not checked.
+  kernel's flag names. On x86 an instruction-set feature outside it (by name: AVX, AMX, SSE, SHA,
+  SM3/SM4 and APX's register and encoding extensions) is looked up by its own name with ``-`` and
+  ``.`` as ``_``, and counts as missing when the kernel does not list it: an ``mcpu`` of a newer CPU
+  (``diamondrapids``: APX's egpr and ndd, AVX10) died on an illegal instruction where it passed.
+  Other features (LLVM's tuning flags such as ``false-deps-perm``) are not checked.
 - CUDA targets: a GPU must be visible whose compute capability runs the target's ``arch``: the same
   major version and at least its minor one; an arch-specific ``sm_XYa`` runs only on exactly X.Y.
 
@@ -30,6 +34,10 @@ FEATURE_FLAGS = {
     "avx512ifma": "avx512ifma", "avx512bitalg": "avx512_bitalg", "avx512vpopcntdq": "avx512_vpopcntdq",
     "avxvnni": "avx_vnni", "amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16",
     "xop": "xop", "fma4": "fma4", "sse4a": "sse4a",
+    "sse3": "pni", "avxifma": "avx_ifma", "avxneconvert": "avx_ne_convert", "avxvnniint8": "avx_vnni_int8",
+    "avxvnniint16": "avx_vnni_int16", "avx512vp2intersect": "avx512_vp2intersect",
+    # APX (Intel's advanced performance extensions): one CPUID bit, which Linux names "apx"
+    **{apx: "apx" for apx in ("egpr", "ndd", "ppx", "push2pop2", "ccmp", "nf", "zu", "cf")},
     "neon": "asimd", "sve": "sve", "sve2": "sve2", "dotprod": "asimddp", "i8mm": "i8mm", "bf16": "bf16",
 }
 
@@ -90,11 +98,23 @@ def _cpu_support(tvm_dict: dict) -> Support:
                "`llc -mcpu=help` lists them)")
         return Support(False, label, needs=f"LLVM mcpu {tvm_dict['mcpu']}" if refused is None else
                        "a target TVM accepts", notes=(why,), key=key)
-    enabled = [f for f in FEATURE_FLAGS if codegen.llvm_cpu_has_features(f, target)]
-    missing = tuple(f for f in enabled if FEATURE_FLAGS[f] not in host["flags"])
+    x86 = (triple or host["machine"]).startswith(("x86_64", "i686", "amd64"))
+    enabled = sorted(f for f in codegen.llvm_get_cpu_features(target) if _host_flag(f, x86))
+    missing = tuple(f for f in enabled if _host_flag(f, x86) not in host["flags"])
     needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
                                                              if tvm_dict.get("mattr") else "")
     return Support(not missing, label, missing, needs=f"{needs}: {', '.join(enabled) or 'baseline ISA'}")
+
+
+X86_ISA = re.compile(r"^(avx|amx|sse|sha|sm3$|sm4$)")
+
+
+def _host_flag(feature: str, x86: bool) -> str | None:
+    """The /proc/cpuinfo flag that says this CPU has LLVM's ``feature``; None for a feature not
+    checked (a tuning flag, or one of another architecture without a mapping)."""
+    if feature in FEATURE_FLAGS:
+        return FEATURE_FLAGS[feature]
+    return feature.replace("-", "_").replace(".", "_") if x86 and X86_ISA.match(feature) else None
 
 
 def _cuda_support(tvm_dict: dict) -> Support:
