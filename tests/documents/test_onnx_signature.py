@@ -45,3 +45,35 @@ def test_a_renamed_input_is_paired_with_the_models_closest_name():
     plan = [SimpleNamespace(name=name, dtype="int64", shape=["batch", "seq"]) for name in ("input_idz", "attention_mask")]
     [found] = mismatches(graph, plan, {"batch": 1, "seq": 8})
     assert found.hint.endswith("; the model has input_ids where the plan says input_idz")
+
+
+def _model(tmp_path, nodes, opsets, inputs=("x",)):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(i, TensorProto.FLOAT, [2]) for i in inputs],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+                                       ir_version=8).SerializeToString())
+    return path
+
+
+def test_what_onnx_checker_refuses_is_found_without_onnx(tmp_path):
+    """The new user's models that check passed and apply refused: a dangling input, a custom
+    domain without its opset import, opset 1 and opset 99."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    from planctl.documents.onnx_signature import graph_problems
+
+    relu = helper.make_node("Relu", ["x"], ["y"])
+    assert graph_problems(_model(tmp_path, [relu], [("", 17)])) == []
+    assert graph_problems(REPO / "examples" / "minilm" / "minilm.onnx") == []
+    for version in (1, 99):
+        [found] = graph_problems(_model(tmp_path, [relu], [("", version)]))
+        assert f"opset {version}; onnxruntime supports opsets 7 to 28" in found
+    [found] = graph_problems(_model(tmp_path, [helper.make_node("Foo", ["x"], ["y"], domain="com.example")], [("", 17)]))
+    assert "a Foo node is of domain 'com.example', which the model does not import" in found
+    swapped = [helper.make_node("Relu", ["t"], ["y"], name="second"), helper.make_node("Relu", ["x"], ["t"])]
+    [found] = graph_problems(_model(tmp_path, swapped, [("", 17)]))
+    assert "node 'second' (Relu) reads 't' before any graph input" in found

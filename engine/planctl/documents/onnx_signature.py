@@ -266,6 +266,79 @@ def _graph_parts(path: Path):
     return tables, nodes, inputs
 
 
+# the default domain's opsets a model may import: onnxruntime "only guarantees support for models
+# stamped with opset version 7 or above" (its load warning); 28 is onnx 1.23's newest
+# (onnx.defs.onnx_opset_version()), which onnxruntime 1.32 loads
+MIN_OPSET, MAX_OPSET = 7, 28
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def graph_problems(path: Path) -> list[str]:
+    """What makes a readable ModelProto one no runtime loads, as ``onnx.checker`` would say it, read
+    from the wire format (ModelProto: opset_import = 8, graph = 7; OperatorSetIdProto: domain = 1,
+    version = 2; GraphProto: node = 1, initializer = 5, input = 11, sparse_initializer = 15;
+    NodeProto: input = 1, output = 2, name = 3, op_type = 4, domain = 7): the default domain's opset
+    outside MIN_OPSET .. MAX_OPSET, a node of a domain the model does not import, a top-level node
+    that reads a value no graph input, initializer or earlier node makes (not topologically sorted,
+    or dangling). Empty when the file cannot be read (read_declarations says why)."""
+    import mmap
+
+    try:
+        with open(path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        model = list(_fields(memoryview(data), {7, 8}))
+        opsets = {}
+        for number, value in model:
+            if number == 8:
+                fields = dict(_fields(value, {1, 2}))
+                opsets[_text(fields.get(1))] = fields.get(2, 0)
+        graph = next((v for n, v in model if n == 7), None)
+        if graph is None:
+            return []
+        problems = _opset_problems(opsets)
+        known = {""}
+        nodes = []
+        for number, value in _fields(graph, {1, 5, 11, 15}):
+            if number == 1:
+                fields = list(_fields(value, {1, 2, 3, 4, 7}))
+                nodes.append({n: [_text(v) for k, v in fields if k == n] for n in (1, 2, 3, 4, 7)})
+            elif number == 15:   # SparseTensorProto: values = 1 (a TensorProto, name = 8)
+                values = dict(_fields(value, {1})).get(1)
+                known.add(_text(dict(_fields(values, {8})).get(8)) if values is not None else "")
+            else:
+                known.add(_text(dict(_fields(value, {1 if number == 11 else 8})).get(1 if number == 11 else 8)))
+    except (ValueError, OSError):
+        return []
+    return problems + _node_problems(nodes, opsets, known)
+
+
+def _opset_problems(opsets: dict[str, int]) -> list[str]:
+    version = next((opsets[d] for d in DEFAULT_DOMAINS if d in opsets), None)
+    if version is None:
+        return ["it imports no opset of the default ONNX domain"]
+    if not MIN_OPSET <= version <= MAX_OPSET:
+        return [f"it imports ONNX opset {version}; onnxruntime supports opsets {MIN_OPSET} to {MAX_OPSET}"]
+    return []
+
+
+def _node_problems(nodes: list[dict], opsets: dict[str, int], known: set[str]) -> list[str]:
+    problems = []
+    for node in nodes:
+        name, op = (node[3] or [""])[0], (node[4] or ["?"])[0]
+        label = f"node '{name}' ({op})" if name else f"a {op} node"
+        domain = (node[7] or [""])[0]
+        if domain not in DEFAULT_DOMAINS and domain not in opsets:
+            problems.append(f"{label} is of domain '{domain}', which the model does not import (opset_import)")
+        unknown = [name for name in node[1] if name not in known]
+        if unknown:
+            problems.append(f"{label} reads '{unknown[0]}' before any graph input, initializer or earlier node "
+                            "makes it (the graph is not topologically sorted, or the value is dangling)")
+        known.update(node[2])
+        if len(problems) >= 3:
+            break
+    return problems
+
+
 def _small_int64s(tensor: list) -> list[int] | None:
     """An int64 TensorProto's values (data_type 7), from int64_data or little-endian raw_data, when it
     holds at most 8 (an index or axis constant); None otherwise."""

@@ -23,6 +23,11 @@ def _output_names(path: str, size: int, mtime_ns: int):
 
 
 @functools.lru_cache(maxsize=64)
+def _graph_problems(path: str, size: int, mtime_ns: int):
+    return onnx_signature.graph_problems(Path(path))
+
+
+@functools.lru_cache(maxsize=64)
 def _embedding_rows(path: str, size: int, mtime_ns: int):
     return onnx_signature.embedding_rows(Path(path))
 
@@ -39,7 +44,10 @@ def check(ctx):
     (an embedding lookup) declares a domain inside the table.
 
     What it checks
-        ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read), its
+        ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read) and
+        loads as onnx.checker would have it (the default domain's opset between 7, onnxruntime's
+        oldest, and 28, onnx 1.23's newest; every node's domain imported; the top-level nodes
+        topologically sorted, none reading a value nothing makes), its
         graph inputs (initializers aside) are exactly the plan's inputs by name, each with the
         declared dtype and rank, and its static dims fit every shape bucket apply builds
         (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
@@ -76,6 +84,9 @@ def check(ctx):
     except onnx_signature.UnreadableModel as exc:
         yield Violation("/spec/workload/model/onnx", f"{model.onnx}: {exc}", help=onnx_signature.REEXPORT)
         return
+    for problem in _graph_problems(str(path), stat.st_size, stat.st_mtime_ns):
+        yield Violation("/spec/workload/model/onnx", f"{model.onnx}: not a valid ONNX model: {problem}",
+                        help=f"{onnx_signature.REEXPORT}; onnx.checker.check_model(path) reports the same")
     inputs = ctx.spec.workload.inputs
     names = [spec.name for spec in inputs]
     reported: set[str | None] = set()
