@@ -183,3 +183,24 @@ def test_target_files_given_as_paths_are_checked_and_counted(tmp_path, capsys):
     assert "checked 0 plans, 2 targets: 1 error" in out
     code, out, _ = run(capsys, "--root", str(tmp_path), str(tmp_path / "targets/x86-64-avx512.yaml"), *TODAY)
     assert code == 0 and "checked 0 plans, 1 target: 0 errors" in out
+
+
+def test_records_that_hold_no_tuning_record_are_refused(tmp_path, capsys):
+    """The new user named the quality sentences as the committed records: check passed and plan
+    scheduled a full search of every bucket."""
+    import shutil
+
+    from planctl.cli.main import main
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "targets", tmp_path / "targets")
+    (tmp_path / "plans").mkdir()
+    text = (repo / "plans" / "minilm-embed.yaml").read_text()
+    records = next(line.split("records:")[1].split("#")[0].strip() for line in text.splitlines() if "records:" in line)
+    (tmp_path / records).mkdir(parents=True)
+    (tmp_path / records / "x86-64-avx2.jsonl").write_text('{"text": "a sentence"}\n')
+    plan = tmp_path / "plans" / "p.yaml"
+    plan.write_text(text)
+    main(["check", str(plan), "--root", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "holds x86-64-avx2.jsonl, which holds no tuning record (1 line(s) read; line 1:" in out

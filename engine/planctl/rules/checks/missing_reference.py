@@ -1,6 +1,7 @@
 """PLN215 missing-reference."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Iterator
 
@@ -34,7 +35,33 @@ def kind_problem(path: Path, what: str) -> str | None:
         problem = lfs_pointer_problem(file)
         if problem:
             return "is " + problem if file == path else f"holds {file.name}, {problem}"
+    if what == "tuning records":
+        return _records_problem(path)
     return None
+
+
+def _records_problem(path: Path) -> str | None:
+    """A ``.jsonl`` file (or one in the folder) with lines but no whole tuning record: apply would
+    search every task as if nothing were committed (the quality sentences named as records did)."""
+    from planctl.tuning.records import jsonl_files
+
+    for file in jsonl_files(path) if path.is_dir() else [path]:
+        stat = file.stat()
+        lines, usable, first = _read_records(str(file), stat.st_size, stat.st_mtime_ns)
+        if lines and not usable:
+            where = "holds" if file == path else f"holds {file.name}, which holds"
+            return f"{where} no tuning record ({lines} line(s) read; {first})"
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str]:
+    """(lines, whole records, the first problem as "line N: why"); keyed by size and mtime."""
+    from planctl.tuning.records import read_jsonl
+
+    parsed, result = read_jsonl(Path(file))
+    first = result.problems[0][len(file) + 1:].removesuffix("; line skipped") if result.problems else ""
+    return result.lines, len(parsed), "line " + first.replace(": ", ": ", 1) if first else ""
 
 
 @rule("PLN215", "missing-reference", "error", unwaivable="apply cannot run without the file")
@@ -79,4 +106,6 @@ def check(ctx):
                                   if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
-                            help="run git lfs pull" if "Git LFS" in problem else "point at the file itself")
+                            help="run git lfs pull" if "Git LFS" in problem else
+                            "point at records `planctl cache export` or `planctl tune --write-records` wrote"
+                            if "no tuning record" in problem else "point at the file itself")
