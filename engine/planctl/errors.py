@@ -73,6 +73,12 @@ class DocumentError(PlanctlError):
     code = "PLN100"
 
 
+class BadTargetError(DocumentError):
+    """A target document's ``spec.tvm`` that TVM refuses, or whose ``mcpu`` LLVM does not know."""
+
+    code = "PLN118"
+
+
 class LegalityError(PlanctlError):
     """apply, tune or plan refused a plan that ``planctl check`` rejects (unwaived legality errors).
 

@@ -37,6 +37,7 @@ def test_an_mcpu_llvm_does_not_know_is_a_document_error(tmp_path):
     with pytest.raises(DocumentError, match="LLVM does not know mcpu 'haswel'") as err:
         tvm_target(document)
     assert err.value.file.endswith("x86-64-avx2.yaml")
+    assert err.value.code == "PLN118"   # bad-target-tvm, not PLN100's unparsable YAML (the new user)
     assert "mcpu: haswel" in document.path.read_text().splitlines()[err.value.line - 1]
 
 

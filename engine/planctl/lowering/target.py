@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from planctl.errors import DocumentError
+from planctl.errors import BadTargetError
 
 if TYPE_CHECKING:
     import tvm
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def tvm_target(target_document: "Loaded[Target]") -> "tvm.target.Target":
     """``tvm.target.Target`` of the document's ``spec.tvm``. A dict TVM rejects, or an LLVM
-    ``mcpu`` LLVM does not know (it would silently build for generic x86-64), is a DocumentError
+    ``mcpu`` LLVM does not know (it would silently build for generic x86-64), is a BadTargetError (PLN118)
     naming the target file, at the key at fault (planctl.lowering.target.checked_target)."""
     doc = target_document.model.spec.tvm
     target, problem = checked_target(doc)
@@ -29,10 +29,10 @@ def tvm_target(target_document: "Loaded[Target]") -> "tvm.target.Target":
         return target
     key, refused = problem
     if refused is None:
-        raise DocumentError(f"LLVM does not know mcpu '{doc['mcpu']}' (it would build for generic x86-64)",
+        raise BadTargetError(f"LLVM does not know mcpu '{doc['mcpu']}' (it would build for generic x86-64)",
                             hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512",
                             **_at(target_document, "/spec/tvm/mcpu"))
-    raise DocumentError(f"TVM rejects the target dict: {refused}",
+    raise BadTargetError(f"TVM rejects the target dict: {refused}",
                         hint="spec.tvm must be a TVM 0.27 target dict, e.g. {kind: llvm, mcpu: haswell}",
                         **_at(target_document, f"/spec/tvm/{key}" if key else "/spec/tvm"))
     return target
