@@ -161,7 +161,7 @@ def unnamed_target_error(name: str, plan: Loaded, plan_file) -> Exception:
     hint = (f"did you mean --target {close[0]}? (or add '{name}' to spec.targets)" if close else
             f"use --target with one of {', '.join(targets)} (`planctl targets` says which this host runs), "
             "or add it to spec.targets")
-    return TargetChoiceError(f"target '{name}' is not one of the plan's targets {targets}", file=str(plan_file),
+    return TargetChoiceError(f"target '{name}' is not one of the plan's targets ({', '.join(targets)})", file=str(plan_file),
                              line=line, col=col, pointer="/spec/targets", hint=hint)
 
 

@@ -139,7 +139,7 @@ def check_call(contract: list[dict], inputs: dict) -> None:
     names = [spec["name"] for spec in contract]
     unknown = sorted(set(inputs) - set(names))
     if unknown:
-        raise ValueError(f"unexpected input(s) {unknown}: this artifact takes {names}")
+        raise ValueError(f"unexpected input(s) {', '.join(unknown)}: this artifact takes {', '.join(names)}")
     for spec in contract:
         name = spec["name"]
         if name not in inputs:
@@ -347,7 +347,9 @@ def _dispatcher(out: Path, manifest: dict) -> Dispatcher:
         raise PlanctlError(f"{out}: no bucket has a verified build (verdict {manifest.get('verdict')}): nothing to run",
                            hint="read report.md beside it; keep serving the previous build")
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
-    log.warning("planctl.runtime: %s (%s): %s", manifest["plan"], reason,
+    # a warning only when a bucket does not run the candidate: a plain load is news for the logs, not the console
+    degraded = fallback or any(b.which != "candidate" for b in buckets)
+    log.log(logging.WARNING if degraded else logging.INFO, "planctl.runtime: %s (%s): %s", manifest["plan"], reason,
                 "; ".join(f"{b.tag} runs the {b.which} build" if b.which else f"{b.tag} refuses calls ({b.why})"
                           for b in buckets))
     return Dispatcher(manifest=manifest, buckets=buckets)
@@ -363,7 +365,8 @@ def _artifact(out: Path, manifest: dict) -> Artifact:
                            hint="read report.md beside it; keep serving the previous build")
     which = "baseline" if library == manifest["baseline"] else "candidate"
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
-    log.warning("planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
+    log.log(logging.WARNING if which == "baseline" else logging.INFO,
+            "planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
     from planctl.lowering.vm import vm_callable
 
     run = vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
