@@ -204,3 +204,14 @@ def test_records_that_hold_no_tuning_record_are_refused(tmp_path, capsys):
     main(["check", str(plan), "--root", str(tmp_path)])
     out = capsys.readouterr().out
     assert "holds x86-64-avx2.jsonl, which holds no tuning record (1 line(s) read; line 1:" in out
+
+
+def test_check_from_a_subfolder_says_where_the_paths_are(capsys):
+    """``cd plans && planctl check minilm-embed.yaml`` gave five "does not exist" errors for files
+    that exist (the new user): the help names the folder they are under."""
+    from planctl.cli.main import main
+
+    repo = Path(__file__).resolve().parents[1]
+    main(["check", str(repo / "plans" / "minilm-embed.yaml"), "--root", str(repo / "plans")])
+    out = capsys.readouterr().out
+    assert f"targets/x86-64-avx2.yaml is under {repo}: run from there or pass --root {repo}" in out

@@ -40,6 +40,16 @@ def kind_problem(path: Path, what: str) -> str | None:
     return None
 
 
+def _elsewhere(root: Path, value: str) -> str | None:
+    """The help for a path that is missing under ``root`` but present under one of its parents: the
+    command ran from a subfolder of the repository (paths are relative to --root, the current folder)."""
+    for parent in Path(root).resolve().parents:
+        if (parent / value).exists():
+            return (f"paths in a plan are relative to the repository root, --root ({Path(root).resolve()}); "
+                    f"{value} is under {parent}: run from there or pass --root {parent}")
+    return None
+
+
 def _records_problem(path: Path) -> str | None:
     """A ``.jsonl`` file (or one in the folder) with lines but no whole tuning record: apply would
     search every task as if nothing were committed (the quality sentences named as records did)."""
@@ -96,14 +106,16 @@ def check(ctx):
     for i, name in enumerate(ctx.spec.targets):
         if name in ctx.missing_targets and name not in ctx.escaping_targets:
             yield Violation(f"/spec/targets/{i}", f"target {name} does not exist",
-                            key=name, help=f"add targets/{name}.yaml or fix the name")
+                            key=name, help=_elsewhere(ctx.root, f"targets/{name}.yaml")
+                            or f"add targets/{name}.yaml or fix the name")
     for pointer, value, what in references(ctx.spec):
         path = ctx.root / value
         if not path.exists():
             yield Violation(pointer, f"{what} {value} does not exist", key=pointer,
-                            help=("fix the path, or for a new plan create the folder (mkdir -p) and let "
-                                  "`planctl tune PLAN --target TARGET --write-records` fill it"
-                                  if what == "tuning records" else "fix the path or add (generate) the file"))
+                            help=_elsewhere(ctx.root, value) or (
+                                "fix the path, or for a new plan create the folder (mkdir -p) and let "
+                                "`planctl tune PLAN --target TARGET --write-records` fill it"
+                                if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
                             help="run git lfs pull" if "Git LFS" in problem else
