@@ -215,3 +215,17 @@ def test_check_from_a_subfolder_says_where_the_paths_are(capsys):
     main(["check", str(repo / "plans" / "minilm-embed.yaml"), "--root", str(repo / "plans")])
     out = capsys.readouterr().out
     assert f"targets/x86-64-avx2.yaml is under {repo}: run from there or pass --root {repo}" in out
+
+
+def test_two_inputs_the_model_gives_one_dim_must_be_declared_alike(tmp_path, capsys):
+    """``input_ids: [4, seq]`` beside ``attention_mask: [batch, seq]`` passed check and failed in TVM's
+    importer with "Matmul requires the reduction length" (the new user)."""
+    inputs = [{"name": "input_ids", "dtype": "int64", "shape": [4, 128],
+               "domain": {"kind": "integer-range", "min": 0, "max": 30521}},
+              {"name": "attention_mask", "dtype": "int64", "shape": ["batch", 128],
+               "domain": {"kind": "integer-range", "min": 0, "max": 1}}]
+    plan = make_repo(tmp_path, {"spec": {"workload": {"inputs": inputs}}},
+                     model=stub_model([("input_ids", "int64", ["batch", 128]), ("attention_mask", "int64", ["batch", 128])]))
+    assert main(["check", str(plan), "--root", str(tmp_path), "--select", "PLN224"]) == 1
+    out = capsys.readouterr().out
+    assert "input 'input_ids' axis 0 is 4, but 'attention_mask' axis 0 is batch, and the model names both 'batch'" in out

@@ -51,7 +51,8 @@ def check(ctx):
         graph inputs (initializers aside) are exactly the plan's inputs by name, each with the
         declared dtype and rank, and its static dims fit every shape bucket apply builds
         (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
-        apply's import makes at each bucket). Each name in ``workload.outputs`` is one of the graph's
+        apply's import makes at each bucket); two inputs' axes the graph names as one dim (``batch``
+        of input_ids and attention_mask) are declared alike. Each name in ``workload.outputs`` is one of the graph's
         outputs (apply verifies and serves those by name). An input the graph uses as a Gather's
         indices into an initializer of N rows (directly or through a Cast or Reshape:
         onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1: parity
@@ -97,9 +98,36 @@ def check(ctx):
                 at = "/spec/workload/inputs" + (f"/{names.index(found.input)}" if found.input in names else "") \
                     + (f"/{found.key}" if found.key and found.input in names else "")
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
+    yield from _split_dims(ctx, declared)
     yield from _missing_outputs(ctx, path, stat)
     yield from _domains_past_tables(ctx, path, stat)
     yield from _dims_past_tables(ctx, path, stat)
+
+
+def _split_dims(ctx, declared):
+    """Two inputs' axes that the model names as one dim (``batch`` of input_ids and attention_mask)
+    declared unalike in the plan (``[4, seq]`` beside ``[batch, seq]``): no build has both shapes,
+    and TVM's importer failed far from the cause ("Matmul requires the reduction length")."""
+    first: dict[str, tuple[str, int, object]] = {}
+    specs = {spec.name: (i, spec) for i, spec in enumerate(ctx.spec.workload.inputs)}
+    for graph_input in declared:
+        if graph_input.name not in specs or not graph_input.dims:
+            continue
+        i, spec = specs[graph_input.name]
+        for axis, (value, param) in enumerate(graph_input.dims):
+            if value is not None or not param or axis >= len(spec.shape):
+                continue
+            seen = first.setdefault(param, (spec.name, axis, spec.shape[axis]))
+            if seen[2] == spec.shape[axis]:
+                continue
+            here, there = (spec.name, axis, spec.shape[axis]), seen
+            if isinstance(seen[2], int) and isinstance(spec.shape[axis], str):
+                here, there = seen, here   # point at the literal: the symbolic one is how the model has it
+            yield Violation(f"/spec/workload/inputs/{specs[here[0]][0]}/shape/{here[1]}",
+                            f"{ctx.spec.workload.model.onnx}: input '{here[0]}' axis {here[1]} is {here[2]}, but "
+                            f"'{there[0]}' axis {there[1]} is {there[2]}, and the model names both '{param}' (one "
+                            "dim: every call has them equal)",
+                            help=f"declare them alike: {there[2]} here too", key=here[0])
 
 
 def _dims_past_tables(ctx, path: Path, stat):
