@@ -75,8 +75,8 @@ def _shape_ranges(data: Any) -> Iterator[Found]:
         values = rng.get("values")
         if isinstance(values, list):
             yield from _shares(dim, at, values)
-        if not (_is_int(lo) and _is_int(hi) and isinstance(values, list)):
-            continue
+        if not (_is_int(lo) and _is_int(hi) and isinstance(values, list)) or lo > hi:
+            continue   # min > max is PLN110's: every value would be "outside" it again
         for i, entry in enumerate(values):
             value = entry.get("value") if isinstance(entry, dict) else entry
             if _is_int(value) and not lo <= value <= hi:
@@ -167,7 +167,7 @@ def _mask_length(data: Any, i: int, spec: Any, domain: Any) -> Iterator[Found]:
         return
     seq = shape[-1]
     shortest = seq if _is_int(seq) else _get(_dims(data).get(seq), "min") if isinstance(seq, str) else None
-    if _is_int(shortest) and domain["min_length"] > shortest:
+    if _is_int(shortest) and shortest >= 1 and domain["min_length"] > shortest:   # a 0 is PLN104's
         yield ("PLN114", f"{_WORKLOAD}/inputs/{i}/domain/min_length",
                f"attention-mask min_length {domain['min_length']} of input {i} is longer than its shortest "
                f"sequence ({seq if _is_int(seq) else f'{seq} min'} {shortest}): no mask of that length fits",
