@@ -15,9 +15,14 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def staging(destination: Path):
-    """Yield a fresh folder next to ``destination``; remove it unless :func:`publish` moved it."""
+    """Yield a fresh folder next to ``destination``; remove it unless :func:`publish` moved it.
+    Staging folders of earlier runs are removed first: the caller holds the destination's lock
+    (planctl.apply.pipeline), so they belong to runs that died where no ``finally`` runs (an illegal
+    instruction, SIGKILL, the OOM killer) and would hold a build's .so files for ever."""
     created = not destination.parent.exists()
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(f".{destination.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent))
     try:
         yield folder
