@@ -104,3 +104,8 @@ def test_a_call_of_one_sample_without_its_batch_axis_is_told_to_add_it():
 def test_the_runtime_prints_as_its_buckets_not_its_manifest():
     assert repr(_dispatcher()) == ("Dispatcher(which='candidate', buckets={batch-1_seq-4: candidate, "
                                    "batch-8_seq-4: refused})")
+
+
+def test_an_input_given_as_none_is_named_as_none():
+    with pytest.raises(ValueError, match=r"input 'ids' is None \(expected int64 with 2 axes\)"):
+        _dispatcher()(ids=None)

@@ -116,15 +116,20 @@ def _bucket_line(build: dict) -> str:
 
     def p50(name: str) -> str:
         value = (lat.get(name) or {}).get("p50")
-        return f"{value:.2f} ms" if isinstance(value, (int, float)) else "-"
+        return f"{_ms(value)} ms" if isinstance(value, (int, float)) else "-"
     cand = lat.get("candidate") or {}
-    p99 = f" (p99 {cand['p99']:.2f})" if isinstance(cand.get("p99"), (int, float)) else ""
+    p99 = f" (p99 {_ms(cand['p99'])})" if isinstance(cand.get("p99"), (int, float)) else ""
     gated = (f"; speedup {sp['value']:.1f}x vs baseline (gate {sp.get('gate')}x)"
              if isinstance(sp.get("value"), (int, float)) else "")
     vs = sp.get("vs_onnxruntime")
     ort = f" ({vs:.2f}x vs onnxruntime, {_faster(vs)})" if isinstance(vs, (int, float)) else ""
     return (f"  [{build.get('tag')}] candidate p50 {p50('candidate')}{p99}, baseline {p50('baseline')}, "
             f"onnxruntime {p50('onnxruntime')}{ort}{gated}")
+
+
+def _ms(value: float) -> str:
+    """Two decimals, or three significant digits below 0.1 ms (a tiny model's 0.004 ms read "0.00")."""
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.3g}"
 
 
 def _faster(speedup: float) -> str:

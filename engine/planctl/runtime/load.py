@@ -144,6 +144,8 @@ def check_call(contract: list[dict], inputs: dict) -> None:
         name = spec["name"]
         if name not in inputs:
             raise ValueError(f"missing input '{name}' (expected {spec['dtype']} with {len(spec['shape'])} axes)")
+        if inputs[name] is None:
+            raise ValueError(f"input '{name}' is None (expected {spec['dtype']} with {len(spec['shape'])} axes)")
         value = np.asarray(inputs[name])
         if str(value.dtype) != spec["dtype"] or value.ndim != len(spec["shape"]):
             batch = " (one sample? add the batch axis: x[None])" if value.ndim == len(spec["shape"]) - 1 else ""
