@@ -219,7 +219,7 @@ def test_a_host_without_the_targets_isa_is_refused_before_any_build(tiny_repo: P
     (the target document's mcpu line), exit 2, nothing built or written."""
     fingerprint = tmp_path / "old-cpu.json"
     fingerprint.write_text(json.dumps({"cpu": {"model": "Old CPU", "machine": "x86_64",
-                                               "flags": ["sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt"]}}))
+                                               "flags": ["sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "popcnt"]}}))
     monkeypatch.setenv("PLANCTL_HOST_FINGERPRINT", str(fingerprint))
     assert apply(tiny_repo) == 2
     err = capsys.readouterr().err

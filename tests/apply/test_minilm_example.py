@@ -20,7 +20,7 @@ MODEL = REPO / "examples" / "minilm" / "minilm.onnx"
 
 
 XEON = {"cpu": {"model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "machine": "x86_64",
-                "flags": ["fpu", "sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx",
+                "flags": ["fpu", "sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx",
                           "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "adx", "abm", "hypervisor"]}}
 
 
