@@ -109,3 +109,32 @@ def test_the_runtime_prints_as_its_buckets_not_its_manifest():
 def test_an_input_given_as_none_is_named_as_none():
     with pytest.raises(ValueError, match=r"input 'ids' is None \(expected int64 with 2 axes\)"):
         _dispatcher()(ids=None)
+
+
+def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
+    """Two threads calling one loaded artifact crashed the process in TVM's storage allocator (the
+    new user): a VM is not re-entrant, so the runtime serializes the calls of one bucket."""
+    import threading
+    import time
+
+    from planctl.runtime.load import Bucket, Dispatcher
+
+    inside, overlaps = [], []
+
+    def run(inputs):
+        inside.append(1)
+        overlaps.append(len(inside) > 1)
+        time.sleep(0.01)
+        inside.pop()
+        return [inputs["ids"]]
+
+    contract = [{"name": "ids", "dtype": "int64", "shape": [1, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}]
+    runtime = Dispatcher(manifest={"dims": {"batch": [["ids", 0]]}, "padding": True, "output_names": ["out"]},
+                         buckets=[Bucket({"batch": 1}, "batch-1", "candidate", None, contract, run=run)])
+    threads = [threading.Thread(target=lambda: [runtime(ids=np.zeros((1, 4), dtype=np.int64)) for _ in range(5)])
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(overlaps) == 20 and not any(overlaps)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -43,13 +44,15 @@ class Artifact:
     library: Path
     manifest: dict
     _run: VMCallable
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, **inputs):
         """Run one inference. Raises ValueError when an input is missing or outside the plan's
         contract (dtype, static shape, value domain): the compiled kernels do not bounds-check
         (an out-of-vocabulary token id would read out of bounds), so the check happens here."""
         check_inputs(self.manifest.get("inputs", []), inputs)
-        return self._run(inputs)
+        with self._lock:   # one TVM VM per build: see Bucket.lock
+            return self._run(inputs)
 
 
 @dataclass
@@ -64,6 +67,10 @@ class Bucket:
     contract: list[dict]
     why: str = ""
     run: Optional["VMCallable"] = field(default=None, repr=False)
+    # a TVM VM is not thread-safe: two threads in one bucket's VM crashed the process in its storage
+    # allocator (the new user, 2026-12-03); calls of one bucket run one at a time, other buckets' in
+    # parallel. For parallel calls of one shape, load one runtime per thread (bench/minilm_concurrency.py).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass
@@ -73,7 +80,8 @@ class Dispatcher:
     when every bucket with a build runs that one, else ``mixed`` (``which_by_bucket`` says which
     runs where). Raises ValueError for a call larger than every bucket, inputs that disagree on a dim or
     fall outside the plan's contract (dtype, value domain), and PlanctlError for a call that lands
-    in a bucket without a verified build."""
+    in a bucket without a verified build. Thread-safe: calls that land in one bucket run one at a
+    time (a TVM VM is not re-entrant); load one per thread to run calls of one shape in parallel."""
 
     manifest: dict
     buckets: list[Bucket]
@@ -125,7 +133,8 @@ class Dispatcher:
         # the values were checked on the caller's arrays above and the pad values are in the domain
         # (apply checks the padding at every bucket): only shapes and dtypes are left to check
         check_inputs(bucket.contract, padded, domains=False)
-        outputs = bucket.run(padded)
+        with bucket.lock:
+            outputs = bucket.run(padded)
         return slice_outputs(outputs, manifest["output_names"], manifest.get("output_dims", {}), shape)
 
 
