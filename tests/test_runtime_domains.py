@@ -138,3 +138,13 @@ def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
     for thread in threads:
         thread.join()
     assert len(overlaps) == 20 and not any(overlaps)
+
+
+@pytest.mark.parametrize("value, switched", [("1", True), ("yes", True), ("2", True), ("enabled", True),
+                                             ("0", False), ("off", False), ("", False)])
+def test_any_value_of_the_fallback_switch_but_an_off_one_switches(monkeypatch, value, switched):
+    """``PLANCTL_DISABLE_MINILM_EMBED=2`` left the candidate running (the new user)."""
+    from planctl.runtime.load import _switch_set
+
+    monkeypatch.setenv("PLANCTL_DISABLE_X", value)
+    assert _switch_set({"fallback_switch": "PLANCTL_DISABLE_X"}) is switched

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("planctl.runtime")
 TRUE = {"1", "true", "yes", "on"}
+FALSE = {"", "0", "false", "no", "off"}
 
 
 @dataclass
@@ -263,8 +264,15 @@ def _manifest(out: Path) -> dict:
 
 
 def _switch_set(manifest: dict) -> bool:
+    """Whether the plan's fallback switch is set: any value but empty, 0, false, no and off. A value
+    of neither list (``2``, ``enabled``) counts as set, with a warning: during an incident it was
+    meant to switch, and the baseline it selects passed parity (the new user's ``=2`` had left the
+    candidate running)."""
     switch = manifest.get("fallback_switch")
-    return bool(switch) and os.environ.get(switch, "").strip().lower() in TRUE
+    value = os.environ.get(switch, "").strip().lower() if switch else ""
+    if value and value not in TRUE | FALSE:
+        log.warning("planctl.runtime: %s=%r is read as set (use 1 or 0)", switch, os.environ[switch])
+    return value not in FALSE
 
 
 WARMUP_MS = 50.0   # see load(): the first-call costs measured on MiniLM took 1-4 calls of 4 ms
