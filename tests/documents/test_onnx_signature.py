@@ -77,3 +77,22 @@ def test_what_onnx_checker_refuses_is_found_without_onnx(tmp_path):
     swapped = [helper.make_node("Relu", ["t"], ["y"], name="second"), helper.make_node("Relu", ["x"], ["t"])]
     [found] = graph_problems(_model(tmp_path, swapped, [("", 17)]))
     assert "node 'second' (Relu) reads 't' before any graph input" in found
+
+
+def test_an_ir_version_past_onnxs_and_a_domain_imported_twice_are_found(tmp_path):
+    """ir_version 99 and a second default-domain opset import passed check (the second new user)."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    from planctl.documents.onnx_signature import graph_problems
+
+    relu = helper.make_node("Relu", ["x"], ["y"])
+    twice = graph_problems(_model(tmp_path, [relu], [("", 17), ("ai.onnx", 13)]))
+    assert twice == ["it imports the default ONNX domain twice (opsets 17 and 13)"]
+    path = _model(tmp_path, [relu], [("", 17)])
+    import onnx
+
+    model = onnx.load(str(path))
+    model.ir_version = 99
+    path.write_bytes(model.SerializeToString())
+    assert graph_problems(path) == ["its IR version is 99; onnx's checker reads up to 14"]

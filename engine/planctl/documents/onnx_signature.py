@@ -270,15 +270,17 @@ def _graph_parts(path: Path):
 # stamped with opset version 7 or above" (its load warning); 28 is onnx 1.23's newest
 # (onnx.defs.onnx_opset_version()), which onnxruntime 1.32 loads
 MIN_OPSET, MAX_OPSET = 7, 28
+MAX_IR_VERSION = 14   # onnx 1.23's onnx.IR_VERSION: its checker refuses a model of a higher one
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def graph_problems(path: Path) -> list[str]:
     """What makes a readable ModelProto one no runtime loads, as ``onnx.checker`` would say it, read
-    from the wire format (ModelProto: opset_import = 8, graph = 7; OperatorSetIdProto: domain = 1,
-    version = 2; GraphProto: node = 1, initializer = 5, input = 11, sparse_initializer = 15;
-    NodeProto: input = 1, output = 2, name = 3, op_type = 4, domain = 7): the default domain's opset
-    outside MIN_OPSET .. MAX_OPSET, a node of a domain the model does not import, a top-level node
+    from the wire format (ModelProto: ir_version = 1, opset_import = 8, graph = 7;
+    OperatorSetIdProto: domain = 1, version = 2; GraphProto: node = 1, initializer = 5, input = 11,
+    sparse_initializer = 15; NodeProto: input = 1, output = 2, name = 3, op_type = 4, domain = 7): an
+    IR version past MAX_IR_VERSION, a domain imported twice, the default domain's opset outside
+    MIN_OPSET .. MAX_OPSET, a node of a domain the model does not import, a top-level node
     that reads a value no graph input, initializer or earlier node makes (not topologically sorted,
     or dangling). Empty when the file cannot be read (read_declarations says why)."""
     import mmap
@@ -286,16 +288,23 @@ def graph_problems(path: Path) -> list[str]:
     try:
         with open(path, "rb") as fh:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        model = list(_fields(memoryview(data), {7, 8}))
-        opsets = {}
+        model = list(_fields(memoryview(data), {1, 7, 8}))
+        opsets, problems = {}, []
         for number, value in model:
             if number == 8:
                 fields = dict(_fields(value, {1, 2}))
-                opsets[_text(fields.get(1))] = fields.get(2, 0)
+                domain = "" if _text(fields.get(1)) == "ai.onnx" else _text(fields.get(1))
+                if domain in opsets:
+                    problems.append(f"it imports the {domain or 'default ONNX'} domain twice (opsets "
+                                    f"{opsets[domain]} and {fields.get(2, 0)})")
+                opsets[domain] = fields.get(2, 0)
+        ir_version = next((v for n, v in model if n == 1), None)
+        if isinstance(ir_version, int) and ir_version > MAX_IR_VERSION:
+            problems.append(f"its IR version is {ir_version}; onnx's checker reads up to {MAX_IR_VERSION}")
         graph = next((v for n, v in model if n == 7), None)
         if graph is None:
             return []
-        problems = _opset_problems(opsets)
+        problems += _opset_problems(opsets)
         known = {""}
         nodes = []
         for number, value in _fields(graph, {1, 5, 11, 15}):
