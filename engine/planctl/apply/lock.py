@@ -87,8 +87,12 @@ def _relative(path: Path, root: Path) -> str:
     try:
         return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
-        raise DocumentError(f"plan {path} is outside the repository root {root}",
-                            hint="pass --root, or keep plans inside the repository") from None
+        err = DocumentError(f"plan {path} is outside the repository root {Path(root).resolve()}: a saved plan "
+                            "names its plan by the path inside the repository",
+                            hint="keep the plan inside the repository, or pass --root; without -o, "
+                                 "`planctl plan` saves nothing and takes it as it is")
+        err.code = "PLN115"   # path-escapes-repo, not PLN100's unparsable YAML
+        raise err from None
 
 
 def make_lock(plan, target, target_name: str, root: Path) -> dict:
