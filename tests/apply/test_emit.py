@@ -18,3 +18,4 @@ def test_a_dead_runs_staging_folder_is_removed_by_the_next_run(tmp_path: Path):
     with staging(destination) as folder:
         assert folder.is_dir() and not left.exists() and other.exists()
     assert not folder.exists()
+

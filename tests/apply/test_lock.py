@@ -75,3 +75,15 @@ def test_a_changed_target_moves_the_lock(tiny_repo: Path, capsys):
 def test_apply_of_a_plan_file_still_needs_a_target(tiny_repo: Path, capsys):
     assert main(["apply", str(tiny_repo / "plans" / "tiny.yaml"), "--root", str(tiny_repo)]) == 2
     assert "--target is required" in capsys.readouterr().err
+
+
+def test_a_saved_plan_outside_the_repository_is_pln115_naming_the_root(tmp_path):
+    import pytest
+
+    from planctl.apply.lock import _relative
+    from planctl.errors import DocumentError
+
+    (tmp_path / "repo").mkdir()
+    with pytest.raises(DocumentError, match=f"outside the repository root {tmp_path / 'repo'}") as err:
+        _relative(tmp_path / "elsewhere.yaml", tmp_path / "repo")
+    assert err.value.code == "PLN115"
