@@ -148,3 +148,16 @@ def test_any_value_of_the_fallback_switch_but_an_off_one_switches(monkeypatch, v
 
     monkeypatch.setenv("PLANCTL_DISABLE_X", value)
     assert _switch_set({"fallback_switch": "PLANCTL_DISABLE_X"}) is switched
+
+
+def test_big_endian_ids_are_told_about_the_byte_order():
+    with pytest.raises(ValueError, match="in the other byte order"):
+        _dispatcher()(ids=np.zeros((1, 4), dtype=">i8"))
+
+
+@pytest.mark.parametrize("warmup", [-1, float("nan"), "abc", True])
+def test_a_bad_warmup_is_a_value_error(tmp_path, warmup):
+    from planctl.runtime import load
+
+    with pytest.raises(ValueError, match="warmup_ms must be a finite number"):
+        load(tmp_path, warmup_ms=warmup)

@@ -159,6 +159,8 @@ def check_call(contract: list[dict], inputs: dict) -> None:
         value = np.asarray(inputs[name])
         if str(value.dtype) != spec["dtype"] or value.ndim != len(spec["shape"]):
             batch = " (one sample? add the batch axis: x[None])" if value.ndim == len(spec["shape"]) - 1 else ""
+            if value.dtype.newbyteorder("=") == np.dtype(spec["dtype"]) and value.ndim == len(spec["shape"]):
+                batch = " in the other byte order (convert it: x.astype(x.dtype.newbyteorder('=')))"
             raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact takes "
                              f"{spec['dtype']} with {len(spec['shape'])} axes{batch}")
         _check_domain(name, value, spec["domain"])
@@ -289,7 +291,14 @@ def load(out_dir: str | os.PathLike, warmup_ms: float = WARMUP_MS) -> Artifact |
     the first real calls do not pay the process's first-call costs (TVM's thread pool starting, the
     VM's first allocations). Measured on MiniLM's 1 x 64 bucket (x86-64-avx512, 2-core AMD EPYC):
     without it the first 1-4 calls of a fresh process took 6.6-9.5 ms against 3.8 ms after them;
-    any 40 ms of calls, of any bucket, removed that. 0 turns it off."""
+    any 40 ms of calls, of any bucket, removed that. 0 turns it off; a negative, non-finite or
+    non-numeric value raises ValueError."""
+    import math
+
+    if isinstance(warmup_ms, bool) or not isinstance(warmup_ms, (int, float)) or not math.isfinite(warmup_ms) \
+            or warmup_ms < 0:
+        raise ValueError(f"warmup_ms must be a finite number of milliseconds >= 0 (0 skips the warm-up), "
+                         f"not {warmup_ms!r}")
     out = Path(out_dir)
     manifest = _manifest(out)
     loaded = _dispatcher(out, manifest) if manifest.get("buckets") and manifest.get("dims") else _artifact(out, manifest)
