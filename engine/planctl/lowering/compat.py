@@ -99,8 +99,9 @@ def _cpu_support(tvm_dict: dict) -> Support:
         return Support(False, label, needs=f"LLVM mcpu {tvm_dict['mcpu']}" if refused is None else
                        "a target TVM accepts", notes=(why,), key=key)
     x86 = (triple or host["machine"]).startswith(("x86_64", "i686", "amd64"))
-    enabled = sorted(f for f in codegen.llvm_get_cpu_features(target) if _host_flag(f, x86))
-    missing = tuple(f for f in enabled if _host_flag(f, x86) not in host["flags"])
+    flags = {f: _host_flag(f, x86) for f in codegen.llvm_get_cpu_features(target)}
+    enabled = sorted(f for f, flag in flags.items() if flag)
+    missing = tuple(f for f in enabled if flags[f] not in host["flags"])
     needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
                                                              if tvm_dict.get("mattr") else "")
     return Support(not missing, label, missing, needs=f"{needs}: {', '.join(enabled) or 'baseline ISA'}")
