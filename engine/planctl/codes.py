@@ -127,15 +127,18 @@ _DOCUMENT_CODES = [
          "Integer and float ranges of input domains are inclusive and need min <= max; an attention mask "
          "keeps at least `min_length` positions of a row, so the row's shortest production length must "
          "be at least that."),
-    Code("PLN125", "pad-outside-domain", "An input's `pad` value lies outside its domain.",
+    Code("PLN125", "pad-outside-domain", "An input's `pad` value lies outside its domain, or is not 0 on a mask.",
          "The runtime writes `pad` into the positions it adds when it pads a call up to its shape "
          "bucket, and apply's padding check runs the reference model on such calls. A pad outside an "
          "integer or float range is a value the model is never called with: a token id past the "
          "embedding table makes onnxruntime (and TVM's unchecked gather) fail, found only after every "
-         "bucket was lowered. Use the tokenizer's pad token id (0 for BERT's [PAD])."),
-    Code("PLN126", "repeated-entry", "A technique or a target is listed twice.",
+         "bucket was lowered. Use the tokenizer's pad token id (0 for BERT's [PAD]). An attention mask "
+         "pads with 0 (the positions added are padding): any other `pad` on a mask is refused, not "
+         "dropped."),
+    Code("PLN126", "repeated-entry", "A technique, a target or an output is listed twice.",
          "apply reads one entry per technique (a second `autotuning` entry's budget was ignored, "
-         "silently) and builds each target once: merge the entries."),
+         "silently), builds each target once and verifies and serves each output once: merge the "
+         "entries."),
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",
          "Model, records and dataset paths are repository-relative so that a plan means the same "
          "thing on every checkout and in CI."),
@@ -151,10 +154,12 @@ _DOCUMENT_CODES = [
          "`TARGET_KINDS` table of planctl/documents/tvm_kinds.py: llvm, cuda, rocm, metal, "
          "vulkan, opencl, webgpu); `num-cores`, when present, a positive integer. Without this "
          "check a typo reaches `tvm.target.Target` at apply time, after the plan passed check."),
-    Code("PLN119", "target-device-mismatch", "A target's `capabilities.device` does not match its TVM kind.",
-         "The legality rules reason about `capabilities.device` (CUDA graphs only on cuda...) while "
-         "TVM compiles for `tvm.kind`; they must agree: llvm -> cpu, cuda -> cuda, rocm -> rocm, "
-         "metal -> metal, vulkan -> vulkan."),
+    Code("PLN119", "target-device-mismatch", "A target's `capabilities` contradict its TVM target: the "
+         "device its kind runs on, a feature its `mattr` turns off.",
+         "The legality rules reason about `capabilities.device` (CUDA graphs only on cuda...) and "
+         "`capabilities.features` while TVM compiles for `tvm.kind` and `tvm.mattr`; they must agree: "
+         "llvm -> cpu, cuda -> cuda, rocm -> rocm, metal -> metal, vulkan -> vulkan, and no feature "
+         "listed that `mattr` turns off (`-avx2` beside `features: [avx2]`)."),
     Code("PLN120", "target-name-mismatch", "A target's `metadata.name` differs from its file name.",
          "Plans name targets and apply finds them as `targets/<name>.yaml`; a document in a "
          "`targets/` folder whose name "

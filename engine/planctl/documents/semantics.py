@@ -139,11 +139,16 @@ def _inputs(data: Any) -> Iterator[Found]:
 
 def _domains(data: Any) -> Iterator[Found]:
     """PLN114 integer-range / float-range with min > max, or an attention mask's ``min_length``
-    longer than its shortest sequence; PLN125 a ``pad`` outside that range."""
+    longer than its shortest sequence; PLN125 a ``pad`` outside that range, or other than 0 on an
+    attention mask (the runtime pads masks with 0, which marks the added positions as padding)."""
     inputs = _get(data, "spec", "workload", "inputs")
     for i, spec in enumerate(inputs if isinstance(inputs, list) else []):
         domain = _get(spec, "domain")
         yield from _mask_length(data, i, spec, domain)
+        if _get(domain, "kind") == "attention-mask" and _is_num(_get(spec, "pad")) and spec["pad"] != 0:
+            yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad",
+                   f"input {_get(spec, 'name') or i} is an attention mask, padded with {spec['pad']}: a mask pads "
+                   "with 0, which marks the positions added as padding (a 1 would attend to them)", "drop `pad`: masks need none")
         if not isinstance(domain, dict) or domain.get("kind") not in ("integer-range", "float-range"):
             continue
         lo, hi = domain.get("min"), domain.get("max")
@@ -175,8 +180,9 @@ def _mask_length(data: Any, i: int, spec: Any, domain: Any) -> Iterator[Found]:
 
 
 def _repeated(data: Any) -> Iterator[Found]:
-    """PLN126 a technique or a target listed twice: apply reads one entry per technique (a second
-    ``autotuning`` and its budget were ignored) and builds each target once."""
+    """PLN126 a technique, a target or an output listed twice: apply reads one entry per technique
+    (a second ``autotuning`` and its budget were ignored), builds each target once and verifies and
+    serves each output once."""
     techniques = _get(data, "spec", "optimizations")
     seen: dict = {}
     for i, tech in enumerate(techniques if isinstance(techniques, list) else []):
@@ -191,6 +197,10 @@ def _repeated(data: Any) -> Iterator[Found]:
     for i, name in enumerate(targets if isinstance(targets, list) else []):
         if isinstance(name, str) and name in targets[:i]:
             yield ("PLN126", f"/spec/targets/{i}", f"target `{name}` is listed twice", "list each target once")
+    outputs = _get(data, "spec", "workload", "outputs")
+    for i, name in enumerate(outputs if isinstance(outputs, list) else []):
+        if isinstance(name, str) and name in outputs[:i]:
+            yield ("PLN126", f"{_WORKLOAD}/outputs/{i}", f"output `{name}` is listed twice", "list each output once")
 
 
 def _plan_paths(data: Any) -> Iterator[Found]:
@@ -286,12 +296,27 @@ def _target_tvm(data: Any) -> Iterator[Found]:
 
 
 def _target_device(data: Any) -> Iterator[Found]:
-    """PLN119 ``capabilities.device`` inconsistent with ``tvm.kind`` (llvm -> cpu, cuda -> cuda...)."""
+    """PLN119 ``capabilities.device`` inconsistent with ``tvm.kind`` (llvm -> cpu, cuda -> cuda...),
+    or a ``capabilities.features`` entry that ``tvm.mattr`` turns off (``-avx2``): legality would
+    pass techniques on a feature the build does not use."""
     kind, device = _get(data, "spec", "tvm", "kind"), _get(data, "spec", "capabilities", "device")
     devices = TARGET_KINDS.get(kind) if isinstance(kind, str) else None
     if devices and isinstance(device, str) and device not in devices:
         yield ("PLN119", "/spec/capabilities/device", f"device `{device}` does not match TVM "
                f"target kind `{kind}`", f"a `{kind}` target runs on: {', '.join(devices)}")
+    mattr, features = _get(data, "spec", "tvm", "mattr"), _get(data, "spec", "capabilities", "features")
+    off = {_feature_key(a[1:]): a for a in (mattr if isinstance(mattr, list) else [mattr])
+           if isinstance(a, str) and a.startswith("-")}
+    for i, feature in enumerate(features if isinstance(features, list) and off else []):
+        if isinstance(feature, str) and _feature_key(feature) in off:
+            yield ("PLN119", f"/spec/capabilities/features/{i}", f"capabilities list `{feature}`, which "
+                   f"`tvm.mattr` turns off (`{off[_feature_key(feature)]}`): the build does not use it",
+                   f"drop `{feature}` from the features, or `{off[_feature_key(feature)]}` from mattr")
+
+
+def _feature_key(name: str) -> str:
+    # capabilities write avx512-vnni where LLVM's mattr writes avx512vnni
+    return name.lower().replace("-", "").replace("_", "").replace(".", "")
 
 
 def _target_caches(data: Any) -> Iterator[Found]:
