@@ -74,6 +74,23 @@ def test_a_domain_past_the_embedding_table_is_found_by_check_at_its_bound(tmp_pa
     assert "max: 999" in finding.help
 
 
+def test_an_attention_mask_domain_on_the_token_ids_is_found_by_check(tmp_path):
+    """A new user's plan declared the ids as a mask: parity drew ids 0 and 1, the build was
+    promoted, and the runtime (which enforces the domain) refused every real sentence."""
+    import hashlib
+
+    model = _lookup_model(1000)
+    plan = make_repo(tmp_path, {"spec": {"workload": {"model": {"sha256": hashlib.sha256(model).hexdigest()},
+                                                      "inputs": [{"name": "input_ids", "dtype": "int64",
+                                                                  "shape": ["batch", 128],
+                                                                  "domain": {"kind": "attention-mask"}}]}}},
+                     model=model)
+    [finding] = [f for f in check([plan], Options(root=tmp_path)).findings if f.rule == "PLN224"]
+    assert plan.read_text().splitlines()[finding.line - 1].strip().startswith("kind: attention-mask")
+    assert "indexes word_embeddings (1000 rows), but its domain is an attention mask" in finding.message
+    assert "integer-range, min: 0, max: 999" in finding.help
+
+
 def _position_model(positions: int) -> bytes:
     """input_ids int64 [batch, seq]; position_ids[:, :seq] (BERT's slice of its position table, as the
     dynamo exporter writes it: Shape(start=1, end=2) as the Slice's ends) -> sentence_embedding."""

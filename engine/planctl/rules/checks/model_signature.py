@@ -55,7 +55,8 @@ def check(ctx):
         of input_ids and attention_mask) are declared alike. Each name in ``workload.outputs`` is one of the graph's
         outputs (apply verifies and serves those by name). An input the graph uses as a Gather's
         indices into an initializer of N rows (directly or through a Cast or Reshape:
-        onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1: parity
+        onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1, not an
+        ``attention-mask`` one (0 and 1: the runtime would refuse every real id): parity
         draws its examples from the domain, and onnxruntime refuses an index past the table. An input dim that sets how much of an
         initializer a Slice takes (BERT's position table, ``position_ids[:, :seq]``:
         onnx_signature.sliced_tables) stays within the table at every production shape. It reads the
@@ -150,16 +151,27 @@ def _dims_past_tables(ctx, path: Path, stat):
 
 
 def _domains_past_tables(ctx, path: Path, stat):
+    """An embedding-index input whose integer range leaves the table, or that declares an
+    attention-mask domain: parity would draw ids 0 and 1 only, and the runtime, which enforces the
+    domain, would refuse every real id (a build promoted that no caller can use)."""
     tables = _embedding_rows(str(path), stat.st_size, stat.st_mtime_ns)
     for i, spec in enumerate(ctx.spec.workload.inputs):
-        domain = spec.domain
-        if spec.name not in tables or getattr(domain, "kind", None) != "integer-range":
+        domain, model = spec.domain, ctx.spec.workload.model.onnx
+        if spec.name not in tables or getattr(domain, "kind", None) not in ("integer-range", "attention-mask"):
             continue
         rows, table = tables[spec.name]
+        if domain.kind == "attention-mask":
+            yield Violation(f"/spec/workload/inputs/{i}/domain/kind",
+                            f"{model}: input '{spec.name}' indexes {table} ({rows} rows), but its domain is an "
+                            "attention mask (0 and 1 only): parity would test two rows of the table, and the "
+                            "runtime would refuse every other id",
+                            help=f"declare the ids' range: domain: {{kind: integer-range, min: 0, max: {rows - 1}}}",
+                            key=spec.name)
+            continue
         for bound, value in (("max", domain.max), ("min", domain.min)):
             if not 0 <= value <= rows - 1:
                 yield Violation(f"/spec/workload/inputs/{i}/domain/{bound}",
-                                f"{ctx.spec.workload.model.onnx}: input '{spec.name}' indexes {table} ({rows} rows), "
+                                f"{model}: input '{spec.name}' indexes {table} ({rows} rows), "
                                 f"but its domain's {bound} is {value}",
                                 help=f"declare the domain the table allows: min: 0, max: {rows - 1}", key=spec.name)
 
