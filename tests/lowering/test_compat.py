@@ -66,6 +66,20 @@ def test_a_newer_cpus_isa_outside_the_mapping_is_checked_by_its_own_name(host):
     assert support({"kind": "llvm", "mcpu": "cascadelake"}).runs   # LLVM's tuning flags are not ISA
 
 
+def test_a_triple_for_another_system_runs_nowhere_here(host):
+    """``mtriple: x86_64-apple-darwin`` on a Linux host said "runs here: yes": the Mach-O library
+    apply would build cannot be loaded here."""
+    from planctl.lowering.compat import support, triple_system
+
+    host(AVX2)
+    assert triple_system("x86_64-apple-darwin") == "darwin" and triple_system("x86_64-pc-windows-msvc") == "win32"
+    assert triple_system("x86_64-linux-gnu") == "linux" and triple_system("x86_64") is None
+    found = support({"kind": "llvm", "mcpu": "haswell", "mtriple": "x86_64-apple-darwin"})
+    assert not found.runs and found.key == "mtriple"
+    assert "builds a library for darwin, which this linux host cannot load" in found.reason()
+    assert support({"kind": "llvm", "mcpu": "haswell", "mtriple": "x86_64-linux-gnu"}).runs
+
+
 def test_cuda_arch_against_the_gpu(host):
     from planctl.lowering.compat import support
 
@@ -88,6 +102,21 @@ def test_planctl_targets_lists_what_this_host_can_run(host, capsys):
     assert listed["x86-64-avx512"]["runs_here"] is False and "avx512f" in listed["x86-64-avx512"]["missing"]
     assert main(["targets", "--root", str(REPO)]) == 0
     assert "x86-64-avx512      llvm  cascadelake    runs here: no: Test CPU (x86_64) lacks" in capsys.readouterr().out
+
+
+def test_planctl_targets_keeps_its_columns_in_line_for_a_long_name(host, tmp_path, capsys):
+    import shutil
+
+    host(AVX2)
+    (tmp_path / "targets").mkdir()
+    long = "x86-64-avx512-sapphire-rapids-lab"
+    shutil.copy(REPO / "targets" / "x86-64-avx2.yaml", tmp_path / "targets")
+    text = (REPO / "targets" / "x86-64-avx512.yaml").read_text().replace("name: x86-64-avx512", f"name: {long}")
+    (tmp_path / "targets" / f"{long}.yaml").write_text(text)
+    assert main(["targets", "--root", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "runs here" in line]
+    assert len(rows) == 2 and len({row.index("runs here") for row in rows}) == 1
+    assert len({row.index("llvm") for row in rows}) == 1
 
 
 def test_an_mcpu_llvm_does_not_know_runs_nowhere_and_apply_says_so_at_its_line(host, tmp_path, capfd):

@@ -49,9 +49,13 @@ def command(root: Path, fmt: str) -> None:
         click.echo(json.dumps({"host": host, "targets": rows}, indent=2, sort_keys=True))
         return
     lines = [f"targets in {root / 'targets'} (this host: {host})"]
+    # columns as wide as their longest entry (a 30-character target name pushed its row out of line)
+    name_w = max([18, *(len(r["name"]) for r in rows)])
+    kind_w = max([5, *(len(str(r.get("kind", ""))) for r in rows)])
+    arch_w = max([14, *(len(str(r.get("arch", ""))) for r in rows)])
     for r in rows:
         if "error" in r:
-            lines.append(f"  {r['name']:<18} unreadable: {r['error']}")
+            lines.append(f"  {r['name']:<{name_w}} unreadable: {r['error']}")
             continue
-        lines.append(f"  {r['name']:<18} {r['kind']:<5} {r['arch']:<14} runs here: {r['why']}")
+        lines.append(f"  {r['name']:<{name_w}} {r['kind']:<{kind_w}} {r['arch']:<{arch_w}} runs here: {r['why']}")
     click.echo("\n".join(lines))

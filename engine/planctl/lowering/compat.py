@@ -18,6 +18,7 @@ the target (the check says so). Imports TVM.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 from planctl.errors import HostMismatchError
@@ -90,6 +91,10 @@ def _cpu_support(tvm_dict: dict) -> Support:
     if triple and not triple.startswith(host["machine"]) and not (
             host["machine"] == "arm64" and triple.startswith("aarch64")):
         return Support(False, label, (f"mtriple {triple}",), needs=f"a {triple.split('-')[0]} CPU")
+    if (system := triple_system(triple)) and not sys.platform.startswith(system):
+        return Support(False, label, needs=f"mtriple {triple}", key="mtriple",
+                       notes=(f"mtriple {triple} builds a library for {system}, which this {sys.platform} host "
+                              "cannot load",))
     target, problem = checked_target({k: v for k, v in tvm_dict.items() if k != "host"})
     if problem is not None:   # an option TVM refuses, an mcpu LLVM does not know: it runs nowhere
         key, refused = problem
@@ -105,6 +110,21 @@ def _cpu_support(tvm_dict: dict) -> Support:
     needs = f"LLVM mcpu {tvm_dict.get('mcpu', 'generic')}" + (f" + mattr {list(tvm_dict['mattr'])}"
                                                              if tvm_dict.get("mattr") else "")
     return Support(not missing, label, missing, needs=f"{needs}: {', '.join(enabled) or 'baseline ISA'}")
+
+
+# an LLVM triple's OS part (arch-vendor-os[-env]) -> the sys.platform prefix of a host that loads its code
+TRIPLE_SYSTEMS = {"linux": "linux", "darwin": "darwin", "macos": "darwin", "ios": "darwin",
+                  "windows": "win32", "win32": "win32", "mingw": "win32", "freebsd": "freebsd"}
+
+
+def triple_system(triple: str) -> str | None:
+    """The host system that loads code built for an LLVM ``triple`` (``x86_64-apple-darwin`` ->
+    ``darwin``: a Mach-O library a Linux host cannot dlopen); None when the triple names none."""
+    for part in triple.lower().split("-")[1:]:
+        for prefix, system in TRIPLE_SYSTEMS.items():
+            if part.startswith(prefix):
+                return system
+    return None
 
 
 X86_ISA = re.compile(r"^(avx|amx|sse|sha|sm3$|sm4$)")
@@ -144,21 +164,21 @@ def require(target_loaded, target_name: str) -> Support:
         return found
     keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else (found.key,)
     pointer = next((f"/spec/tvm/{k}" for k in keys if k in spec.tvm), "/spec/tvm")
-    line, col = _locate(target_loaded, pointer)
+    line, col, end_line, end_col = _locate(target_loaded, pointer)
     # what the target asks for, without the full list of features it enables (20 for an AVX-512
     # mcpu); the missing ones are the news
     asks = found.needs.split(":", 1)[0] if found.needs else "its ISA"
     why = f"{found.host} lacks {', '.join(found.missing)}" if found.missing else found.notes[0]
     raise HostMismatchError(
         f"this host cannot run target {target_name}: {why} (the target asks for {asks})",
-        file=str(target_loaded.path), line=line, col=col, pointer=pointer,
+        file=str(target_loaded.path), line=line, col=col, pointer=pointer, end_line=end_line, end_col=end_col,
         hint="`planctl targets` lists the targets this host can run; apply one of them, or run on a host of "
              "this target")
 
 
-def _locate(loaded, pointer: str) -> tuple[int | None, int | None]:
+def _locate(loaded, pointer: str) -> tuple[int | None, int | None, int | None, int | None]:
+    """(line, col, end_line, end_col) of ``pointer``: the whole value is underlined, not its first character."""
     try:
-        line, col, *_ = loaded.index.locate(pointer)
-        return line, col
+        return tuple(loaded.index.locate(pointer))
     except Exception:  # noqa: BLE001 - a location is a courtesy; the error stands without it
-        return None, None
+        return None, None, None, None
