@@ -111,3 +111,23 @@ def test_the_fallback_switch_never_runs_an_unverified_baseline(tmp_path, capsys,
     (live / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(PlanctlError, match="before planctl verified fallback builds"):
         load(live)
+
+
+def test_a_library_changed_after_apply_is_refused_at_load(tmp_path, capsys):
+    """The runtime compares each library's sha256 with the manifest's before it loads it: another
+    build copied over the promoted one (or a copy cut short) is refused, not run."""
+    import numpy as np
+
+    from planctl.runtime import load
+
+    plan_file = upsample_repo(tmp_path, scale=2.0)
+    assert main(bm.apply_args(tmp_path, plan_file)) == 0
+    live = tmp_path / "out" / "upsample" / "x86-64-avx2"
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["sha256"][manifest["artifact"]]
+    with open(live / manifest["artifact"], "ab") as library:   # still a loadable ELF file, but not the one verified
+        library.write(b"\0" * 16)
+    with pytest.raises(PlanctlError, match="the file changed after apply wrote it"):
+        load(live)
+    x = np.zeros((1, 1, 3, 3), np.float32)
+    assert load(live, verify=False)(X=x)[0].shape == (1, 1, 6, 6)   # the caller's choice, said out loud

@@ -280,11 +280,16 @@ def _switch_set(manifest: dict) -> bool:
 WARMUP_MS = 50.0   # see load(): the first-call costs measured on MiniLM took 1-4 calls of 4 ms
 
 
-def load(out_dir: str | os.PathLike, warmup_ms: float = WARMUP_MS) -> Artifact | Dispatcher:
+def load(out_dir: str | os.PathLike, warmup_ms: float = WARMUP_MS, verify: bool = True) -> Artifact | Dispatcher:
     """Load the artifact in ``out_dir``: a :class:`Dispatcher` over its buckets, or an
     :class:`Artifact` for a single-shape output of an earlier planctl. Raises PlanctlError when
-    there is nothing to run, or when the fallback switch is set and a build it would select is
-    not verified.
+    there is nothing to run, when the fallback switch is set and a build it would select is
+    not verified, or when a library it would run is not the file apply verified.
+
+    ``verify``: compare the sha256 of each library it loads with the one apply recorded in the
+    manifest (``sha256``) before loading it, so a copy cut short or another build copied over the
+    output is refused, not run (about 0.2 s per 90 MB library; a manifest without sums is loaded
+    as is, with a warning). False skips it, for a service that verified the folder itself.
 
     ``warmup_ms``: before returning, run the smallest build that will serve calls for about this
     long (milliseconds; at least one call, at most 20) on inputs inside the plan's domains, so that
@@ -301,7 +306,12 @@ def load(out_dir: str | os.PathLike, warmup_ms: float = WARMUP_MS) -> Artifact |
                          f"not {warmup_ms!r}")
     out = Path(out_dir)
     manifest = _manifest(out)
-    loaded = _dispatcher(out, manifest) if manifest.get("buckets") and manifest.get("dims") else _artifact(out, manifest)
+    sums = (manifest.get("sha256") or {}) if verify else {}
+    if verify and not sums:
+        log.warning("planctl.runtime: %s records no library sha256 (written before planctl recorded them): "
+                    "loaded without verifying its files", out / "manifest.json")
+    loaded = _dispatcher(out, manifest, sums) if manifest.get("buckets") and manifest.get("dims") \
+        else _artifact(out, manifest, sums)
     if warmup_ms > 0:
         _warm_up(loaded, warmup_ms / 1e3)
     return loaded
@@ -353,9 +363,30 @@ def warmup_inputs(contract: list[dict]) -> dict | None:
     return arrays
 
 
-def _dispatcher(out: Path, manifest: dict) -> Dispatcher:
-    from planctl.documents.shapes import shape_text
+def _open(out: Path, library: str, manifest: dict, sums: dict[str, str]) -> "VMCallable":
+    """The VM of ``out/library``, once its sha256 matches ``sums`` (the manifest's, where it is
+    to be verified)."""
+    from planctl.files import sha256_file
     from planctl.lowering.vm import vm_callable
+
+    recorded = sums.get(library)
+    if recorded:
+        try:
+            found = sha256_file(out / library)
+        except OSError as exc:
+            raise PlanctlError(f"{out / library}: cannot read the library the manifest names ({exc})",
+                               hint="restore the whole output folder apply wrote, or re-run planctl apply") from exc
+        if found != recorded:
+            raise PlanctlError(f"{out / library}: sha256 {found[:12]}... is not the {recorded[:12]}... apply verified "
+                               "and recorded in manifest.json: the file changed after apply wrote it (a copy cut "
+                               "short, or another build copied over it); planctl never runs an unverified build",
+                               hint="copy the whole output folder again, or re-run planctl apply; "
+                                    "load(..., verify=False) skips the check")
+    return vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
+
+
+def _dispatcher(out: Path, manifest: dict, sums: dict[str, str]) -> Dispatcher:
+    from planctl.documents.shapes import shape_text
 
     switch, fallback = manifest.get("fallback_switch"), _switch_set(manifest)
     loaded: dict[str, "VMCallable"] = {}
@@ -367,7 +398,7 @@ def _dispatcher(out: Path, manifest: dict) -> Dispatcher:
         why = "" if library else (entry.get("reason") or f"verdict {entry.get('verdict')}")
         run = None
         if library:
-            run = loaded.get(library) or vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
+            run = loaded.get(library) or _open(out, library, manifest, sums)
             loaded[library] = run
         buckets.append(Bucket(dict(entry["shape_env"]), entry["tag"], which, out / library if library else None,
                               entry.get("inputs", []), why, run))
@@ -383,7 +414,7 @@ def _dispatcher(out: Path, manifest: dict) -> Dispatcher:
     return Dispatcher(manifest=manifest, buckets=buckets)
 
 
-def _artifact(out: Path, manifest: dict) -> Artifact:
+def _artifact(out: Path, manifest: dict, sums: dict[str, str]) -> Artifact:
     switch, fallback = manifest.get("fallback_switch"), _switch_set(manifest)
     library = _fallback_library(out, manifest, switch) if fallback else manifest.get("artifact")
     if not library:
@@ -395,7 +426,5 @@ def _artifact(out: Path, manifest: dict) -> Artifact:
     reason = f"fallback switch {switch} is set" if fallback else f"verdict {manifest['verdict']}"
     log.log(logging.WARNING if which == "baseline" else logging.INFO,
             "planctl.runtime: running the %s build of %s (%s)", which, manifest["plan"], reason)
-    from planctl.lowering.vm import vm_callable
-
-    run = vm_callable(out / library, manifest["input_names"], manifest.get("device", "cpu"))
+    run = _open(out, library, manifest, sums)
     return Artifact(which=which, library=out / library, manifest=manifest, _run=run)
