@@ -251,3 +251,26 @@ def test_a_failure_applying_the_tuned_schedules_is_located_and_rolls_back(tmp_pa
     [failure] = record["failures"]
     assert (failure["stage"], failure["pass_name"]) == ("tuning", "test.MetaScheduleApplyDatabase")
     assert record["decision"]["verdict"] == "rollback" and record["fallback"]["verified"]
+
+
+def test_an_unreachable_rpc_farm_stops_apply_before_any_build(tmp_path, capsys):
+    """A new user's target measured on a farm that was down: apply built every bucket, then timed out
+    measuring and reported a rollback with TVM's "timeout 600". It now stops at once, naming the tracker."""
+    import re
+    import socket
+
+    bm.celu(tmp_path / "models" / "celu.onnx")
+    plan_file = bm.make_repo(tmp_path, bm.plan("celu", "models/celu.onnx", bm.sha256(tmp_path / "models" / "celu.onnx"),
+                                               [bm.floats("X", [4, 16])], ["Y"]))
+    with socket.socket() as probe:   # a loopback port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = tmp_path / "targets" / "x86-64-avx2.yaml"
+    target.write_text(re.sub(r"measurement:\n    kind: local\n(    #.*\n)*    caches: cold\n",
+                             f"measurement:\n    kind: rpc\n    tracker: 127.0.0.1:{port}\n    device_key: lab\n",
+                             target.read_text()))
+    assert "kind: rpc" in target.read_text()
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    err = capsys.readouterr().err
+    assert f"error[PLN600] cannot reach the RPC tracker at 127.0.0.1:{port}" in err and "Traceback" not in err
+    assert "python -m tvm.exec.rpc_server --tracker" in err and not (tmp_path / "out").exists()

@@ -33,6 +33,9 @@ def rpc_farm(measurement) -> dict | None:
     return {name: data[name] for name in ("tracker", "device_key", "session_timeout_s")}
 
 
+PROBE_TIMEOUT_S = 5.0   # a tracker on the farm's network answers a TCP connect in milliseconds
+
+
 def split_address(tracker: str) -> tuple[str, int]:
     """``("host", port)`` of ``host:port`` (the Target schema's pattern guarantees the form)."""
     host, port = tracker.rsplit(":", 1)
@@ -41,9 +44,13 @@ def split_address(tracker: str) -> tuple[str, int]:
 
 def farm_servers(tracker: str, device_key: str) -> list[str]:
     """``host:port`` of every server the tracker lists under ``device_key``, sorted. Raises
-    OSError / TVM's RPC errors when the tracker cannot be reached."""
+    OSError / TVM's RPC errors when the tracker cannot be reached (at once: TVM's own connect
+    retries a refused connection for 60 s)."""
+    import socket
+
     from tvm import rpc
 
+    socket.create_connection(split_address(tracker), timeout=PROBE_TIMEOUT_S).close()
     summary = rpc.connect_tracker(*split_address(tracker)).summary()
     found = []
     for item in summary.get("server_info", []):

@@ -50,8 +50,8 @@ def run(ctx: RunContext, baselines: bool = True) -> Lowering:
     per production shape (its imported module, baseline executable, lowered module). Raises
     LoweringError for a technique apply cannot lower or a model TVM cannot import, DocumentError
     for a target TVM rejects, HostMismatchError (at the target's ``mcpu``/``mattr``/``arch`` line)
-    when this host cannot run the target's code. ``baselines=False`` (planctl tune) builds no
-    baseline."""
+    when this host cannot run the target's code, TuningError when the target's RPC farm cannot be
+    reached or lists no server. ``baselines=False`` (planctl tune) builds no baseline."""
     from planctl.lowering.compat import require
     from planctl.lowering.target import device_kind, tvm_target
     from planctl.lowering.techniques import check_techniques, enabled_techniques
@@ -64,6 +64,7 @@ def run(ctx: RunContext, baselines: bool = True) -> Lowering:
     ctx.tvm_target = tvm_target(ctx.target)
     ctx.device_kind = device_kind(ctx.target)
     require(ctx.target, ctx.options.target_name)  # this host runs the target's code: checked before any build
+    _farm_reachable(ctx)
     ranges = _quantization_checks(ctx)
     with model_errors_at_plan(ctx):
         ctx.layout = padding_layout(ctx.model_file, ctx.spec)
@@ -74,6 +75,17 @@ def run(ctx: RunContext, baselines: bool = True) -> Lowering:
 
 
 MODEL_POINTER = "/spec/workload/model/onnx"
+
+
+def _farm_reachable(ctx: RunContext) -> None:
+    """A target that measures on an RPC farm: its tracker answers and lists a server under the key,
+    before any build (TuningError otherwise). Unchecked, apply built every bucket, then timed out
+    measuring and reported a rollback with TVM's "timeout 600"."""
+    from planctl.tuning.farm import rpc_farm, servers_or_error
+
+    farm = rpc_farm(ctx.target.model.spec.measurement)
+    if farm:
+        servers_or_error(farm)
 
 
 @contextlib.contextmanager
