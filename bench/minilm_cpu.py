@@ -218,7 +218,8 @@ def main() -> None:
         Path(args.child[1]).write_text(json.dumps(child(json.loads(Path(args.child[0]).read_text()))))
         return
     if args.buckets:
-        print(json.dumps(bucket_report(args.out, args.rounds, args.repeats, not args.no_openvino), indent=2))
+        print(json.dumps(bucket_report(args.out, args.rounds, args.repeats, not args.no_openvino,
+                                       variants(args.variant)), indent=2))
         return
     if args.callers > 1:
         from minilm_concurrency import run_concurrency
@@ -250,9 +251,7 @@ def main() -> None:
         if not openvino_missing:
             contenders["openvino"] = {**contenders["onnxruntime"], "kind": "openvino"}
         first = next(iter(contenders))
-        for variant in args.variant:
-            label, _, assignments = variant.partition(":")
-            env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+        for label, env in variants(args.variant).items():
             contenders[f"planctl[{label}]"] = {**contenders[first], "env": env}
             manifests[f"planctl[{label}]"] = manifests[first]
         names, samples = list(contenders), {n: [] for n in contenders}
@@ -380,12 +379,23 @@ def _point_ratios(figures: dict, ours: str, central: str = "p50") -> dict:
     return ratios
 
 
-def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = True) -> dict:
+def variants(given: list[str]) -> dict[str, dict[str, str]]:
+    """``--variant NAME:VAR=VALUE[,VAR=VALUE]`` values as ``{NAME: {VAR: VALUE}}``."""
+    found = {}
+    for variant in given:
+        label, _, assignments = variant.partition(":")
+        found[label] = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    return found
+
+
+def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = True,
+                  variant_envs: dict[str, dict[str, str]] | None = None) -> dict:
     """planctl (the dispatcher of each ``outs`` entry: one per target), onnxruntime (dynamic shapes)
     and OpenVINO (static shapes per point, where it runs) at every bucket's own shape and over the
     mix of real calls, each contender in a fresh process per round, order rotated. At a bucket's
     shape every contender does the same work; over the mix planctl pads each call up to its bucket
-    while the peers run it unpadded."""
+    while the peers run it unpadded. ``variant_envs`` (``--variant``): the first ``outs`` entry again
+    under these environment variables, as contender ``planctl[NAME]``."""
     import numpy as np
 
     from openvino_peer import unavailable
@@ -406,6 +416,10 @@ def bucket_report(outs: list[Path], rounds: int, repeats: int, openvino: bool = 
         common = {"points": points, "threads": threads, "warmup": 3, "repeats": repeats, "max_seconds": 5.0}
         contenders = {name: {**common, "kind": "planctl-points", "out": str(out), "path": str(out)}
                       for name, out in zip(manifests, outs)}
+        first = next(iter(manifests))
+        for label, env in (variant_envs or {}).items():
+            contenders[f"planctl[{label}]"] = {**contenders[first], "env": env}
+            manifests[f"planctl[{label}]"] = manifests[first]
         contenders["onnxruntime"] = {**common, "kind": "onnxruntime-points", "path": str(MODEL)}
         if not openvino_missing:
             contenders["openvino"] = {**common, "kind": "openvino-points", "path": str(MODEL)}
