@@ -206,6 +206,26 @@ def test_records_that_hold_no_tuning_record_are_refused(tmp_path, capsys):
     assert "holds x86-64-avx2.jsonl, which holds no tuning record (1 line(s) read; line 1:" in out
 
 
+def test_records_with_a_merge_conflict_are_refused_with_how_to_resolve_it(tmp_path, capsys):
+    """Two branches each wrote records: git left its markers in the file, and apply skipped those
+    lines with a note, then searched the tasks they held again."""
+    shutil.copytree(REPO / "targets", tmp_path / "targets")
+    (tmp_path / "plans").mkdir()
+    text = (REPO / "plans" / "minilm-embed.yaml").read_text()
+    records = next(line.split("records:")[1].split("#")[0].strip() for line in text.splitlines() if "records:" in line)
+    (tmp_path / records).mkdir(parents=True)
+    lines = (REPO / records / "x86-64-avx2.jsonl").read_text().splitlines()[:3]
+    conflicted = [lines[0], "<<<<<<< HEAD", lines[1], "=======", lines[2], ">>>>>>> tune-batch-32"]
+    (tmp_path / records / "x86-64-avx2.jsonl").write_text("\n".join(conflicted) + "\n")
+    plan = tmp_path / "plans" / "p.yaml"
+    plan.write_text(text)
+    main(["check", str(plan), "--root", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "holds 3 line(s) that are not tuning records (x86-64-avx2.jsonl, line 2:" in out
+    assert "a merge conflict's markers; apply would skip them and search their tasks again" in out
+    assert "keeping both sides' lines" in out
+
+
 def test_check_from_a_subfolder_says_where_the_paths_are(capsys):
     """``cd plans && planctl check minilm-embed.yaml`` gave five "does not exist" errors for files
     that exist (the new user): the help names the folder they are under."""

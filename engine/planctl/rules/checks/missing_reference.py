@@ -89,26 +89,51 @@ def _elsewhere(root: Path, value: str) -> str | None:
 
 def _records_problem(path: Path) -> str | None:
     """A ``.jsonl`` file (or one in the folder) with lines but no whole tuning record: apply would
-    search every task as if nothing were committed (the quality sentences named as records did)."""
+    search every task as if nothing were committed (the quality sentences named as records did);
+    or with some lines that are not records (a merge conflict's markers, a line cut short): apply
+    skips them and searches their tasks again."""
     from planctl.tuning.records import jsonl_files
 
     for file in jsonl_files(path) if path.is_dir() else [path]:
         stat = file.stat()
-        lines, usable, first = _read_records(str(file), stat.st_size, stat.st_mtime_ns)
+        lines, usable, first, conflict = _read_records(str(file), stat.st_size, stat.st_mtime_ns)
+        inside_file = "" if file == path else f"{file.name}, "
         if lines and not usable:
             where = "holds" if file == path else f"holds {file.name}, which holds"
             return f"{where} no tuning record ({lines} line(s) read; {first})"
+        if usable < lines:
+            return (f"holds {lines - usable} line(s) that are not tuning records ({inside_file}{first})"
+                    + (": a merge conflict's markers" if conflict else "")
+                    + "; apply would skip them and search their tasks again")
     return None
 
 
+CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
+
+
 @functools.lru_cache(maxsize=16)
-def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str]:
-    """(lines, whole records, the first problem as "line N: why"); keyed by size and mtime."""
+def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, bool]:
+    """(lines, whole records, the first problem as "line N: why", whether git left conflict markers);
+    keyed by size and mtime."""
     from planctl.tuning.records import read_jsonl
 
     parsed, result = read_jsonl(Path(file))
     first = result.problems[0][len(file) + 1:].removesuffix("; line skipped") if result.problems else ""
-    return result.lines, len(parsed), "line " + first.replace(": ", ": ", 1) if first else ""
+    conflict = any(line.startswith(CONFLICT_MARKERS)
+                   for line in Path(file).read_text(encoding="utf-8", errors="replace").splitlines())
+    return result.lines, len(parsed), "line " + first if first else "", conflict
+
+
+def _kind_help(problem: str) -> str:
+    if "Git LFS" in problem:
+        return "run git lfs pull"
+    if "merge conflict" in problem:
+        return ("records are machine-written: resolve the conflict by keeping both sides' lines (each line is "
+                "one record; the cache keeps the fastest per task), or rewrite the file with "
+                "`planctl tune PLAN --target TARGET --write-records`")
+    if "tuning record" in problem:
+        return "point at records `planctl cache export` or `planctl tune --write-records` wrote"
+    return DATASET_FORMAT if "not a dataset" in problem else "point at the file itself"
 
 
 @rule("PLN215", "missing-reference", "error", unwaivable="apply cannot run without the file")
@@ -155,8 +180,4 @@ def check(ctx):
                                 if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what, _metric(ctx.spec, what),
                                                                              _input_names(ctx.spec))):
-            yield Violation(pointer, f"{what} {value} {problem}", key=pointer,
-                            help="run git lfs pull" if "Git LFS" in problem else
-                            "point at records `planctl cache export` or `planctl tune --write-records` wrote"
-                            if "no tuning record" in problem else DATASET_FORMAT
-                            if "not a dataset" in problem else "point at the file itself")
+            yield Violation(pointer, f"{what} {value} {problem}", key=pointer, help=_kind_help(problem))
