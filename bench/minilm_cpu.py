@@ -103,7 +103,7 @@ def planctl_points(spec: dict, key: str = "samples_ms_by_point") -> dict:
     for name, path in spec["points"].items():
         inputs = dict(np.load(path))
         stats = measure_latency({"x": lambda: embed(**inputs)}, warmup=spec["warmup"], repeats=spec["repeats"],
-                                interleave=False)["x"]
+                                interleave=False, max_seconds=spec.get("max_seconds"))["x"]
         found[name] = list(stats.samples_ms)
     return {key: found if key != "samples_ms" else found["call"], "peak_rss_mb": 0.0}
 
