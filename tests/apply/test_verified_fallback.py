@@ -131,3 +131,7 @@ def test_a_library_changed_after_apply_is_refused_at_load(tmp_path, capsys):
         load(live)
     x = np.zeros((1, 1, 3, 3), np.float32)
     assert load(live, verify=False)(X=x)[0].shape == (1, 1, 6, 6)   # the caller's choice, said out loud
+    del manifest["sha256"][manifest["artifact"]]   # a manifest edited to name a library apply never summed
+    (live / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PlanctlError, match="records no sha256 for it, as it does for the others"):
+        load(live)

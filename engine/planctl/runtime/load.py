@@ -365,11 +365,16 @@ def warmup_inputs(contract: list[dict]) -> dict | None:
 
 def _open(out: Path, library: str, manifest: dict, sums: dict[str, str]) -> "VMCallable":
     """The VM of ``out/library``, once its sha256 matches ``sums`` (the manifest's, where it is
-    to be verified)."""
+    to be verified; empty: not verified)."""
     from planctl.files import sha256_file
     from planctl.lowering.vm import vm_callable
 
     recorded = sums.get(library)
+    if sums and not recorded:   # apply records every library it names: this one came from elsewhere
+        raise PlanctlError(f"{out / library}: manifest.json names this library but records no sha256 for it, as "
+                           "it does for the others; planctl never runs an unverified build",
+                           hint="copy the whole output folder again, or re-run planctl apply; "
+                                "load(..., verify=False) skips the check")
     if recorded:
         try:
             found = sha256_file(out / library)
