@@ -31,22 +31,50 @@ def render(location: str, severity: str, code: str, message: str, *, file: str |
     head = f"{location}: " if location else ""
     out = [f"{head}{severity}[{code}] {message}"]
     text = source_line(file, line)
-    if _printable(text):
+    if _showable(text):
         gutter = f"{line} | "
         start = max((col or 1) - 1, 0)
         width = 1
         if end_line == line and end_col and end_col - 1 > start:
             width = min(end_col - 1, len(text)) - start
-        out.append(f"{gutter}{text.expandtabs(1)}")
-        out.append(" " * (len(gutter) + start) + "^" * max(width, 1))
+        shown, caret_at, caret_width = _window(text, start, max(width, 1))
+        out.append(f"{gutter}{shown}")
+        out.append(" " * (len(gutter) + caret_at) + "^" * caret_width)
     if hint:
         out.append(f"  help: {hint}")
     return "\n".join(out)
 
 
-def _printable(text: str | None) -> bool:
-    """Short text without control characters (tabs allowed): binary files show no source line."""
-    return text is not None and len(text) <= 400 and text.replace("\t", " ").isprintable()
+MAX_SHOWN = 120   # characters of a source line shown around the span (a 300-character name had a 300-character caret)
+CONTEXT = 20      # characters kept before the span when the line is cut
+
+
+def _showable(text: str | None) -> bool:
+    """A source line to show: binary files (a NUL, a line longer than any document's, or more than a
+    few invisible characters) show none."""
+    if text is None or "\x00" in text or len(text) > 4000:
+        return False
+    hidden = sum(1 for ch in text if not ch.isprintable() and ch != "\t")
+    return hidden <= max(2, len(text) // 20)
+
+
+def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """The line as shown (tabs as one space, invisible characters such as a zero-width space as
+    ``\\u200b``, cut to about MAX_SHOWN characters around the span with ``...``) and the caret's
+    column and width in it."""
+    pieces = [" " if ch == "\t" else ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text]
+    offsets = [0]
+    for piece in pieces:
+        offsets.append(offsets[-1] + len(piece))
+    shown = "".join(pieces)
+    begin = offsets[min(start, len(text))]
+    end = offsets[min(start + width, len(text))] if start < len(text) else begin + 1
+    first = max(begin - CONTEXT, 0) if len(shown) > MAX_SHOWN else 0
+    last = min(len(shown), first + MAX_SHOWN)
+    prefix = "..." if first else ""
+    window = prefix + shown[first:last] + ("..." if last < len(shown) else "")
+    caret_at = len(prefix) + begin - first
+    return window, caret_at, max(min(end, last) - begin, 1)
 
 
 def render_error(err: PlanctlError) -> str:
