@@ -274,3 +274,14 @@ def test_an_unreachable_rpc_farm_stops_apply_before_any_build(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"error[PLN600] cannot reach the RPC tracker at 127.0.0.1:{port}" in err and "Traceback" not in err
     assert "python -m tvm.exec.rpc_server --tracker" in err and not (tmp_path / "out").exists()
+
+
+def test_a_failed_import_leaves_no_library_warning_on_the_terminal(tmp_path, capfd, monkeypatch):
+    """TVM's half-built BlockBuilder warned "destroyed with remaining blocks" on the terminal, after
+    planctl's error, when the exception holding it was dropped: it now dies inside the run's log."""
+    plan_file = mlp_repo(tmp_path)
+    inject_import(monkeypatch)
+    (tmp_path / "cache").mkdir()   # the run keeps its log there
+    assert main(bm.apply_args(tmp_path, plan_file)) == 2
+    err = capfd.readouterr().err
+    assert "error[PLN500] TVM failed in stage import" in err and "BlockBuilder" not in err

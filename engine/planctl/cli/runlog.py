@@ -63,15 +63,21 @@ def capture_command(command: str, plan_file: Path, target: str, cache_dir, skipp
                    skipped=skipped)
 
 
+# library lines that only follow a failure planctl reports itself (TVM's importer, left half-way)
+AFTERMATH = ("BlockBuilder destroyed with remaining blocks",)
+
+
 def _settle(held: Path, log: Path, keep: bool, failed: bool = False) -> None:
-    """Move the held log to ``log``, or show what it caught (after its header line) and drop it. A
-    failed (or skipped) run's log that caught nothing is dropped too: a refused run (a typo in the
-    plan) or an up-to-date apply would otherwise replace the last real run's log with a header line."""
+    """Move the held log to ``log``, or show what it caught (after its header line, without the
+    :data:`AFTERMATH` lines) and drop it. A failed (or skipped) run's log that caught nothing is
+    dropped too: a refused run (a typo in the plan) or an up-to-date apply would otherwise replace
+    the last real run's log with a header line."""
     if keep and not (failed and _header_only(held)):
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(held, log)   # the temporary folder may be another filesystem
         return
-    caught = held.read_text(encoding="utf-8", errors="replace").partition("\n")[2]
+    caught = "".join(line for line in held.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[1:]
+                     if not any(noise in line for noise in AFTERMATH))
     held.unlink(missing_ok=True)
     if caught.strip():
         sys.stderr.write(caught)

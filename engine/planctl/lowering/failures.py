@@ -142,10 +142,22 @@ def tvm_stage(stage: str, *, shape: Optional[str] = None, log_dir: Optional[Path
     except Exception as exc:  # noqa: BLE001 - the boundary: every TVM exception becomes a finding
         failure = failure_of(exc, stage, shape=shape, node=capture.node,
                              passes=list(getattr(capture.tracker, "running", []) or []), log_dir=log_dir)
+        _release(exc)
         if not record:
             raise LoweringError(failure.summary(), failure=failure, file=file,
                                 hint=(hint + "; " if hint else "") + f"crash log: {failure.log}") from exc
         capture.failure = failure
+
+
+def _release(exc: BaseException) -> None:
+    """Free what the failed block's frames hold (the crash log has the traceback) while the run's
+    log still captures library output: a half-built Relax BlockBuilder warned "destroyed with remaining
+    blocks" on the terminal, after the error, once the exception was dropped."""
+    import gc
+    import traceback
+
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()
 
 
 def _tracker():
