@@ -140,6 +140,38 @@ def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
     assert len(overlaps) == 20 and not any(overlaps)
 
 
+def test_buckets_that_share_a_build_share_its_lock():
+    """Under the fallback switch every bucket runs the one dynamic-shape baseline: two threads calling
+    two buckets entered that one VM together, each holding its own bucket's lock."""
+    import threading
+    import time
+
+    from planctl.runtime.load import Bucket, Dispatcher
+
+    inside, overlaps = [], []
+
+    def run(inputs):
+        inside.append(1)
+        overlaps.append(len(inside) > 1)
+        time.sleep(0.01)
+        inside.pop()
+        return [inputs["ids"]]
+
+    contract = [{"name": "ids", "dtype": "int64", "shape": [b, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}
+                for b in (1, 8)]
+    runtime = Dispatcher(manifest={"dims": {"batch": [["ids", 0]]}, "padding": True, "output_names": ["out"]},
+                         buckets=[Bucket({"batch": 1}, "batch-1", "baseline", None, [contract[0]], run=run),
+                                  Bucket({"batch": 8}, "batch-8", "baseline", None, [contract[1]], run=run)])
+    threads = [threading.Thread(target=lambda b=b: [runtime(ids=np.zeros((b, 4), dtype=np.int64)) for _ in range(5)])
+               for b in (1, 8, 1, 8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(overlaps) == 20 and not any(overlaps)
+    assert runtime.buckets[0].lock is runtime.buckets[1].lock
+
+
 @pytest.mark.parametrize("value, switched", [("1", True), ("yes", True), ("2", True), ("enabled", True),
                                              ("0", False), ("off", False), ("", False)])
 def test_any_value_of_the_fallback_switch_but_an_off_one_switches(monkeypatch, value, switched):

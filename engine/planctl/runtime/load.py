@@ -69,8 +69,9 @@ class Bucket:
     why: str = ""
     run: Optional["VMCallable"] = field(default=None, repr=False)
     # a TVM VM is not thread-safe: two threads in one bucket's VM crashed the process in its storage
-    # allocator (the new user, 2026-12-03); calls of one bucket run one at a time, other buckets' in
-    # parallel. For parallel calls of one shape, load one runtime per thread (bench/minilm_concurrency.py).
+    # allocator (the new user, 2026-12-03); calls of one build run one at a time (buckets that share a
+    # build share its lock: Dispatcher.__post_init__), other builds' in parallel. For parallel calls
+    # of one shape, load one runtime per thread (bench/minilm_concurrency.py).
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -81,11 +82,19 @@ class Dispatcher:
     when every bucket with a build runs that one, else ``mixed`` (``which_by_bucket`` says which
     runs where). Raises ValueError for a call larger than every bucket, inputs that disagree on a dim or
     fall outside the plan's contract (dtype, value domain), and PlanctlError for a call that lands
-    in a bucket without a verified build. Thread-safe: calls that land in one bucket run one at a
+    in a bucket without a verified build. Thread-safe: calls that run one build run one at a
     time (a TVM VM is not re-entrant); load one per thread to run calls of one shape in parallel."""
 
     manifest: dict
     buckets: list[Bucket]
+
+    def __post_init__(self):
+        # one lock per VM, not per bucket: under the fallback switch every bucket runs the one
+        # dynamic-shape baseline, and two buckets' calls in parallel entered that VM together
+        locks: dict[int, threading.Lock] = {}
+        for bucket in self.buckets:
+            if bucket.run is not None:
+                bucket.lock = locks.setdefault(id(bucket.run), bucket.lock)
 
     @property
     def which(self) -> str:
