@@ -139,6 +139,11 @@ _DOCUMENT_CODES = [
          "apply reads one entry per technique (a second `autotuning` entry's budget was ignored, "
          "silently), builds each target once and verifies and serves each output once: merge the "
          "entries."),
+    Code("PLN127", "domain-dtype", "An input's value domain is of the wrong kind of number for its dtype.",
+         "Parity draws its examples from the domain and the runtime enforces it: an `integer-range` on "
+         "a float input crashed parity's corner generator after every bucket was built, and a "
+         "`float-range` on an integer input was refused only by apply. Use `float-range` for float "
+         "inputs and `integer-range` for integer ones."),
     Code("PLN115", "path-escapes-repo", "A path is absolute or leaves the repository through `..`.",
          "Model, records and dataset paths are repository-relative so that a plan means the same "
          "thing on every checkout and in CI."),

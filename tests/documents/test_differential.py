@@ -44,7 +44,7 @@ SEED = 20261113
 # findings that check more than the schema says: planctl may reject a schema-valid document
 # with these (and only these)
 SCHEMA_LEVEL = {"PLN100", "PLN101", "PLN102", "PLN103", "PLN104", "PLN107", "PLN108"}
-BEYOND_SCHEMA = {"PLN105", "PLN106", "PLN109", "PLN121", "PLN122", "PLN124", "PLN125", "PLN126"} | {f"PLN{n}" for n in range(110, 121)}
+BEYOND_SCHEMA = {"PLN105", "PLN106", "PLN109", "PLN121", "PLN122", "PLN124", "PLN125", "PLN126", "PLN127"} | {f"PLN{n}" for n in range(110, 121)}
 SETTINGS = dict(database=None, deadline=None, suppress_health_check=list(HealthCheck))
 
 

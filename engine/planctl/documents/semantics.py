@@ -145,6 +145,7 @@ def _domains(data: Any) -> Iterator[Found]:
     for i, spec in enumerate(inputs if isinstance(inputs, list) else []):
         domain = _get(spec, "domain")
         yield from _mask_length(data, i, spec, domain)
+        yield from _domain_dtype(i, spec, domain)
         if _get(domain, "kind") == "attention-mask" and _is_num(_get(spec, "pad")) and spec["pad"] != 0:
             yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad",
                    f"input {_get(spec, 'name') or i} is an attention mask, padded with {spec['pad']}: a mask pads "
@@ -161,6 +162,31 @@ def _domains(data: Any) -> Iterator[Found]:
             yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad",
                    f"input {i} pads calls with {pad}, outside its {domain['kind']} [{lo}, {hi}]",
                    "pad with a value of the domain: the tokenizer's pad token id (0 for BERT's [PAD])")
+
+
+FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+
+
+def _domain_dtype(i: int, spec: Any, domain: Any) -> Iterator[Found]:
+    """PLN127 a domain of the wrong kind of number for its input's dtype: an ``integer-range`` on a
+    float input (parity's corner generator crashed on it), a ``float-range`` on an integer one (apply
+    refused it only after building); PLN125 a fractional ``pad`` on an integer input (the runtime
+    would write it truncated)."""
+    dtype, kind, name = _get(spec, "dtype"), _get(domain, "kind"), _get(spec, "name") or i
+    if not isinstance(dtype, str) or not isinstance(kind, str):
+        return
+    floating = dtype in FLOAT_DTYPES
+    if kind == "integer-range" and floating:
+        yield ("PLN127", f"{_WORKLOAD}/inputs/{i}/domain/kind", f"input {name} is {dtype}, but its domain is an "
+               "integer-range", "use kind: float-range for a float input (its min and max as floats)")
+    elif kind == "float-range" and not floating:
+        yield ("PLN127", f"{_WORKLOAD}/inputs/{i}/domain/kind", f"input {name} is {dtype}, but its domain is a "
+               "float-range", "use kind: integer-range for an integer input (token ids: min 0, max vocabulary - 1)")
+    pad = _get(spec, "pad")
+    if not floating and _is_num(pad) and not float(pad).is_integer():
+        yield ("PLN125", f"{_WORKLOAD}/inputs/{i}/pad", f"input {name} is {dtype}, and pads calls with {pad}, "
+               "which is not a whole number", "pad an integer input with a whole number: the tokenizer's pad "
+               "token id (0 for BERT's [PAD])")
 
 
 def _mask_length(data: Any, i: int, spec: Any, domain: Any) -> Iterator[Found]:
