@@ -105,3 +105,23 @@ def test_the_quality_reference_and_its_external_data_are_pinned_the_same_way(tmp
     bm.mlp(reference)   # another model behind the same path
     found = {f["pointer"]: f["message"] for f in pln216(tmp_path, plan_file, capsys)}
     assert "quality reference reference/float.onnx has sha256" in found["/spec/envelope/quality/reference/sha256"]
+
+
+def test_external_data_outside_the_models_folder_is_reported_by_check(tmp_path, capsys):
+    """A location of ``../weights.bin`` (or a symlink out of the repository) passed check, and apply
+    refused it (PLN300): CI was green on a plan that could not apply."""
+    import onnx
+
+    plan_file = repo(tmp_path, {"weights.bin": "0" * 64})
+    model_path = tmp_path / "models" / "ext.onnx"
+    model = onnx.load(str(model_path), load_external_data=False)
+    for entry in model.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../weights.bin"
+    model_path.write_bytes(model.SerializeToString())
+    (tmp_path / "models" / "weights.bin").rename(tmp_path / "weights.bin")
+    plan_file.write_text(plan_file.read_text().replace(plan_file.read_text().split("sha256: ")[1].split()[0],
+                                                       bm.sha256(model_path), 1))
+    [finding] = pln216(tmp_path, plan_file, capsys)
+    assert finding["pointer"] == "/spec/workload/model/onnx"
+    assert "stores tensors in '../weights.bin', outside the model's folder: apply refuses to read it" in finding["message"]

@@ -42,6 +42,17 @@ def test_an_output_the_model_lacks_is_found_by_check_at_its_entry(tmp_path):
     assert "the model has sentence_embedding where the plan says sentence_embeddings" in finding.help
 
 
+def test_a_tolerance_for_no_graph_output_is_found_when_the_plan_declares_no_outputs(tmp_path):
+    """``parity.outputs: {z: ...}`` on a plan without ``workload.outputs`` (planctl init's template)
+    was dropped without a word by apply, and PLN116 needs declared outputs to judge it."""
+    plan = make_repo(tmp_path, {"spec": {"workload": {"outputs": "<delete>"}, "envelope": {"parity": {
+        "outputs": {"sentence_embeddings": {"rtol": 1.0e-3, "atol": 1.0e-3}}}}}})
+    [finding] = [f for f in check([plan], Options(root=tmp_path)).findings if f.rule == "PLN224"]
+    assert "parity tolerance for 'sentence_embeddings', which is not an output of the model" in finding.message
+    assert "sentence_embeddings" in plan.read_text().splitlines()[finding.line - 1]
+    assert finding.help.startswith("the model has sentence_embedding")
+
+
 def _lookup_model(rows: int) -> bytes:
     """input_ids int64 [batch, 128] -> Gather over a [rows, 4] table -> sentence_embedding."""
     import numpy as np

@@ -44,9 +44,10 @@ def check(ctx):
         stores tensors in other files (ONNX external data: ``torch.onnx.export`` writes
         ``model.onnx.data`` beside a large model) names each in ``workload.model.data_sha256``
         with its sha256, and each file holds the bytes the model reads from it (a truncated
-        copy is named as such), and exists. A missing model file is ``PLN215``'s, and one outside
-        the repository ``PLN220``'s, not this rule's; apply checks where the data files lie
-        (outside the model's folder or the repository, a Git LFS pointer). The same holds for
+        copy is named as such), exists, and lies in the model's folder inside the repository (where
+        ONNX and apply read it). A missing model file is ``PLN215``'s, and one outside
+        the repository ``PLN220``'s, not this rule's; apply also refuses a data file that is a Git LFS
+        pointer. The same holds for
         ``envelope.quality.reference`` (``sha256``, ``data_sha256``): quality is judged against it.
 
     Why
@@ -85,7 +86,14 @@ def _data_files(path: Path, root: Path, pinned: dict[str, str], shown: str, at: 
     """Each external data file the model names is pinned, with its digest, and not truncated."""
     stat = path.stat()
     for location, needed in _locations(str(path), stat.st_size, stat.st_mtime_ns).items():
-        if not leaves_folder(location) and not (path.parent / location).exists():
+        if leaves_folder(location) or not (path.parent / location).resolve().is_relative_to(root.resolve()):
+            where = "outside the model's folder" if leaves_folder(location) else "outside the repository (a symlink)"
+            yield Violation(f"{at}/onnx", f"{shown} stores tensors in '{location}', {where}: apply refuses to read it "
+                            "(ONNX resolves external data beside the model)",
+                            help="store the data file beside the model inside the repository, and re-export or "
+                                 "point the model's location at it")
+            continue
+        if not (path.parent / location).exists():
             yield Violation(f"{at}/onnx", f"{shown} stores tensors in '{location}', which does not "
                             f"exist (looked beside the model, as ONNX does)",
                             help="commit the data file beside the model (a .gitignore or Git LFS rule may leave "

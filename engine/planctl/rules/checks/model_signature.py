@@ -53,7 +53,8 @@ def check(ctx):
         (planctl.documents.shapes.choose_buckets; planctl.documents.onnx_signature, the comparison
         apply's import makes at each bucket); two inputs' axes the graph names as one dim (``batch``
         of input_ids and attention_mask) are declared alike. Each name in ``workload.outputs`` is one of the graph's
-        outputs (apply verifies and serves those by name). An input the graph uses as a Gather's
+        outputs (apply verifies and serves those by name), and so is each name in
+        ``envelope.parity.outputs`` when the plan declares no ``workload.outputs``. An input the graph uses as a Gather's
         indices into an initializer of N rows (directly or through a Cast or Reshape:
         onnx_signature.embedding_rows) has an ``integer-range`` domain within 0 .. N - 1, not an
         ``attention-mask`` one (0 and 1: the runtime would refuse every real id): parity
@@ -101,6 +102,7 @@ def check(ctx):
                 yield Violation(at, f"{model.onnx}: {found.message}", help=found.hint, key=found.input or "")
     yield from _split_dims(ctx, declared)
     yield from _missing_outputs(ctx, path, stat)
+    yield from _unknown_tolerances(ctx, path, stat)
     yield from _domains_past_tables(ctx, path, stat)
     yield from _dims_past_tables(ctx, path, stat)
 
@@ -174,6 +176,25 @@ def _domains_past_tables(ctx, path: Path, stat):
                                 f"{model}: input '{spec.name}' indexes {table} ({rows} rows), "
                                 f"but its domain's {bound} is {value}",
                                 help=f"declare the domain the table allows: min: 0, max: {rows - 1}", key=spec.name)
+
+
+def _unknown_tolerances(ctx, path: Path, stat):
+    """A parity tolerance for a name that is not a graph output, in a plan that declares no
+    ``workload.outputs`` (PLN116 judges them against the declared ones): apply dropped it without a
+    word, and the output meant ran at the default tolerance."""
+    import difflib
+
+    tolerances = ctx.spec.envelope.parity.outputs
+    if ctx.spec.workload.outputs or not tolerances:
+        return
+    graph = _output_names(str(path), stat.st_size, stat.st_mtime_ns)
+    for name in tolerances:
+        if name not in graph:
+            close = difflib.get_close_matches(name, graph, n=1, cutoff=0.5)
+            yield Violation(f"/spec/envelope/parity/outputs/{name}",
+                            f"{ctx.spec.workload.model.onnx}: parity tolerance for '{name}', which is not an output of "
+                            f"the model (its outputs: {', '.join(graph) or 'none'})",
+                            help=(f"the model has {close[0]}; " if close else "") + "name a graph output", key=name)
 
 
 def _missing_outputs(ctx, path: Path, stat):
