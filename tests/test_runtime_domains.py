@@ -193,3 +193,13 @@ def test_a_bad_warmup_is_a_value_error(tmp_path, warmup):
 
     with pytest.raises(ValueError, match="warmup_ms must be a finite number"):
         load(tmp_path, warmup_ms=warmup)
+
+
+def test_a_manifest_that_is_not_a_json_object_is_refused_with_a_message(tmp_path):
+    """``[]`` as manifest.json raised a raw AttributeError ('list' object has no attribute 'get')."""
+    from planctl.errors import PlanctlError
+    from planctl.runtime.load import load
+
+    (tmp_path / "manifest.json").write_text("[]")
+    with pytest.raises(PlanctlError, match="no readable manifest.json .its top level is a JSON list"):
+        load(tmp_path)

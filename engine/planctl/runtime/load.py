@@ -264,8 +264,11 @@ def _fallback_library(out: Path, entry: dict, switch: str, where: str = "this ou
 
 def _manifest(out: Path) -> dict:
     try:
-        return json.loads((out / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads((out / "manifest.json").read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError(f"its top level is a JSON {type(manifest).__name__}, not the object apply writes")
+        return manifest
+    except (OSError, ValueError) as exc:   # json.JSONDecodeError is a ValueError
         beside = sorted(d.name for d in out.parent.glob("*") if (d / "manifest.json").is_file()) \
             if out.parent.is_dir() else []
         found = f"; outputs beside it: {', '.join(beside)}" if beside else ""

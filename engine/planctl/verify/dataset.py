@@ -86,5 +86,6 @@ def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str
             return (f"{relative}: text rows give {', '.join(TEXT_FEEDS)}, not the model input "
                     f"{', '.join(untokenized)}: write `inputs` rows instead")
         if metric == "accuracy" and (not isinstance(row.get("label"), int) or isinstance(row.get("label"), bool)):
-            return f"{relative}: accuracy needs an integer `label` on every row (example {number} has none)"
+            found = f"its label is {row['label']!r}" if "label" in row else "it has none"
+            return f"{relative}: accuracy needs an integer `label` on every row (example {number}: {found})"
     return None
