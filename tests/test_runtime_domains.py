@@ -111,13 +111,18 @@ def test_an_input_given_as_none_is_named_as_none():
         _dispatcher()(ids=None)
 
 
-def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
-    """Two threads calling one loaded artifact crashed the process in TVM's storage allocator (the
-    new user): a VM is not re-entrant, so the runtime serializes the calls of one bucket."""
+def _ids_contract(batch: int) -> list[dict]:
+    return [{"name": "ids", "dtype": "int64", "shape": [batch, 4],
+             "domain": {"kind": "integer-range", "min": 0, "max": 9}}]
+
+
+def _overlapping_calls(buckets: list, batches: list[int]) -> list[bool]:
+    """Call a Dispatcher over ``buckets`` (whose ``run`` is None: a recording stand-in is given) from
+    one thread per entry of ``batches``, 5 calls each; whether each call found another inside the build."""
     import threading
     import time
 
-    from planctl.runtime.load import Bucket, Dispatcher
+    from planctl.runtime.load import Dispatcher
 
     inside, overlaps = [], []
 
@@ -128,48 +133,38 @@ def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
         inside.pop()
         return [inputs["ids"]]
 
-    contract = [{"name": "ids", "dtype": "int64", "shape": [1, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}]
+    for bucket in buckets:
+        bucket.run = run   # one build, as the fallback baseline serves every bucket
     runtime = Dispatcher(manifest={"dims": {"batch": [["ids", 0]]}, "padding": True, "output_names": ["out"]},
-                         buckets=[Bucket({"batch": 1}, "batch-1", "candidate", None, contract, run=run)])
-    threads = [threading.Thread(target=lambda: [runtime(ids=np.zeros((1, 4), dtype=np.int64)) for _ in range(5)])
-               for _ in range(4)]
+                         buckets=buckets)
+    threads = [threading.Thread(target=lambda b=b: [runtime(ids=np.zeros((b, 4), dtype=np.int64)) for _ in range(5)])
+               for b in batches]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return overlaps
+
+
+def test_calls_of_one_bucket_from_two_threads_run_one_at_a_time():
+    """Two threads calling one loaded artifact crashed the process in TVM's storage allocator (the
+    new user): a VM is not re-entrant, so the runtime serializes the calls of one bucket."""
+    from planctl.runtime.load import Bucket
+
+    overlaps = _overlapping_calls([Bucket({"batch": 1}, "batch-1", "candidate", None, _ids_contract(1))], [1, 1, 1, 1])
     assert len(overlaps) == 20 and not any(overlaps)
 
 
 def test_buckets_that_share_a_build_share_its_lock():
     """Under the fallback switch every bucket runs the one dynamic-shape baseline: two threads calling
     two buckets entered that one VM together, each holding its own bucket's lock."""
-    import threading
-    import time
+    from planctl.runtime.load import Bucket
 
-    from planctl.runtime.load import Bucket, Dispatcher
-
-    inside, overlaps = [], []
-
-    def run(inputs):
-        inside.append(1)
-        overlaps.append(len(inside) > 1)
-        time.sleep(0.01)
-        inside.pop()
-        return [inputs["ids"]]
-
-    contract = [{"name": "ids", "dtype": "int64", "shape": [b, 4], "domain": {"kind": "integer-range", "min": 0, "max": 9}}
-                for b in (1, 8)]
-    runtime = Dispatcher(manifest={"dims": {"batch": [["ids", 0]]}, "padding": True, "output_names": ["out"]},
-                         buckets=[Bucket({"batch": 1}, "batch-1", "baseline", None, [contract[0]], run=run),
-                                  Bucket({"batch": 8}, "batch-8", "baseline", None, [contract[1]], run=run)])
-    threads = [threading.Thread(target=lambda b=b: [runtime(ids=np.zeros((b, 4), dtype=np.int64)) for _ in range(5)])
-               for b in (1, 8, 1, 8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    buckets = [Bucket({"batch": 1}, "batch-1", "baseline", None, _ids_contract(1)),
+               Bucket({"batch": 8}, "batch-8", "baseline", None, _ids_contract(8))]
+    overlaps = _overlapping_calls(buckets, [1, 8, 1, 8])
     assert len(overlaps) == 20 and not any(overlaps)
-    assert runtime.buckets[0].lock is runtime.buckets[1].lock
+    assert buckets[0].lock is buckets[1].lock
 
 
 @pytest.mark.parametrize("value, switched", [("1", True), ("yes", True), ("2", True), ("enabled", True),
