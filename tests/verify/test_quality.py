@@ -163,3 +163,21 @@ def test_the_minilm_sentences_tokenize_to_the_plans_inputs():
     lengths = arrays["attention_mask"].sum(axis=1)
     assert (lengths > 3).all() and (lengths <= 16).all()   # real sentences fit the seq-16 bucket
     assert ((arrays["input_ids"] != 0) == (arrays["attention_mask"] == 1)).all()
+
+
+def test_inputs_rows_are_padded_up_to_each_bucket_as_the_runtime_pads_calls(tmp_path):
+    """A new user's token rows could fit only one seq bucket: rows of 8 failed at the 16 bucket and
+    rows of 16 at the 8 one. Shorter rows are now padded (pad id, mask 0); longer ones are named."""
+    spec = spec_for([{"name": "ids", "dtype": "int64", "shape": ["batch", "seq"], "pad": 7,
+                      "domain": {"kind": "integer-range", "min": 0, "max": 99}},
+                     {"name": "mask", "dtype": "int64", "shape": ["batch", "seq"],
+                      "domain": {"kind": "attention-mask", "min_length": 1}}], batch=2)
+    spec = spec.model_copy(update={"workload": spec.workload.model_copy(update={"production_shapes": {
+        **spec.workload.production_shapes,
+        "seq": spec.workload.production_shapes["batch"].model_copy(update={"min": 8, "opt": 8, "max": 16})}})})
+    data = load_dataset(tmp_path, write(tmp_path, [{"inputs": {"ids": [5] * 8, "mask": [1] * 8}}]))
+    arrays, _ = example_arrays(data, spec, {"batch": 2, "seq": 16})
+    assert arrays["ids"].tolist() == [[5] * 8 + [7] * 8] and arrays["mask"].tolist() == [[1] * 8 + [0] * 8]
+    data = load_dataset(tmp_path, write(tmp_path, [{"inputs": {"ids": [5] * 16, "mask": [1] * 16}}], "long.jsonl"))
+    with pytest.raises(VerificationError, match="example 1's ids has 16 along seq, more than this bucket's 8"):
+        example_arrays(data, spec, {"batch": 2, "seq": 8})

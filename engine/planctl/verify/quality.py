@@ -131,11 +131,32 @@ def example_arrays(dataset: Dataset, plan_spec: Any, shape_env: Mapping[str, int
                 raise VerificationError(f"{dataset.path.name}: the tokenizer gives {list(TEXT_FEEDS)}, "
                                         f"not the model input {inp.name!r}")
             if arr.shape != tuple(want):
-                raise VerificationError(f"{dataset.path.name}: {inp.name} of one example has shape "
-                                        f"{list(arr.shape)}, the plan wants {list(want)}")
+                number = (indices[len(out[inp.name])] if indices is not None else len(out[inp.name])) + 1
+                arr = _fitted(arr, want, inp, f"{dataset.path.name}: example {number}'s {inp.name}")
             out[inp.name].append(arr)
         t += "inputs" not in row
     return {k: np.stack(v) for k, v in out.items()}, batches.pop()
+
+
+def _fitted(arr: np.ndarray, want: Sequence[int], inp: Any, what: str) -> np.ndarray:
+    """An ``inputs`` row's array padded up to the bucket's shape ``want`` at the end of each symbolic
+    axis, with the input's ``pad`` (0 for an attention mask, which marks the positions as padding), as
+    the runtime pads a call up to its bucket (planctl.runtime.padding; apply checks that padding is
+    inert at every bucket). Raises VerificationError for another rank, a fixed axis of another size,
+    or an axis longer than the bucket's."""
+    symbolic = [isinstance(d, str) for d in inp.shape[1:]]
+    if arr.ndim != len(want) or any(a != w and not free for a, w, free in zip(arr.shape, want, symbolic)):
+        raise VerificationError(f"{what} has shape {list(arr.shape)}, the plan wants {list(want)}",
+                                hint="give each example the plan's shape without the batch axis (symbolic "
+                                     "axes may be shorter: they are padded up to each bucket)")
+    longer = next(((inp.shape[1 + axis], a, w) for axis, (a, w) in enumerate(zip(arr.shape, want)) if a > w), None)
+    if longer:
+        raise VerificationError(f"{what} has {longer[1]} along {longer[0]}, more than this bucket's {longer[2]}",
+                                hint="quality runs every example at every bucket: keep `inputs` rows at most as long "
+                                     "as the smallest bucket, or use text rows, which the tokenizer cuts to each bucket")
+    pad = 0 if getattr(inp.domain, "kind", None) == "attention-mask" else (inp.pad if inp.pad is not None else 0)
+    return np.pad(arr, [(0, w - a) for a, w in zip(arr.shape, want)],
+                  constant_values=np.asarray(pad).astype(arr.dtype))
 
 
 def run_batched(model: Model, arrays: dict[str, np.ndarray], batch: int,
