@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planctl.runtime.load import _all_in, _check_domain
+from planctl.runtime.load import _all_in, check_domain
 
 
 @pytest.mark.parametrize("allowed", [[0, 1], [1, 0], [0, 2, 5], [3], [-1, 0, 1]])
@@ -21,11 +21,11 @@ def test_membership_matches_isin(allowed):
 
 def test_a_mask_value_outside_zero_and_one_is_refused():
     mask = np.ones((2, 8), "int64")
-    _check_domain("attention_mask", mask, {"kind": "attention-mask"})
+    check_domain("attention_mask", mask, {"kind": "attention-mask"})
     for bad in (2, -1):
         mask[1, 3] = bad
         with pytest.raises(ValueError, match="attention_mask"):
-            _check_domain("attention_mask", mask, {"kind": "attention-mask"})
+            check_domain("attention_mask", mask, {"kind": "attention-mask"})
 
 
 def test_a_mask_row_shorter_than_min_length_is_refused():
@@ -33,22 +33,22 @@ def test_a_mask_row_shorter_than_min_length_is_refused():
     outside what was verified, as is a row of one token under min_length 2."""
     mask = np.ones((3, 8), "int64")
     mask[2, 4:] = 0
-    _check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
+    check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
     mask[1] = 0
     with pytest.raises(ValueError, match=r"'attention_mask' row 1 keeps 0 position\(s\).*min_length 1"):
-        _check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
+        check_domain("attention_mask", mask, {"kind": "attention-mask", "min_length": 1})
     short = np.ones((2, 8), "int64")
     short[0, 1:] = 0
     with pytest.raises(ValueError, match="row 0 keeps 1 position"):
-        _check_domain("attention_mask", short, {"kind": "attention-mask", "min_length": 2})
+        check_domain("attention_mask", short, {"kind": "attention-mask", "min_length": 2})
     left = np.ones((2, 8), "int64")
     left[1, :3] = 0                      # left padding: parity never drew it
     with pytest.raises(ValueError, match=r"row 1 is not right-padded \(a 0 before a 1 at position 2\)"):
-        _check_domain("attention_mask", left, {"kind": "attention-mask", "min_length": 1})
+        check_domain("attention_mask", left, {"kind": "attention-mask", "min_length": 1})
     gap = np.ones((2, 3, 8), "int64")
     gap[1, 2, 4] = 0
     with pytest.raises(ValueError, match=r"row \[1, 2\] is not right-padded"):
-        _check_domain("attention_mask", gap, {"kind": "attention-mask", "min_length": 1})
+        check_domain("attention_mask", gap, {"kind": "attention-mask", "min_length": 1})
 
 
 def test_warmup_inputs_hold_a_value_inside_each_domain():
@@ -62,7 +62,7 @@ def test_warmup_inputs_hold_a_value_inside_each_domain():
     assert {k: (v.shape, str(v.dtype), v.flat[0]) for k, v in found.items()} == {
         "ids": ((2, 4), "int64", 5), "mask": ((2, 4), "int64", 1), "x": ((3,), "float32", 0.0), "mode": ((1,), "int32", 3)}
     for spec in contract:
-        _check_domain(spec["name"], found[spec["name"]], spec["domain"])   # the runtime's own check accepts them
+        check_domain(spec["name"], found[spec["name"]], spec["domain"])   # the runtime's own check accepts them
     assert warmup_inputs([{"name": "ids", "dtype": "int64", "shape": ["batch", 4]}]) is None
 
 

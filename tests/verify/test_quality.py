@@ -27,7 +27,7 @@ def spec_for(inputs: list[dict], batch: int) -> PlanSpec:
 
 
 VECTOR = spec_for([{"name": "x", "dtype": "float32", "shape": ["batch", 3],
-                    "domain": {"kind": "float-range", "min": -1, "max": 1}}], batch=4)
+                    "domain": {"kind": "float-range", "min": -10, "max": 10}}], batch=4)   # ROWS lie inside
 
 
 def write(root: Path, rows: list, name: str = "q.jsonl") -> str:
@@ -181,3 +181,19 @@ def test_inputs_rows_are_padded_up_to_each_bucket_as_the_runtime_pads_calls(tmp_
     data = load_dataset(tmp_path, write(tmp_path, [{"inputs": {"ids": [5] * 16, "mask": [1] * 16}}], "long.jsonl"))
     with pytest.raises(VerificationError, match="example 1's ids has 16 along seq, more than this bucket's 8"):
         example_arrays(data, spec, {"batch": 2, "seq": 8})
+
+
+def test_examples_outside_the_input_domains_are_named(tmp_path):
+    """Rows with id -5 or a mask of 2 were scored and the build promoted with "quality held": the gate
+    measured calls the runtime refuses. Token ids past an embedding table failed inside onnxruntime."""
+    spec = spec_for([{"name": "ids", "dtype": "int64", "shape": ["batch", 4],
+                      "domain": {"kind": "integer-range", "min": 0, "max": 99}},
+                     {"name": "mask", "dtype": "int64", "shape": ["batch", 4],
+                      "domain": {"kind": "attention-mask", "min_length": 1}}], batch=2)
+    good = {"inputs": {"ids": [1, 2, 3, 0], "mask": [1, 1, 1, 0]}}
+    for bad, message in [({"ids": [1, -5, 3, 0], "mask": [1, 1, 1, 0]}, r"example 2: input 'ids' has values in \[-5, 3\]"),
+                         ({"ids": [1, 2, 3, 0], "mask": [1, 2, 1, 0]}, r"example 2: input 'mask' has values outside"),
+                         ({"ids": [1, 2, 3, 0], "mask": [0, 1, 1, 1]}, r"example 2: input 'mask' row 0 is not right-padded")]:
+        data = load_dataset(tmp_path, write(tmp_path, [good, {"inputs": bad}]))
+        with pytest.raises(VerificationError, match=message):
+            example_arrays(data, spec, {"batch": 2})

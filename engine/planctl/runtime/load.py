@@ -172,7 +172,7 @@ def check_call(contract: list[dict], inputs: dict) -> None:
                 batch = " in the other byte order (convert it: x.astype(x.dtype.newbyteorder('=')))"
             raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact takes "
                              f"{spec['dtype']} with {len(spec['shape'])} axes{batch}")
-        _check_domain(name, value, spec["domain"])
+        check_domain(name, value, spec["domain"])
 
 
 def check_inputs(contract: list[dict], inputs: dict, domains: bool = True) -> None:
@@ -189,7 +189,7 @@ def check_inputs(contract: list[dict], inputs: dict, domains: bool = True) -> No
             raise ValueError(f"input '{name}' is {value.dtype} {list(value.shape)}, the artifact was "
                              f"built for {spec['dtype']} {spec['shape']}")
         if domains:
-            _check_domain(name, value, spec["domain"])
+            check_domain(name, value, spec["domain"])
 
 
 def _all_in(value, allowed: list) -> bool:
@@ -206,7 +206,10 @@ def _all_in(value, allowed: list) -> bool:
     return bool(np.isin(value, allowed).all())
 
 
-def _check_domain(name: str, value, domain: dict) -> None:
+def check_domain(name: str, value, domain: dict) -> None:
+    """Raise ValueError naming ``name`` when ``value`` (an array) lies outside ``domain`` (a plan
+    input's domain as a dict): the runtime's check of a call, which the quality set meets too
+    (planctl.verify.quality)."""
     import numpy as np
 
     kind = domain.get("kind")

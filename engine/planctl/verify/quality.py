@@ -116,7 +116,8 @@ def example_arrays(dataset: Dataset, plan_spec: Any, shape_env: Mapping[str, int
             raise VerificationError("text rows need [batch, sequence] inputs; use `inputs` rows instead")
         tokens = _tokenize(dataset, [str(r["text"]) for r in text_rows], lengths.pop())
     t = 0
-    for row in rows:
+    for position, row in enumerate(rows):
+        example = f"{dataset.path.name}: example {(indices[position] if indices is not None else position) + 1}"
         for inp in spec.workload.inputs:
             want = shapes[inp.name][1:]
             if "inputs" in row:
@@ -131,11 +132,24 @@ def example_arrays(dataset: Dataset, plan_spec: Any, shape_env: Mapping[str, int
                 raise VerificationError(f"{dataset.path.name}: the tokenizer gives {list(TEXT_FEEDS)}, "
                                         f"not the model input {inp.name!r}")
             if arr.shape != tuple(want):
-                number = (indices[len(out[inp.name])] if indices is not None else len(out[inp.name])) + 1
-                arr = _fitted(arr, want, inp, f"{dataset.path.name}: example {number}'s {inp.name}")
+                arr = _fitted(arr, want, inp, f"{example}'s {inp.name}")
+            _inside_domain(arr, inp, example)
             out[inp.name].append(arr)
         t += "inputs" not in row
     return {k: np.stack(v) for k, v in out.items()}, batches.pop()
+
+
+def _inside_domain(arr: np.ndarray, inp: Any, what: str) -> None:
+    """VerificationError when an example lies outside its input's domain: the runtime refuses such a
+    call, so the quality gate would measure inputs no caller can send (ids past an embedding table
+    failed inside onnxruntime, naming no example)."""
+    from planctl.runtime.load import check_domain
+
+    try:
+        check_domain(inp.name, arr[None], inp.domain.model_dump())   # one row, as a call of batch 1
+    except ValueError as exc:
+        raise VerificationError(f"{what}: {exc}", hint="quality examples must be calls the runtime serves: fix "
+                                "the rows, or the plan's domain if the rows are right") from None
 
 
 def _fitted(arr: np.ndarray, want: Sequence[int], inp: Any, what: str) -> np.ndarray:
