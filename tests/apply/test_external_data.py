@@ -92,7 +92,7 @@ def test_bad_external_data_is_a_located_error_before_any_build(tmp_path, capsys,
     model = tmp_path / "models" / "ext.onnx"
     weights = tmp_path / "models" / "weights.bin"
     expected = {"outside-the-model-folder": "outside the model's folder", "absolute": "outside the model's folder",
-                "missing": "does not exist", "symlink-out-of-the-repo": "resolves outside the repository",
+                "missing": "does not exist", "symlink-out-of-the-repo": "outside the repository",
                 "lfs-pointer": "a Git LFS pointer"}[case]
     if case == "outside-the-model-folder":
         (tmp_path / "weights.bin").write_bytes(weights.read_bytes())
@@ -108,8 +108,8 @@ def test_bad_external_data_is_a_located_error_before_any_build(tmp_path, capsys,
         os.symlink(outside, weights)
     else:
         weights.write_text(bm.LFS_POINTER)
-    # a missing data file is check's (PLN216, exit 1) before apply's own check (exit 2) sees it
-    assert main(bm.apply_args(tmp_path, plan_file)) == (1 if case == "missing" else 2)
+    # check's PLN216 (exit 1) finds all but the LFS pointer before apply's own check (exit 2) sees them
+    assert main(bm.apply_args(tmp_path, plan_file)) == (2 if case == "lfs-pointer" else 1)
     err = capsys.readouterr().err
     line = next(i for i, text in enumerate(plan_file.read_text().splitlines(), 1) if "onnx: models/ext.onnx" in text)
     assert f"plan.yaml:{line}:" in err and expected in err and "Traceback" not in err
