@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from planctl.errors import VerificationError
-from planctl.verify.dataset import HEADER_KEY, MAX_DATASET_BYTES, TEXT_FEEDS, TOKENIZERS, parse_rows
+from planctl.documents.datasets import HEADER_KEY, MAX_DATASET_BYTES, TEXT_FEEDS, TOKENIZERS, parse_rows
 from planctl.verify.strategies import numpy_dtype, plan_spec_of, resolve_shape
 
 Model = Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]]

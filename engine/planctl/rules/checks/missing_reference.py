@@ -48,10 +48,10 @@ def kind_problem(path: Path, what: str, metric: str | None = None,
 
 @functools.lru_cache(maxsize=16)
 def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, inputs: tuple[str, ...]) -> str | None:
-    """What apply's dataset reader (planctl.verify.dataset) would stop on, as "is not a dataset
+    """What apply's dataset reader (planctl.documents.datasets) would stop on, as "is not a dataset
     apply can read (name.jsonl:N: why)"; keyed by size and mtime."""
     from planctl.errors import VerificationError
-    from planctl.verify.dataset import MAX_DATASET_BYTES, parse_rows, rows_problem
+    from planctl.documents.datasets import MAX_DATASET_BYTES, parse_rows, rows_problem
 
     if size > MAX_DATASET_BYTES:
         return f"is larger than {MAX_DATASET_BYTES >> 20} MiB, the most apply reads"
