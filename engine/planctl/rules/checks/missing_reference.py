@@ -119,8 +119,9 @@ def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, b
 
     parsed, result = read_jsonl(Path(file))
     first = result.problems[0][len(file) + 1:].removesuffix("; line skipped") if result.problems else ""
-    conflict = any(line.startswith(CONFLICT_MARKERS)
-                   for line in Path(file).read_text(encoding="utf-8", errors="replace").splitlines())
+    # a second read only for a file with bad lines (read_jsonl keeps no line text)
+    conflict = bool(result.problems) and any(
+        line.startswith(CONFLICT_MARKERS) for line in Path(file).read_text(encoding="utf-8", errors="replace").splitlines())
     return result.lines, len(parsed), "line " + first if first else "", conflict
 
 
