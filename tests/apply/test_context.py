@@ -58,3 +58,13 @@ def test_v_shows_stage_progress_off_a_terminal_and_vv_the_traceback(tiny_repo: P
     assert _apply_unknown_target(tiny_repo, "-v", "-v") == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "TargetChoiceError" in err and "riscv-v" in err
+
+
+def test_v_after_the_subcommand_counts_as_before_it(tiny_repo: Path, capsys):
+    assert main(["apply", str(tiny_repo / "plans" / "tiny.yaml"), "--target", "riscv-v",
+                 "--root", str(tiny_repo), "--out", str(tiny_repo / "out"), "-v"]) == 2
+    err = capsys.readouterr().err
+    assert "planctl apply: documents" in err and "Traceback" not in err
+    assert main(["apply", str(tiny_repo / "plans" / "tiny.yaml"), "--target", "riscv-v",
+                 "--root", str(tiny_repo), "--out", str(tiny_repo / "out"), "-vv"]) == 2
+    assert "TargetChoiceError" in capsys.readouterr().err

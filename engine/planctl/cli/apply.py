@@ -13,13 +13,22 @@ def _progress(verbose: int, command: str = "apply"):
     """A stderr progress line per stage on a terminal, or anywhere with ``-v`` (rich), prefixed
     ``planctl <command>:``; else None."""
     if not sys.stderr.isatty() and verbose < 1:
-        return None
+        return _heartbeat(command)
     from rich.console import Console
     from rich.markup import escape
 
     console = Console(stderr=True)
     # escaped: rich reads a stage's bucket, "import[batch-1_seq-64]", as a markup tag and drops it
     return lambda name: console.print(f"[dim]planctl {command}:[/dim] {escape(name)}")
+
+
+def _heartbeat(command: str):
+    """Off a terminal without ``-v`` (CI logs, nohup): one line as each bucket starts, since a
+    bucket is minutes of lowering that would otherwise print nothing."""
+    def beat(name: str) -> None:
+        if name.startswith("import["):
+            click.echo(f"planctl {command}: {name} (-v shows each stage)", err=True)
+    return beat
 
 
 @click.command("apply")

@@ -79,7 +79,24 @@ class LazyGroup(click.Group):
         if ref is None or not _module_exists(ref):
             return None
         module, attr = ref.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return _with_verbose(getattr(importlib.import_module(module), attr))
+
+
+def _count_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        root.obj["verbose"] = root.obj.get("verbose", 0) + value
+        _run["verbose"] = root.obj["verbose"]
+
+
+def _with_verbose(command: click.Command) -> click.Command:
+    """``-v`` after the subcommand counts as before it (``planctl apply PLAN -v`` as ``planctl -v
+    apply PLAN``): users put flags at the end, as git and pip accept them."""
+    if not any("-v" in p.opts for p in command.params):
+        command.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                                           callback=_count_verbose, help="As planctl -v (before the command)."))
+    return command
 
 
 def _module_exists(ref: str) -> bool:
