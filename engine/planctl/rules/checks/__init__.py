@@ -23,4 +23,5 @@ MODULES = (
     "torch_export",             # PLN222
     "envelope_bounds",          # PLN223
     "model_signature",          # PLN224
+    "records_target",           # PLN225
 )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Iterator
 
@@ -96,7 +97,7 @@ def _records_problem(path: Path) -> str | None:
 
     for file in jsonl_files(path) if path.is_dir() else [path]:
         stat = file.stat()
-        lines, usable, first, conflict = _read_records(str(file), stat.st_size, stat.st_mtime_ns)
+        lines, usable, first, conflict, _ = _read_records(str(file), stat.st_size, stat.st_mtime_ns)
         inside_file = "" if file == path else f"{file.name}, "
         if lines and not usable:
             where = "holds" if file == path else f"holds {file.name}, which holds"
@@ -111,10 +112,27 @@ def _records_problem(path: Path) -> str | None:
 CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
 
 
+def record_targets(path: Path) -> dict[str, str]:
+    """The targets a records file (or folder of ``.jsonl`` files) holds whole records for: the
+    canonical JSON of each validity key's TVM target dict -> the target name it was tuned as.
+    Empty for TVM's JSONDatabase format, which carries no key."""
+    from planctl.tuning.records import jsonl_files
+
+    held: dict[str, str] = {}
+    for file in jsonl_files(path) if path.is_dir() else [path]:
+        stat = file.stat()
+        held.update(_read_records(str(file), stat.st_size, stat.st_mtime_ns)[4])
+    return held
+
+
+def canonical_target(tvm: dict) -> str:
+    return json.dumps(tvm, sort_keys=True)
+
+
 @functools.lru_cache(maxsize=16)
-def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, bool]:
-    """(lines, whole records, the first problem as "line N: why", whether git left conflict markers);
-    keyed by size and mtime."""
+def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, bool, dict[str, str]]:
+    """(lines, whole records, the first problem as "line N: why", whether git left conflict markers,
+    :func:`record_targets` of the file); keyed by size and mtime."""
     from planctl.tuning.records import read_jsonl
 
     parsed, result = read_jsonl(Path(file))
@@ -122,7 +140,8 @@ def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, b
     # a second read only for a file with bad lines (read_jsonl keeps no line text)
     conflict = bool(result.problems) and any(
         line.startswith(CONFLICT_MARKERS) for line in Path(file).read_text(encoding="utf-8", errors="replace").splitlines())
-    return result.lines, len(parsed), "line " + first if first else "", conflict
+    targets = {canonical_target(p.key.target): p.key.target_name for p in parsed}
+    return result.lines, len(parsed), "line " + first if first else "", conflict, targets
 
 
 def _kind_help(problem: str) -> str:
