@@ -51,6 +51,22 @@ def test_an_expiry_without_a_reason_is_pln219_and_waives_nothing(tmp_path):
     assert report.waived == []
 
 
+@pytest.mark.parametrize(("place", "key"), [
+    ("labels", KEY),                                   # a label is not read for waivers
+    ("annotations", "planctl.dev/waiver.PLN209"),      # near misses of the prefix
+    ("annotations", "planctl/waive.PLN209"),
+])
+def test_a_waiver_planctl_does_not_read_is_pln219_not_silence(tmp_path, place, key):
+    """helper-39: a waiver under labels was ignored without a word, and the finding it meant to waive
+    still failed the check with no hint why."""
+    make_repo(tmp_path, {"metadata": {place: {key: "one-off sweep, ML-77"}},
+                         "spec": {"optimizations": OVER_BUDGET}})
+    report = run_check(tmp_path)
+    assert sorted(f.rule for f in report.active) == ["PLN209", "PLN219"]
+    [invalid] = [f for f in report.active if f.rule == "PLN219"]
+    assert f"metadata.annotations[\"{KEY}\"]" in invalid.message and "waives nothing" in invalid.message
+
+
 def test_waived_findings_are_counted_apart_and_do_not_fail(tmp_path):
     make_repo(tmp_path, {"metadata": {"annotations": {KEY: "one-off sweep, ML-77"}},
                          "spec": {"optimizations": OVER_BUDGET}})

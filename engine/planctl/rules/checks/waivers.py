@@ -62,7 +62,9 @@ def invalid(ctx):
         value is exactly ``"reason"`` or ``"reason; expires=YYYY-MM-DD"`` with a non-empty
         reason. Anything else is this finding, and the waiver waives nothing: a value that is
         only ``"expires=2027-03-31"`` (no reason), another option, a second ``;``, a date in
-        another format. ``--no-waivers`` ignores waivers, and then this rule too.
+        another format. A key meant as a waiver that planctl does not read is this finding too:
+        one under ``metadata.labels``, or a near miss of the prefix (``planctl.dev/waiver.PLN201``).
+        ``--no-waivers`` ignores waivers, and then this rule too.
 
     Why
         A waiver without a reason records no decision; one for a rule that does not exist
@@ -88,3 +90,21 @@ def invalid(ctx):
             problem = f"{waiver.rule} cannot be waived: {REGISTRY[waiver.rule].unwaivable}"
         if problem:
             yield Violation(waiver.pointer, f"invalid waiver: {problem}", key=waiver.key)
+    yield from _misplaced_waivers(ctx.plan.metadata)
+
+
+def _misplaced_waivers(metadata):
+    """Keys meant as waivers that waive nothing: under ``labels``, or a near miss of the prefix
+    (``planctl.dev/waiver.PLN201``, ``planctl/waive.PLN201``). Silently ignored, they leave a team
+    believing a finding is waived."""
+    places = (("labels", metadata.labels or {}), ("annotations", metadata.annotations or {}))
+    for place, mapping in places:
+        for key in mapping:
+            if "waive" not in key.lower() or (place == "annotations" and key.startswith(waivers.PREFIX)):
+                continue
+            rule = key.rsplit(".", 1)[-1].upper() if "." in key else "<RULE>"
+            where = "metadata.labels, which planctl does not read for waivers" if place == "labels" else \
+                "a key planctl does not read"
+            pointer = f"/metadata/{place}/" + key.replace("~", "~0").replace("/", "~1")
+            yield Violation(pointer, f"invalid waiver: {key!r} waives nothing: it is {where}; a waiver is "
+                                     f"metadata.annotations[\"{waivers.PREFIX}{rule}\"]", key=key)
