@@ -118,8 +118,18 @@ def test_to_dict_is_json_safe(spec, tmp_path, numpy_embed, offset):
 def test_unreadable_counterexample_is_a_verification_error(tmp_path):
     bad = tmp_path / "x.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as raised:
         load_counterexample(bad)
+    # numpy reads a non-archive as a pickle and suggests allow_pickle: planctl never unpickles
+    assert "allow_pickle" not in raised.value.message and "never loads pickled data" in raised.value.message
+    assert "counterexample-<shape>.npz" in raised.value.hint
+
+
+def test_an_archive_apply_did_not_write_names_what_it_lacks(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(3))
+    with pytest.raises(VerificationError, match="meta is not a file in the archive: apply did not write it"):
+        load_counterexample(other)
 
 
 def _large_rows_overflow(reference):

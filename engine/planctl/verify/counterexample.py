@@ -57,5 +57,20 @@ def load_counterexample(npz_path: Path | str) -> Counterexample:
             reference = [data[f"reference_{i}"] for i in range(len(meta["outputs"]))]
             candidate = [data[f"candidate_{i}"] for i in range(meta["candidate_outputs"])]
     except (OSError, KeyError, ValueError) as exc:
-        raise VerificationError(f"{npz_path}: not a readable parity counterexample ({exc})") from exc
+        raise VerificationError(f"{npz_path}: not a readable parity counterexample ({_why_unreadable(exc)})",
+                                hint="replay the counterexample-<shape>.npz that a failed parity check wrote "
+                                     "(report.md names it, with its replay command)") from exc
     return Counterexample(inputs, reference, candidate, meta)
+
+
+def _why_unreadable(exc: Exception) -> str:
+    """numpy's own reason, except where it is advice planctl must not follow: a file that is not a
+    .npz archive reads to numpy as a pickle, and numpy suggests ``allow_pickle``; planctl never
+    unpickles (its files are data)."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, ValueError) and "pickle" in str(exc):
+        return "not a .npz archive, and planctl never loads pickled data"
+    if isinstance(exc, KeyError):   # numpy's NpzFile: "meta is not a file in the archive"
+        return f"{exc.args[0]}: apply did not write it"
+    return str(exc)
