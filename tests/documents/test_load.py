@@ -53,6 +53,19 @@ def test_unparsable_input_raises_with_exit_2():
     assert (info.value.code, info.value.exit_code) == ("PLN100", 2)
 
 
+@pytest.mark.parametrize(("line", "hint"), [
+    ("\tname: x", "YAML forbids tabs for indentation"),
+    ("  name:\tx", "YAML allows only spaces after a key's `:` or a value"),
+    ("  name: x \t", "YAML allows only spaces after a key's `:` or a value"),
+])
+def test_a_tab_gets_the_fix_for_where_it_is(tmp_path, line, hint):
+    plan = tmp_path / "p.yaml"
+    plan.write_text(f"apiVersion: planctl.dev/v1alpha1\nkind: OptimizationPlan\nmetadata:\n{line}\nspec: {{}}\n")
+    with pytest.raises(DocumentError) as info:
+        load_plan(plan)
+    assert info.value.code == "PLN100" and info.value.hint.startswith(hint) and info.value.line == 4
+
+
 def test_duplicate_key_is_an_error_even_when_both_values_are_valid():
     assert [f.rule for f in validate_file(INVALID / "duplicate-key.yaml")] == ["PLN105"]
     with pytest.raises(DocumentError):

@@ -453,7 +453,7 @@ def _syntax_issue(exc, text: str = "") -> Issue:
         message += f" ({exc.context.strip()})"
     hint = None
     if "\t" in problem or "'\\t'" in problem:
-        hint = "YAML forbids tabs for indentation; indent with spaces"
+        hint = _tab_hint(text, mark)
     elif "mapping values are not allowed" in problem:
         hint = "a `:` inside a plain value needs quotes, or the line is mis-indented"
     unclosed = _UNCLOSED.get((exc.context or "").strip())
@@ -470,6 +470,16 @@ def _syntax_issue(exc, text: str = "") -> Issue:
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
     return Issue("PLN100", message, line=line, col=col, help=hint)
+
+
+def _tab_hint(text: str, mark) -> str:
+    """Where the tab is decides the fix: in the indentation, or after a key's ``:`` or a value."""
+    lines = text.splitlines()
+    before = lines[mark.line][:mark.column] if mark is not None and mark.line < len(lines) else ""
+    if before.strip():
+        return ("YAML allows only spaces after a key's `:` or a value (a tab is shown as a space above); "
+                "replace the tab with a space")
+    return "YAML forbids tabs for indentation; indent with spaces"
 
 
 _VALUE_QUOTE = re.compile(r"""(?:^\s*|:\s+|-\s+)(["'])""")
