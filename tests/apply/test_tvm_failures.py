@@ -273,6 +273,8 @@ def test_an_unreachable_rpc_farm_stops_apply_before_any_build(tmp_path, capsys):
     assert main(bm.apply_args(tmp_path, plan_file)) == 2
     err = capsys.readouterr().err
     assert f"error[PLN600] cannot reach the RPC tracker at 127.0.0.1:{port}" in err and "Traceback" not in err
+    line = target.read_text().splitlines().index(f"    tracker: 127.0.0.1:{port}") + 1
+    assert f"{target}:{line}:14: error[PLN600]" in err   # at the tracker's value: the line to fix
     assert "python -m tvm.exec.rpc_server --tracker" in err and not (tmp_path / "out").exists()
 
 

@@ -21,6 +21,7 @@ import copy
 from typing import Iterator, Optional
 
 from planctl.apply.context import RunContext, ShapeWork, SharedBaseline
+from planctl.errors import PlanctlError
 from planctl.documents.shapes import choose_buckets, production_shape_envs, shape_tag
 from planctl.report.record import Environment, Evidence, KernelRoute, PassEvidence, QuantizedOperator, WorkloadFlops
 
@@ -84,8 +85,16 @@ def _farm_reachable(ctx: RunContext) -> None:
     from planctl.tuning.farm import rpc_farm, servers_or_error
 
     farm = rpc_farm(ctx.target.model.spec.measurement)
-    if farm:
+    if not farm:
+        return
+    try:
         servers_or_error(farm)
+    except PlanctlError as exc:   # at the target document's tracker line: the file to fix
+        pointer = "/spec/measurement/tracker"
+        exc.file = str(ctx.target.path)
+        if pointer in ctx.target.index:
+            exc.line, exc.col, exc.end_line, exc.end_col = ctx.target.index.locate(pointer)
+        raise
 
 
 @contextlib.contextmanager
