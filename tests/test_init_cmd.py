@@ -27,12 +27,27 @@ def test_init_writes_a_valid_plan_with_relative_modeline(tmp_path, monkeypatch):
     assert validate_file(tmp_path / "plans" / "resnet.yaml") == []
 
 
-def test_init_outside_a_repo_uses_the_schema_url(tmp_path, monkeypatch):
+def test_init_outside_a_repo_names_where_schema_dump_writes_the_schema(tmp_path, monkeypatch, capsys):
+    """helper-39: the modeline named https://planctl.dev/..., where nothing is published."""
     monkeypatch.chdir(tmp_path)
-    assert main(["init", "x", "-o", "p.yaml"]) == 0
-    first = (tmp_path / "p.yaml").read_text().splitlines()[0]
-    assert first.endswith("=https://planctl.dev/schemas/v1alpha1/plan.schema.json")
-    assert validate_file(tmp_path / "p.yaml") == []
+    assert main(["init", "x"]) == 0
+    first = (tmp_path / "plans" / "x.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/plan.schema.json"
+    assert "`planctl schema dump schemas` writes it" in capsys.readouterr().err
+    assert validate_file(tmp_path / "plans" / "x.yaml") == []
+    assert main(["schema", "dump", "schemas"]) == 0 and (tmp_path / "schemas" / "plan.schema.json").is_file()
+
+
+def test_init_writes_a_gitignore_for_builds_and_the_cache_or_says_what_one_lacks(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "x"]) == 0
+    assert (tmp_path / ".gitignore").read_text().splitlines()[1:] == ["/out/", "/.planctl/"]
+    (tmp_path / ".gitignore").write_text("out/\n*.pyc\n")
+    capsys.readouterr()
+    assert main(["init", "y"]) == 0
+    err = capsys.readouterr().err
+    assert ".gitignore does not ignore /.planctl/" in err and "/out/" not in err.split("ignore")[-1]
+    assert (tmp_path / ".gitignore").read_text() == "out/\n*.pyc\n"   # the user's file is left as it was
 
 
 def test_init_refuses_to_overwrite_and_bad_names(tmp_path, monkeypatch):

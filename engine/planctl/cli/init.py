@@ -50,17 +50,41 @@ spec:
 """
 
 
-def schema_ref(out: Path) -> str:
-    """Relative path from ``out``'s folder to the repository's ``schemas/plan.schema.json`` (the
-    nearest ancestor holding ``schemas/``), else the published ``$id`` URL."""
-    from planctl.documents.schema import BASE_URL, FILES
+def schema_ref(out: Path) -> tuple[str, bool]:
+    """The modeline's schema: the relative path from ``out``'s folder to ``schemas/plan.schema.json``
+    in the nearest ancestor holding it, and True; else the path to where ``planctl schema dump
+    schemas`` run here (the repository root) would write it, and False. Never the ``$id`` URL:
+    nothing is published there, and an editor that fetches it finds nothing."""
+    from planctl.documents.schema import FILES
 
     folder = out.resolve().parent
     for root in (folder, *folder.parents):
         candidate = root / "schemas" / FILES["OptimizationPlan"]
         if candidate.is_file():
-            return Path(os.path.relpath(candidate, folder)).as_posix()
-    return BASE_URL + FILES["OptimizationPlan"]
+            return Path(os.path.relpath(candidate, folder)).as_posix(), True
+    here = Path.cwd().resolve() / "schemas" / FILES["OptimizationPlan"]
+    return Path(os.path.relpath(here, folder)).as_posix(), False
+
+
+# what apply and tune write under the repository root by default: builds of ~90 MB a bucket and
+# the tuning cache, which do not belong in git (committed records are exported, `cache export`)
+GENERATED = ("/out/", "/.planctl/")
+
+
+def _ignore_generated(say) -> None:
+    """Write ``.gitignore`` with :data:`GENERATED` where there is none; where there is one that
+    lacks them, say which lines to add (a user's file is theirs to edit)."""
+    ignore = Path(".gitignore")
+    if not ignore.exists():
+        ignore.write_text("# planctl apply's builds and the tuning cache (planctl init)\n" + "\n".join(GENERATED) + "\n",
+                          encoding="utf-8")
+        say(f"wrote .gitignore ({', '.join(GENERATED)})")
+        return
+    have = {line.strip() for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines()}
+    missing = [g for g in GENERATED if not {g, g.strip("/"), g.lstrip("/"), g.rstrip("/")} & have]
+    if missing:
+        say(f"note: .gitignore does not ignore {', '.join(missing)}: apply's builds (~90 MB a bucket) and "
+            "the tuning cache go there; add the line(s)")
 
 
 _EXAMPLE_IO = """\
@@ -158,7 +182,7 @@ def render(name: str, out: Path, model: str, target: str) -> str:
         digest, note = file_sha256(Path(model)), _data_digests(Path(model))
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     io_text, guessed = workload_io(Path(model))
-    return _TEMPLATE.format(schema=schema_ref(out), name=name, model=model, sha256=digest,
+    return _TEMPLATE.format(schema=schema_ref(out)[0], name=name, model=model, sha256=digest,
                             digest_note=note, switch=switch, target=target,
                             today=dt.date.today().isoformat(), workload_io=io_text, annotations=_annotations(guessed))
 
@@ -220,6 +244,10 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}", err=True)
+    if not schema_ref(out)[1]:
+        click.echo("note: the modeline names schemas/plan.schema.json, which is not here: `planctl schema dump "
+                   "schemas` writes it, for editors to complete and check the plan", err=True)
+    _ignore_generated(lambda text: click.echo(text, err=True))
     if not (Path("targets") / f"{target}.yaml").is_file():
         click.echo(f"warning: targets/{target}.yaml does not exist here: the plan's target must be a Target "
                    "document under targets/ (`planctl targets` lists this repository's; planctl's own repository "
