@@ -28,9 +28,10 @@ def test_validate_then_apply_promotes_and_reuses_records(tiny_repo: Path, capsys
     assert ("planctl apply: tuning at batch=32: 1 tasks: 0 served by the cache, 0 by the committed records, "
             "0 by other devices' records in the cache, 1 left to search") in said.err
     assert "search: at most 4 trials (2 per task), wall-clock ceiling 300 s" in said.err
-    # off a terminal without -v: a line as each bucket starts, not each stage
-    assert "planctl apply: import[batch-32] (-v shows each stage)" in said.err
-    assert "planctl apply: passes[" not in said.err
+    # off a terminal without -v: a line as each bucket's long steps start, not each stage
+    assert "planctl apply: candidate-build[batch-32] (-v shows every stage)" in said.err
+    assert "planctl apply: verify[batch-32]" in said.err and "planctl apply: measure[batch-32]" in said.err
+    assert "planctl apply: passes[" not in said.err and "verify-padding[" not in said.err
     log = tiny_repo / "cache" / "logs" / "apply-tiny-x86-64-avx2.log"
     assert f"log: {log}" in said.out and log.is_file()
     out_dir = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"

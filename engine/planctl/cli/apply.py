@@ -22,12 +22,24 @@ def _progress(verbose: int, command: str = "apply"):
     return lambda name: console.print(f"[dim]planctl {command}:[/dim] {escape(name)}")
 
 
+# the stages of minutes, per bucket: a line as each starts off a terminal (verify-padding, verify and
+# quality run right after verify-fallback, or replace it, and count as one)
+_LONG_STAGES = {"candidate-build": "candidate-build", "verify-fallback": "verify", "verify-padding": "verify",
+                "verify": "verify", "quality": "verify", "cpu-profile": "cpu-profile", "measure": "measure"}
+
+
 def _heartbeat(command: str):
-    """Off a terminal without ``-v`` (CI logs, nohup): one line as each bucket starts, since a
-    bucket is minutes of lowering that would otherwise print nothing."""
+    """Off a terminal without ``-v`` (CI logs, nohup): one line as each bucket's build, verification,
+    profile and measurement starts; they are minutes that would otherwise print nothing."""
+    seen: set[tuple[str, str]] = set()
+
     def beat(name: str) -> None:
-        if name.startswith("import["):
-            click.echo(f"planctl {command}: {name} (-v shows each stage)", err=True)
+        stage, _, tag = name.partition("[")
+        step = (_LONG_STAGES.get(stage, ""), tag)
+        if step[0] and step not in seen:
+            seen.add(step)
+            more = "" if len(seen) > 1 else " (-v shows every stage)"
+            click.echo(f"planctl {command}: {step[0]}[{tag}{more}", err=True)
     return beat
 
 
