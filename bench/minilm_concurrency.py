@@ -64,6 +64,12 @@ def child(spec: dict) -> dict:
     Raises RuntimeError naming the caller when one fails or the start barrier times out (a failed
     caller would otherwise leave the others waiting at the barrier)."""
     runners = _runners(spec)
+    # one call each from this thread first: OpenVINO's Python module initialises pybind11's numpy
+    # API on its first call, and two threads making that first call at once deadlock (seen at
+    # 2 x 128: each holds what the other waits for, the GIL and a C++ static-init guard); a
+    # service warms its runtime before it serves too
+    for run in runners:
+        run()
     start = threading.Barrier(len(runners) + 1, timeout=BARRIER_TIMEOUT_S)
     samples: list[list[float]] = [[] for _ in runners]
     errors: list[str] = []
