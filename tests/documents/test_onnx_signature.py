@@ -96,3 +96,26 @@ def test_an_ir_version_past_onnxs_and_a_domain_imported_twice_are_found(tmp_path
     model.ir_version = 99
     path.write_bytes(model.SerializeToString())
     assert graph_problems(path) == ["its IR version is 99; onnx's checker reads up to 14"]
+
+
+def test_an_operator_onnx_does_not_define_or_not_yet_at_the_models_opset_is_found(tmp_path):
+    """helper-39: a default-domain node of an op that does not exist passed check, and apply refused
+    the model. One newer than the model's opset (Gelu is opset 20) fails the same way in onnxruntime."""
+    pytest.importorskip("onnx")
+    import onnx
+    from onnx import helper
+
+    from planctl.documents.onnx_signature import graph_problems
+
+    [found] = graph_problems(_model(tmp_path, [helper.make_node("Reluu", ["x"], ["y"], name="act")], [("", 17)]))
+    assert found == "node 'act' (Reluu): 'Reluu' is not an operator of the default ONNX domain (a custom op needs its own domain)"
+    [found] = graph_problems(_model(tmp_path, [helper.make_node("Gelu", ["x"], ["y"])], [("", 17)]))
+    assert found == "a Gelu node: ONNX defines Gelu from opset 20; the model imports opset 17"
+    assert graph_problems(_model(tmp_path, [helper.make_node("Gelu", ["x"], ["y"])], [("", 20)])) == []
+    # a model's own function of the default domain's name space is not an unknown op
+    path = _model(tmp_path, [helper.make_node("MyAct", ["x"], ["y"], domain="")], [("", 17)])
+    model = onnx.load(str(path))
+    model.functions.append(helper.make_function("", "MyAct", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+                                                [helper.make_opsetid("", 17)]))
+    path.write_bytes(model.SerializeToString())
+    assert graph_problems(path) == []

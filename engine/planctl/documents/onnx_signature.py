@@ -288,7 +288,7 @@ def graph_problems(path: Path) -> list[str]:
     try:
         with open(path, "rb") as fh:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        model = list(_fields(memoryview(data), {1, 7, 8}))
+        model = list(_fields(memoryview(data), {1, 7, 8, 25}))
         opsets, problems = {}, []
         for number, value in model:
             if number == 8:
@@ -318,7 +318,25 @@ def graph_problems(path: Path) -> list[str]:
                 known.add(_text(dict(_fields(value, {1 if number == 11 else 8})).get(1 if number == 11 else 8)))
     except (ValueError, OSError):
         return []
-    return problems + _node_problems(nodes, opsets, known)
+    functions = frozenset(_text(dict(_fields(value, {1})).get(1)) for n, value in model if n == 25)
+    return problems + _node_problems(nodes, opsets, known, functions)
+
+
+def _operator_problem(op: str, opsets: dict[str, int], functions: frozenset[str]) -> str | None:
+    """Why a default-domain node's ``op`` no runtime resolves: not an ONNX operator (onnxruntime: "No
+    Op registered"), or one newer than the opset the model imports. None when it is fine, or is one
+    of the model's own functions (ModelProto.functions = 25, FunctionProto.name = 1)."""
+    from planctl.documents.onnx_ops import FIRST_OPSET
+
+    if op in functions:
+        return None
+    first = FIRST_OPSET.get(op)
+    if first is None:
+        return f"'{op}' is not an operator of the default ONNX domain (a custom op needs its own domain)"
+    version = next((opsets[d] for d in DEFAULT_DOMAINS if d in opsets), None)
+    if isinstance(version, int) and version < first:
+        return f"ONNX defines {op} from opset {first}; the model imports opset {version}"
+    return None
 
 
 def _opset_problems(opsets: dict[str, int]) -> list[str]:
@@ -330,7 +348,8 @@ def _opset_problems(opsets: dict[str, int]) -> list[str]:
     return []
 
 
-def _node_problems(nodes: list[dict], opsets: dict[str, int], known: set[str]) -> list[str]:
+def _node_problems(nodes: list[dict], opsets: dict[str, int], known: set[str],
+                   functions: frozenset[str] = frozenset()) -> list[str]:
     problems = []
     for node in nodes:
         name, op = (node[3] or [""])[0], (node[4] or ["?"])[0]
@@ -338,6 +357,8 @@ def _node_problems(nodes: list[dict], opsets: dict[str, int], known: set[str]) -
         domain = (node[7] or [""])[0]
         if domain not in DEFAULT_DOMAINS and domain not in opsets:
             problems.append(f"{label} is of domain '{domain}', which the model does not import (opset_import)")
+        elif domain in DEFAULT_DOMAINS and (trouble := _operator_problem(op, opsets, functions)):
+            problems.append(f"{label}: {trouble}")
         unknown = [name for name in node[1] if name not in known]
         if unknown:
             problems.append(f"{label} reads '{unknown[0]}' before any graph input, initializer or earlier node "

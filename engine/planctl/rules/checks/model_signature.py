@@ -46,7 +46,8 @@ def check(ctx):
     What it checks
         ``workload.model.onnx`` parses as ONNX (its graph only: external data is not read) and
         loads as onnx.checker would have it (the default domain's opset between 7, onnxruntime's
-        oldest, and 28, onnx 1.23's newest; every node's domain imported; the top-level nodes
+        oldest, and 28, onnx 1.23's newest; every node's domain imported; each default-domain node's
+        operator one ONNX defines at the model's opset (planctl.documents.onnx_ops); the top-level nodes
         topologically sorted, none reading a value nothing makes), its
         graph inputs (initializers aside) are exactly the plan's inputs by name, each with the
         declared dtype and rank, and its static dims fit every shape bucket apply builds
