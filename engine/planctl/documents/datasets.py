@@ -68,17 +68,22 @@ def parse_rows(raw: bytes, relative: str) -> tuple[list[dict], dict]:
 
 
 def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str,
-                 input_names: tuple[str, ...] = ()) -> str | None:
+                 input_names: tuple[str, ...] = (), domains: tuple[tuple[str, str], ...] = ()) -> str | None:
     """What apply would stop on in parsed rows, before any model runs: ``text`` rows without a
     known tokenizer in the header or for a model input no tokenizer gives (``input_names``: the
-    plan's inputs), an ``inputs`` row without one of them, or, for ``accuracy``, a row without an
-    integer ``label``."""
+    plan's inputs), an ``inputs`` row without one of them or with values outside its input's domain
+    (``domains``: ``(name, the domain as JSON)``, :func:`domain_problem`), or, for ``accuracy``, a
+    row without an integer ``label``."""
+    parsed_domains = {name: json.loads(text) for name, text in domains}
     for number, row in enumerate(rows, start=1):
         if "inputs" in row:
             given = row["inputs"] if isinstance(row["inputs"], dict) else {}
             lacking = [name for name in input_names if name not in given]
             if lacking:
                 return f"{relative}: example {number}'s `inputs` lacks {', '.join(lacking)}"
+            for name, domain in parsed_domains.items():
+                if name in given and (trouble := domain_problem(name, given[name], domain)):
+                    return f"{relative}: example {number}: {trouble}"
         elif meta.get("tokenizer") not in TOKENIZERS:
             return (f"{relative}: text rows need a known tokenizer in the {HEADER_KEY} header, found "
                     f"{meta.get('tokenizer')!r} (known: {', '.join(sorted(TOKENIZERS))})")
@@ -88,4 +93,52 @@ def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str
         if metric == "accuracy" and (not isinstance(row.get("label"), int) or isinstance(row.get("label"), bool)):
             found = f"its label is {row['label']!r}" if "label" in row else "it has none"
             return f"{relative}: accuracy needs an integer `label` on every row (example {number}: {found})"
+    return None
+
+
+def domain_problem(name: str, value: Any, domain: dict) -> str | None:
+    """Why ``value`` (a JSON row's nested lists of numbers) lies outside ``domain`` (a plan input's
+    domain as a dict), in the runtime's words, or None: the standard-library twin of
+    planctl.runtime.load.check_domain, which refuses such a call at run time. Values that are not
+    numbers are left to apply's reader."""
+    rows = _innermost_rows(value)
+    flat = [x for row in rows for x in row]
+    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in flat) or not flat:
+        return None
+    kind = domain.get("kind")
+    if kind in ("integer-range", "float-range"):
+        finite = [x for x in flat if x == x and abs(x) != float("inf")]
+        if kind == "float-range" and not domain.get("allow_nan") and any(x != x for x in flat):
+            return f"input '{name}' contains NaN, which the plan's domain excludes"
+        if finite and (min(finite) < domain["min"] or max(finite) > domain["max"]):
+            return (f"input '{name}' has values in [{min(finite)}, {max(finite)}], outside the plan's domain "
+                    f"[{domain['min']}, {domain['max']}]")
+    if kind in ("enum", "attention-mask"):
+        allowed = domain.get("values") or [0, 1]
+        if any(x not in allowed for x in flat):
+            return f"input '{name}' has values outside {allowed}"
+    if kind == "attention-mask":
+        return _mask_problem(name, rows, int(domain.get("min_length") or 1))
+    return None
+
+
+def _innermost_rows(value: Any) -> list[list]:
+    """The last-axis rows of nested lists (a scalar is one row of one)."""
+    if not isinstance(value, list):
+        return [[value]]
+    if not any(isinstance(v, list) for v in value):
+        return [value]
+    return [row for v in value for row in _innermost_rows(v)]
+
+
+def _mask_problem(name: str, rows: list[list], min_length: int) -> str | None:
+    for index, row in enumerate(rows):
+        kept = [x != 0 for x in row]
+        rise = next((i + 1 for i in range(len(kept) - 1) if not kept[i] and kept[i + 1]), None)
+        if rise is not None:
+            return (f"input '{name}' row {index} is not right-padded (a 0 before a 1 at position {rise}): the "
+                    "plan's attention-mask domain is ones then zeros, the only masks parity verified")
+        if sum(kept) < min_length:
+            return (f"input '{name}' row {index} keeps {sum(kept)} position(s), fewer than the plan's "
+                    f"attention-mask min_length {min_length}: parity verified no such row")
     return None

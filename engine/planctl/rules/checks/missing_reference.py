@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -25,12 +26,12 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def kind_problem(path: Path, what: str, metric: str | None = None,
-                 inputs: tuple[str, ...] = ()) -> str | None:
+                 inputs: tuple[str, ...] = (), domains: tuple[tuple[str, str], ...] = ()) -> str | None:
     """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
     directory (of ``.jsonl`` files, or TVM's JSONDatabase), everything else a regular file; none is
     a Git LFS pointer (nor, for a directory, holds one); a dataset is JSON lines apply can read
     (``metric``: the quality metric, whose ``accuracy`` needs labels; ``inputs``: the model inputs
-    each example feeds)."""
+    each example feeds, ``domains`` their domains)."""
     if what == "tuning records" and not (path.is_dir() or (path.is_file() and path.suffix == ".jsonl")):
         return "is neither a .jsonl file nor a directory"
     if what != "tuning records" and not path.is_file():
@@ -43,12 +44,13 @@ def kind_problem(path: Path, what: str, metric: str | None = None,
         return _records_problem(path)
     if what.endswith("dataset"):
         stat = path.stat()
-        return _dataset_problem(str(path), stat.st_size, stat.st_mtime_ns, metric, inputs)
+        return _dataset_problem(str(path), stat.st_size, stat.st_mtime_ns, metric, inputs, domains)
     return None
 
 
 @functools.lru_cache(maxsize=16)
-def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, inputs: tuple[str, ...]) -> str | None:
+def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, inputs: tuple[str, ...],
+                     domains: tuple[tuple[str, str], ...] = ()) -> str | None:
     """What apply's dataset reader (planctl.documents.datasets) would stop on, as "is not a dataset
     apply can read (name.jsonl:N: why)"; keyed by size and mtime."""
     from planctl.errors import VerificationError
@@ -59,7 +61,7 @@ def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, in
     name = Path(file).name
     try:
         rows, meta = parse_rows(Path(file).read_bytes(), name)
-        detail = rows_problem(rows, meta, metric, name, inputs)
+        detail = rows_problem(rows, meta, metric, name, inputs, domains)
     except VerificationError as exc:
         detail = str(exc)
     return None if detail is None else f"is not a dataset apply can read ({detail})"
@@ -76,6 +78,11 @@ def _metric(spec, what: str) -> str | None:
 
 def _input_names(spec) -> tuple[str, ...]:
     return tuple(spec.name for spec in spec.workload.inputs)
+
+
+def _input_domains(spec) -> tuple[tuple[str, str], ...]:
+    """``(name, domain as JSON)`` per input: hashable, for the cached dataset check."""
+    return tuple((i.name, json.dumps(i.domain.model_dump())) for i in spec.workload.inputs if i.domain is not None)
 
 
 def _elsewhere(root: Path, value: str) -> str | None:
@@ -153,6 +160,9 @@ def _kind_help(problem: str) -> str:
                 "`planctl tune PLAN --target TARGET --write-records`")
     if "tuning record" in problem:
         return "point at records `planctl cache export` or `planctl tune --write-records` wrote"
+    if re.search(r"example \d+: input '", problem):   # datasets.domain_problem
+        return ("each example must be a call the runtime serves: fix the rows, or the plan's domain if the rows "
+                "are right")
     return DATASET_FORMAT if "not a dataset" in problem else "point at the file itself"
 
 
@@ -199,5 +209,6 @@ def check(ctx):
                                 "`planctl tune PLAN --target TARGET --write-records` fill it"
                                 if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what, _metric(ctx.spec, what),
-                                                                             _input_names(ctx.spec))):
+                                                                             _input_names(ctx.spec),
+                                                                             _input_domains(ctx.spec))):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer, help=_kind_help(problem))
