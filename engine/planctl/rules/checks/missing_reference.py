@@ -175,7 +175,10 @@ def check(ctx):
         the repository root; ``workload.model.onnx``, ``envelope.quality.dataset`` and each technique's
         ``calibration.dataset`` (repository-relative) are regular files, and an autotuning
         ``records`` is a ``.jsonl`` file or a directory (of ``.jsonl`` files, one per target say, or
-        TVM's JSONDatabase format). A path that
+        TVM's JSONDatabase format). A dataset is JSON lines apply can read: each example's
+        ``text`` has a known tokenizer, its ``inputs`` name every plan input with values inside
+        that input's domain (the runtime refuses any other call), and an ``accuracy`` metric's
+        rows carry integer labels. A records file's lines are whole records. A path that
         leaves the repository through a symlink is ``PLN220``'s, not this rule's.
 
     Why
