@@ -36,3 +36,24 @@ def test_rollback_without_a_previous_output_is_a_clear_error(tiny_repo: Path, ca
     assert "nothing to roll back to" in err and "x86-64-avx2.previous" in err and "Traceback" not in err
     assert "PLN004" in err and "PLN000" not in err and "after the second apply" in err
     assert (tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2" / "manifest.json").is_file()
+
+
+def test_rollback_refuses_a_previous_output_whose_library_changed(tiny_repo: Path, capsys):
+    """helper-40: a library changed after apply became .previous on the next apply; rollback restored
+    it and said so, and the runtime then refused to load the live output."""
+    import hashlib
+
+    dest = tiny_repo / "out" / "tiny-mlp" / "x86-64-avx2"
+    previous = dest.with_name("x86-64-avx2.previous")
+    _output(dest, "promote")
+    previous.mkdir(parents=True)
+    (previous / "candidate.so").write_bytes(b"built")
+    (previous / "manifest.json").write_text(json.dumps({"verdict": "promote", "artifact": "candidate.so", "sha256": {
+        "candidate.so": hashlib.sha256(b"built").hexdigest()}}))
+    (previous / "candidate.so").write_bytes(b"built, then appended to")
+    assert rollback(tiny_repo) == 2
+    err = capsys.readouterr().err
+    assert "is not the output apply verified: candidate.so has sha256" in err and "the runtime refuses" in err
+    assert json.loads((dest / "manifest.json").read_text())["artifact"] == "promote.so"   # nothing swapped
+    (previous / "candidate.so").write_bytes(b"built")
+    assert rollback(tiny_repo) == 0 and json.loads((dest / "manifest.json").read_text())["artifact"] == "candidate.so"
