@@ -157,8 +157,12 @@ _DOCUMENT_CODES = [
     Code("PLN118", "bad-target-tvm", "A target's `spec.tvm` is not a TVM target planctl supports.",
          "`kind` (and `host.kind`) must be a TVM 0.27 target kind planctl supports (the "
          "`TARGET_KINDS` table of planctl/documents/tvm_kinds.py: llvm, cuda, rocm, metal, "
-         "vulkan, opencl, webgpu); `num-cores`, when present, a positive integer. Without this "
-         "check a typo reaches `tvm.target.Target` at apply time, after the plan passed check."),
+         "vulkan, opencl, webgpu); `num-cores`, when present, a positive integer; `mattr` a list "
+         "of `+feature`/`-feature` strings, `mcpu` and `mtriple` strings. Where TVM is loaded "
+         "(apply, `planctl targets`) an `mcpu` or an `mattr` feature LLVM does not know is this "
+         "error too: LLVM would build for generic x86-64 or ignore the feature, saying so only on "
+         "stderr. Without this check a typo reaches `tvm.target.Target` at apply time, after the "
+         "plan passed check."),
     Code("PLN119", "target-device-mismatch", "A target's `capabilities` contradict its TVM target: the "
          "device its kind runs on, a feature its `mattr` turns off.",
          "The legality rules reason about `capabilities.device` (CUDA graphs only on cuda...) and "

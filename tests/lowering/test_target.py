@@ -41,6 +41,21 @@ def test_an_mcpu_llvm_does_not_know_is_a_document_error(tmp_path):
     assert "mcpu: haswel" in document.path.read_text().splitlines()[err.value.line - 1]
 
 
+def test_an_mattr_feature_llvm_does_not_know_is_refused_at_its_entry(tmp_path, capfd):
+    """helper-40: LLVM ignored `+notafeature` with a line on stderr, and apply promoted a build without
+    it; a typo such as +avx512vnn would silently lose VNNI."""
+    document = _target(tmp_path, mcpu='haswell\n    mattr: ["+avx2", "+avx512vnn"]')
+    with pytest.raises(DocumentError, match="LLVM knows no feature '\\+avx512vnn'") as err:
+        tvm_target(load_target(document.path))
+    assert err.value.code == "PLN118" and err.value.pointer == "/spec/tvm/mattr/1"
+    assert '"+avx512vnn"' in document.path.read_text().splitlines()[err.value.line - 1]
+    with pytest.raises(HostMismatchError, match="LLVM knows no feature"):
+        require(load_target(document.path), "x86-64-avx2")
+    assert "not a recognized feature" not in capfd.readouterr().err   # LLVM's own line stays off the terminal
+    fine = _target(tmp_path, mcpu='haswell\n    mattr: ["+avx2", "-avx512f"]')
+    assert tvm_target(load_target(fine.path)).kind.name == "llvm"
+
+
 def test_an_option_tvm_refuses_is_located_at_its_key(tmp_path):
     document = _target(tmp_path, mcpu="haswell")
     document.path.write_text(document.path.read_text().replace("mcpu: haswell", "mcpuu: haswell"))

@@ -297,8 +297,9 @@ def _finite(data: Any) -> Iterator[Found]:
 
 
 def _target_tvm(data: Any) -> Iterator[Found]:
-    """PLN118 ``spec.tvm.kind`` (and ``host.kind``) not a supported TVM 0.27 kind; ``num-cores``
-    not a positive integer."""
+    """PLN118 ``spec.tvm.kind`` (and ``host.kind``) not a supported TVM 0.27 kind; ``mattr`` not a
+    list of ``+feature``/``-feature`` strings (TVM refuses a string only at apply); ``mcpu`` or
+    ``mtriple`` not a string; ``num-cores`` not a positive integer."""
     tvm = _get(data, "spec", "tvm")
     if not isinstance(tvm, dict):
         return
@@ -311,6 +312,18 @@ def _target_tvm(data: Any) -> Iterator[Found]:
         elif kind is not None and not (isinstance(kind, str) and kind in kinds):
             yield ("PLN118", at, f"TVM target kind `{str(kind)[:60]}` is not one planctl supports",
                    f"supported kinds: {', '.join(kinds)}")
+    mattr = tvm.get("mattr")
+    if mattr is not None and not (isinstance(mattr, list) and all(isinstance(a, str) and a[:1] in "+-" and a[1:]
+                                                                   for a in mattr)):
+        entries = [mattr] if isinstance(mattr, str) else mattr if isinstance(mattr, list) else []
+        signed = [a if a[:1] in "+-" else f"+{a}" for a in entries if isinstance(a, str) and a.strip("+-")]
+        example = "[" + ", ".join(f'"{a}"' for a in signed or ["+avx2", "+fma"]) + "]"
+        yield ("PLN118", "/spec/tvm/mattr", f"`mattr` must be a list of LLVM features, each `+name` (enable) or "
+               f"`-name` (disable), found `{str(mattr)[:60]}`", f"write it as a YAML list: mattr: {example}")
+    for key in ("mcpu", "mtriple"):
+        if key in tvm and not isinstance(tvm[key], str):
+            yield ("PLN118", f"/spec/tvm/{key}", f"`{key}` must be a string, found `{str(tvm[key])[:60]}`",
+                   "e.g. mcpu: haswell, mtriple: x86_64-linux-gnu")
     if "num-cores" in tvm:
         cores = tvm["num-cores"]
         if not (_is_int(cores) and cores > 0):

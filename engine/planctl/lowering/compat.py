@@ -101,6 +101,8 @@ def _cpu_support(tvm_dict: dict) -> Support:
         why = (f"TVM refuses spec.tvm: {refused}" if refused is not None else
                f"LLVM knows no CPU '{tvm_dict['mcpu']}' (its x86 names include cascadelake, znver4, haswell; "
                "`llc -mcpu=help` lists them)")
+        if key.startswith("mattr/"):
+            why = refused
         return Support(False, label, needs=f"LLVM mcpu {tvm_dict['mcpu']}" if refused is None else
                        "a target TVM accepts", notes=(why,), key=key)
     x86 = (triple or host["machine"]).startswith(("x86_64", "i686", "amd64"))
@@ -163,7 +165,7 @@ def require(target_loaded, target_name: str) -> Support:
     if found.runs:
         return found
     keys = ("mattr", "mcpu", "arch", "mtriple") if found.missing else (found.key,)
-    pointer = next((f"/spec/tvm/{k}" for k in keys if k in spec.tvm), "/spec/tvm")
+    pointer = next((f"/spec/tvm/{k}" for k in keys if k.split("/")[0] in spec.tvm), "/spec/tvm")
     line, col, end_line, end_col = _locate(target_loaded, pointer)
     # what the target asks for, without the full list of features it enables (20 for an AVX-512
     # mcpu); the missing ones are the news

@@ -28,6 +28,10 @@ def tvm_target(target_document: "Loaded[Target]") -> "tvm.target.Target":
     if problem is None:
         return target
     key, refused = problem
+    if key.startswith("mattr/"):
+        raise BadTargetError(refused, hint="LLVM's x86 feature names are such as avx2, fma, avx512f, avx512vnni, "
+                                           "avx512bf16, amx-tile (`llc -march=x86-64 -mattr=help` lists them)",
+                             **_at(target_document, f"/spec/tvm/{key}"))
     if refused is None:
         raise BadTargetError(f"LLVM does not know mcpu '{doc['mcpu']}' (it would build for generic x86-64)",
                             hint="use an LLVM CPU name such as haswell, znver3, skylake-avx512",
@@ -54,7 +58,39 @@ def checked_target(doc: dict):
     mcpu = doc.get("mcpu")
     if target.kind.name == "llvm" and mcpu and mcpu not in _cpus(target):
         return None, ("mcpu", None)
+    if target.kind.name == "llvm" and (unknown := unknown_features(target)):
+        return None, (f"mattr/{unknown[0][0]}", f"LLVM knows no feature '{unknown[0][1]}' (it would ignore it and "
+                                                 "build without it)")
     return target, None
+
+
+UNRECOGNIZED = re.compile(r"'([+-][^']+)' is not a recognized feature")
+
+
+def unknown_features(target) -> list[tuple[int, str]]:
+    """``(index, entry)`` of each ``mattr`` entry LLVM does not know for ``target``'s triple. LLVM
+    says so only on stderr ("is not a recognized feature for this target (ignoring feature)") and
+    builds without it, so a typo (``+avx512vnn``) silently loses the instructions; its line is read
+    here from descriptor 2 and kept off the terminal."""
+    import os
+    import tempfile
+
+    from tvm.target import codegen
+
+    mattr = [str(a) for a in (target.export().get("mattr") or [])]
+    if not mattr:
+        return []
+    with tempfile.TemporaryFile("w+") as caught:
+        saved = os.dup(2)
+        try:
+            os.dup2(caught.fileno(), 2)
+            codegen.llvm_get_cpu_features(target)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        refused = set(UNRECOGNIZED.findall(caught.read()))
+    return [(i, entry) for i, entry in enumerate(mattr) if entry in refused]
 
 
 def _cpus(target) -> list[str]:
