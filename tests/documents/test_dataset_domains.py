@@ -27,3 +27,12 @@ def test_domain_problem_says_what_the_runtime_would_refuse(value, domain, proble
     found = domain_problem("x", value, domain)
     assert (found is None) == (problem is None), found
     assert problem is None or problem in found
+
+
+def test_a_value_that_is_not_a_number_is_named():
+    from planctl.documents.datasets import _inputs_problem
+
+    spec = {"dtype": "int64", "shape": ["batch", "seq"], "domain": None}
+    assert _inputs_problem({"ids": [1, "x"]}, {"ids": spec}) == "input 'ids' holds \"x\", not numbers"
+    assert _inputs_problem({"ids": []}, {"ids": spec}) == "input 'ids' holds no value, not numbers"
+    assert _inputs_problem({"ids": [[1, 2]]}, {"ids": spec}) is None

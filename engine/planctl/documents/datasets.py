@@ -71,19 +71,19 @@ def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str
                  input_names: tuple[str, ...] = (), domains: tuple[tuple[str, str], ...] = ()) -> str | None:
     """What apply would stop on in parsed rows, before any model runs: ``text`` rows without a
     known tokenizer in the header or for a model input no tokenizer gives (``input_names``: the
-    plan's inputs), an ``inputs`` row without one of them or with values outside its input's domain
-    (``domains``: ``(name, the domain as JSON)``, :func:`domain_problem`), or, for ``accuracy``, a
-    row without an integer ``label``."""
-    parsed_domains = {name: json.loads(text) for name, text in domains}
+    plan's inputs), an ``inputs`` row without one of them, with a value that is not a number, a
+    fraction for an integer input, lengths that differ along a dim two inputs share, or values
+    outside the input's domain (``domains``: ``(name, {"dtype", "shape", "domain"} as JSON)``,
+    :func:`domain_problem`), or, for ``accuracy``, a row without an integer ``label``."""
+    specs = {name: json.loads(text) for name, text in domains}
     for number, row in enumerate(rows, start=1):
         if "inputs" in row:
             given = row["inputs"] if isinstance(row["inputs"], dict) else {}
             lacking = [name for name in input_names if name not in given]
             if lacking:
                 return f"{relative}: example {number}'s `inputs` lacks {', '.join(lacking)}"
-            for name, domain in parsed_domains.items():
-                if name in given and (trouble := domain_problem(name, given[name], domain)):
-                    return f"{relative}: example {number}: {trouble}"
+            if trouble := _inputs_problem(given, specs):
+                return f"{relative}: example {number}: {trouble}"
         elif meta.get("tokenizer") not in TOKENIZERS:
             return (f"{relative}: text rows need a known tokenizer in the {HEADER_KEY} header, found "
                     f"{meta.get('tokenizer')!r} (known: {', '.join(sorted(TOKENIZERS))})")
@@ -94,6 +94,41 @@ def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str
             found = f"its label is {row['label']!r}" if "label" in row else "it has none"
             return f"{relative}: accuracy needs an integer `label` on every row (example {number}: {found})"
     return None
+
+
+def _inputs_problem(given: dict, specs: dict[str, dict]) -> str | None:
+    """The first problem of one example's ``inputs`` (one example: each input without its batch
+    axis) against the plan's inputs ``specs``; apply would convert a fraction or pad a short row
+    without a word."""
+    lengths: dict[str, tuple[str, int]] = {}
+    for name, spec in specs.items():
+        if name not in given:
+            continue
+        value = given[name]
+        flat = [x for row in _innermost_rows(value) for x in row]
+        odd = next((x for x in flat if isinstance(x, bool) or not isinstance(x, (int, float))), None)
+        if odd is not None or not flat:
+            return f"input '{name}' holds {json.dumps(odd) if flat else 'no value'}, not numbers"
+        if "int" in str(spec.get("dtype")) and (frac := next((x for x in flat if x != int(x)), None)) is not None:
+            return f"input '{name}' is {spec['dtype']} and holds {frac}: apply would truncate it"
+        for axis, (dim, length) in enumerate(zip(spec.get("shape", [])[1:], _lengths(value))):
+            if isinstance(dim, str):
+                other = lengths.setdefault(dim, (name, length))
+                if other[1] != length:
+                    return (f"input '{name}' has {length} along `{dim}` and '{other[0]}' {other[1]}: one example "
+                            f"has one `{dim}`")
+        if spec.get("domain") and (trouble := domain_problem(name, value, spec["domain"])):
+            return trouble
+    return None
+
+
+def _lengths(value: Any) -> list[int]:
+    """The lengths of nested lists along their first elements (``[[1, 2, 3]]`` -> ``[1, 3]``)."""
+    out = []
+    while isinstance(value, list):
+        out.append(len(value))
+        value = value[0] if value else None
+    return out
 
 
 def domain_problem(name: str, value: Any, domain: dict) -> str | None:

@@ -81,8 +81,11 @@ def _input_names(spec) -> tuple[str, ...]:
 
 
 def _input_domains(spec) -> tuple[tuple[str, str], ...]:
-    """``(name, domain as JSON)`` per input: hashable, for the cached dataset check."""
-    return tuple((i.name, json.dumps(i.domain.model_dump())) for i in spec.workload.inputs if i.domain is not None)
+    """``(name, {"dtype", "shape", "domain"} as JSON)`` per input: hashable, for the cached dataset
+    check (planctl.documents.datasets.rows_problem)."""
+    return tuple((i.name, json.dumps({"dtype": i.dtype, "shape": list(i.shape),
+                                      "domain": i.domain.model_dump() if i.domain is not None else None}))
+                 for i in spec.workload.inputs)
 
 
 def _elsewhere(root: Path, value: str) -> str | None:
