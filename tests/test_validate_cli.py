@@ -131,3 +131,18 @@ def test_a_directory_stands_for_its_documents(tmp_path, capsys):
     assert main(["validate", str(plans)]) == 1
     out = capsys.readouterr().out
     assert "bad.yml" in out and "ok.yaml" not in out and "notes.txt" not in out
+
+
+def test_running_out_of_memory_names_the_likely_cause_not_a_crash(tmp_path, monkeypatch, capsys):
+    """helper-40: `seq: {max: 100000000}` passed check; apply then died with "internal error:
+    MemoryError" and a crash log for a bug report. It is the host's limit, not a bug."""
+    from planctl.cli import main as cli_main
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 2.98 GiB for an array")
+
+    monkeypatch.setattr(cli_main.cli, "main", exhausted)
+    assert cli_main.main(["validate", str(tmp_path / "p.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "error: out of memory (Unable to allocate 2.98 GiB" in err and "internal error" not in err
+    assert "`planctl plan PLAN --target T` lists the shape buckets" in err

@@ -173,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_INTERNAL
+    except MemoryError as exc:   # the host's limit, not a bug: no crash log, the likely cause named
+        if _tracebacks():
+            traceback.print_exc()
+        click.echo(f"error: out of memory ({exc or 'MemoryError'}): this host cannot hold what the command "
+                   "needed\n  help: a production shape may be larger than this host can build or run: "
+                   "`planctl plan PLAN --target T` lists the shape buckets apply builds; lower "
+                   "production_shapes' max, or run on a host with more memory", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 3
         if _tracebacks():
             traceback.print_exc()

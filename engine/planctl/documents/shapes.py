@@ -189,7 +189,7 @@ def padded_work_text(by_max: list[dict], build_mb: float | None = None) -> str |
         changed += [f"-{_compact(b)}" for b in before["buckets"] if b not in after["buckets"]]
         steps.append(f"max {after['max']}: {after['expected_work']:.0f} "
                      f"({after['expected_work'] / first['expected_work'] - 1:+.0%}; {', '.join(changed)})")
-    size = f", ~{build_mb:.0f} MB each" if build_mb else ""
+    size = (f", ~{build_mb:.0f} MB each" if build_mb >= 1 else ", under 1 MB each") if build_mb else ""
     more = (f"; against that, {'; '.join(steps)}; each bucket is one more build to tune, ship and load{size}"
             if steps else "")
     names = " x ".join(by_max[0]["buckets"][0]) if by_max[0]["buckets"] else "elements"
