@@ -157,3 +157,20 @@ def test_domain_corners_catch_what_random_draws_miss(tmp_path, make_spec):
     assert "non-finite" in result.reason and result.outputs["y"].nonfinite > 0
     x = load_counterexample(result.counterexample).inputs["x"]
     assert (np.abs(x) >= 0.9 * 3.0e4).all(axis=-1).any()
+
+
+def test_replay_on_a_library_of_other_output_shapes_is_refused_not_a_false_max_abs_0(
+        spec, tmp_path, numpy_embed, offset, monkeypatch, capsys):
+    """helper-40: --library naming another model's build printed "max abs 0 ... FAIL" and "reproduced"."""
+    from planctl.cli import verify as verify_cli
+    from planctl.cli.main import main
+
+    result = check_parity(offset(1e-3), numpy_embed, spec, {"batch": 2}, tmp_path)
+    other = tmp_path / "other.so"
+    other.write_bytes(b"a build of another model")
+    monkeypatch.setattr(verify_cli, "_candidate", lambda cx, library: lambda inputs: [np.zeros((2, 8), "float32")])
+    assert main(["verify", "replay", result.counterexample, "--library", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "returns other output shapes than this counterexample's reference" in err and "max abs 0" not in err
+    assert main(["verify", "replay", result.counterexample]) == 1   # the build beside it: a reproduced failure
+    assert "embedding: output shape differs from the reference's: FAIL" in capsys.readouterr().out

@@ -28,7 +28,17 @@ def replay(counterexample: Path, library: Path | None) -> None:
 
     run = _candidate(counterexample, library)
     result = replay_counterexample(counterexample, run)
+    reason = result.reason or ""
+    if library is not None and " != reference shape " in reason:
+        # a build of another plan or bucket takes the inputs and answers in other shapes: no replay
+        raise VerificationError(f"{library} returns other output shapes than this counterexample's reference "
+                                f"({reason}): it is not the build the counterexample was found on",
+                                hint="leave out --library to replay on the build manifest.json names beside the "
+                                     "counterexample, or pass the candidate of the same plan and bucket")
     for name, out in result.outputs.items():
+        if f"{name}: candidate shape " in reason:   # no values were compared
+            click.echo(f"{name}: output shape differs from the reference's: FAIL")
+            continue
         click.echo(f"{name}: max abs {out.max_abs:.3g}, max rel {out.max_rel:.3g} "
                    f"(rtol {out.rtol}, atol {out.atol}): {'pass' if out.passed else 'FAIL'}")
     click.echo("reproduced: " + result.reason if not result.passed else "no longer reproduces")
