@@ -74,3 +74,14 @@ def test_an_empty_records_folder_is_named_as_such_and_only_tune_may_start_from_i
         files.import_any(store, empty, kit.make_key(), kit.make_device(), {"plan": "p"})
     assert "--write-records" in raised.value.hint and "database_workload.json" not in raised.value.message
     assert files.import_any(store, empty, kit.make_key(), kit.make_device(), {"plan": "p"}, allow_empty=True).added == 0
+
+
+def test_a_line_that_is_not_a_record_says_so(tmp_path: Path):
+    """helper-40: `{"hello": "world"}` read as "checksum mismatch (edited or truncated record)", and
+    `[1, 2, 3]` as an AttributeError's text."""
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"hello": "world"}\n[1, 2, 3]\n')
+    parsed, result = files.read_jsonl(path)
+    assert parsed == [] and len(result.problems) == 2
+    assert "1: not a tuning record (a JSON object without checksum" in result.problems[0]
+    assert "2: not a tuning record (a JSON list;" in result.problems[1] and "AttributeError" not in result.problems[1]

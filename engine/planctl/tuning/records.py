@@ -174,6 +174,9 @@ def _parse_line(raw: str, verify_workload) -> Parsed | str:
     """The line's key, device, record and workload blob, or the reason the line is unusable."""
     try:
         line = json.loads(raw)
+        if not isinstance(line, dict) or not {"checksum", "key", "workload_hash"} <= line.keys():
+            what = type(line).__name__ if not isinstance(line, dict) else "object without checksum, key, workload_hash"
+            return f"not a tuning record (a JSON {what}; planctl cache export and tune --write-records write them)"
         if line.get("checksum") != line_checksum(line):
             return "checksum mismatch (edited or truncated record)"
         if "device" in line:
