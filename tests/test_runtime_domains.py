@@ -198,3 +198,14 @@ def test_a_manifest_that_is_not_a_json_object_is_refused_with_a_message(tmp_path
     (tmp_path / "manifest.json").write_text("[]")
     with pytest.raises(PlanctlError, match="no readable manifest.json .its top level is a JSON list"):
         load(tmp_path)
+
+
+def test_a_folder_above_the_output_names_the_outputs_inside_it(tmp_path):
+    """helper-40: load("out/minilm-embed"), one folder too high, said only "no readable manifest.json"."""
+    from planctl.errors import PlanctlError
+    from planctl.runtime.load import load
+
+    (tmp_path / "x86-64-avx512").mkdir()
+    (tmp_path / "x86-64-avx512" / "manifest.json").write_text("{}")
+    with pytest.raises(PlanctlError, match="outputs inside it, one per target: x86-64-avx512 .load .*x86-64-avx512"):
+        load(tmp_path)

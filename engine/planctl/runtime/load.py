@@ -274,7 +274,9 @@ def _manifest(out: Path) -> dict:
     except (OSError, ValueError) as exc:   # json.JSONDecodeError is a ValueError
         beside = sorted(d.name for d in out.parent.glob("*") if (d / "manifest.json").is_file()) \
             if out.parent.is_dir() else []
-        found = f"; outputs beside it: {', '.join(beside)}" if beside else ""
+        inside = sorted(d.name for d in out.glob("*") if (d / "manifest.json").is_file()) if out.is_dir() else []
+        found = (f"; outputs inside it, one per target: {', '.join(inside)} (load {out / inside[0]})" if inside
+                 else f"; outputs beside it: {', '.join(beside)}" if beside else "")
         raise PlanctlError(f"{out}: no readable manifest.json ({exc}){found}",
                            hint="point at OUT/<plan>/<target>/ written by planctl apply, or run "
                                 "planctl apply for this target first") from exc
