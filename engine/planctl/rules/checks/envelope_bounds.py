@@ -21,7 +21,8 @@ def check(ctx):
         A quality ``threshold`` lies inside its metric's range (cosine similarity in [-1, 1],
         top-1 agreement and accuracy in [0, 1]); a ``max-degradation`` is not more than the
         metric's span and a ``percent-max-degradation`` not more than 100; no parity tolerance
-        (``rtol``/``atol``, default or per output) is 1 or more.
+        (``rtol``/``atol``, default or per output) is 1 or more. A tolerance of ``rtol: 0, atol: 0``
+        (bit-identical outputs) is a warning: a compiled float build rarely passes it.
 
     Why
         A goal outside the metric's range either never passes (a cosine goal of 5: every apply
@@ -53,7 +54,14 @@ def check(ctx):
     parity = ctx.spec.envelope.parity
     tolerances = {"/spec/envelope/parity/default": parity.default,
                   **{f"/spec/envelope/parity/outputs/{name}": tol for name, tol in parity.outputs.items()}}
+    outputs = set(ctx.spec.workload.outputs or [])
     for pointer, tol in tolerances.items():
+        unused = pointer.endswith("/default") and outputs and outputs <= set(parity.outputs)
+        if tol.rtol == 0 and tol.atol == 0 and not unused:
+            yield Violation(pointer, "parity rtol 0 and atol 0 ask for bit-identical outputs: a build that orders "
+                            "float additions otherwise (fusion, tuning, vectorized reductions) never passes",
+                            help="use 1.0e-4 for fp32, 1.0e-2 for fp16/int8 with a quality goal",
+                            severity="warning")
         for key in ("rtol", "atol"):
             value = getattr(tol, key)
             if value >= LOOSE_TOLERANCE:
