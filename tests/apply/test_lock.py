@@ -52,6 +52,19 @@ def test_a_fresh_lock_resolves_to_its_plan_and_target(tiny_repo: Path, capsys):
         resolve_apply_argument(lock, "other-target", tiny_repo)
 
 
+def test_a_file_that_is_neither_plan_nor_saved_plan_is_named_as_such(tiny_repo: Path):
+    """helper-40: `planctl apply bad-saved.json` (`{}`) said "--target is required"."""
+    saved = tiny_repo / "bad-saved.json"
+    saved.write_text("{}")
+    with pytest.raises(DocumentError, match="neither a plan .kind: OptimizationPlan. nor a saved plan .kind: Lock.: it "
+                                            "has no kind"):
+        resolve_apply_argument(saved, None, tiny_repo)
+    with pytest.raises(DocumentError, match="its kind is Target"):
+        resolve_apply_argument(tiny_repo / "targets" / "x86-64-avx2.yaml", None, tiny_repo)
+    with pytest.raises(DocumentError, match="--target is required"):
+        resolve_apply_argument(tiny_repo / "plans" / "tiny.yaml", None, tiny_repo)
+
+
 def test_apply_refuses_a_stale_lock_and_names_the_digest(tiny_repo: Path, capsys):
     lock = save(tiny_repo, capsys)
     plan = tiny_repo / "plans" / "tiny.yaml"

@@ -123,13 +123,20 @@ def write_lock(data: dict, path: Path) -> None:
 
 def is_lock(path: Path) -> bool:
     """True when ``path`` is a YAML document whose top-level ``kind`` is ``Lock``."""
+    return document_kind(path) == "Lock"
+
+
+def document_kind(path: Path) -> str | None:
+    """The top-level ``kind`` of a YAML (or JSON) document; ``""`` when it has none, None when it
+    cannot be read or parsed."""
     from ruamel.yaml import YAML, YAMLError
 
     try:
         data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == "Lock"
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,12 @@ def resolve_apply_argument(argument: Path, target: str | None, root: Path) -> tu
             raise DocumentError(f"--target {target} differs from the saved plan's target {locked.target_name}",
                                 file=str(argument), hint="drop --target when applying a saved plan")
         return locked.plan_file, locked.target_name
+    kind = document_kind(argument) if target is None else None
+    if kind not in (None, "OptimizationPlan"):   # parsed, but neither document apply takes
+        raise DocumentError("neither a plan (kind: OptimizationPlan) nor a saved plan (kind: Lock): "
+                            + (f"its kind is {kind}" if kind else "it has no kind"), file=str(argument),
+                            hint="`planctl plan PLAN --target NAME -o FILE` saves a plan; apply takes a plan file "
+                                 "with --target, or the saved plan alone")
     if target is None:
         raise DocumentError("--target is required when PLAN is a plan file (not a saved plan)",
                             hint="planctl apply PLAN --target NAME, or planctl apply SAVED-PLAN")
