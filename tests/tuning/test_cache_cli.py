@@ -100,3 +100,18 @@ def test_reading_commands_report_a_damaged_file_and_leave_it(tmp_path: Path, cap
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["tuning.sqlite3"]
     assert cli(cache, "verify") in (0, 1)  # verify is the command that moves it aside
     assert any(p.name.startswith("tuning.sqlite3.corrupt") for p in cache.iterdir())
+
+
+def test_importing_records_with_a_merge_conflict_says_so(tmp_path: Path, capsys, kit):
+    """helper-40: import loaded the whole records and exited 1 without naming the conflict, as check does."""
+    store = Store.open(tmp_path / "filled")
+    kit.fill(store, kit.make_key(), per_workload=1)
+    store.close()
+    out = tmp_path / "team.jsonl"
+    assert cli(tmp_path / "filled", "export", str(out)) == 0
+    first, second = out.read_text().splitlines()
+    out.write_text(f"<<<<<<< HEAD\n{first}\n=======\n{second}\n>>>>>>> theirs\n")
+    assert cli(tmp_path / "fresh", "import", str(out)) == 1
+    err = capsys.readouterr().err
+    assert "3 line(s) of" in err and "(the 2 whole record(s) were): it holds a git merge conflict's markers" in err
+    assert "keeping both sides' lines" in err

@@ -204,6 +204,11 @@ def import_(ctx: click.Context, source: Path, target_name: str | None, root: Pat
     for problem in result.problems:
         click.echo(f"planctl cache: {problem}", err=True)
     click.echo(f"{result.added} new record(s) of {result.lines} line(s) from {source}", err=True)
+    if result.problems and source.exists() and record_files.has_conflict_markers(source):
+        raise CacheDamaged(f"{len(result.problems)} line(s) of {source} were not loaded (the {result.added} whole "
+                           "record(s) were): it holds a git merge conflict's markers",
+                           hint="resolve the conflict by keeping both sides' lines (each line is one record; the "
+                                "cache keeps the fastest per task), then import it again")
     if result.problems:
         raise CacheDamaged(f"{len(result.problems)} record(s) of {source} were not loaded")
 

@@ -62,6 +62,17 @@ class ImportResult:
     identities: set[str] = field(default_factory=set)
 
 
+# what git leaves in a file two branches changed: a records file is machine-written, one record a line
+CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
+
+
+def has_conflict_markers(path: Path) -> bool:
+    """Whether a records file (or one ``.jsonl`` in a folder) holds a git merge conflict's markers."""
+    files = jsonl_files(path) if path.is_dir() else [path]
+    return any(line.startswith(CONFLICT_MARKERS) for file in files
+               for line in file.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
 def line_checksum(line: dict) -> str:
     return hashlib.sha256(canonical({k: v for k, v in line.items() if k != "checksum"}).encode()).hexdigest()
 

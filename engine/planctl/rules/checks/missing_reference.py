@@ -119,7 +119,6 @@ def _records_problem(path: Path) -> str | None:
     return None
 
 
-CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
 
 
 def record_targets(path: Path) -> dict[str, str]:
@@ -143,7 +142,7 @@ def canonical_target(tvm: dict) -> str:
 def _read_records(file: str, size: int, mtime_ns: int) -> tuple[int, int, str, bool, dict[str, str]]:
     """(lines, whole records, the first problem as "line N: why", whether git left conflict markers,
     :func:`record_targets` of the file); keyed by size and mtime."""
-    from planctl.tuning.records import read_jsonl
+    from planctl.tuning.records import CONFLICT_MARKERS, read_jsonl
 
     parsed, result = read_jsonl(Path(file))
     first = result.problems[0][len(file) + 1:].removesuffix("; line skipped") if result.problems else ""
