@@ -105,11 +105,12 @@ def _cpus(target) -> list[str]:
 
 def _at(target_document, pointer: str) -> dict:
     """The error location of ``pointer`` in the target file (its file alone where it cannot be found)."""
-    try:
-        line, col, *_ = target_document.index.locate(pointer)
+    try:   # the whole value underlined, as check underlines a finding
+        line, col, end_line, end_col = target_document.index.locate(pointer)
     except Exception:  # noqa: BLE001 - a location is a courtesy; the error stands without it
-        line = col = None
-    return {"file": str(target_document.path), "line": line, "col": col, "pointer": pointer}
+        line = col = end_line = end_col = None
+    return {"file": str(target_document.path), "line": line, "col": col, "end_line": end_line, "end_col": end_col,
+            "pointer": pointer}
 
 
 def device_kind(target_document: "Loaded[Target]") -> str:
