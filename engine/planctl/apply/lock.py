@@ -185,14 +185,14 @@ def _short(digest: str | None) -> str:
 def resolve_apply_argument(argument: Path, target: str | None, root: Path) -> tuple[Path, str]:
     """``(plan file, target)`` for ``planctl apply ARGUMENT``: a saved plan is checked for
     staleness and supplies both; a plan file needs ``--target``."""
-    if is_lock(argument):
+    kind = document_kind(argument)   # parsed once: a saved plan, a plan, or neither
+    if kind == "Lock":
         locked = check_lock(argument, root)
         if target is not None and target != locked.target_name:
             raise DocumentError(f"--target {target} differs from the saved plan's target {locked.target_name}",
                                 file=str(argument), hint="drop --target when applying a saved plan")
         return locked.plan_file, locked.target_name
-    kind = document_kind(argument) if target is None else None
-    if kind not in (None, "OptimizationPlan"):   # parsed, but neither document apply takes
+    if target is None and kind not in (None, "OptimizationPlan"):   # parsed, but neither document apply takes
         raise DocumentError("neither a plan (kind: OptimizationPlan) nor a saved plan (kind: Lock): "
                             + (f"its kind is {kind}" if kind else "it has no kind"), file=str(argument),
                             hint="`planctl plan PLAN --target NAME -o FILE` saves a plan; apply takes a plan file "

@@ -174,7 +174,7 @@ def _graph_inputs(model: Path) -> list[tuple[str, str, list]] | None:
     return found or None
 
 
-def render(name: str, out: Path, model: str, target: str) -> str:
+def render(name: str, out: Path, model: str, target: str, schema: str | None = None) -> str:
     """The plan text; the model's sha256 is filled in, and its inputs read, when the file exists
     (relative to cwd)."""
     digest, note = "0" * 64, "   # TODO: sha256sum of the model file"
@@ -182,7 +182,7 @@ def render(name: str, out: Path, model: str, target: str) -> str:
         digest, note = file_sha256(Path(model)), _data_digests(Path(model))
     switch = "PLANCTL_DISABLE_" + name.upper().replace("-", "_")
     io_text, guessed = workload_io(Path(model))
-    return _TEMPLATE.format(schema=schema_ref(out)[0], name=name, model=model, sha256=digest,
+    return _TEMPLATE.format(schema=schema or schema_ref(out)[0], name=name, model=model, sha256=digest,
                             digest_note=note, switch=switch, target=target,
                             today=dt.date.today().isoformat(), workload_io=io_text, annotations=_annotations(guessed))
 
@@ -237,14 +237,15 @@ def command(name: str, out: Path | None, model: str | None, target: str, force: 
         raise PlanctlError(f"--model {model}: no such file", hint="name an existing ONNX file (its sha256 and graph "
                            "inputs go into the plan), or leave --model out for a template naming models/NAME.onnx")
     model = _repository_relative(model) if model else f"models/{name}.onnx"
-    text = render(name, out, model, target)
+    schema, schema_here = schema_ref(out)
+    text = render(name, out, model, target, schema)
     if Path(model).is_file() and "# TODO: the model's graph inputs" in text:
         click.echo(f"warning: {model} is not an ONNX model planctl can read: the plan's inputs are an example "
                    "to replace (planctl check compares them with the model, PLN224)", err=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}", err=True)
-    if not schema_ref(out)[1]:
+    if not schema_here:
         click.echo("note: the modeline names schemas/plan.schema.json, which is not here: `planctl schema dump "
                    "schemas` writes it, for editors to complete and check the plan", err=True)
     _ignore_generated(lambda text: click.echo(text, err=True))

@@ -68,14 +68,15 @@ def parse_rows(raw: bytes, relative: str) -> tuple[list[dict], dict]:
 
 
 def rows_problem(rows: list[dict], meta: dict, metric: str | None, relative: str,
-                 input_names: tuple[str, ...] = (), domains: tuple[tuple[str, str], ...] = ()) -> str | None:
-    """What apply would stop on in parsed rows, before any model runs: ``text`` rows without a
-    known tokenizer in the header or for a model input no tokenizer gives (``input_names``: the
-    plan's inputs), an ``inputs`` row without one of them, with a value that is not a number, a
-    fraction for an integer input, lengths that differ along a dim two inputs share, or values
-    outside the input's domain (``domains``: ``(name, {"dtype", "shape", "domain"} as JSON)``,
-    :func:`domain_problem`), or, for ``accuracy``, a row without an integer ``label``."""
-    specs = {name: json.loads(text) for name, text in domains}
+                 inputs: tuple[tuple[str, str], ...] = ()) -> str | None:
+    """What apply would stop on in parsed rows, before any model runs (``inputs``: the plan's
+    inputs as ``(name, {"dtype", "shape", "domain"} as JSON)``): ``text`` rows without a known
+    tokenizer in the header or for a model input no tokenizer gives; an ``inputs`` row without one
+    of them, with a value that is not a number, a fraction for an integer input, lengths that
+    differ along a dim two inputs share, or values outside the input's domain
+    (:func:`domain_problem`); for ``accuracy``, a row without an integer ``label``."""
+    specs = {name: json.loads(text) for name, text in inputs}
+    input_names = tuple(specs)
     for number, row in enumerate(rows, start=1):
         if "inputs" in row:
             given = row["inputs"] if isinstance(row["inputs"], dict) else {}

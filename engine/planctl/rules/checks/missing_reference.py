@@ -26,12 +26,12 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def kind_problem(path: Path, what: str, metric: str | None = None,
-                 inputs: tuple[str, ...] = (), domains: tuple[tuple[str, str], ...] = ()) -> str | None:
+                 inputs: tuple[tuple[str, str], ...] = ()) -> str | None:
     """Why ``path`` (which exists) is the wrong kind of file: records are a ``.jsonl`` file or a
     directory (of ``.jsonl`` files, or TVM's JSONDatabase), everything else a regular file; none is
     a Git LFS pointer (nor, for a directory, holds one); a dataset is JSON lines apply can read
     (``metric``: the quality metric, whose ``accuracy`` needs labels; ``inputs``: the model inputs
-    each example feeds, ``domains`` their domains)."""
+    each example feeds: :func:`_input_specs`)."""
     if what == "tuning records" and not (path.is_dir() or (path.is_file() and path.suffix == ".jsonl")):
         return "is neither a .jsonl file nor a directory"
     if what != "tuning records" and not path.is_file():
@@ -44,13 +44,13 @@ def kind_problem(path: Path, what: str, metric: str | None = None,
         return _records_problem(path)
     if what.endswith("dataset"):
         stat = path.stat()
-        return _dataset_problem(str(path), stat.st_size, stat.st_mtime_ns, metric, inputs, domains)
+        return _dataset_problem(str(path), stat.st_size, stat.st_mtime_ns, metric, inputs)
     return None
 
 
 @functools.lru_cache(maxsize=16)
-def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, inputs: tuple[str, ...],
-                     domains: tuple[tuple[str, str], ...] = ()) -> str | None:
+def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None,
+                     inputs: tuple[tuple[str, str], ...]) -> str | None:
     """What apply's dataset reader (planctl.documents.datasets) would stop on, as "is not a dataset
     apply can read (name.jsonl:N: why)"; keyed by size and mtime."""
     from planctl.errors import VerificationError
@@ -61,7 +61,7 @@ def _dataset_problem(file: str, size: int, mtime_ns: int, metric: str | None, in
     name = Path(file).name
     try:
         rows, meta = parse_rows(Path(file).read_bytes(), name)
-        detail = rows_problem(rows, meta, metric, name, inputs, domains)
+        detail = rows_problem(rows, meta, metric, name, inputs)
     except VerificationError as exc:
         detail = str(exc)
     return None if detail is None else f"is not a dataset apply can read ({detail})"
@@ -76,11 +76,7 @@ def _metric(spec, what: str) -> str | None:
     return spec.envelope.quality.metric if what == "quality dataset" and spec.envelope.quality else None
 
 
-def _input_names(spec) -> tuple[str, ...]:
-    return tuple(spec.name for spec in spec.workload.inputs)
-
-
-def _input_domains(spec) -> tuple[tuple[str, str], ...]:
+def _input_specs(spec) -> tuple[tuple[str, str], ...]:
     """``(name, {"dtype", "shape", "domain"} as JSON)`` per input: hashable, for the cached dataset
     check (planctl.documents.datasets.rows_problem)."""
     return tuple((i.name, json.dumps({"dtype": i.dtype, "shape": list(i.shape),
@@ -214,6 +210,5 @@ def check(ctx):
                                 "`planctl tune PLAN --target TARGET --write-records` fill it"
                                 if what == "tuning records" else "fix the path or add (generate) the file"))
         elif inside(path, ctx.root) and (problem := kind_problem(path, what, _metric(ctx.spec, what),
-                                                                             _input_names(ctx.spec),
-                                                                             _input_domains(ctx.spec))):
+                                                                             _input_specs(ctx.spec))):
             yield Violation(pointer, f"{what} {value} {problem}", key=pointer, help=_kind_help(problem))
